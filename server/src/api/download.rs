@@ -1,0 +1,118 @@
+//! The Download stream: requests answered in order, each with a header,
+//! data chunks and a trailer. The response channel is small, so a slow
+//! client holds the server at a few chunks in memory (backpressure).
+
+use std::sync::Arc;
+
+use arca_proto::v1 as pb;
+use arca_proto::v1::download_response::Message as Out;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Status, Streaming};
+
+use super::convert;
+use super::file::ResponseStreamOf;
+use crate::core::Core;
+use crate::error::{Error, Result};
+
+/// Starts serving one Download stream.
+pub fn serve(
+    core: Arc<Core>,
+    inbound: Streaming<pb::DownloadRequest>,
+) -> ResponseStreamOf<pb::DownloadResponse> {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(run(core, inbound, tx));
+    Box::pin(ReceiverStream::new(rx))
+}
+
+type Tx = mpsc::Sender<Result<pb::DownloadResponse, Status>>;
+
+/// Why sending one file stopped.
+enum Stop {
+    /// The client went away.
+    Gone,
+    /// A failure to report.
+    Failed(Error),
+}
+
+async fn run(core: Arc<Core>, mut inbound: Streaming<pb::DownloadRequest>, tx: Tx) {
+    loop {
+        let request = match inbound.message().await {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(status) => {
+                tracing::debug!(%status, "download stream broke");
+                return;
+            }
+        };
+        match send_one(&core, request, &tx).await {
+            Ok(()) => {}
+            Err(Stop::Gone) => return,
+            Err(Stop::Failed(e)) => {
+                let _ = tx.send(Err(e.into())).await;
+                return;
+            }
+        }
+    }
+}
+
+async fn send_one(core: &Core, r: pb::DownloadRequest, tx: &Tx) -> Result<(), Stop> {
+    let open = core
+        .open_read(
+            &r.namespace_id,
+            &r.path,
+            r.offset,
+            r.length,
+            r.if_version_match,
+        )
+        .await
+        .map_err(Stop::Failed)?;
+    let path =
+        crate::paths::normalize(&r.path, core.config.limits.paths()).map_err(Stop::Failed)?;
+    let header = pb::DownloadHeader {
+        entry: Some(convert::entry(&path, &open.entry)),
+        offset: open.range.start,
+        length: open.range.end - open.range.start,
+        total_size: open.entry.size,
+    };
+    emit(tx, Out::Header(header)).await?;
+    let mut offset = open.range.start;
+    let mut stream = open.stream;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(Stop::Failed)?;
+        let len = chunk.len() as u64;
+        emit(
+            tx,
+            Out::Data(pb::DownloadData {
+                offset,
+                data: chunk,
+            }),
+        )
+        .await?;
+        offset += len;
+    }
+    let sent = offset - open.range.start;
+    if sent != open.range.end - open.range.start {
+        return Err(Stop::Failed(Error::DataLoss(format!(
+            "the content of {path} ended after {sent} of {} bytes",
+            open.range.end - open.range.start
+        ))));
+    }
+    emit(
+        tx,
+        Out::Trailer(pb::DownloadTrailer {
+            sha256: open.entry.sha256.clone(),
+            bytes_sent: sent,
+        }),
+    )
+    .await
+}
+
+async fn emit(tx: &Tx, message: Out) -> Result<(), Stop> {
+    tx.send(Ok(pb::DownloadResponse {
+        message: Some(message),
+    }))
+    .await
+    .map_err(|_| Stop::Gone)
+}

@@ -1,0 +1,345 @@
+//! `arca.v1.FileService`, unary part: small reads and writes, batches and
+//! tree calls. The streams live in `upload.rs` and `download.rs`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arca_proto::v1 as pb;
+use arca_proto::v1::file_service_server::FileService;
+use futures::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::convert;
+use crate::core::Core;
+
+/// The file service.
+pub struct FileApi {
+    pub(super) core: Arc<Core>,
+}
+
+impl FileApi {
+    /// A service over `core`.
+    pub fn new(core: Arc<Core>) -> Self {
+        FileApi { core }
+    }
+}
+
+/// A boxed server stream.
+pub type ResponseStreamOf<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl FileService for FileApi {
+    type UploadStream = ResponseStreamOf<pb::UploadResponse>;
+    type DownloadStream = ResponseStreamOf<pb::DownloadResponse>;
+
+    async fn upload(
+        &self,
+        request: Request<Streaming<pb::UploadRequest>>,
+    ) -> Result<Response<Self::UploadStream>, Status> {
+        Ok(Response::new(super::upload::serve(
+            self.core.clone(),
+            request.into_inner(),
+        )))
+    }
+
+    async fn download(
+        &self,
+        request: Request<Streaming<pb::DownloadRequest>>,
+    ) -> Result<Response<Self::DownloadStream>, Status> {
+        Ok(Response::new(super::download::serve(
+            self.core.clone(),
+            request.into_inner(),
+        )))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn read_file(
+        &self,
+        request: Request<pb::ReadFileRequest>,
+    ) -> Result<Response<pb::ReadFileResponse>, Status> {
+        let r = request.into_inner();
+        let (entry, data) = self
+            .core
+            .read_file(&r.namespace_id, &r.path, r.offset, r.length)
+            .await?;
+        let path = crate::paths::normalize(&r.path, self.core.config.limits.paths())?;
+        Ok(Response::new(pb::ReadFileResponse {
+            entry: Some(convert::entry(&path, &entry)),
+            data: data.into(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn write_file(
+        &self,
+        request: Request<pb::WriteFileRequest>,
+    ) -> Result<Response<pb::WriteFileResponse>, Status> {
+        let r = request.into_inner();
+        let opts =
+            convert::write_options(r.mime_type, r.metadata, r.precondition, r.expected_sha256);
+        let entry = self
+            .core
+            .write_file(&r.namespace_id, &r.path, r.data, opts)
+            .await?;
+        let path = crate::paths::normalize(&r.path, self.core.config.limits.paths())?;
+        Ok(Response::new(pb::WriteFileResponse {
+            entry: Some(convert::entry(&path, &entry)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn batch_write(
+        &self,
+        request: Request<pb::BatchWriteRequest>,
+    ) -> Result<Response<pb::BatchWriteResponse>, Status> {
+        let r = request.into_inner();
+        let items = r
+            .items
+            .into_iter()
+            .map(|i| {
+                (
+                    i.path,
+                    i.data,
+                    convert::write_options(
+                        i.mime_type,
+                        i.metadata,
+                        i.precondition,
+                        i.expected_sha256,
+                    ),
+                )
+            })
+            .collect();
+        let limits = self.core.config.limits.paths();
+        let results = self.core.batch_write(&r.namespace_id, items).await?;
+        let results = results
+            .into_iter()
+            .map(|(path, result)| {
+                let result = result.map(|e| {
+                    let normal = crate::paths::normalize(&path, limits).unwrap_or_default();
+                    pb::batch_item_result::Result::Entry(convert::entry(&normal, &e))
+                });
+                pb::BatchItemResult {
+                    result: Some(result.unwrap_or_else(|e| {
+                        pb::batch_item_result::Result::Error(convert::item_error(e))
+                    })),
+                    path,
+                    data: Default::default(),
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::BatchWriteResponse { results }))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn batch_read(
+        &self,
+        request: Request<pb::BatchReadRequest>,
+    ) -> Result<Response<pb::BatchReadResponse>, Status> {
+        let r = request.into_inner();
+        let limits = self.core.config.limits.paths();
+        let results = self.core.batch_read(&r.namespace_id, r.paths).await?;
+        let results = results
+            .into_iter()
+            .map(|(path, result)| match result {
+                Ok((entry, data)) => {
+                    let normal = crate::paths::normalize(&path, limits).unwrap_or_default();
+                    pb::BatchItemResult {
+                        result: Some(pb::batch_item_result::Result::Entry(convert::entry(
+                            &normal, &entry,
+                        ))),
+                        path,
+                        data: data.into(),
+                    }
+                }
+                Err(e) => pb::BatchItemResult {
+                    result: Some(pb::batch_item_result::Result::Error(convert::item_error(e))),
+                    path,
+                    data: Default::default(),
+                },
+            })
+            .collect();
+        Ok(Response::new(pb::BatchReadResponse { results }))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn batch_delete(
+        &self,
+        request: Request<pb::BatchDeleteRequest>,
+    ) -> Result<Response<pb::BatchDeleteResponse>, Status> {
+        let r = request.into_inner();
+        let results = self
+            .core
+            .batch_delete(&r.namespace_id, r.paths, r.recursive)
+            .await?;
+        let results = results
+            .into_iter()
+            .map(|(path, result)| match result {
+                Ok(n) => pb::BatchDeleteResult {
+                    path,
+                    error: None,
+                    entries_removed: n,
+                },
+                Err(e) => pb::BatchDeleteResult {
+                    path,
+                    error: Some(convert::item_error(e)),
+                    entries_removed: 0,
+                },
+            })
+            .collect();
+        Ok(Response::new(pb::BatchDeleteResponse { results }))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn stat(&self, request: Request<pb::StatRequest>) -> Result<Response<pb::Entry>, Status> {
+        let r = request.into_inner();
+        let (path, entry) = self.core.stat(&r.namespace_id, &r.path)?;
+        Ok(Response::new(convert::entry(&path, &entry)))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn list(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::ListResponse>, Status> {
+        let r = request.into_inner();
+        let (page, next) = self
+            .core
+            .list(
+                &r.namespace_id,
+                &r.path,
+                r.recursive,
+                r.page_size,
+                &r.page_token,
+            )
+            .await?;
+        Ok(Response::new(pb::ListResponse {
+            entries: page
+                .entries
+                .iter()
+                .map(|(p, e)| convert::entry(p, e))
+                .collect(),
+            next_page_token: next,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn mkdir(
+        &self,
+        request: Request<pb::MkdirRequest>,
+    ) -> Result<Response<pb::Entry>, Status> {
+        let r = request.into_inner();
+        let entry = self
+            .core
+            .mkdir(&r.namespace_id, &r.path, r.parents, r.exist_ok)
+            .await?;
+        let path = crate::paths::normalize(&r.path, self.core.config.limits.paths())?;
+        Ok(Response::new(convert::entry(&path, &entry)))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn remove(
+        &self,
+        request: Request<pb::RemoveRequest>,
+    ) -> Result<Response<pb::RemoveResponse>, Status> {
+        let r = request.into_inner();
+        let removed = self
+            .core
+            .remove(&r.namespace_id, &r.path, r.recursive)
+            .await?;
+        Ok(Response::new(pb::RemoveResponse {
+            entries_removed: removed,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn copy(&self, request: Request<pb::CopyRequest>) -> Result<Response<pb::Entry>, Status> {
+        let r = request.into_inner();
+        let (path, entry) = self
+            .core
+            .copy(
+                &r.namespace_id,
+                &r.source,
+                &r.destination,
+                r.overwrite,
+                r.parents,
+            )
+            .await?;
+        Ok(Response::new(convert::entry(&path, &entry)))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn r#move(
+        &self,
+        request: Request<pb::MoveRequest>,
+    ) -> Result<Response<pb::Entry>, Status> {
+        let r = request.into_inner();
+        let (path, entry) = self
+            .core
+            .rename(
+                &r.namespace_id,
+                &r.source,
+                &r.destination,
+                r.overwrite,
+                r.parents,
+            )
+            .await?;
+        Ok(Response::new(convert::entry(&path, &entry)))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn find(
+        &self,
+        request: Request<pb::FindRequest>,
+    ) -> Result<Response<pb::FindResponse>, Status> {
+        let r = request.into_inner();
+        let (page, next) = self
+            .core
+            .find(
+                &r.namespace_id,
+                &r.path,
+                &r.pattern,
+                r.mime_prefix,
+                convert::map(r.metadata),
+                r.page_size,
+                &r.page_token,
+            )
+            .await?;
+        Ok(Response::new(pb::FindResponse {
+            entries: page
+                .entries
+                .iter()
+                .map(|(p, e)| convert::entry(p, e))
+                .collect(),
+            next_page_token: next,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn set_metadata(
+        &self,
+        request: Request<pb::SetMetadataRequest>,
+    ) -> Result<Response<pb::Entry>, Status> {
+        let r = request.into_inner();
+        let update = convert::metadata_update(r.mode, r.metadata, r.remove_keys)?;
+        let (path, entry) = self
+            .core
+            .set_metadata(&r.namespace_id, &r.path, update, r.if_version_match)
+            .await?;
+        Ok(Response::new(convert::entry(&path, &entry)))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn get_metadata(
+        &self,
+        request: Request<pb::GetMetadataRequest>,
+    ) -> Result<Response<pb::GetMetadataResponse>, Status> {
+        let r = request.into_inner();
+        let (_, entry) = self.core.stat(&r.namespace_id, &r.path)?;
+        Ok(Response::new(pb::GetMetadataResponse {
+            metadata: entry.metadata.into_iter().collect(),
+            version: entry.version,
+            mime_type: entry.mime_type,
+            modified_at: Some(convert::timestamp(entry.modified_ms)),
+        }))
+    }
+}

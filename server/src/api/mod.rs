@@ -1,0 +1,117 @@
+//! The gRPC surface: service registration, health, reflection and the one
+//! [`serve`] entry point used by `main.rs` and by the tests alike.
+//!
+//! Services here are thin: they translate messages (`convert`) and call the
+//! core; no policy lives in this module.
+
+mod convert;
+mod download;
+mod file;
+mod namespace;
+mod upload;
+
+use std::future::Future;
+use std::time::Duration;
+
+use arca_proto::v1::file_service_server::FileServiceServer;
+use arca_proto::v1::namespace_service_server::NamespaceServiceServer;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+pub use file::FileApi;
+pub use namespace::NamespaceApi;
+
+use crate::config::Config;
+use crate::core::{Core, reclaim};
+use crate::error::{Error, Result};
+
+/// HTTP/2 stream window: enough to keep 1 MiB chunks flowing.
+const STREAM_WINDOW: u32 = 4 << 20;
+/// HTTP/2 connection window.
+const CONNECTION_WINDOW: u32 = 8 << 20;
+
+/// Runs the server on `listener` until `shutdown` resolves.
+///
+/// On shutdown: health turns NOT_SERVING, no new connections are accepted,
+/// in-flight calls get `shutdown_grace_secs` to finish (an upload cut off is
+/// left resumable), the reclaimer stops and the metadata file is closed, so
+/// everything committed is on disk when this returns.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<()> {
+    let config = config.finalize()?;
+    let grace = config.shutdown_grace();
+    let max_message = config.limits.max_message_bytes;
+    let core = Core::open(config)?;
+
+    let (stop_reclaim, stop_rx) = watch::channel(false);
+    let reclaimer = tokio::spawn(reclaim::run(core.clone(), stop_rx));
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<NamespaceServiceServer<NamespaceApi>>()
+        .await;
+    health.set_serving::<FileServiceServer<FileApi>>().await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(arca_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(arca_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+
+    let namespaces = NamespaceServiceServer::new(NamespaceApi::new(core.clone()))
+        .max_decoding_message_size(max_message)
+        .max_encoding_message_size(max_message);
+    let files = FileServiceServer::new(FileApi::new(core.clone()))
+        .max_decoding_message_size(max_message)
+        .max_encoding_message_size(max_message);
+
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::Internal(format!("listener address: {e}")))?;
+    tracing::info!(address = %local, "arca listening");
+    let (drain, drained) = oneshot::channel::<()>();
+    let server = Server::builder()
+        .tcp_nodelay(true)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(namespaces)
+        .add_service(files)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            let _ = drained.await;
+        });
+    tokio::pin!(server);
+    let served = tokio::select! {
+        result = &mut server => result,
+        () = shutdown => {
+            tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining in-flight calls");
+            health.set_not_serving::<NamespaceServiceServer<NamespaceApi>>().await;
+            health.set_not_serving::<FileServiceServer<FileApi>>().await;
+            let _ = drain.send(());
+            match tokio::time::timeout(grace, &mut server).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::warn!("grace period over: closing the remaining calls");
+                    Ok(())
+                }
+            }
+        }
+    };
+    let _ = stop_reclaim.send(true);
+    let _ = reclaimer.await;
+    core.close();
+    tracing::info!("arca stopped");
+    served.map_err(|e| Error::Internal(format!("transport: {e}")))
+}

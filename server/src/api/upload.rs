@@ -1,0 +1,148 @@
+//! The Upload stream: message order, progress and the hand-off to
+//! `core::uploads`. One task per stream reads the client's messages only as
+//! fast as the backend takes them, so a slow backend slows the client
+//! (backpressure) instead of filling memory.
+
+use std::sync::Arc;
+
+use arca_proto::v1 as pb;
+use arca_proto::v1::upload_request::Message as In;
+use arca_proto::v1::upload_response::Message as Out;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Status, Streaming};
+
+use super::convert;
+use super::file::ResponseStreamOf;
+use crate::core::Core;
+use crate::core::uploads::Upload;
+use crate::error::{Error, invalid};
+
+/// Starts serving one Upload stream.
+pub fn serve(
+    core: Arc<Core>,
+    inbound: Streaming<pb::UploadRequest>,
+) -> ResponseStreamOf<pb::UploadResponse> {
+    let (tx, rx) = mpsc::channel(8);
+    tokio::spawn(run(core, inbound, tx));
+    Box::pin(ReceiverStream::new(rx))
+}
+
+type Tx = mpsc::Sender<Result<pb::UploadResponse, Status>>;
+
+async fn send(tx: &Tx, message: Out) -> bool {
+    tx.send(Ok(pb::UploadResponse {
+        message: Some(message),
+    }))
+    .await
+    .is_ok()
+}
+
+fn progress(upload: &Upload) -> Out {
+    Out::Progress(pb::UploadProgress {
+        persisted_offset: upload.persisted(),
+        received_offset: upload.received(),
+    })
+}
+
+async fn run(core: Arc<Core>, mut inbound: Streaming<pb::UploadRequest>, tx: Tx) {
+    let opened = match inbound.message().await {
+        Ok(Some(pb::UploadRequest {
+            message: Some(In::Start(s)),
+        })) => {
+            let opts =
+                convert::write_options(s.mime_type, s.metadata, s.precondition, s.expected_sha256);
+            core.start_upload(&s.namespace_id, &s.path, opts, s.total_size)
+                .await
+        }
+        Ok(Some(pb::UploadRequest {
+            message: Some(In::Resume(r)),
+        })) => core.resume_upload(&r.upload_id).await,
+        Ok(Some(_)) => Err(invalid(
+            "the first message of an upload must be start or resume",
+        )),
+        Ok(None) => return,
+        Err(status) => {
+            tracing::debug!(%status, "upload stream broke before it started");
+            return;
+        }
+    };
+    let mut upload = match opened {
+        Ok(u) => u,
+        Err(e) => {
+            let _ = tx.send(Err(e.into())).await;
+            return;
+        }
+    };
+    let accepted = Out::Accepted(pb::UploadAccepted {
+        upload_id: upload.id().to_owned(),
+        persisted_offset: upload.persisted(),
+        lease_expires_at: Some(convert::timestamp(upload.lease_expires_ms())),
+    });
+    if !send(&tx, accepted).await {
+        upload.close().await;
+        return;
+    }
+    loop {
+        let outcome: Result<Option<Out>, Error> = match inbound.message().await {
+            Ok(Some(pb::UploadRequest {
+                message: Some(In::Data(d)),
+            })) => match upload.write(d.offset, d.data).await {
+                Ok(true) => Ok(Some(progress(&upload))),
+                Ok(false) => Ok(None),
+                Err(e) => Err(e),
+            },
+            Ok(Some(pb::UploadRequest {
+                message: Some(In::QueryState(_)),
+            })) => upload.persist().await.map(|_| Some(progress(&upload))),
+            Ok(Some(pb::UploadRequest {
+                message: Some(In::Finish(f)),
+            })) => {
+                let expected = Some(f.expected_sha256).filter(|s| !s.is_empty());
+                match upload.finish(expected).await {
+                    Ok((path, entry)) => {
+                        send(&tx, Out::Committed(convert::entry(&path, &entry))).await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e.into())).await;
+                    }
+                }
+                return;
+            }
+            Ok(Some(pb::UploadRequest {
+                message: Some(In::Start(_) | In::Resume(_)),
+            })) => Err(invalid(
+                "start and resume may only be the first message of an upload",
+            )),
+            Ok(Some(pb::UploadRequest { message: None })) => Err(invalid("empty upload message")),
+            Ok(None) => {
+                // Closed without finish: keep what arrived, resumable, and say how much.
+                let persisted = upload.persist().await;
+                if persisted.is_ok() {
+                    send(&tx, progress(&upload)).await;
+                }
+                upload.close().await;
+                return;
+            }
+            Err(status) => {
+                tracing::debug!(%status, upload = %upload.id(), "upload stream broke; leaving it resumable");
+                upload.close().await;
+                return;
+            }
+        };
+        match outcome {
+            Ok(Some(message)) => {
+                if !send(&tx, message).await {
+                    upload.close().await;
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                upload.close().await;
+                let _ = tx.send(Err(e.into())).await;
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The behavioural suite every [`BlobStore`] must pass.
+//!
+//! One function per behaviour, each taking `&dyn BlobStore` and panicking on
+//! a violation; [`run_all`] runs them in turn. The server's unit tests run it
+//! on the memory and filesystem backends, and every backend added later
+//! (S3 included) runs the same suite. Keys are made unique per call so the
+//! suite can share a store with other tests.
+
+use bytes::Bytes;
+
+use super::{BlobStore, read_all};
+use crate::error::Error;
+
+fn key(case: &str) -> String {
+    format!(
+        "grid/conformance/shared/{}/objects/{case}",
+        crate::ids::new_id()
+    )
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// Runs every behaviour in turn.
+pub async fn run_all(store: &dyn BlobStore) {
+    round_trip(store).await;
+    empty_object(store).await;
+    nothing_visible_before_complete(store).await;
+    abort_leaves_nothing(store).await;
+    drop_leaves_nothing(store).await;
+    ranged_reads(store).await;
+    suspend_and_resume(store).await;
+    resume_truncates_to_persisted(store).await;
+    discard_removes_staged(store).await;
+    missing_objects(store).await;
+    list_and_delete_prefix(store).await;
+    large_object_in_many_chunks(store).await;
+}
+
+/// Written bytes read back identically; size reports the length.
+pub async fn round_trip(store: &dyn BlobStore) {
+    let key = key("round-trip");
+    let data = pattern(3 * 1024 * 1024 + 17, 1);
+    let mut w = store.begin(&key).await.unwrap();
+    for chunk in data.chunks(1 << 20) {
+        w.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+    }
+    assert_eq!(w.persist().await.unwrap(), data.len() as u64);
+    w.complete().await.unwrap();
+    assert_eq!(read_all(store, &key, 0..u64::MAX).await.unwrap(), data);
+    assert_eq!(store.size(&key).await.unwrap(), Some(data.len() as u64));
+}
+
+/// A zero-byte object exists and reads as empty.
+pub async fn empty_object(store: &dyn BlobStore) {
+    let key = key("empty");
+    store.begin(&key).await.unwrap().complete().await.unwrap();
+    assert_eq!(store.size(&key).await.unwrap(), Some(0));
+    assert!(read_all(store, &key, 0..u64::MAX).await.unwrap().is_empty());
+}
+
+/// A staged write is invisible until complete.
+pub async fn nothing_visible_before_complete(store: &dyn BlobStore) {
+    let key = key("staged");
+    let mut w = store.begin(&key).await.unwrap();
+    w.write(Bytes::from_static(b"not yet")).await.unwrap();
+    w.persist().await.unwrap();
+    assert_eq!(store.size(&key).await.unwrap(), None);
+    assert!(matches!(
+        store.read(&key, 0..10).await.err(),
+        Some(Error::NotFound(_))
+    ));
+    w.complete().await.unwrap();
+    assert_eq!(store.size(&key).await.unwrap(), Some(7));
+}
+
+/// Abort leaves neither object nor staged state.
+pub async fn abort_leaves_nothing(store: &dyn BlobStore) {
+    let key = key("abort");
+    let prefix = key.rsplit_once('/').unwrap().0.to_owned() + "/";
+    let mut w = store.begin(&key).await.unwrap();
+    w.write(Bytes::from_static(b"doomed")).await.unwrap();
+    w.persist().await.unwrap();
+    w.abort().await.unwrap();
+    assert_eq!(store.size(&key).await.unwrap(), None);
+    assert!(store.list(&prefix).await.unwrap().is_empty());
+}
+
+/// Dropping an unfinished writer is an abort.
+pub async fn drop_leaves_nothing(store: &dyn BlobStore) {
+    let key = key("drop");
+    let prefix = key.rsplit_once('/').unwrap().0.to_owned() + "/";
+    {
+        let mut w = store.begin(&key).await.unwrap();
+        w.write(Bytes::from_static(b"dropped")).await.unwrap();
+    }
+    assert_eq!(store.size(&key).await.unwrap(), None);
+    assert!(
+        store.list(&prefix).await.unwrap().is_empty(),
+        "dropped write left state"
+    );
+}
+
+/// Ranges are honoured and clipped to the object.
+pub async fn ranged_reads(store: &dyn BlobStore) {
+    let key = key("ranges");
+    let data = pattern(2 * 1024 * 1024 + 5, 7);
+    let mut w = store.begin(&key).await.unwrap();
+    w.write(Bytes::from(data.clone())).await.unwrap();
+    w.complete().await.unwrap();
+    for (start, end) in [
+        (0u64, 1u64),
+        (5, 1_048_600),
+        (1_048_576, 2_097_157),
+        (2_000_000, 9_999_999),
+        (10, 10),
+    ] {
+        let got = read_all(store, &key, start..end).await.unwrap();
+        let end = (end as usize).min(data.len());
+        assert_eq!(got, &data[start as usize..end], "range {start}..{end}");
+    }
+    assert!(
+        read_all(store, &key, 3_000_000..3_000_001)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A suspended write resumes where it was persisted and completes whole.
+pub async fn suspend_and_resume(store: &dyn BlobStore) {
+    let key = key("resume");
+    let mut w = store.begin(&key).await.unwrap();
+    w.write(Bytes::from_static(b"hello ")).await.unwrap();
+    let persisted = w.persist().await.unwrap();
+    let token = w.token();
+    w.suspend();
+    assert_eq!(store.size(&key).await.unwrap(), None);
+    let mut w = store.resume(&key, &token, persisted).await.unwrap();
+    w.write(Bytes::from_static(b"world")).await.unwrap();
+    w.complete().await.unwrap();
+    assert_eq!(
+        read_all(store, &key, 0..u64::MAX).await.unwrap(),
+        b"hello world"
+    );
+}
+
+/// Resume keeps only what was persisted, dropping later unpersisted bytes.
+pub async fn resume_truncates_to_persisted(store: &dyn BlobStore) {
+    let key = key("truncate");
+    let mut w = store.begin(&key).await.unwrap();
+    w.write(Bytes::from_static(b"kept")).await.unwrap();
+    let persisted = w.persist().await.unwrap();
+    w.write(Bytes::from_static(b"-lost")).await.unwrap();
+    let token = w.token();
+    w.suspend();
+    let mut w = store.resume(&key, &token, persisted).await.unwrap();
+    w.write(Bytes::from_static(b"+new")).await.unwrap();
+    w.complete().await.unwrap();
+    assert_eq!(
+        read_all(store, &key, 0..u64::MAX).await.unwrap(),
+        b"kept+new"
+    );
+}
+
+/// Discarding a suspended write makes it unresumable and leaves nothing.
+pub async fn discard_removes_staged(store: &dyn BlobStore) {
+    let key = key("discard");
+    let prefix = key.rsplit_once('/').unwrap().0.to_owned() + "/";
+    let mut w = store.begin(&key).await.unwrap();
+    w.write(Bytes::from_static(b"x")).await.unwrap();
+    let persisted = w.persist().await.unwrap();
+    let token = w.token();
+    w.suspend();
+    store.discard(&key, &token).await.unwrap();
+    store.discard(&key, &token).await.unwrap();
+    assert!(matches!(
+        store.resume(&key, &token, persisted).await.err(),
+        Some(Error::NotFound(_))
+    ));
+    assert!(store.list(&prefix).await.unwrap().is_empty());
+}
+
+/// Missing objects: NOT_FOUND on read, `None` size, delete succeeds.
+pub async fn missing_objects(store: &dyn BlobStore) {
+    let key = key("missing");
+    assert!(matches!(
+        store.read(&key, 0..1).await.err(),
+        Some(Error::NotFound(_))
+    ));
+    assert_eq!(store.size(&key).await.unwrap(), None);
+    store.delete(&key).await.unwrap();
+}
+
+/// Listing is by prefix and sorted; deleting a prefix removes it all,
+/// staged writes included, and nothing beside it.
+pub async fn list_and_delete_prefix(store: &dyn BlobStore) {
+    let ns = crate::ids::new_id();
+    let prefix = format!("grid/conformance/user-u/{ns}/");
+    let beside = format!("grid/conformance/user-u/{ns}x/objects/keep");
+    for name in ["b", "a", "c"] {
+        let mut w = store
+            .begin(&format!("{prefix}objects/{name}"))
+            .await
+            .unwrap();
+        w.write(Bytes::from_static(b"1")).await.unwrap();
+        w.complete().await.unwrap();
+    }
+    let mut staged = store
+        .begin(&format!("{prefix}objects/staged"))
+        .await
+        .unwrap();
+    staged.write(Bytes::from_static(b"s")).await.unwrap();
+    staged.persist().await.unwrap();
+    staged.suspend();
+    store
+        .begin(&beside)
+        .await
+        .unwrap()
+        .complete()
+        .await
+        .unwrap();
+
+    let listed = store.list(&prefix).await.unwrap();
+    let objects: Vec<_> = listed
+        .iter()
+        .filter(|k| !k.ends_with(".partial"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        objects,
+        ["a", "b", "c"].map(|n| format!("{prefix}objects/{n}"))
+    );
+    assert_eq!(
+        listed.len(),
+        4,
+        "the staged write is listed too: {listed:?}"
+    );
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(listed, sorted);
+
+    store.delete_prefix(&prefix).await.unwrap();
+    assert!(store.list(&prefix).await.unwrap().is_empty());
+    assert_eq!(store.size(&beside).await.unwrap(), Some(0));
+}
+
+/// Many chunks make one object in order.
+pub async fn large_object_in_many_chunks(store: &dyn BlobStore) {
+    let key = key("large");
+    let mut w = store.begin(&key).await.unwrap();
+    let mut expected = Vec::new();
+    for i in 0..64u8 {
+        let chunk = pattern(64 * 1024 + usize::from(i), i);
+        expected.extend_from_slice(&chunk);
+        w.write(Bytes::from(chunk)).await.unwrap();
+        if i % 16 == 0 {
+            w.persist().await.unwrap();
+        }
+    }
+    w.complete().await.unwrap();
+    assert_eq!(read_all(store, &key, 0..u64::MAX).await.unwrap(), expected);
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn memory_backend_conforms() {
+        super::run_all(&crate::blobs::memory::MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn filesystem_backend_conforms() {
+        let dir = tempfile::tempdir().unwrap();
+        super::run_all(&crate::blobs::fs::FsStore::open(dir.path()).unwrap()).await;
+    }
+}

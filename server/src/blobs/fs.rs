@@ -1,0 +1,370 @@
+//! The filesystem backend: one file per object under a root directory.
+//!
+//! Commit discipline: a staged write goes to `{key}.partial` beside its final
+//! place (the directory is fsynced once the file exists, so a suspended
+//! upload survives a crash); `persist` is `fdatasync`; `complete` is
+//! `fsync`, `rename` onto the key and `fsync` of the directory, so a
+//! completed object is whole and durable or absent. Dropping an unfinished
+//! writer removes its partial file. Keys are checked again here: a key with
+//! an empty, `.` or `..` segment never reaches the filesystem.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use super::{BlobStore, ByteStream, StagedWrite};
+use crate::error::{Error, Result, backend_io, not_found};
+
+/// Suffix of staged (not yet completed) writes.
+const PARTIAL: &str = ".partial";
+/// Chunk size of reads.
+const READ_CHUNK: usize = 1 << 20;
+
+/// Objects stored as files under a root directory.
+#[derive(Clone)]
+pub struct FsStore {
+    root: PathBuf,
+}
+
+impl FsStore {
+    /// Opens (creating if needed) a store rooted at `root`.
+    pub fn open(root: &Path) -> Result<Self> {
+        std::fs::create_dir_all(root).map_err(|e| backend_io("create backend root", e))?;
+        Ok(FsStore {
+            root: root.to_owned(),
+        })
+    }
+
+    fn path_of(&self, key: &str) -> Result<PathBuf> {
+        let valid = !key.is_empty()
+            && !key.starts_with('/')
+            && key
+                .split('/')
+                .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains('\0'));
+        if !valid {
+            return Err(Error::Internal(format!(
+                "refusing unsafe object key {key:?}"
+            )));
+        }
+        Ok(self.root.join(key))
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
+}
+
+/// Creates `dir` and any missing ancestors, fsyncing each parent whose
+/// listing changed so the new directories survive a crash.
+fn ensure_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        ensure_dir(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(backend_io("create directory", e)),
+    }
+    if let Some(parent) = dir.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| backend_io("fsync directory", e))
+}
+
+fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(PARTIAL);
+    PathBuf::from(name)
+}
+
+#[async_trait]
+impl BlobStore for FsStore {
+    async fn begin(&self, key: &str) -> Result<Box<dyn StagedWrite>> {
+        let target = self.path_of(key)?;
+        let partial = partial_path(&target);
+        let file = {
+            let partial = partial.clone();
+            blocking(move || {
+                let dir = partial
+                    .parent()
+                    .ok_or_else(|| Error::Internal("key without parent".into()))?;
+                ensure_dir(dir)?;
+                let file = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&partial)
+                    .map_err(|e| backend_io("create staged file", e))?;
+                sync_dir(dir)?;
+                Ok(file)
+            })
+            .await?
+        };
+        Ok(Box::new(FsWrite {
+            file: Some(file),
+            partial,
+            target,
+            written: 0,
+            keep: false,
+        }))
+    }
+
+    async fn resume(
+        &self,
+        key: &str,
+        _token: &str,
+        persisted: u64,
+    ) -> Result<Box<dyn StagedWrite>> {
+        let target = self.path_of(key)?;
+        let partial = partial_path(&target);
+        let file = {
+            let partial = partial.clone();
+            blocking(move || {
+                let mut file = match OpenOptions::new().write(true).open(&partial) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(not_found("the staged upload is gone"));
+                    }
+                    Err(e) => return Err(backend_io("open staged file", e)),
+                };
+                let len = file.metadata().map_err(|e| backend_io("stat staged file", e))?.len();
+                if len < persisted {
+                    return Err(Error::DataLoss(format!(
+                        "staged upload holds {len} bytes, fewer than the {persisted} recorded as persisted"
+                    )));
+                }
+                // Bytes past the last persist may be torn; keep only what was acknowledged.
+                file.set_len(persisted).map_err(|e| backend_io("truncate staged file", e))?;
+                file.seek(SeekFrom::End(0)).map_err(|e| backend_io("seek staged file", e))?;
+                Ok(file)
+            })
+            .await?
+        };
+        Ok(Box::new(FsWrite {
+            file: Some(file),
+            partial,
+            target,
+            written: persisted,
+            keep: false,
+        }))
+    }
+
+    async fn discard(&self, key: &str, _token: &str) -> Result<()> {
+        let partial = partial_path(&self.path_of(key)?);
+        blocking(move || remove_if_present(&partial)).await
+    }
+
+    async fn read(&self, key: &str, range: Range<u64>) -> Result<ByteStream> {
+        let path = self.path_of(key)?;
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(not_found(format!("no object at {key}")));
+            }
+            Err(e) => return Err(backend_io("open object", e)),
+        };
+        let size = file
+            .metadata()
+            .await
+            .map_err(|e| backend_io("stat object", e))?
+            .len();
+        let end = range.end.min(size);
+        let start = range.start.min(end);
+        file.seek(SeekFrom::Start(start))
+            .await
+            .map_err(|e| backend_io("seek object", e))?;
+        let stream = ReaderStream::with_capacity(file.take(end - start), READ_CHUNK)
+            .map(|r| r.map_err(|e| backend_io("read object", e)));
+        Ok(Box::pin(stream))
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>> {
+        match tokio::fs::metadata(self.path_of(key)?).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(backend_io("stat object", e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let path = self.path_of(key)?;
+        blocking(move || remove_if_present(&path)).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let root = self.root.clone();
+        let prefix = prefix.to_owned();
+        blocking(move || {
+            // Walk the deepest directory the prefix names fully, then filter.
+            let dir_part = prefix.rfind('/').map_or("", |i| &prefix[..i]);
+            let start = if dir_part.is_empty() {
+                root.clone()
+            } else {
+                root.join(dir_part)
+            };
+            let mut keys = Vec::new();
+            walk(&root, &start, &mut keys)?;
+            keys.retain(|k| k.starts_with(&prefix));
+            keys.sort();
+            Ok(keys)
+        })
+        .await
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<u64> {
+        let keys = self.list(prefix).await?;
+        for key in &keys {
+            self.delete(key).await?;
+        }
+        // A directory-aligned prefix (a namespace's) goes entirely, so no
+        // empty directories are left behind.
+        if let Some(dir) = prefix.strip_suffix('/').filter(|d| !d.is_empty()) {
+            let path = self.path_of(dir)?;
+            blocking(move || match std::fs::remove_dir_all(&path) {
+                Ok(()) => path.parent().map_or(Ok(()), sync_dir),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(backend_io("remove prefix directory", e)),
+            })
+            .await?;
+        }
+        Ok(keys.len() as u64)
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(backend_io("remove file", e)),
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(backend_io("list directory", e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| backend_io("list directory", e))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| backend_io("stat entry", e))?;
+        if kind.is_dir() {
+            walk(root, &path, out)?;
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            out.push(
+                rel.to_string_lossy()
+                    .replace(std::path::MAIN_SEPARATOR, "/"),
+            );
+        }
+    }
+    Ok(())
+}
+
+struct FsWrite {
+    /// Taken while a blocking operation runs.
+    file: Option<File>,
+    partial: PathBuf,
+    target: PathBuf,
+    written: u64,
+    /// Set by `suspend` and `complete`: the drop guard must not delete.
+    keep: bool,
+}
+
+impl FsWrite {
+    async fn with_file<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut File) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| Error::Internal("staged file used after failure".into()))?;
+        let (file, result) = tokio::task::spawn_blocking(move || {
+            let r = f(&mut file);
+            (file, r)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?;
+        self.file = Some(file);
+        result
+    }
+}
+
+#[async_trait]
+impl StagedWrite for FsWrite {
+    fn token(&self) -> String {
+        String::new()
+    }
+
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        let len = data.len() as u64;
+        self.with_file(move |f| {
+            f.write_all(&data)
+                .map_err(|e| backend_io("write staged file", e))
+        })
+        .await?;
+        self.written += len;
+        Ok(())
+    }
+
+    async fn persist(&mut self) -> Result<u64> {
+        self.with_file(|f| {
+            f.sync_data()
+                .map_err(|e| backend_io("fdatasync staged file", e))
+        })
+        .await?;
+        Ok(self.written)
+    }
+
+    async fn complete(mut self: Box<Self>) -> Result<()> {
+        let partial = self.partial.clone();
+        let target = self.target.clone();
+        self.with_file(move |f| {
+            f.sync_all()
+                .map_err(|e| backend_io("fsync staged file", e))?;
+            std::fs::rename(&partial, &target).map_err(|e| backend_io("rename staged file", e))?;
+            target.parent().map_or(Ok(()), sync_dir)
+        })
+        .await?;
+        self.keep = true;
+        Ok(())
+    }
+
+    async fn abort(mut self: Box<Self>) -> Result<()> {
+        self.file = None;
+        self.keep = true;
+        let partial = self.partial.clone();
+        blocking(move || remove_if_present(&partial)).await
+    }
+
+    fn suspend(mut self: Box<Self>) {
+        self.keep = true;
+    }
+}
+
+impl Drop for FsWrite {
+    fn drop(&mut self) {
+        if !self.keep {
+            // Drop = abort: nothing of an unfinished write stays behind.
+            let _ = std::fs::remove_file(&self.partial);
+        }
+    }
+}

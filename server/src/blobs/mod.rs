@@ -1,0 +1,138 @@
+//! Blob backends: where immutable object content lives.
+//!
+//! One trait, [`BlobStore`], implemented by every backend (memory and
+//! filesystem here; S3 joins later). A write is staged through
+//! [`StagedWrite`] and becomes visible under its key only at
+//! [`StagedWrite::complete`]; [`StagedWrite::abort`], or dropping the writer,
+//! leaves nothing behind, while [`StagedWrite::suspend`] keeps the persisted
+//! part so that a broken upload can be resumed (even after a restart, on
+//! durable backends). This module knows nothing of namespaces, entries or
+//! redb: keys are opaque strings built by `crate::grid`.
+//!
+//! Every backend runs the same behavioural suite in [`conformance`].
+
+pub mod conformance;
+pub mod fs;
+pub mod memory;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use crate::config::BackendConfig;
+use crate::error::{Error, Result};
+
+/// A stream of content chunks.
+pub type ByteStream = BoxStream<'static, Result<Bytes>>;
+
+/// A store of immutable objects addressed by key.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Begins a staged write of a new object at `key`. Nothing is visible
+    /// under `key` until [`StagedWrite::complete`].
+    async fn begin(&self, key: &str) -> Result<Box<dyn StagedWrite>>;
+
+    /// Reopens a suspended staged write of `key`, keeping exactly its first
+    /// `persisted` bytes (anything written after the last persist is
+    /// dropped). `token` is the one the original writer reported.
+    /// NOT_FOUND if the staged state is gone.
+    async fn resume(&self, key: &str, token: &str, persisted: u64) -> Result<Box<dyn StagedWrite>>;
+
+    /// Deletes the staged state of a suspended write. Idempotent.
+    async fn discard(&self, key: &str, token: &str) -> Result<()>;
+
+    /// Streams `range` of the object at `key` (clipped to its size).
+    async fn read(&self, key: &str, range: Range<u64>) -> Result<ByteStream>;
+
+    /// The size of the object at `key`, or `None` if there is none.
+    async fn size(&self, key: &str) -> Result<Option<u64>>;
+
+    /// Deletes the object at `key`. Deleting a missing object succeeds.
+    async fn delete(&self, key: &str) -> Result<()>;
+
+    /// Every key (objects and staged writes) under `prefix`, sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+
+    /// Deletes everything under `prefix`, staged writes included; returns how
+    /// many keys went. Fails closed: a listing error deletes nothing more.
+    async fn delete_prefix(&self, prefix: &str) -> Result<u64> {
+        let keys = self.list(prefix).await?;
+        for key in &keys {
+            self.delete(key).await?;
+        }
+        Ok(keys.len() as u64)
+    }
+}
+
+/// A write in progress. Dropping it without `complete` or `suspend` aborts it.
+#[async_trait]
+pub trait StagedWrite: Send + Sync {
+    /// The backend's handle for resuming this write; stored in the upload
+    /// record. May be empty when the key alone identifies the staged state.
+    fn token(&self) -> String;
+
+    /// Appends data.
+    async fn write(&mut self, data: Bytes) -> Result<()>;
+
+    /// Makes everything written so far durable and returns the number of
+    /// bytes a [`BlobStore::resume`] would keep.
+    async fn persist(&mut self) -> Result<u64>;
+
+    /// Publishes the content under the key, atomically and durably.
+    async fn complete(self: Box<Self>) -> Result<()>;
+
+    /// Deletes the staged content.
+    async fn abort(self: Box<Self>) -> Result<()>;
+
+    /// Keeps the persisted part for a later [`BlobStore::resume`].
+    fn suspend(self: Box<Self>);
+}
+
+/// The configured backends by name, with the default for each scope.
+#[derive(Clone)]
+pub struct Backends {
+    stores: BTreeMap<String, Arc<dyn BlobStore>>,
+}
+
+impl Backends {
+    /// Opens every configured backend.
+    pub fn open(configs: &BTreeMap<String, BackendConfig>) -> Result<Self> {
+        let mut stores: BTreeMap<String, Arc<dyn BlobStore>> = BTreeMap::new();
+        for (name, config) in configs {
+            let store: Arc<dyn BlobStore> = match config {
+                BackendConfig::Memory => Arc::new(memory::MemoryStore::new()),
+                BackendConfig::Filesystem { root } => Arc::new(fs::FsStore::open(root)?),
+            };
+            stores.insert(name.clone(), store);
+        }
+        Ok(Backends { stores })
+    }
+
+    /// The backend called `name`.
+    pub fn get(&self, name: &str) -> Result<&Arc<dyn BlobStore>> {
+        self.stores.get(name).ok_or_else(|| {
+            Error::InvalidArgument(format!("no blob backend named {name:?} is configured"))
+        })
+    }
+
+    /// The names of all backends.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.stores.keys().map(String::as_str)
+    }
+}
+
+/// Reads a whole (small) object into memory. Only for callers that have
+/// already checked the size against a limit.
+pub async fn read_all(store: &dyn BlobStore, key: &str, range: Range<u64>) -> Result<Vec<u8>> {
+    use futures::StreamExt;
+    let mut out = Vec::with_capacity((range.end - range.start).min(1 << 24) as usize);
+    let mut stream = store.read(key, range).await?;
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(out)
+}

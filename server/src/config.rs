@@ -1,0 +1,333 @@
+//! Server configuration: one serde struct, layered.
+//!
+//! Layers, later wins: built-in defaults (loopback address, `./arca-data`,
+//! one filesystem backend), then a TOML file, then `ARCA_*` environment
+//! variables, then command-line flags (the last two are applied by
+//! `main.rs` through clap). Unknown keys in the file are errors, so a typo
+//! never silently falls back to a default.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::paths::PathLimits;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory holding the redb file and, by default, the filesystem backend.
+    pub data_dir: PathBuf,
+    /// Named blob backends.
+    pub backends: BTreeMap<String, BackendConfig>,
+    /// The backend used when a namespace names none, per scope.
+    pub default_backend: ScopeBackends,
+    /// Size and length limits.
+    pub limits: Limits,
+    /// Resumable uploads.
+    pub uploads: UploadConfig,
+    /// The reclaimer of unreferenced content.
+    pub reclaim: ReclaimConfig,
+    /// Seconds a shutdown waits for in-flight calls before it closes them.
+    pub shutdown_grace_secs: u64,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// One blob backend, tagged by `kind`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BackendConfig {
+    /// Objects in process memory; lost on restart.
+    Memory,
+    /// Objects as files under `root`.
+    Filesystem {
+        /// The directory holding the objects.
+        root: PathBuf,
+    },
+}
+
+/// Which backend each scope uses by default. Empty falls back to `all`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScopeBackends {
+    /// Default for every scope.
+    pub all: String,
+    /// Override for SESSION scope.
+    pub session: String,
+    /// Override for USER scope.
+    pub user: String,
+    /// Override for SANDBOX scope.
+    pub sandbox: String,
+}
+
+/// Limits on requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest content of a unary WriteFile/ReadFile and of a whole batch.
+    pub max_unary_bytes: u64,
+    /// Largest data chunk in an upload message.
+    pub max_chunk_bytes: u64,
+    /// Longest path in bytes.
+    pub max_path_bytes: usize,
+    /// Longest path segment in bytes.
+    pub max_segment_bytes: usize,
+    /// Most items in one batch call.
+    pub max_batch_items: usize,
+    /// Largest gRPC message accepted (must exceed the chunk and unary limits).
+    pub max_message_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_unary_bytes: 4 << 20,
+            max_chunk_bytes: 4 << 20,
+            max_path_bytes: 4096,
+            max_segment_bytes: 255,
+            max_batch_items: 1000,
+            max_message_bytes: 16 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// The path limits part.
+    pub fn paths(&self) -> PathLimits {
+        PathLimits {
+            max_path_bytes: self.max_path_bytes,
+            max_segment_bytes: self.max_segment_bytes,
+        }
+    }
+}
+
+/// Resumable uploads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadConfig {
+    /// Seconds an unfinished upload stays resumable after it was last active.
+    pub lease_secs: u64,
+    /// Bytes between durable persists (and progress messages).
+    pub persist_interval_bytes: u64,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        UploadConfig {
+            lease_secs: 24 * 3600,
+            persist_interval_bytes: 4 << 20,
+        }
+    }
+}
+
+/// The reclaimer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReclaimConfig {
+    /// Seconds an unreferenced object is kept before deletion, so reads that
+    /// resolved it just before it was replaced can finish.
+    pub grace_secs: u64,
+    /// Seconds between background passes (a pass also runs when work appears).
+    pub interval_secs: u64,
+}
+
+impl Default for ReclaimConfig {
+    fn default() -> Self {
+        ReclaimConfig {
+            grace_secs: 60,
+            interval_secs: 30,
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` (default) or `json` (one event per line).
+    pub format: LogFormat,
+    /// An `EnvFilter` directive, e.g. `info` or `arca_server=debug`.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+/// Log format.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// JSON, one event per line.
+    Json,
+}
+
+/// Name of the backend the zero-config server uses.
+pub const DEFAULT_BACKEND: &str = "local";
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7420)),
+            data_dir: PathBuf::from("arca-data"),
+            backends: BTreeMap::new(),
+            default_backend: ScopeBackends::default(),
+            limits: Limits::default(),
+            uploads: UploadConfig::default(),
+            reclaim: ReclaimConfig::default(),
+            shutdown_grace_secs: 10,
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses a TOML document over the defaults.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| Error::InvalidArgument(format!("configuration: {e}")))
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::InvalidArgument(format!("reading {}: {e}", path.display())))?;
+        Self::from_toml(&text)
+    }
+
+    /// A configuration with one in-memory backend, for tests and benchmarks.
+    pub fn in_memory(data_dir: &Path) -> Self {
+        let mut config = Config {
+            data_dir: data_dir.to_owned(),
+            ..Config::default()
+        };
+        config
+            .backends
+            .insert("mem".to_owned(), BackendConfig::Memory);
+        config.default_backend.all = "mem".to_owned();
+        config
+    }
+
+    /// Fills in what the layers left open and checks the whole: the
+    /// filesystem backend under the data directory when no backend is
+    /// configured, scope defaults that name existing backends, coherent limits.
+    pub fn finalize(mut self) -> Result<Self> {
+        if self.backends.is_empty() {
+            self.backends.insert(
+                DEFAULT_BACKEND.to_owned(),
+                BackendConfig::Filesystem {
+                    root: self.data_dir.join("blobs"),
+                },
+            );
+        }
+        if self.default_backend.all.is_empty() {
+            self.default_backend.all = if self.backends.contains_key(DEFAULT_BACKEND) {
+                DEFAULT_BACKEND.to_owned()
+            } else {
+                self.backends.keys().next().cloned().unwrap_or_default()
+            };
+        }
+        for name in [
+            &self.default_backend.all,
+            &self.default_backend.session,
+            &self.default_backend.user,
+            &self.default_backend.sandbox,
+        ] {
+            if !name.is_empty() && !self.backends.contains_key(name) {
+                return Err(Error::InvalidArgument(format!(
+                    "configuration: default backend {name:?} is not among the configured backends"
+                )));
+            }
+        }
+        let l = &self.limits;
+        if l.max_message_bytes as u64 <= l.max_chunk_bytes.max(l.max_unary_bytes) {
+            return Err(Error::InvalidArgument(
+                "configuration: limits.max_message_bytes must exceed max_chunk_bytes and max_unary_bytes".into(),
+            ));
+        }
+        if l.max_segment_bytes == 0 || l.max_path_bytes < l.max_segment_bytes {
+            return Err(Error::InvalidArgument(
+                "configuration: path limits are incoherent".into(),
+            ));
+        }
+        if self.uploads.persist_interval_bytes == 0 {
+            return Err(Error::InvalidArgument(
+                "configuration: uploads.persist_interval_bytes must be > 0".into(),
+            ));
+        }
+        Ok(self)
+    }
+
+    /// The redb file.
+    pub fn metadata_path(&self) -> PathBuf {
+        self.data_dir.join("arca.redb")
+    }
+
+    /// The shutdown grace period.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_config_is_loopback_filesystem() {
+        let c = Config::default().finalize().unwrap();
+        assert!(c.listen.ip().is_loopback());
+        assert_eq!(c.default_backend.all, DEFAULT_BACKEND);
+        assert!(matches!(
+            c.backends[DEFAULT_BACKEND],
+            BackendConfig::Filesystem { .. }
+        ));
+    }
+
+    #[test]
+    fn toml_layers_over_defaults() {
+        let c = Config::from_toml(
+            r#"
+            listen = "0.0.0.0:9000"
+            [backends.fast]
+            kind = "memory"
+            [backends.disk]
+            kind = "filesystem"
+            root = "/var/lib/arca"
+            [default_backend]
+            all = "disk"
+            session = "fast"
+            [limits]
+            max_unary_bytes = 1024
+            "#,
+        )
+        .unwrap()
+        .finalize()
+        .unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.default_backend.session, "fast");
+        assert_eq!(c.limits.max_unary_bytes, 1024);
+        assert_eq!(c.limits.max_chunk_bytes, 4 << 20);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_references_are_refused() {
+        assert!(Config::from_toml("listne = \"127.0.0.1:1\"").is_err());
+        assert!(Config::from_toml("[backends.x]\nkind = \"tape\"").is_err());
+        let c = Config::from_toml("[default_backend]\nall = \"nope\"").unwrap();
+        assert!(c.finalize().is_err());
+    }
+}

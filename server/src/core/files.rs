@@ -1,0 +1,493 @@
+//! File operations: small unary reads and writes, batches, ranged reads for
+//! downloads, and the async wrappers of the tree rules.
+//!
+//! A write stages its content in the namespace's backend under a fresh
+//! object key, completes it, then commits the metadata; only the commit
+//! makes it visible. A refused commit queues the object for reclaim.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::tree::{self, FindQuery, NewFile, Page, Tree};
+use super::{
+    Core, MetadataUpdate, Precondition, WriteOptions, page_size, page_token, parse_page_token,
+};
+use crate::blobs::{ByteStream, read_all};
+use crate::error::{Error, Result, invalid, precondition};
+use crate::grid;
+use crate::ids::{new_id, validate_server_id};
+use crate::meta::{EntryRecord, NamespaceRecord};
+use crate::paths;
+
+/// A file resolved for reading: its entry at one version and the range.
+pub struct OpenRead {
+    /// The entry (its object is immutable, so the read is consistent).
+    pub entry: EntryRecord,
+    /// The range that will be sent.
+    pub range: Range<u64>,
+    /// The content of that range.
+    pub stream: ByteStream,
+}
+
+impl Core {
+    fn path(&self, raw: &str) -> Result<String> {
+        paths::normalize(raw, self.config.limits.paths())
+    }
+
+    fn entry_path(&self, raw: &str) -> Result<String> {
+        paths::normalize_entry(raw, self.config.limits.paths())
+    }
+
+    /// Writes a small file in one call.
+    pub async fn write_file(
+        self: &Arc<Self>,
+        ns_id: &str,
+        raw_path: &str,
+        data: bytes::Bytes,
+        opts: WriteOptions,
+    ) -> Result<EntryRecord> {
+        validate_server_id("namespace", ns_id)?;
+        let path = self.entry_path(raw_path)?;
+        let opts = opts.validated()?;
+        let limit = self.config.limits.max_unary_bytes;
+        if data.len() as u64 > limit {
+            return Err(Error::ResourceExhausted(format!(
+                "{} bytes is over the unary limit of {limit}; use Upload",
+                data.len()
+            )));
+        }
+        let sha256 = hex::encode(Sha256::digest(&data));
+        if let Some(expected) = &opts.expected_sha256 {
+            if *expected != sha256 {
+                return Err(invalid(format!(
+                    "content SHA-256 is {sha256}, not the expected {expected}"
+                )));
+            }
+        }
+        // Fail early, before any bytes move, on what can be known now.
+        let ns = self.check_write_target(ns_id, &path, opts.precondition)?;
+        let object_id = new_id();
+        let object_key = grid::object_key(&ns.grid_prefix, &object_id);
+        let store = self.backend(&ns.backend)?;
+        let size = data.len() as u64;
+        let mut writer = store.begin(&object_key).await?;
+        writer.write(data).await?;
+        writer.complete().await?;
+        let file = NewFile {
+            object_id,
+            object_key,
+            size,
+            sha256,
+            mime_type: opts.mime_type,
+            metadata: opts.metadata,
+            precondition: opts.precondition,
+        };
+        self.commit_object(ns_id, &path, file).await
+    }
+
+    /// Commits a completed object as the file at `path`; if the commit is
+    /// refused, the object is queued for reclaim and the refusal returned.
+    pub(crate) async fn commit_object(
+        &self,
+        ns_id: &str,
+        path: &str,
+        file: NewFile,
+    ) -> Result<EntryRecord> {
+        let (ns, p, f) = (ns_id.to_owned(), path.to_owned(), file.clone());
+        let result = self
+            .meta
+            .write(move |txn| {
+                let mut tree = Tree::open(txn, &ns)?;
+                let entry = tree.commit_file(&p, f)?;
+                Ok((entry, tree.finish()?))
+            })
+            .await;
+        match result {
+            Ok((entry, freed)) => {
+                if freed {
+                    self.reclaim_wakeup.notify_one();
+                }
+                Ok(entry)
+            }
+            Err(refusal) => {
+                self.abandon_object(ns_id, &file).await;
+                Err(refusal)
+            }
+        }
+    }
+
+    async fn abandon_object(&self, ns_id: &str, file: &NewFile) {
+        let ns = ns_id.to_owned();
+        let (id, key, size) = (file.object_id.clone(), file.object_key.clone(), file.size);
+        let recorded = self
+            .meta
+            .write(move |txn| {
+                let mut tree = Tree::open(txn, &ns)?;
+                tree.abandon_object(&id, &key, size)?;
+                tree.finish()
+            })
+            .await;
+        match recorded {
+            Ok(_) => self.reclaim_wakeup.notify_one(),
+            // The namespace is gone: its whole prefix is being purged anyway.
+            Err(Error::NotFound(_)) => {}
+            Err(e) => {
+                tracing::warn!(object = %file.object_key, error = %e, "could not queue an abandoned object")
+            }
+        }
+    }
+
+    /// Checks, before content moves, what a write to `path` can already be
+    /// refused for. The commit checks again atomically.
+    pub(crate) fn check_write_target(
+        &self,
+        ns_id: &str,
+        path: &str,
+        condition: Precondition,
+    ) -> Result<NamespaceRecord> {
+        self.meta.read(|txn| {
+            let ns = Core::namespace_in(txn, ns_id)?;
+            let existing = match tree::stat(txn, &ns, path) {
+                Ok(e) => Some(e),
+                Err(Error::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            };
+            if existing.as_ref().is_some_and(EntryRecord::is_dir) {
+                return Err(precondition(format!("{path} is a directory")));
+            }
+            tree::check_precondition(path, existing.as_ref(), condition)?;
+            Ok(ns)
+        })
+    }
+
+    /// Resolves a file and opens a ranged read of it. `length` 0 means to
+    /// the end; an offset past the end is OUT_OF_RANGE.
+    pub async fn open_read(
+        &self,
+        ns_id: &str,
+        raw_path: &str,
+        offset: u64,
+        length: u64,
+        if_version: Option<u64>,
+    ) -> Result<OpenRead> {
+        validate_server_id("namespace", ns_id)?;
+        let path = self.entry_path(raw_path)?;
+        let (ns, entry) = self.meta.read(|txn| {
+            let ns = Core::namespace_in(txn, ns_id)?;
+            let entry = tree::stat(txn, &ns, &path)?;
+            Ok((ns, entry))
+        })?;
+        if entry.is_dir() {
+            return Err(precondition(format!("{path} is a directory")));
+        }
+        if let Some(v) = if_version {
+            tree::check_precondition(&path, Some(&entry), Precondition::VersionMatch(v))?;
+        }
+        if offset > entry.size {
+            return Err(Error::OutOfRange(format!(
+                "offset {offset} is past the end of {path} ({} bytes)",
+                entry.size
+            )));
+        }
+        let available = entry.size - offset;
+        let len = if length == 0 {
+            available
+        } else {
+            length.min(available)
+        };
+        let range = offset..offset + len;
+        let stream = self
+            .backend(&ns.backend)?
+            .read(&entry.object_key, range.clone())
+            .await
+            .map_err(|e| match e {
+                // The entry says the object exists: its absence is lost data.
+                Error::NotFound(_) => {
+                    Error::DataLoss(format!("the content of {path} is missing from the backend"))
+                }
+                other => other,
+            })?;
+        Ok(OpenRead {
+            entry,
+            range,
+            stream,
+        })
+    }
+
+    /// Reads a small file (or range) whole, within the unary limit.
+    pub async fn read_file(
+        &self,
+        ns_id: &str,
+        raw_path: &str,
+        offset: u64,
+        length: u64,
+    ) -> Result<(EntryRecord, Vec<u8>)> {
+        let limit = self.config.limits.max_unary_bytes;
+        let open = self
+            .open_read(ns_id, raw_path, offset, length, None)
+            .await?;
+        if open.range.end - open.range.start > limit {
+            return Err(precondition(format!(
+                "{} bytes is over the unary limit of {limit}; use Download or a smaller range",
+                open.range.end - open.range.start
+            )));
+        }
+        let mut data = Vec::with_capacity((open.range.end - open.range.start) as usize);
+        let mut stream = open.stream;
+        use futures::StreamExt;
+        while let Some(chunk) = stream.next().await {
+            data.extend_from_slice(&chunk?);
+        }
+        Ok((open.entry, data))
+    }
+
+    /// Reads several small files; each item fails on its own, and items past
+    /// the unary limit (counted over the whole batch) are refused.
+    pub async fn batch_read(
+        self: &Arc<Self>,
+        ns_id: &str,
+        paths: Vec<String>,
+    ) -> Result<Vec<(String, Result<(EntryRecord, Vec<u8>)>)>> {
+        validate_server_id("namespace", ns_id)?;
+        self.check_batch_len(paths.len())?;
+        let limit = self.config.limits.max_unary_bytes;
+        let mut budget = limit;
+        let mut out = Vec::with_capacity(paths.len());
+        for raw in paths {
+            let result = async {
+                let open = self.open_read(ns_id, &raw, 0, 0, None).await?;
+                let len = open.range.end - open.range.start;
+                if len > budget {
+                    return Err(precondition(format!(
+                        "the batch's content would exceed the unary limit of {limit} bytes; read this file alone"
+                    )));
+                }
+                budget -= len;
+                let store = self.backend(&self.get_namespace(ns_id)?.backend)?;
+                drop(open.stream);
+                let data = read_all(store.as_ref(), &open.entry.object_key, open.range).await?;
+                Ok((open.entry, data))
+            }
+            .await;
+            out.push((raw, result));
+        }
+        Ok(out)
+    }
+
+    /// Writes several small files concurrently; each item fails on its own.
+    /// Their commits group into few metadata transactions.
+    pub async fn batch_write(
+        self: &Arc<Self>,
+        ns_id: &str,
+        items: Vec<(String, bytes::Bytes, WriteOptions)>,
+    ) -> Result<Vec<(String, Result<EntryRecord>)>> {
+        validate_server_id("namespace", ns_id)?;
+        self.check_batch_len(items.len())?;
+        let writes = items.into_iter().map(|(path, data, opts)| {
+            let core = self.clone();
+            let ns = ns_id.to_owned();
+            async move {
+                let result = core.write_file(&ns, &path, data, opts).await;
+                (path, result)
+            }
+        });
+        Ok(futures::future::join_all(writes).await)
+    }
+
+    /// Removes several paths; each item fails on its own.
+    pub async fn batch_delete(
+        self: &Arc<Self>,
+        ns_id: &str,
+        paths: Vec<String>,
+        recursive: bool,
+    ) -> Result<Vec<(String, Result<u64>)>> {
+        validate_server_id("namespace", ns_id)?;
+        self.check_batch_len(paths.len())?;
+        let removals = paths.into_iter().map(|path| {
+            let core = self.clone();
+            let ns = ns_id.to_owned();
+            async move {
+                let result = core.remove(&ns, &path, recursive).await;
+                (path, result)
+            }
+        });
+        Ok(futures::future::join_all(removals).await)
+    }
+
+    fn check_batch_len(&self, len: usize) -> Result<()> {
+        let max = self.config.limits.max_batch_items;
+        if len > max {
+            return Err(invalid(format!(
+                "a batch holds at most {max} items, not {len}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn mutate<T: Send + 'static>(
+        &self,
+        ns_id: &str,
+        f: impl FnOnce(&mut Tree<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        validate_server_id("namespace", ns_id)?;
+        let ns = ns_id.to_owned();
+        let (value, freed) = self
+            .meta
+            .write(move |txn| {
+                let mut tree = Tree::open(txn, &ns)?;
+                let value = f(&mut tree)?;
+                Ok((value, tree.finish()?))
+            })
+            .await?;
+        if freed {
+            self.reclaim_wakeup.notify_one();
+        }
+        Ok(value)
+    }
+
+    /// Creates a directory.
+    pub async fn mkdir(
+        &self,
+        ns_id: &str,
+        raw: &str,
+        parents: bool,
+        exist_ok: bool,
+    ) -> Result<EntryRecord> {
+        let path = self.entry_path(raw)?;
+        self.mutate(ns_id, move |t| t.mkdir(&path, parents, exist_ok))
+            .await
+    }
+
+    /// Removes a file or directory.
+    pub async fn remove(&self, ns_id: &str, raw: &str, recursive: bool) -> Result<u64> {
+        let path = self.path(raw)?;
+        self.mutate(ns_id, move |t| t.remove(&path, recursive))
+            .await
+    }
+
+    /// Copies a file or directory (metadata only).
+    pub async fn copy(
+        &self,
+        ns_id: &str,
+        src: &str,
+        dst: &str,
+        overwrite: bool,
+        parents: bool,
+    ) -> Result<(String, EntryRecord)> {
+        let (src, dst) = (self.path(src)?, self.path(dst)?);
+        let out = dst.clone();
+        let entry = self
+            .mutate(ns_id, move |t| t.copy(&src, &dst, overwrite, parents))
+            .await?;
+        Ok((out, entry))
+    }
+
+    /// Moves a file or directory (metadata only).
+    pub async fn rename(
+        &self,
+        ns_id: &str,
+        src: &str,
+        dst: &str,
+        overwrite: bool,
+        parents: bool,
+    ) -> Result<(String, EntryRecord)> {
+        let (src, dst) = (self.path(src)?, self.path(dst)?);
+        let out = dst.clone();
+        let entry = self
+            .mutate(ns_id, move |t| t.rename(&src, &dst, overwrite, parents))
+            .await?;
+        Ok((out, entry))
+    }
+
+    /// Replaces or merges an entry's metadata.
+    pub async fn set_metadata(
+        &self,
+        ns_id: &str,
+        raw: &str,
+        update: MetadataUpdate,
+        if_version: Option<u64>,
+    ) -> Result<(String, EntryRecord)> {
+        let path = self.path(raw)?;
+        let out = path.clone();
+        let entry = self
+            .mutate(ns_id, move |t| t.set_metadata(&path, update, if_version))
+            .await?;
+        Ok((out, entry))
+    }
+
+    /// One entry.
+    pub fn stat(&self, ns_id: &str, raw: &str) -> Result<(String, EntryRecord)> {
+        validate_server_id("namespace", ns_id)?;
+        let path = self.path(raw)?;
+        let entry = self.meta.read(|txn| {
+            let ns = Core::namespace_in(txn, ns_id)?;
+            tree::stat(txn, &ns, &path)
+        })?;
+        Ok((path, entry))
+    }
+
+    /// A page of a directory listing.
+    pub async fn list(
+        self: &Arc<Self>,
+        ns_id: &str,
+        raw: &str,
+        recursive: bool,
+        page: u32,
+        token: &str,
+    ) -> Result<(Page, String)> {
+        validate_server_id("namespace", ns_id)?;
+        let dir = self.path(raw)?;
+        let after = parse_page_token(token)?;
+        let limit = page_size(page, 1000, 10_000);
+        let ns_id = ns_id.to_owned();
+        let page = self
+            .scan(move |txn| {
+                let ns = Core::namespace_in(txn, &ns_id)?;
+                tree::list(txn, &ns, &dir, recursive, limit, after.as_deref())
+            })
+            .await?;
+        let next = page
+            .next_after
+            .as_deref()
+            .map(page_token)
+            .unwrap_or_default();
+        Ok((page, next))
+    }
+
+    /// A page of Find results.
+    pub async fn find(
+        self: &Arc<Self>,
+        ns_id: &str,
+        raw_dir: &str,
+        pattern: &str,
+        mime_prefix: String,
+        metadata: std::collections::BTreeMap<String, String>,
+        page: u32,
+        token: &str,
+    ) -> Result<(Page, String)> {
+        validate_server_id("namespace", ns_id)?;
+        let query = FindQuery {
+            dir: self.path(raw_dir)?,
+            glob: tree::compile_glob(pattern)?,
+            mime_prefix,
+            metadata,
+        };
+        let after = parse_page_token(token)?;
+        let limit = page_size(page, 1000, 10_000);
+        let ns_id = ns_id.to_owned();
+        let page = self
+            .scan(move |txn| {
+                let ns = Core::namespace_in(txn, &ns_id)?;
+                tree::find(txn, &ns, &query, limit, after.as_deref())
+            })
+            .await?;
+        let next = page
+            .next_after
+            .as_deref()
+            .map(page_token)
+            .unwrap_or_default();
+        Ok((page, next))
+    }
+}

@@ -1,0 +1,254 @@
+//! The core: storage policy between the thin gRPC services and the stores.
+//!
+//! It decides what a request may change and how: namespace rules (scopes,
+//! owners, names, TTL), tree rules (parents, BLOB's single file,
+//! preconditions), reference counting of immutable objects, resumable
+//! uploads and reclaim. It speaks domain types, never protobuf messages
+//! (enums excepted), and reaches storage only through `crate::meta` and
+//! `crate::blobs`.
+
+pub mod files;
+pub mod namespaces;
+pub mod reclaim;
+pub mod tree;
+pub mod uploads;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use redb::{ReadTransaction, ReadableTable};
+use tokio::sync::Notify;
+
+use crate::blobs::{Backends, BlobStore};
+use crate::config::Config;
+use crate::error::{Error, Result, invalid, not_found};
+use crate::meta::{self, MetaStore, NamespaceRecord};
+
+/// Longest metadata key, in bytes.
+pub const MAX_METADATA_KEY: usize = 256;
+/// Longest metadata value, in bytes.
+pub const MAX_METADATA_VALUE: usize = 4096;
+/// Most metadata pairs on one namespace or entry.
+pub const MAX_METADATA_PAIRS: usize = 128;
+/// MIME type used when a write names none.
+pub const DEFAULT_MIME: &str = "application/octet-stream";
+
+/// The shared state of a running server.
+pub struct Core {
+    /// Metadata.
+    pub meta: MetaStore,
+    /// Blob backends.
+    pub backends: Backends,
+    /// The (finalized) configuration.
+    pub config: Config,
+    /// Wakes the reclaimer when there is work.
+    pub reclaim_wakeup: Notify,
+    /// Uploads currently attached to a stream, so one cannot be resumed twice.
+    active_uploads: Mutex<HashSet<String>>,
+}
+
+/// A condition a write must meet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Precondition {
+    /// None.
+    #[default]
+    None,
+    /// The path must not exist.
+    MustNotExist,
+    /// The path must exist with this version.
+    VersionMatch(u64),
+}
+
+/// How a metadata map changes.
+#[derive(Debug, Clone)]
+pub enum MetadataUpdate {
+    /// Becomes exactly this map.
+    Replace(BTreeMap<String, String>),
+    /// These keys are set, those removed.
+    Merge {
+        /// Keys to set.
+        set: BTreeMap<String, String>,
+        /// Keys to remove.
+        remove: Vec<String>,
+    },
+}
+
+impl MetadataUpdate {
+    /// Applies the update to `map`, validating the result.
+    pub fn apply(self, map: &mut BTreeMap<String, String>) -> Result<()> {
+        match self {
+            MetadataUpdate::Replace(new) => *map = new,
+            MetadataUpdate::Merge { set, remove } => {
+                for key in remove {
+                    map.remove(&key);
+                }
+                map.extend(set);
+            }
+        }
+        validate_metadata(map)
+    }
+}
+
+/// What a file write carries besides content.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// MIME type (empty: the default).
+    pub mime_type: String,
+    /// User metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// Commit condition.
+    pub precondition: Precondition,
+    /// Expected lowercase hex SHA-256, if any.
+    pub expected_sha256: Option<String>,
+}
+
+impl WriteOptions {
+    /// Validates and normalises the options.
+    pub fn validated(mut self) -> Result<Self> {
+        validate_metadata(&self.metadata)?;
+        if self.mime_type.is_empty() {
+            self.mime_type = DEFAULT_MIME.to_owned();
+        }
+        if self.mime_type.len() > 255 || self.mime_type.chars().any(char::is_control) {
+            return Err(invalid(
+                "mime type is longer than 255 bytes or has control characters",
+            ));
+        }
+        if let Some(sha) = &self.expected_sha256 {
+            validate_sha256(sha)?;
+        }
+        Ok(self)
+    }
+}
+
+/// Checks a metadata map against the limits.
+pub fn validate_metadata(map: &BTreeMap<String, String>) -> Result<()> {
+    if map.len() > MAX_METADATA_PAIRS {
+        return Err(invalid(format!(
+            "metadata has more than {MAX_METADATA_PAIRS} pairs"
+        )));
+    }
+    for (k, v) in map {
+        if k.is_empty() || k.len() > MAX_METADATA_KEY || k.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "metadata key {k:?} must be 1 to {MAX_METADATA_KEY} bytes without control characters"
+            )));
+        }
+        if v.len() > MAX_METADATA_VALUE {
+            return Err(invalid(format!(
+                "metadata value of {k:?} is longer than {MAX_METADATA_VALUE} bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a caller's SHA-256 (64 lowercase hex characters).
+pub fn validate_sha256(sha: &str) -> Result<()> {
+    if sha.len() == 64 && sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "expected_sha256 must be 64 lowercase hex characters",
+        ))
+    }
+}
+
+/// Encodes a page token (the last key returned) opaquely.
+pub fn page_token(last: &str) -> String {
+    hex::encode(last)
+}
+
+/// Decodes a page token; empty means the first page.
+pub fn parse_page_token(token: &str) -> Result<Option<String>> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bytes = hex::decode(token).map_err(|_| invalid("malformed page token"))?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| invalid("malformed page token"))
+}
+
+/// The page size to use: `default` for 0, at most `max`.
+pub fn page_size(requested: u32, default: usize, max: usize) -> usize {
+    if requested == 0 {
+        default
+    } else {
+        (requested as usize).min(max)
+    }
+}
+
+impl Core {
+    /// Opens the metadata store and the backends.
+    pub fn open(config: Config) -> Result<Arc<Self>> {
+        let meta = MetaStore::open(&config.metadata_path())?;
+        let backends = Backends::open(&config.backends)?;
+        Ok(Arc::new(Core {
+            meta,
+            backends,
+            config,
+            reclaim_wakeup: Notify::new(),
+            active_uploads: Mutex::new(HashSet::new()),
+        }))
+    }
+
+    /// The backend called `name`.
+    pub fn backend(&self, name: &str) -> Result<Arc<dyn BlobStore>> {
+        self.backends.get(name).cloned()
+    }
+
+    /// The live namespace `id` as seen by `txn`: NOT_FOUND when missing or
+    /// expired (expired data is unreadable from the moment it expires).
+    pub fn live_namespace(
+        table: &impl ReadableTable<&'static str, &'static [u8]>,
+        id: &str,
+    ) -> Result<NamespaceRecord> {
+        let ns: NamespaceRecord = meta::get_record(table, id)?
+            .ok_or_else(|| not_found(format!("namespace {id} not found")))?;
+        if ns.expires_ms.is_some_and(|at| at <= meta::now_ms()) {
+            return Err(not_found(format!("namespace {id} not found")));
+        }
+        Ok(ns)
+    }
+
+    /// Reads the live namespace `id`.
+    pub fn namespace_in(txn: &ReadTransaction, id: &str) -> Result<NamespaceRecord> {
+        crate::ids::validate_server_id("namespace", id)?;
+        Self::live_namespace(&txn.open_table(meta::NAMESPACES)?, id)
+    }
+
+    /// Runs `f` on a blocking thread with a read transaction, for scans.
+    pub async fn scan<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&ReadTransaction) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let core = self.clone();
+        tokio::task::spawn_blocking(move || core.meta.read(f))
+            .await
+            .map_err(|e| Error::Internal(format!("scan task failed: {e}")))?
+    }
+
+    pub(crate) fn claim_upload(&self, id: &str) -> Result<()> {
+        if self.active_uploads.lock().unwrap().insert(id.to_owned()) {
+            Ok(())
+        } else {
+            Err(Error::Aborted(format!(
+                "upload {id} is attached to another stream; retry when it has ended"
+            )))
+        }
+    }
+
+    pub(crate) fn release_upload(&self, id: &str) {
+        self.active_uploads.lock().unwrap().remove(id);
+    }
+
+    pub(crate) fn upload_is_active(&self, id: &str) -> bool {
+        self.active_uploads.lock().unwrap().contains(id)
+    }
+
+    /// Stops background work and closes the metadata store.
+    pub fn close(&self) {
+        self.meta.close();
+    }
+}

@@ -1,0 +1,692 @@
+//! Tree rules inside one metadata transaction: parents, the BLOB rule,
+//! preconditions, reference counts and namespace totals.
+//!
+//! [`Tree`] wraps the tables of one write transaction for one namespace. Its
+//! operations check first and write after, as the grouped committer needs:
+//! an operation that returns a verdict has changed nothing. The read-side
+//! functions ([`stat`], [`list`], [`find`]) work on a read snapshot.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use arca_proto::v1::NamespaceType;
+use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
+
+use super::{Core, MetadataUpdate, Precondition};
+use crate::error::{Error, Result, invalid, not_found, precondition};
+use crate::meta::{
+    self, EntryRecord, KIND_DIRECTORY, KIND_FILE, NamespaceRecord, ObjectRecord, decode,
+};
+use crate::paths;
+
+type EntryTable<'t> = Table<'t, (&'static str, &'static str), &'static [u8]>;
+type GarbageTable<'t> = Table<'t, (&'static str, &'static str), i64>;
+
+/// A file about to be committed: its object is complete in the backend.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    /// The object id.
+    pub object_id: String,
+    /// The object's backend key.
+    pub object_key: String,
+    /// Content size.
+    pub size: u64,
+    /// Lowercase hex SHA-256.
+    pub sha256: String,
+    /// MIME type.
+    pub mime_type: String,
+    /// User metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// Commit condition.
+    pub precondition: Precondition,
+}
+
+/// The synthetic root directory entry.
+pub fn root_entry(ns: &NamespaceRecord) -> EntryRecord {
+    EntryRecord {
+        kind: KIND_DIRECTORY,
+        created_ms: ns.created_ms,
+        modified_ms: ns.created_ms,
+        ..Default::default()
+    }
+}
+
+/// Checks a precondition against what is at the path now.
+pub fn check_precondition(
+    path: &str,
+    existing: Option<&EntryRecord>,
+    condition: Precondition,
+) -> Result<()> {
+    match (condition, existing) {
+        (Precondition::None, _) | (Precondition::MustNotExist, None) => Ok(()),
+        (Precondition::MustNotExist, Some(_)) => {
+            Err(Error::AlreadyExists(format!("{path} already exists")))
+        }
+        (Precondition::VersionMatch(_), None) => {
+            Err(precondition(format!("{path} does not exist")))
+        }
+        (Precondition::VersionMatch(want), Some(e)) if e.version == want => Ok(()),
+        (Precondition::VersionMatch(want), Some(e)) => Err(precondition(format!(
+            "{path} is at version {}, not {want}",
+            e.version
+        ))),
+    }
+}
+
+/// One namespace's tables in one write transaction.
+pub struct Tree<'t> {
+    txn: &'t WriteTransaction,
+    entries: EntryTable<'t>,
+    objects: EntryTable<'t>,
+    garbage: GarbageTable<'t>,
+    /// The namespace; its totals are updated in place and saved by `finish`.
+    pub ns: NamespaceRecord,
+    now: i64,
+    /// Whether an object became unreferenced (the reclaimer has work).
+    pub freed: bool,
+}
+
+impl<'t> Tree<'t> {
+    /// Opens the live namespace `ns_id` for changes.
+    pub fn open(txn: &'t WriteTransaction, ns_id: &str) -> Result<Tree<'t>> {
+        let ns = Core::live_namespace(&txn.open_table(meta::NAMESPACES)?, ns_id)?;
+        Ok(Tree {
+            txn,
+            entries: txn.open_table(meta::ENTRIES)?,
+            objects: txn.open_table(meta::OBJECTS)?,
+            garbage: txn.open_table(meta::GARBAGE)?,
+            ns,
+            now: meta::now_ms(),
+            freed: false,
+        })
+    }
+
+    /// Saves the namespace totals. Call once, after the last change.
+    pub fn finish(self) -> Result<bool> {
+        let mut namespaces = self.txn.open_table(meta::NAMESPACES)?;
+        namespaces.insert(
+            self.ns.id.as_str(),
+            prost::Message::encode_to_vec(&self.ns).as_slice(),
+        )?;
+        Ok(self.freed)
+    }
+
+    fn is_blob(&self) -> bool {
+        self.ns.ns_type == NamespaceType::Blob as i32
+    }
+
+    /// The entry at `path` ("" is the root directory).
+    pub fn get(&self, path: &str) -> Result<Option<EntryRecord>> {
+        if path.is_empty() {
+            return Ok(Some(root_entry(&self.ns)));
+        }
+        meta::get_entry(&self.entries, &self.ns.id, path)
+    }
+
+    /// The entry at `path`, or NOT_FOUND.
+    pub fn require(&self, path: &str) -> Result<EntryRecord> {
+        self.get(path)?
+            .ok_or_else(|| not_found(format!("{} not found", display(path))))
+    }
+
+    /// Checks the ancestors of `path` and returns those missing, outermost
+    /// first. An ancestor that is a file is FAILED_PRECONDITION; a missing one
+    /// is NOT_FOUND unless `create` is set.
+    pub fn missing_parents(&self, path: &str, create: bool) -> Result<Vec<String>> {
+        let mut missing = Vec::new();
+        for ancestor in paths::ancestors(path) {
+            match self.get(ancestor)? {
+                Some(e) if e.is_dir() => {}
+                Some(_) => {
+                    return Err(precondition(format!(
+                        "{ancestor} is a file, not a directory"
+                    )));
+                }
+                None if create => missing.push(ancestor.to_owned()),
+                None => {
+                    return Err(not_found(format!(
+                        "parent directory {ancestor} does not exist"
+                    )));
+                }
+            }
+        }
+        Ok(missing)
+    }
+
+    fn next_version(&self) -> Result<u64> {
+        meta::next_version(self.txn)
+    }
+
+    fn put(&mut self, path: &str, entry: &EntryRecord) -> Result<()> {
+        self.entries.insert(
+            (self.ns.id.as_str(), path),
+            prost::Message::encode_to_vec(entry).as_slice(),
+        )?;
+        Ok(())
+    }
+
+    fn create_dirs(&mut self, dirs: &[String]) -> Result<()> {
+        for dir in dirs {
+            let entry = EntryRecord {
+                kind: KIND_DIRECTORY,
+                version: self.next_version()?,
+                created_ms: self.now,
+                modified_ms: self.now,
+                ..Default::default()
+            };
+            self.put(dir, &entry)?;
+        }
+        Ok(())
+    }
+
+    fn object(&self, object_id: &str) -> Result<ObjectRecord> {
+        match self.objects.get((self.ns.id.as_str(), object_id))? {
+            Some(v) => decode(v.value()),
+            None => Err(Error::Internal(format!(
+                "object {object_id} of namespace {} has no record",
+                self.ns.id
+            ))),
+        }
+    }
+
+    fn save_object(&mut self, object_id: &str, object: &ObjectRecord) -> Result<()> {
+        self.objects.insert(
+            (self.ns.id.as_str(), object_id),
+            prost::Message::encode_to_vec(object).as_slice(),
+        )?;
+        Ok(())
+    }
+
+    fn add_ref(&mut self, object_id: &str) -> Result<()> {
+        let mut object = self.object(object_id)?;
+        object.refs += 1;
+        self.save_object(object_id, &object)
+    }
+
+    fn unref(&mut self, object_id: &str) -> Result<()> {
+        let mut object = self.object(object_id)?;
+        object.refs = object.refs.saturating_sub(1);
+        if object.refs == 0 {
+            self.garbage
+                .insert((self.ns.id.as_str(), object_id), self.now)?;
+            self.freed = true;
+        }
+        self.save_object(object_id, &object)
+    }
+
+    /// Counts a file leaving the tree.
+    fn file_gone(&mut self, entry: &EntryRecord) -> Result<()> {
+        self.ns.file_count = self.ns.file_count.saturating_sub(1);
+        self.ns.total_bytes = self.ns.total_bytes.saturating_sub(entry.size);
+        self.unref(&entry.object_id)
+    }
+
+    /// Counts a file joining the tree (its object reference is the caller's).
+    fn file_added(&mut self, entry: &EntryRecord) {
+        self.ns.file_count += 1;
+        self.ns.total_bytes += entry.size;
+    }
+
+    /// Every entry strictly beneath `dir`, in path order.
+    pub fn subtree(&self, dir: &str) -> Result<Vec<(String, EntryRecord)>> {
+        let prefix = paths::subtree_prefix(dir);
+        let mut out = Vec::new();
+        for item in self
+            .entries
+            .range((self.ns.id.as_str(), prefix.as_str())..)?
+        {
+            let (k, v) = item?;
+            let (ns, path) = k.value();
+            if ns != self.ns.id || !path.starts_with(&prefix) {
+                break;
+            }
+            out.push((path.to_owned(), decode(v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Whether the namespace holds any entry other than `path`.
+    fn holds_other_than(&self, path: &str) -> Result<bool> {
+        for item in self.entries.range((self.ns.id.as_str(), "")..)?.take(2) {
+            let (k, _) = item?;
+            let (ns, other) = k.value();
+            if ns == self.ns.id && other != path {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn check_blob_target(&self, path: &str) -> Result<()> {
+        if path.contains('/') {
+            return Err(precondition(
+                "a BLOB namespace holds one file at its top level; it has no directories",
+            ));
+        }
+        if self.holds_other_than(path)? {
+            return Err(precondition(
+                "a BLOB namespace holds exactly one file; it already has another path",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Commits a completed object as the file at `path`, replacing a file
+    /// there (whose object loses a reference).
+    pub fn commit_file(&mut self, path: &str, file: NewFile) -> Result<EntryRecord> {
+        let existing = self.get(path)?;
+        if existing.as_ref().is_some_and(EntryRecord::is_dir) {
+            return Err(precondition(format!("{path} is a directory")));
+        }
+        check_precondition(path, existing.as_ref(), file.precondition)?;
+        if self.is_blob() {
+            self.check_blob_target(path)?;
+        }
+        let missing = self.missing_parents(path, true)?;
+
+        self.create_dirs(&missing)?;
+        let entry = EntryRecord {
+            kind: KIND_FILE,
+            object_id: file.object_id.clone(),
+            object_key: file.object_key.clone(),
+            size: file.size,
+            sha256: file.sha256.clone(),
+            mime_type: file.mime_type,
+            metadata: file.metadata,
+            version: self.next_version()?,
+            created_ms: existing.as_ref().map_or(self.now, |e| e.created_ms),
+            modified_ms: self.now,
+        };
+        let object = ObjectRecord {
+            key: file.object_key,
+            backend: self.ns.backend.clone(),
+            size: file.size,
+            sha256: file.sha256,
+            refs: 1,
+        };
+        self.save_object(&file.object_id, &object)?;
+        if let Some(old) = &existing {
+            self.file_gone(old)?;
+        }
+        self.file_added(&entry);
+        self.put(path, &entry)?;
+        Ok(entry)
+    }
+
+    /// Records an object that was completed but will never be committed
+    /// (its commit was refused), so the reclaimer deletes it.
+    pub fn abandon_object(&mut self, object_id: &str, key: &str, size: u64) -> Result<()> {
+        let object = ObjectRecord {
+            key: key.to_owned(),
+            backend: self.ns.backend.clone(),
+            size,
+            sha256: String::new(),
+            refs: 0,
+        };
+        self.save_object(object_id, &object)?;
+        self.garbage
+            .insert((self.ns.id.as_str(), object_id), self.now)?;
+        self.freed = true;
+        Ok(())
+    }
+
+    /// Creates a directory.
+    pub fn mkdir(&mut self, path: &str, parents: bool, exist_ok: bool) -> Result<EntryRecord> {
+        if self.is_blob() {
+            return Err(precondition("a BLOB namespace has no directories"));
+        }
+        match self.get(path)? {
+            Some(e) if e.is_dir() && exist_ok => return Ok(e),
+            Some(e) if e.is_dir() => {
+                return Err(Error::AlreadyExists(format!("{path} already exists")));
+            }
+            Some(_) => return Err(Error::AlreadyExists(format!("{path} exists and is a file"))),
+            None => {}
+        }
+        let mut missing = self.missing_parents(path, parents)?;
+        missing.push(path.to_owned());
+        self.create_dirs(&missing)?;
+        self.require(path)
+    }
+
+    /// Removes a file or directory; returns the number of entries removed.
+    pub fn remove(&mut self, path: &str, recursive: bool) -> Result<u64> {
+        if path.is_empty() {
+            return Err(invalid("the root directory cannot be removed"));
+        }
+        let entry = self.require(path)?;
+        let beneath = if entry.is_dir() {
+            self.subtree(path)?
+        } else {
+            Vec::new()
+        };
+        if !beneath.is_empty() && !recursive {
+            return Err(precondition(format!(
+                "{path} is a non-empty directory; set recursive to remove it"
+            )));
+        }
+        for (child, child_entry) in &beneath {
+            self.entries.remove((self.ns.id.as_str(), child.as_str()))?;
+            if !child_entry.is_dir() {
+                self.file_gone(child_entry)?;
+            }
+        }
+        self.entries.remove((self.ns.id.as_str(), path))?;
+        if !entry.is_dir() {
+            self.file_gone(&entry)?;
+        }
+        Ok(beneath.len() as u64 + 1)
+    }
+
+    /// Checks a copy or move destination; returns the file it would replace
+    /// and the parents to create.
+    fn prepare_destination(
+        &self,
+        src: &str,
+        src_entry: &EntryRecord,
+        dst: &str,
+        overwrite: bool,
+        parents: bool,
+    ) -> Result<(Option<EntryRecord>, Vec<String>)> {
+        if src.is_empty() {
+            return Err(invalid("the root directory cannot be copied or moved"));
+        }
+        if dst.is_empty() {
+            return Err(invalid("the destination must not be the root directory"));
+        }
+        if src == dst {
+            return Err(invalid("source and destination are the same path"));
+        }
+        if src_entry.is_dir() && paths::is_within(dst, src) {
+            return Err(invalid("a directory cannot be copied or moved into itself"));
+        }
+        let existing = self.get(dst)?;
+        match &existing {
+            Some(e) if e.is_dir() => {
+                return Err(Error::AlreadyExists(format!(
+                    "{dst} is an existing directory; directories are never merged"
+                )));
+            }
+            Some(_) if src_entry.is_dir() => {
+                return Err(Error::AlreadyExists(format!("{dst} is an existing file")));
+            }
+            Some(_) if !overwrite => {
+                return Err(Error::AlreadyExists(format!(
+                    "{dst} already exists; set overwrite to replace it"
+                )));
+            }
+            _ => {}
+        }
+        let missing = self.missing_parents(dst, parents)?;
+        Ok((existing, missing))
+    }
+
+    /// Copies a file or directory tree; content objects gain references.
+    pub fn copy(
+        &mut self,
+        src: &str,
+        dst: &str,
+        overwrite: bool,
+        parents: bool,
+    ) -> Result<EntryRecord> {
+        let src_entry = self.require(src)?;
+        if self.is_blob() {
+            return Err(precondition(
+                "a BLOB namespace holds exactly one file; it cannot hold a copy",
+            ));
+        }
+        let (replaced, missing) =
+            self.prepare_destination(src, &src_entry, dst, overwrite, parents)?;
+        let beneath = if src_entry.is_dir() {
+            self.subtree(src)?
+        } else {
+            Vec::new()
+        };
+
+        self.create_dirs(&missing)?;
+        if let Some(old) = &replaced {
+            self.file_gone(old)?;
+        }
+        for (path, entry) in std::iter::once((src.to_owned(), src_entry)).chain(beneath) {
+            let target = format!("{dst}{}", &path[src.len()..]);
+            let copied = EntryRecord {
+                version: self.next_version()?,
+                created_ms: self.now,
+                modified_ms: self.now,
+                ..entry
+            };
+            if !copied.is_dir() {
+                self.add_ref(&copied.object_id)?;
+                self.file_added(&copied);
+            }
+            self.put(&target, &copied)?;
+        }
+        self.require(dst)
+    }
+
+    /// Moves a file or directory tree; references are unchanged.
+    pub fn rename(
+        &mut self,
+        src: &str,
+        dst: &str,
+        overwrite: bool,
+        parents: bool,
+    ) -> Result<EntryRecord> {
+        let src_entry = self.require(src)?;
+        if self.is_blob() && dst.contains('/') {
+            return Err(precondition(
+                "a BLOB namespace holds one file at its top level",
+            ));
+        }
+        let (replaced, missing) =
+            self.prepare_destination(src, &src_entry, dst, overwrite, parents)?;
+        let beneath = if src_entry.is_dir() {
+            self.subtree(src)?
+        } else {
+            Vec::new()
+        };
+
+        self.create_dirs(&missing)?;
+        if let Some(old) = &replaced {
+            self.file_gone(old)?;
+        }
+        for (path, entry) in std::iter::once((src.to_owned(), src_entry)).chain(beneath) {
+            let target = format!("{dst}{}", &path[src.len()..]);
+            self.entries.remove((self.ns.id.as_str(), path.as_str()))?;
+            let moved = EntryRecord {
+                version: self.next_version()?,
+                modified_ms: self.now,
+                ..entry
+            };
+            self.put(&target, &moved)?;
+        }
+        self.require(dst)
+    }
+
+    /// Replaces or merges an entry's metadata.
+    pub fn set_metadata(
+        &mut self,
+        path: &str,
+        update: MetadataUpdate,
+        if_version: Option<u64>,
+    ) -> Result<EntryRecord> {
+        if path.is_empty() {
+            return Err(invalid(
+                "the root directory has no metadata; use the namespace's",
+            ));
+        }
+        let mut entry = self.require(path)?;
+        if let Some(v) = if_version {
+            check_precondition(path, Some(&entry), Precondition::VersionMatch(v))?;
+        }
+        update.apply(&mut entry.metadata)?;
+        entry.version = self.next_version()?;
+        entry.modified_ms = self.now;
+        self.put(path, &entry)?;
+        Ok(entry)
+    }
+}
+
+fn display(path: &str) -> &str {
+    if path.is_empty() { "/" } else { path }
+}
+
+/// The entry at `path` in a read snapshot ("" is the root).
+pub fn stat(txn: &ReadTransaction, ns: &NamespaceRecord, path: &str) -> Result<EntryRecord> {
+    if path.is_empty() {
+        return Ok(root_entry(ns));
+    }
+    meta::get_entry(&txn.open_table(meta::ENTRIES)?, &ns.id, path)?
+        .ok_or_else(|| not_found(format!("{path} not found")))
+}
+
+/// A page of entries from a read snapshot.
+pub struct Page {
+    /// The entries, with their paths.
+    pub entries: Vec<(String, EntryRecord)>,
+    /// The last path, if more follow.
+    pub next_after: Option<String>,
+}
+
+/// Lists `dir` (direct children, or the whole subtree), in path order,
+/// starting after `after`. Direct listing skips each child directory's
+/// subtree with one seek, so its cost follows the children, not the tree.
+pub fn list(
+    txn: &ReadTransaction,
+    ns: &NamespaceRecord,
+    dir: &str,
+    recursive: bool,
+    limit: usize,
+    after: Option<&str>,
+) -> Result<Page> {
+    let dir_entry = stat(txn, ns, dir)?;
+    if !dir_entry.is_dir() {
+        return Err(precondition(format!("{dir} is a file, not a directory")));
+    }
+    let entries = txn.open_table(meta::ENTRIES)?;
+    let prefix = paths::subtree_prefix(dir);
+    let mut start: Bound<String> = match after {
+        Some(a) => Bound::Excluded(a.to_owned()),
+        None => Bound::Included(prefix.clone()),
+    };
+    let mut out = Vec::new();
+    'scan: loop {
+        let lower = match &start {
+            Bound::Included(p) => Bound::Included((ns.id.as_str(), p.as_str())),
+            Bound::Excluded(p) => Bound::Excluded((ns.id.as_str(), p.as_str())),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        for item in entries.range::<(&str, &str)>((lower, Bound::Unbounded))? {
+            let (k, v) = item?;
+            let (key_ns, path) = k.value();
+            if key_ns != ns.id || !path.starts_with(&prefix) {
+                break 'scan;
+            }
+            let rest = &path[prefix.len()..];
+            if !recursive {
+                if let Some(slash) = rest.find('/') {
+                    // Inside a child directory: jump past its subtree ('0' follows '/').
+                    start = Bound::Included(format!("{prefix}{}0", &rest[..slash]));
+                    continue 'scan;
+                }
+            }
+            if out.len() == limit {
+                let next_after = out.last().map(|(p, _): &(String, EntryRecord)| p.clone());
+                return Ok(Page {
+                    entries: out,
+                    next_after,
+                });
+            }
+            out.push((path.to_owned(), decode(v.value())?));
+        }
+        break;
+    }
+    Ok(Page {
+        entries: out,
+        next_after: None,
+    })
+}
+
+/// What Find looks for.
+pub struct FindQuery {
+    /// Directory to search under.
+    pub dir: String,
+    /// Compiled glob over the path relative to `dir`; `None` matches all.
+    pub glob: Option<globset::GlobMatcher>,
+    /// MIME prefix.
+    pub mime_prefix: String,
+    /// Required metadata pairs.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Compiles a Find glob: `*` and `?` stay within a segment, `**` crosses.
+pub fn compile_glob(pattern: &str) -> Result<Option<globset::GlobMatcher>> {
+    if pattern.is_empty() {
+        return Ok(None);
+    }
+    let glob = globset::GlobBuilder::new(pattern.trim_start_matches('/'))
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map_err(|e| invalid(format!("bad glob pattern: {e}")))?;
+    Ok(Some(glob.compile_matcher()))
+}
+
+/// Finds files under `query.dir` matching the query, in path order.
+pub fn find(
+    txn: &ReadTransaction,
+    ns: &NamespaceRecord,
+    query: &FindQuery,
+    limit: usize,
+    after: Option<&str>,
+) -> Result<Page> {
+    let dir_entry = stat(txn, ns, &query.dir)?;
+    if !dir_entry.is_dir() {
+        return Err(precondition(format!(
+            "{} is a file, not a directory",
+            query.dir
+        )));
+    }
+    let entries = txn.open_table(meta::ENTRIES)?;
+    let prefix = paths::subtree_prefix(&query.dir);
+    let lower = match after {
+        Some(a) => Bound::Excluded((ns.id.as_str(), a)),
+        None => Bound::Included((ns.id.as_str(), prefix.as_str())),
+    };
+    let mut out = Vec::new();
+    for item in entries.range::<(&str, &str)>((lower, Bound::Unbounded))? {
+        let (k, v) = item?;
+        let (key_ns, path) = k.value();
+        if key_ns != ns.id || !path.starts_with(&prefix) {
+            break;
+        }
+        let entry: EntryRecord = decode(v.value())?;
+        if entry.is_dir() || !entry.mime_type.starts_with(&query.mime_prefix) {
+            continue;
+        }
+        if !query
+            .metadata
+            .iter()
+            .all(|(k, v)| entry.metadata.get(k) == Some(v))
+        {
+            continue;
+        }
+        if let Some(glob) = &query.glob {
+            if !glob.is_match(&path[prefix.len()..]) {
+                continue;
+            }
+        }
+        if out.len() == limit {
+            let next_after = out.last().map(|(p, _): &(String, EntryRecord)| p.clone());
+            return Ok(Page {
+                entries: out,
+                next_after,
+            });
+        }
+        out.push((path.to_owned(), entry));
+    }
+    Ok(Page {
+        entries: out,
+        next_after: None,
+    })
+}

@@ -1,0 +1,424 @@
+//! Resumable uploads.
+//!
+//! An upload stages its object in the backend and keeps a record in redb:
+//! target, options, bytes durably persisted and the SHA-256 state over
+//! exactly those bytes. Every `persist_interval_bytes` the staged write is
+//! made durable and the record updated in the same breath, so after a broken
+//! stream or a restart the upload resumes at the recorded offset with the
+//! right hash state. Nothing is visible until `finish` commits the entry;
+//! the upload record goes in that same commit. An unfinished upload whose
+//! lease runs out is discarded by the reclaimer.
+//!
+//! Errors split in two: protocol errors (a gap or overlap in offsets, an
+//! oversized chunk, a message out of order) leave the upload resumable;
+//! content errors (size or digest mismatch) and refused commits discard it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use redb::ReadableTable;
+use sha2::digest::common::hazmat::{SerializableState, SerializedState};
+use sha2::{Digest, Sha256};
+
+use super::tree::NewFile;
+use super::{Core, Precondition, WriteOptions};
+use crate::blobs::StagedWrite;
+use crate::error::{Error, Result, invalid, not_found};
+use crate::grid;
+use crate::ids::{new_id, validate_server_id};
+use crate::meta::{self, EntryRecord, UploadRecord, decode};
+
+/// An upload attached to a stream.
+pub struct Upload {
+    core: Arc<Core>,
+    id: String,
+    record: UploadRecord,
+    writer: Option<Box<dyn StagedWrite>>,
+    hasher: Sha256,
+    received: u64,
+    /// Set when the content is known bad: closing discards instead of suspending.
+    doomed: bool,
+}
+
+fn hash_state(hasher: &Sha256) -> Vec<u8> {
+    hasher.serialize().to_vec()
+}
+
+fn restore_hash(state: &[u8]) -> Result<Sha256> {
+    let array = SerializedState::<Sha256>::try_from(state)
+        .map_err(|_| Error::DataLoss("the upload's stored hash state is corrupt".into()))?;
+    Sha256::deserialize(&array)
+        .map_err(|_| Error::DataLoss("the upload's stored hash state is corrupt".into()))
+}
+
+impl Core {
+    fn upload_lease_ms(&self) -> i64 {
+        i64::try_from(self.config.uploads.lease_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
+    /// Opens a new upload of `path`.
+    pub async fn start_upload(
+        self: &Arc<Self>,
+        ns_id: &str,
+        raw_path: &str,
+        opts: WriteOptions,
+        total_size: Option<u64>,
+    ) -> Result<Upload> {
+        validate_server_id("namespace", ns_id)?;
+        let path = crate::paths::normalize_entry(raw_path, self.config.limits.paths())?;
+        let opts = opts.validated()?;
+        let ns = self.check_write_target(ns_id, &path, opts.precondition)?;
+        let object_id = new_id();
+        let object_key = grid::object_key(&ns.grid_prefix, &object_id);
+        let writer = self.backend(&ns.backend)?.begin(&object_key).await?;
+        let (must_not_exist, if_version_match) = match opts.precondition {
+            Precondition::None => (false, None),
+            Precondition::MustNotExist => (true, None),
+            Precondition::VersionMatch(v) => (false, Some(v)),
+        };
+        let hasher = Sha256::new();
+        let record = UploadRecord {
+            namespace_id: ns_id.to_owned(),
+            path,
+            mime_type: opts.mime_type,
+            metadata: opts.metadata,
+            total_size,
+            expected_sha256: opts.expected_sha256.unwrap_or_default(),
+            must_not_exist,
+            if_version_match,
+            object_id,
+            object_key,
+            backend: ns.backend,
+            token: writer.token(),
+            persisted: 0,
+            hash_state: hash_state(&hasher),
+            lease_expires_ms: meta::now_ms().saturating_add(self.upload_lease_ms()),
+        };
+        let id = new_id();
+        self.claim_upload(&id)?;
+        let mut upload = Upload {
+            core: self.clone(),
+            id,
+            record,
+            writer: Some(writer),
+            hasher,
+            received: 0,
+            doomed: false,
+        };
+        upload.save_record().await?;
+        tracing::info!(upload = %upload.id, namespace = %ns_id, path = %upload.record.path, "upload started");
+        Ok(upload)
+    }
+
+    /// Reattaches a broken upload to a new stream, at its persisted offset.
+    pub async fn resume_upload(self: &Arc<Self>, upload_id: &str) -> Result<Upload> {
+        validate_server_id("upload", upload_id)?;
+        self.claim_upload(upload_id)?;
+        let attach = async {
+            let record: UploadRecord = self
+                .meta
+                .read(|txn| meta::get_record(&txn.open_table(meta::UPLOADS)?, upload_id))?
+                .ok_or_else(|| {
+                    not_found(format!(
+                        "upload {upload_id} not found (finished, discarded or expired)"
+                    ))
+                })?;
+            if record.lease_expires_ms <= meta::now_ms() {
+                return Err(not_found(format!("upload {upload_id} has expired")));
+            }
+            let hasher = restore_hash(&record.hash_state)?;
+            let store = self.backend(&record.backend)?;
+            let writer = store
+                .resume(&record.object_key, &record.token, record.persisted)
+                .await?;
+            Ok((record, hasher, writer))
+        };
+        match attach.await {
+            Ok((mut record, hasher, writer)) => {
+                record.lease_expires_ms = meta::now_ms().saturating_add(self.upload_lease_ms());
+                let received = record.persisted;
+                let mut upload = Upload {
+                    core: self.clone(),
+                    id: upload_id.to_owned(),
+                    record,
+                    writer: Some(writer),
+                    hasher,
+                    received,
+                    doomed: false,
+                };
+                upload.save_record().await?;
+                tracing::info!(upload = %upload_id, offset = received, "upload resumed");
+                Ok(upload)
+            }
+            Err(e) => {
+                self.release_upload(upload_id);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Upload {
+    /// The upload id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Bytes durably persisted.
+    pub fn persisted(&self) -> u64 {
+        self.record.persisted
+    }
+
+    /// Bytes received.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// When an unfinished upload is discarded, ms since the epoch.
+    pub fn lease_expires_ms(&self) -> i64 {
+        self.record.lease_expires_ms
+    }
+
+    fn writer(&mut self) -> Result<&mut Box<dyn StagedWrite>> {
+        self.writer
+            .as_mut()
+            .ok_or_else(|| Error::Internal("upload used after it ended".into()))
+    }
+
+    async fn save_record(&mut self) -> Result<()> {
+        let id = self.id.clone();
+        let bytes = prost::Message::encode_to_vec(&self.record);
+        self.core
+            .meta
+            .write(move |txn| {
+                txn.open_table(meta::UPLOADS)?
+                    .insert(id.as_str(), bytes.as_slice())?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Appends a chunk at `offset`. Returns `true` when the chunk crossed a
+    /// persist interval and was made durable (a progress message is due).
+    pub async fn write(&mut self, offset: u64, data: Bytes) -> Result<bool> {
+        let max = self.core.config.limits.max_chunk_bytes;
+        if data.len() as u64 > max {
+            return Err(invalid(format!(
+                "a data chunk holds at most {max} bytes, not {}",
+                data.len()
+            )));
+        }
+        if offset != self.received {
+            let what = if offset < self.received {
+                "overlaps"
+            } else {
+                "leaves a gap"
+            };
+            return Err(invalid(format!(
+                "chunk at offset {offset} {what}: the next chunk must start at {}",
+                self.received
+            )));
+        }
+        let len = data.len() as u64;
+        if let Some(total) = self.record.total_size {
+            if self.received + len > total {
+                self.doomed = true;
+                return Err(invalid(format!(
+                    "content exceeds the declared total size of {total} bytes; nothing was committed"
+                )));
+            }
+        }
+        // Hash on a blocking thread while the backend writes.
+        let mut hasher = std::mem::take(&mut self.hasher);
+        let hashed = {
+            let data = data.clone();
+            tokio::task::spawn_blocking(move || {
+                hasher.update(&data);
+                hasher
+            })
+        };
+        let written = self.writer()?.write(data).await;
+        self.hasher = hashed
+            .await
+            .map_err(|e| Error::Internal(format!("hash task failed: {e}")))?;
+        written?;
+        self.received += len;
+        if self.received - self.record.persisted >= self.core.config.uploads.persist_interval_bytes
+        {
+            self.persist().await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Makes everything received durable and records it; returns the offset.
+    pub async fn persist(&mut self) -> Result<u64> {
+        if self.received == self.record.persisted {
+            return Ok(self.record.persisted);
+        }
+        let persisted = self.writer()?.persist().await?;
+        if persisted != self.received {
+            return Err(Error::Internal(format!(
+                "backend persisted {persisted} of {} bytes",
+                self.received
+            )));
+        }
+        self.record.persisted = persisted;
+        self.record.hash_state = hash_state(&self.hasher);
+        self.record.lease_expires_ms = meta::now_ms().saturating_add(self.core.upload_lease_ms());
+        self.save_record().await?;
+        Ok(persisted)
+    }
+
+    /// Checks size and digest, completes the object and commits the entry.
+    /// On any failure the upload is discarded (its content cannot commit).
+    pub async fn finish(
+        mut self,
+        expected_sha256: Option<String>,
+    ) -> Result<(String, EntryRecord)> {
+        let path = self.record.path.clone();
+        let result = self
+            .try_finish(expected_sha256)
+            .await
+            .map(|entry| (path, entry));
+        if result.is_err() {
+            self.doomed = true;
+        }
+        self.close().await;
+        result
+    }
+
+    async fn try_finish(&mut self, expected_sha256: Option<String>) -> Result<EntryRecord> {
+        if let Some(total) = self.record.total_size {
+            if self.received != total {
+                return Err(invalid(format!(
+                    "received {} bytes, not the declared total size of {total}; nothing was committed",
+                    self.received
+                )));
+            }
+        }
+        let sha256 = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        let expected = expected_sha256
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| self.record.expected_sha256.clone());
+        if !expected.is_empty() {
+            super::validate_sha256(&expected)?;
+            if expected != sha256 {
+                return Err(invalid(format!(
+                    "content SHA-256 is {sha256}, not the expected {expected}; nothing was committed"
+                )));
+            }
+        }
+        let writer = self
+            .writer
+            .take()
+            .ok_or_else(|| Error::Internal("upload used after it ended".into()))?;
+        writer.complete().await?;
+        let precondition = match (self.record.must_not_exist, self.record.if_version_match) {
+            (true, _) => Precondition::MustNotExist,
+            (false, Some(v)) => Precondition::VersionMatch(v),
+            (false, None) => Precondition::None,
+        };
+        let file = NewFile {
+            object_id: self.record.object_id.clone(),
+            object_key: self.record.object_key.clone(),
+            size: self.received,
+            sha256,
+            mime_type: self.record.mime_type.clone(),
+            metadata: self.record.metadata.clone(),
+            precondition,
+        };
+        let entry = self
+            .core
+            .commit_object(&self.record.namespace_id, &self.record.path, file)
+            .await?;
+        // The commit is done; the record only needs to go (the reclaimer
+        // would also drop it at lease expiry, the object being referenced).
+        self.delete_record().await;
+        self.record.persisted = self.received;
+        tracing::info!(upload = %self.id, size = entry.size, "upload committed");
+        Ok(entry)
+    }
+
+    async fn delete_record(&self) {
+        let id = self.id.clone();
+        if let Err(e) = self
+            .core
+            .meta
+            .write(move |txn| {
+                txn.open_table(meta::UPLOADS)?.remove(id.as_str())?;
+                Ok(())
+            })
+            .await
+        {
+            tracing::warn!(upload = %self.id, error = %e, "could not delete a finished upload's record");
+        }
+    }
+
+    /// Ends this stream's hold on the upload: discards it if its content is
+    /// known bad, otherwise persists what arrived and leaves it resumable.
+    pub async fn close(mut self) {
+        if self.doomed {
+            if let Some(writer) = self.writer.take() {
+                if let Err(e) = writer.abort().await {
+                    tracing::warn!(upload = %self.id, error = %e, "could not abort a staged upload");
+                }
+            }
+            self.delete_record().await;
+            tracing::info!(upload = %self.id, "upload discarded");
+        } else if self.writer.is_some() {
+            if let Err(e) = self.persist().await {
+                tracing::warn!(upload = %self.id, error = %e, "could not persist a suspended upload");
+            }
+            if let Some(writer) = self.writer.take() {
+                writer.suspend();
+            }
+            tracing::info!(upload = %self.id, persisted = self.record.persisted, "upload suspended");
+        }
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        self.core.release_upload(&self.id);
+    }
+}
+
+/// Discards an upload whose lease ran out: its staged state and record.
+/// Returns whether it was discarded (an attached upload is left alone).
+pub(crate) async fn discard_expired(core: &Core, id: &str, record: &UploadRecord) -> Result<bool> {
+    if core.upload_is_active(id) {
+        return Ok(false);
+    }
+    let store = core.backend(&record.backend)?;
+    store.discard(&record.object_key, &record.token).await?;
+    let (id_owned, object_id, ns) = (
+        id.to_owned(),
+        record.object_id.clone(),
+        record.namespace_id.clone(),
+    );
+    let committed_object_exists = core.meta.read(|txn| {
+        Ok(txn
+            .open_table(meta::OBJECTS)?
+            .get((ns.as_str(), object_id.as_str()))?
+            .is_some())
+    })?;
+    if !committed_object_exists {
+        // Completed in the backend but never committed (a crash in between).
+        store.delete(&record.object_key).await?;
+    }
+    core.meta
+        .write(move |txn| {
+            let mut uploads = txn.open_table(meta::UPLOADS)?;
+            let still: Option<UploadRecord> = match uploads.get(id_owned.as_str())? {
+                Some(v) => Some(decode(v.value())?),
+                None => None,
+            };
+            if still.is_some_and(|r| r.lease_expires_ms <= meta::now_ms()) {
+                uploads.remove(id_owned.as_str())?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(true)
+}

@@ -1,0 +1,79 @@
+//! Identifiers: validation of caller-supplied ids and generation of ours.
+//!
+//! Sandbox, user and session ids become segments of grid keys, so they are
+//! held to a strict charset: 1 to 64 characters of `[A-Za-z0-9_.-]`, not
+//! starting with '.' or '-'. Nothing a caller sends can change where bytes
+//! land. Server-made ids (namespaces, uploads, objects) are random UUIDv4 in
+//! simple (32 hex) form.
+
+use crate::error::{Result, invalid};
+
+/// Longest accepted sandbox, user or session id.
+pub const MAX_ID_LEN: usize = 64;
+
+/// Validates a caller-supplied sandbox, user or session id.
+pub fn validate_id(kind: &str, id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(invalid(format!("{kind} id is required")));
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(invalid(format!(
+            "{kind} id is longer than {MAX_ID_LEN} characters"
+        )));
+    }
+    if id.starts_with('.') || id.starts_with('-') {
+        return Err(invalid(format!("{kind} id may not start with '.' or '-'")));
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return Err(invalid(format!(
+            "{kind} id may only contain A-Z, a-z, 0-9, '_', '.' and '-'"
+        )));
+    }
+    Ok(())
+}
+
+/// Validates a server-made id (32 lowercase hex characters) sent back by a
+/// caller, so that a malformed one is INVALID_ARGUMENT rather than NOT_FOUND.
+pub fn validate_server_id(kind: &str, id: &str) -> Result<()> {
+    if id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err(invalid(format!("malformed {kind} id")))
+    }
+}
+
+/// A new random id.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for ok in ["alice", "a.b-c_d", "A9", &"x".repeat(64)] {
+            validate_id("user", ok).unwrap();
+        }
+        for bad in [
+            "",
+            "..",
+            "../x",
+            "a/b",
+            ".hidden",
+            "-x",
+            "a b",
+            "é",
+            &"x".repeat(65),
+            "a\0",
+        ] {
+            assert!(validate_id("user", bad).is_err(), "{bad:?}");
+        }
+        validate_server_id("namespace", &new_id()).unwrap();
+        assert!(validate_server_id("namespace", "XYZ").is_err());
+    }
+}

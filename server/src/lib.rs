@@ -1,0 +1,26 @@
+//! Arca: a gRPC storage service for AI applications, agents and MCP servers.
+//!
+//! Layers, each in its own module, each talking only to the one below:
+//!
+//! - [`api`]: the gRPC services (thin), health, reflection and [`serve`].
+//! - [`core`]: policy: namespace and tree rules, uploads, reclaim.
+//! - [`meta`]: redb tables and the grouped committer.
+//! - [`blobs`]: the blob backend trait and its backends.
+//!
+//! Beside them: [`config`], [`error`] (the one error enum and its gRPC
+//! mapping), [`paths`] (the one path normalisation), [`ids`] and [`grid`]
+//! (where bytes land).
+
+pub mod api;
+pub mod blobs;
+pub mod config;
+pub mod core;
+pub mod error;
+pub mod grid;
+pub mod ids;
+pub mod meta;
+pub mod paths;
+
+pub use api::serve;
+pub use config::Config;
+pub use error::{Error, Result};

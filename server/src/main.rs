@@ -1,0 +1,123 @@
+//! The `arca-server` binary: reads the configuration layers, sets up
+//! logging, binds the listener and runs [`arca_server::serve`] until SIGTERM
+//! or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use arca_server::Config;
+use arca_server::config::LogFormat;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// Arca storage server. Flags override `ARCA_*` environment variables, which
+/// override the TOML file, which overrides the built-in defaults.
+#[derive(Debug, Parser)]
+#[command(name = "arca-server", version)]
+struct Args {
+    /// TOML configuration file.
+    #[arg(long, env = "ARCA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:7420).
+    #[arg(long, env = "ARCA_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Data directory (default ./arca-data).
+    #[arg(long, env = "ARCA_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Default blob backend for every scope.
+    #[arg(long, env = "ARCA_DEFAULT_BACKEND")]
+    default_backend: Option<String>,
+    /// Log filter, e.g. `info` or `arca_server=debug`.
+    #[arg(long, env = "ARCA_LOG")]
+    log: Option<String>,
+    /// Log format.
+    #[arg(long, env = "ARCA_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+    /// Check the configuration and exit.
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn load(args: &Args) -> arca_server::Result<Config> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = &args.data_dir {
+        config.data_dir = dir.clone();
+    }
+    if let Some(backend) = &args.default_backend {
+        config.default_backend.all = backend.clone();
+    }
+    if let Some(filter) = &args.log {
+        config.log.filter = filter.clone();
+    }
+    if let Some(format) = args.log_format {
+        config.log.format = format;
+    }
+    config.finalize()
+}
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_new(&config.log.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let config = match load(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("arca-server: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        println!("configuration ok");
+        return std::process::ExitCode::SUCCESS;
+    }
+    init_logging(&config);
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(address = %config.listen, error = %e, "cannot listen");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match arca_server::serve(config, listener, shutdown_signal()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

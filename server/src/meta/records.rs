@@ -1,0 +1,188 @@
+//! The records stored in redb, encoded as protobuf (prost derive) so that
+//! fields can be added later without rewriting the database.
+
+use std::collections::BTreeMap;
+
+use prost::Message;
+
+use crate::error::Result;
+
+/// Entry kinds as stored.
+pub const KIND_FILE: i32 = 1;
+/// Entry kinds as stored.
+pub const KIND_DIRECTORY: i32 = 2;
+
+/// A namespace.
+#[derive(Clone, PartialEq, Message)]
+pub struct NamespaceRecord {
+    /// Server-made id.
+    #[prost(string, tag = "1")]
+    pub id: String,
+    /// `arca.v1.NamespaceType` value.
+    #[prost(int32, tag = "2")]
+    pub ns_type: i32,
+    /// `arca.v1.Scope` value.
+    #[prost(int32, tag = "3")]
+    pub scope: i32,
+    /// Optional name.
+    #[prost(string, tag = "4")]
+    pub name: String,
+    /// Owning sandbox.
+    #[prost(string, tag = "5")]
+    pub sandbox: String,
+    /// Owning user (SESSION and USER scopes).
+    #[prost(string, tag = "6")]
+    pub user: String,
+    /// Owning session (SESSION scope).
+    #[prost(string, tag = "7")]
+    pub session: String,
+    /// User metadata.
+    #[prost(btree_map = "string, string", tag = "8")]
+    pub metadata: BTreeMap<String, String>,
+    /// Creation time, ms since the epoch.
+    #[prost(int64, tag = "9")]
+    pub created_ms: i64,
+    /// Expiry, ms since the epoch.
+    #[prost(int64, optional, tag = "10")]
+    pub expires_ms: Option<i64>,
+    /// Blob backend name.
+    #[prost(string, tag = "11")]
+    pub backend: String,
+    /// Grid prefix of all its content.
+    #[prost(string, tag = "12")]
+    pub grid_prefix: String,
+    /// Number of files.
+    #[prost(uint64, tag = "13")]
+    pub file_count: u64,
+    /// Bytes in files.
+    #[prost(uint64, tag = "14")]
+    pub total_bytes: u64,
+}
+
+/// A file or directory.
+#[derive(Clone, PartialEq, Message)]
+pub struct EntryRecord {
+    /// [`KIND_FILE`] or [`KIND_DIRECTORY`].
+    #[prost(int32, tag = "1")]
+    pub kind: i32,
+    /// The object holding the content (files).
+    #[prost(string, tag = "2")]
+    pub object_id: String,
+    /// The object's key in the backend (files).
+    #[prost(string, tag = "3")]
+    pub object_key: String,
+    /// Content size.
+    #[prost(uint64, tag = "4")]
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the content.
+    #[prost(string, tag = "5")]
+    pub sha256: String,
+    /// MIME type.
+    #[prost(string, tag = "6")]
+    pub mime_type: String,
+    /// User metadata.
+    #[prost(btree_map = "string, string", tag = "7")]
+    pub metadata: BTreeMap<String, String>,
+    /// Version, from the global counter.
+    #[prost(uint64, tag = "8")]
+    pub version: u64,
+    /// Creation time, ms since the epoch.
+    #[prost(int64, tag = "9")]
+    pub created_ms: i64,
+    /// Last change, ms since the epoch.
+    #[prost(int64, tag = "10")]
+    pub modified_ms: i64,
+}
+
+impl EntryRecord {
+    /// Whether this is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind == KIND_DIRECTORY
+    }
+}
+
+/// An immutable object in a backend, with its reference count.
+#[derive(Clone, PartialEq, Message)]
+pub struct ObjectRecord {
+    /// Backend key.
+    #[prost(string, tag = "1")]
+    pub key: String,
+    /// Backend name.
+    #[prost(string, tag = "2")]
+    pub backend: String,
+    /// Size.
+    #[prost(uint64, tag = "3")]
+    pub size: u64,
+    /// Lowercase hex SHA-256.
+    #[prost(string, tag = "4")]
+    pub sha256: String,
+    /// Entries referring to it. At zero it is queued for reclaim.
+    #[prost(uint64, tag = "5")]
+    pub refs: u64,
+}
+
+/// A resumable upload in progress.
+#[derive(Clone, PartialEq, Message)]
+pub struct UploadRecord {
+    /// Target namespace.
+    #[prost(string, tag = "1")]
+    pub namespace_id: String,
+    /// Target path (normalised).
+    #[prost(string, tag = "2")]
+    pub path: String,
+    /// MIME type.
+    #[prost(string, tag = "3")]
+    pub mime_type: String,
+    /// User metadata.
+    #[prost(btree_map = "string, string", tag = "4")]
+    pub metadata: BTreeMap<String, String>,
+    /// Declared total size.
+    #[prost(uint64, optional, tag = "5")]
+    pub total_size: Option<u64>,
+    /// Declared SHA-256.
+    #[prost(string, tag = "6")]
+    pub expected_sha256: String,
+    /// Precondition: the path must not exist.
+    #[prost(bool, tag = "7")]
+    pub must_not_exist: bool,
+    /// Precondition: the path must have this version.
+    #[prost(uint64, optional, tag = "8")]
+    pub if_version_match: Option<u64>,
+    /// The object being written.
+    #[prost(string, tag = "9")]
+    pub object_id: String,
+    /// Its backend key.
+    #[prost(string, tag = "10")]
+    pub object_key: String,
+    /// Its backend.
+    #[prost(string, tag = "11")]
+    pub backend: String,
+    /// The backend's resume token.
+    #[prost(string, tag = "12")]
+    pub token: String,
+    /// Bytes durably persisted.
+    #[prost(uint64, tag = "13")]
+    pub persisted: u64,
+    /// Serialized SHA-256 state over the persisted bytes.
+    #[prost(bytes = "vec", tag = "14")]
+    pub hash_state: Vec<u8>,
+    /// When the upload is discarded if unfinished, ms since the epoch.
+    #[prost(int64, tag = "15")]
+    pub lease_expires_ms: i64,
+}
+
+/// A namespace prefix queued for deletion from its backend.
+#[derive(Clone, PartialEq, Message)]
+pub struct PurgeRecord {
+    /// Backend name.
+    #[prost(string, tag = "1")]
+    pub backend: String,
+    /// Grid prefix.
+    #[prost(string, tag = "2")]
+    pub prefix: String,
+}
+
+/// Decodes a stored record.
+pub fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M> {
+    Ok(M::decode(bytes)?)
+}
