@@ -1,1 +1,237 @@
+//! Rust client for the Arca storage service.
+//!
+//! [`Client`] holds the generated stubs ([`Client::namespaces`] and
+//! [`Client::files`], usable directly for every RPC) and adds the streaming
+//! helpers most callers want: [`Client::upload`] sends content in chunks
+//! with offsets and returns the committed entry; [`Client::download`]
+//! fetches a file or range and checks the whole-file digest when it has all
+//! of it. Message size limits are raised to fit 4 MiB chunks.
 
+use std::time::Duration;
+
+pub use arca_proto::v1 as pb;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use pb::file_service_client::FileServiceClient;
+use pb::namespace_service_client::NamespaceServiceClient;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Channel, Endpoint};
+
+/// Largest message the client accepts or sends.
+pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
+/// Default upload chunk size.
+pub const DEFAULT_CHUNK: usize = 1 << 20;
+
+/// What can go wrong in the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error status.
+    #[error("server: {0}")]
+    Status(#[from] tonic::Status),
+    /// The connection could not be made.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The server broke the protocol (a message out of order, a gap).
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// Downloaded content does not match its digest.
+    #[error("digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch {
+        /// The digest the server announced.
+        expected: String,
+        /// The digest of what arrived.
+        actual: String,
+    },
+    /// Writing downloaded content failed.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Result alias of the client.
+pub type Result<T> = std::result::Result<T, ClientError>;
+
+/// A connection to an Arca server.
+#[derive(Clone)]
+pub struct Client {
+    /// The NamespaceService stub.
+    pub namespaces: NamespaceServiceClient<Channel>,
+    /// The FileService stub.
+    pub files: FileServiceClient<Channel>,
+    channel: Channel,
+}
+
+/// A downloaded file (or range).
+#[derive(Debug, Clone)]
+pub struct Downloaded {
+    /// The header the server sent.
+    pub header: pb::DownloadHeader,
+    /// The content.
+    pub data: Vec<u8>,
+    /// The whole file's SHA-256 from the trailer.
+    pub sha256: String,
+}
+
+impl Client {
+    /// Connects to `endpoint`, e.g. `http://127.0.0.1:7420`.
+    pub async fn connect(endpoint: impl Into<String>) -> Result<Self> {
+        let channel = Endpoint::from_shared(endpoint.into())?
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true)
+            .initial_stream_window_size(4 << 20)
+            .initial_connection_window_size(8 << 20)
+            .connect()
+            .await?;
+        Ok(Self::from_channel(channel))
+    }
+
+    /// Wraps an existing channel (for custom TLS or interceptors).
+    pub fn from_channel(channel: Channel) -> Self {
+        Client {
+            namespaces: NamespaceServiceClient::new(channel.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            files: FileServiceClient::new(channel.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            channel,
+        }
+    }
+
+    /// The underlying channel.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// Uploads `chunks` as one file described by `start`, then commits it.
+    /// Returns the committed entry.
+    pub async fn upload<S>(&self, start: pb::UploadStart, chunks: S) -> Result<pb::Entry>
+    where
+        S: Stream<Item = Bytes> + Send + 'static,
+    {
+        self.upload_with(pb::upload_request::Message::Start(start), 0, chunks).await
+    }
+
+    /// Resumes the upload `upload_id`: `chunks` must be the content from the
+    /// offset the server reports; it is sent from there and committed.
+    /// `skip` tells how many bytes of `chunks` to drop first (pass the whole
+    /// content and the server's persisted offset to resume naively).
+    pub async fn resume<S>(&self, upload_id: &str, chunks: S) -> Result<pb::Entry>
+    where
+        S: Stream<Item = Bytes> + Send + 'static,
+    {
+        let resume = pb::upload_request::Message::Resume(pb::UploadResume { upload_id: upload_id.to_owned() });
+        self.upload_with(resume, u64::MAX, chunks).await
+    }
+
+    async fn upload_with<S>(&self, first: pb::upload_request::Message, skip: u64, chunks: S) -> Result<pb::Entry>
+    where
+        S: Stream<Item = Bytes> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel::<pb::UploadRequest>(4);
+        tx.send(pb::UploadRequest { message: Some(first) })
+            .await
+            .map_err(|_| ClientError::Protocol("request stream closed".into()))?;
+        let mut responses = self.files.clone().upload(ReceiverStream::new(rx)).await?.into_inner();
+        let accepted = match responses.message().await? {
+            Some(pb::UploadResponse { message: Some(pb::upload_response::Message::Accepted(a)) }) => a,
+            other => return Err(ClientError::Protocol(format!("expected accepted, got {other:?}"))),
+        };
+        // When resuming, the content stream starts at 0 and the server's
+        // offset says how much of it to drop.
+        let mut skip = if skip == u64::MAX { accepted.persisted_offset } else { skip };
+        let mut offset = accepted.persisted_offset;
+        let sender = tokio::spawn(async move {
+            let mut chunks = Box::pin(chunks);
+            while let Some(mut chunk) = chunks.next().await {
+                if skip > 0 {
+                    let drop = skip.min(chunk.len() as u64);
+                    skip -= drop;
+                    chunk = chunk.slice(drop as usize..);
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                }
+                let len = chunk.len() as u64;
+                let data = pb::UploadData { offset, data: chunk };
+                if tx.send(pb::UploadRequest { message: Some(pb::upload_request::Message::Data(data)) }).await.is_err() {
+                    return;
+                }
+                offset += len;
+            }
+            let finish = pb::UploadFinish::default();
+            let _ = tx.send(pb::UploadRequest { message: Some(pb::upload_request::Message::Finish(finish)) }).await;
+        });
+        let result = loop {
+            match responses.message().await {
+                Ok(Some(pb::UploadResponse { message: Some(pb::upload_response::Message::Committed(entry)) })) => {
+                    break Ok(entry);
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) => break Err(ClientError::Protocol("upload ended without a commit".into())),
+                Err(status) => break Err(status.into()),
+            }
+        };
+        sender.abort();
+        result
+    }
+
+    /// Uploads an in-memory buffer in chunks of `chunk_size`.
+    pub async fn upload_bytes(&self, start: pb::UploadStart, data: Bytes, chunk_size: usize) -> Result<pb::Entry> {
+        let chunk_size = chunk_size.max(1);
+        let chunks: Vec<Bytes> = (0..data.len()).step_by(chunk_size).map(|at| data.slice(at..(at + chunk_size).min(data.len()))).collect();
+        self.upload(start, futures::stream::iter(chunks)).await
+    }
+
+    /// Downloads a file or range into memory. When the whole file was asked
+    /// for, its SHA-256 is checked against the trailer.
+    pub async fn download(&self, request: pb::DownloadRequest) -> Result<Downloaded> {
+        let mut data = Vec::new();
+        let (header, sha256) = self.download_to(request, &mut data).await?;
+        Ok(Downloaded { header, data, sha256 })
+    }
+
+    /// Downloads a file or range into `sink`; returns the header and the
+    /// whole file's SHA-256 (checked when the whole file was sent).
+    pub async fn download_to<W: AsyncWrite + Unpin>(
+        &self,
+        request: pb::DownloadRequest,
+        sink: &mut W,
+    ) -> Result<(pb::DownloadHeader, String)> {
+        let mut responses = self.files.clone().download(futures::stream::iter([request])).await?.into_inner();
+        let header = match responses.message().await? {
+            Some(pb::DownloadResponse { message: Some(pb::download_response::Message::Header(h)) }) => h,
+            other => return Err(ClientError::Protocol(format!("expected header, got {other:?}"))),
+        };
+        let whole = header.offset == 0 && header.length == header.total_size;
+        let mut hasher = Sha256::new();
+        let mut next = header.offset;
+        loop {
+            match responses.message().await? {
+                Some(pb::DownloadResponse { message: Some(pb::download_response::Message::Data(d)) }) => {
+                    if d.offset != next {
+                        return Err(ClientError::Protocol(format!("chunk at {} where {next} was due", d.offset)));
+                    }
+                    next += d.data.len() as u64;
+                    if whole {
+                        hasher.update(&d.data);
+                    }
+                    sink.write_all(&d.data).await?;
+                }
+                Some(pb::DownloadResponse { message: Some(pb::download_response::Message::Trailer(t)) }) => {
+                    if whole {
+                        let actual = hex::encode(hasher.finalize());
+                        if actual != t.sha256 {
+                            return Err(ClientError::DigestMismatch { expected: t.sha256, actual });
+                        }
+                    }
+                    sink.flush().await?;
+                    return Ok((header, t.sha256));
+                }
+                other => return Err(ClientError::Protocol(format!("expected data or trailer, got {other:?}"))),
+            }
+        }
+    }
+}

@@ -1,1 +1,240 @@
+//! Test harness: starts the real Arca server, exactly as `main.rs` does,
+//! on `127.0.0.1:0`, and hands out a connected client.
+//!
+//! [`TestServer::start`] picks a backend and a fresh data directory;
+//! [`TestServer::restart`] stops the server gracefully and starts a new one
+//! on the same directory, for persistence and resume tests.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use arca_client::{Client, pb};
+use arca_server::Config;
+use arca_server::config::BackendConfig;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::Code;
+
+/// The backends every integration test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// In-memory objects.
+    Memory,
+    /// Objects as files in the data directory.
+    Filesystem,
+}
+
+/// A running server and a client connected to it.
+pub struct TestServer {
+    /// A connected client.
+    pub client: Client,
+    /// Where the server listens.
+    pub addr: SocketAddr,
+    /// The configuration it runs with.
+    pub config: Config,
+    /// Its data directory (kept alive across restarts).
+    pub dir: Arc<tempfile::TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<arca_server::Result<()>>>,
+}
+
+/// The test configuration: fast reclaim, small limits where tests probe them.
+pub fn test_config(backend: Backend, dir: &std::path::Path) -> Config {
+    let mut config = match backend {
+        Backend::Memory => Config::in_memory(dir),
+        Backend::Filesystem => {
+            let mut c = Config { data_dir: dir.to_owned(), ..Config::default() };
+            c.backends.insert("local".into(), BackendConfig::Filesystem { root: dir.join("blobs") });
+            c
+        }
+    };
+    config.reclaim.grace_secs = 0;
+    config.reclaim.interval_secs = 1;
+    config.shutdown_grace_secs = 5;
+    config.log.filter = "warn".into();
+    config
+}
+
+impl TestServer {
+    /// Starts a server on `backend` with a fresh data directory.
+    pub async fn start(backend: Backend) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let config = test_config(backend, dir.path());
+        Self::start_with(config, dir).await
+    }
+
+    /// Starts a server with `config` on `dir`.
+    pub async fn start_with(config: Config, dir: Arc<tempfile::TempDir>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(arca_server::serve(config.clone(), listener, async {
+            let _ = stopped.await;
+        }));
+        let client = Client::connect(format!("http://{addr}")).await.expect("connect");
+        TestServer { client, addr, config, dir, stop: Some(stop), task: Some(task) }
+    }
+
+    /// Stops the server gracefully and waits until it has closed its files.
+    pub async fn stop(mut self) -> (Config, Arc<tempfile::TempDir>) {
+        self.shutdown().await;
+        (self.config.clone(), self.dir.clone())
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stopped cleanly");
+        }
+    }
+
+    /// Stops the server and starts a new one on the same data directory.
+    pub async fn restart(self) -> Self {
+        let (config, dir) = self.stop().await;
+        Self::start_with(config, dir).await
+    }
+
+    /// The filesystem backend's root, if that is the backend.
+    pub fn blob_root(&self) -> Option<std::path::PathBuf> {
+        self.config.backends.values().find_map(|b| match b {
+            BackendConfig::Filesystem { root } => Some(root.clone()),
+            BackendConfig::Memory => None,
+        })
+    }
+
+    /// Creates a namespace and returns its id.
+    pub async fn namespace(&self, ns_type: pb::NamespaceType, scope: pb::Scope, user: &str) -> String {
+        let owner = match scope {
+            pb::Scope::Session => pb::Owner { sandbox: "sb".into(), user: user.into(), session: "s1".into() },
+            pb::Scope::User => pb::Owner { sandbox: "sb".into(), user: user.into(), session: String::new() },
+            _ => pb::Owner { sandbox: "sb".into(), ..Default::default() },
+        };
+        self.client
+            .namespaces
+            .clone()
+            .create_namespace(pb::CreateNamespaceRequest {
+                r#type: ns_type as i32,
+                scope: scope as i32,
+                owner: Some(owner),
+                ..Default::default()
+            })
+            .await
+            .expect("create namespace")
+            .into_inner()
+            .namespace_id
+    }
+
+    /// Creates a USER-scope workspace for "alice".
+    pub async fn workspace(&self) -> String {
+        self.namespace(pb::NamespaceType::Workspace, pb::Scope::User, "alice").await
+    }
+
+    /// Writes a small file.
+    pub async fn write(&self, ns: &str, path: &str, data: &[u8]) -> pb::Entry {
+        self.try_write(ns, path, data).await.unwrap_or_else(|s| panic!("write {path}: {s}"))
+    }
+
+    /// Writes a small file, returning the status on failure.
+    pub async fn try_write(&self, ns: &str, path: &str, data: &[u8]) -> Result<pb::Entry, tonic::Status> {
+        let r = pb::WriteFileRequest {
+            namespace_id: ns.into(),
+            path: path.into(),
+            data: data.to_vec().into(),
+            ..Default::default()
+        };
+        Ok(self.client.files.clone().write_file(r).await?.into_inner().entry.expect("entry"))
+    }
+
+    /// Reads a whole small file.
+    pub async fn read(&self, ns: &str, path: &str) -> Result<Vec<u8>, tonic::Status> {
+        let r = pb::ReadFileRequest { namespace_id: ns.into(), path: path.into(), ..Default::default() };
+        Ok(self.client.files.clone().read_file(r).await?.into_inner().data.to_vec())
+    }
+
+    /// Lists a directory's paths (all pages).
+    pub async fn ls(&self, ns: &str, dir: &str, recursive: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = self
+                .client
+                .files
+                .clone()
+                .list(pb::ListRequest {
+                    namespace_id: ns.into(),
+                    path: dir.into(),
+                    recursive,
+                    page_size: 0,
+                    page_token: token.clone(),
+                })
+                .await
+                .expect("list")
+                .into_inner();
+            out.extend(page.entries.into_iter().map(|e| e.path));
+            if page.next_page_token.is_empty() {
+                return out;
+            }
+            token = page.next_page_token;
+        }
+    }
+
+    /// Runs reclaim passes until `check` holds, at most ~5 s.
+    pub async fn eventually(&self, mut check: impl FnMut() -> bool) -> bool {
+        for _ in 0..250 {
+            if check() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        check()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Asserts that `result` failed with `code`, printing the message otherwise.
+#[track_caller]
+pub fn assert_code<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code) -> tonic::Status {
+    match result {
+        Ok(v) => panic!("expected {code:?}, got success: {v:?}"),
+        Err(status) => {
+            assert_eq!(status.code(), code, "unexpected status: {status:?}");
+            assert!(!status.message().is_empty(), "status without a message");
+            status
+        }
+    }
+}
+
+/// Deterministic test content.
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(131).wrapping_add(seed).wrapping_add((i >> 16) as u8)).collect()
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// Instantiates async test functions `fn(Backend)` once per backend.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Backend::Memory).await })*
+        }
+        mod filesystem {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Backend::Filesystem).await })*
+        }
+    };
+}
