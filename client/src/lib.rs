@@ -111,7 +111,8 @@ impl Client {
     where
         S: Stream<Item = Bytes> + Send + 'static,
     {
-        self.upload_with(pb::upload_request::Message::Start(start), 0, chunks).await
+        self.upload_with(pb::upload_request::Message::Start(start), 0, chunks)
+            .await
     }
 
     /// Resumes the upload `upload_id`: `chunks` must be the content from the
@@ -122,26 +123,50 @@ impl Client {
     where
         S: Stream<Item = Bytes> + Send + 'static,
     {
-        let resume = pb::upload_request::Message::Resume(pb::UploadResume { upload_id: upload_id.to_owned() });
+        let resume = pb::upload_request::Message::Resume(pb::UploadResume {
+            upload_id: upload_id.to_owned(),
+        });
         self.upload_with(resume, u64::MAX, chunks).await
     }
 
-    async fn upload_with<S>(&self, first: pb::upload_request::Message, skip: u64, chunks: S) -> Result<pb::Entry>
+    async fn upload_with<S>(
+        &self,
+        first: pb::upload_request::Message,
+        skip: u64,
+        chunks: S,
+    ) -> Result<pb::Entry>
     where
         S: Stream<Item = Bytes> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel::<pb::UploadRequest>(4);
-        tx.send(pb::UploadRequest { message: Some(first) })
-            .await
-            .map_err(|_| ClientError::Protocol("request stream closed".into()))?;
-        let mut responses = self.files.clone().upload(ReceiverStream::new(rx)).await?.into_inner();
+        tx.send(pb::UploadRequest {
+            message: Some(first),
+        })
+        .await
+        .map_err(|_| ClientError::Protocol("request stream closed".into()))?;
+        let mut responses = self
+            .files
+            .clone()
+            .upload(ReceiverStream::new(rx))
+            .await?
+            .into_inner();
         let accepted = match responses.message().await? {
-            Some(pb::UploadResponse { message: Some(pb::upload_response::Message::Accepted(a)) }) => a,
-            other => return Err(ClientError::Protocol(format!("expected accepted, got {other:?}"))),
+            Some(pb::UploadResponse {
+                message: Some(pb::upload_response::Message::Accepted(a)),
+            }) => a,
+            other => {
+                return Err(ClientError::Protocol(format!(
+                    "expected accepted, got {other:?}"
+                )));
+            }
         };
         // When resuming, the content stream starts at 0 and the server's
         // offset says how much of it to drop.
-        let mut skip = if skip == u64::MAX { accepted.persisted_offset } else { skip };
+        let mut skip = if skip == u64::MAX {
+            accepted.persisted_offset
+        } else {
+            skip
+        };
         let mut offset = accepted.persisted_offset;
         let sender = tokio::spawn(async move {
             let mut chunks = Box::pin(chunks);
@@ -155,22 +180,41 @@ impl Client {
                     }
                 }
                 let len = chunk.len() as u64;
-                let data = pb::UploadData { offset, data: chunk };
-                if tx.send(pb::UploadRequest { message: Some(pb::upload_request::Message::Data(data)) }).await.is_err() {
+                let data = pb::UploadData {
+                    offset,
+                    data: chunk,
+                };
+                if tx
+                    .send(pb::UploadRequest {
+                        message: Some(pb::upload_request::Message::Data(data)),
+                    })
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 offset += len;
             }
             let finish = pb::UploadFinish::default();
-            let _ = tx.send(pb::UploadRequest { message: Some(pb::upload_request::Message::Finish(finish)) }).await;
+            let _ = tx
+                .send(pb::UploadRequest {
+                    message: Some(pb::upload_request::Message::Finish(finish)),
+                })
+                .await;
         });
         let result = loop {
             match responses.message().await {
-                Ok(Some(pb::UploadResponse { message: Some(pb::upload_response::Message::Committed(entry)) })) => {
+                Ok(Some(pb::UploadResponse {
+                    message: Some(pb::upload_response::Message::Committed(entry)),
+                })) => {
                     break Ok(entry);
                 }
                 Ok(Some(_)) => continue,
-                Ok(None) => break Err(ClientError::Protocol("upload ended without a commit".into())),
+                Ok(None) => {
+                    break Err(ClientError::Protocol(
+                        "upload ended without a commit".into(),
+                    ));
+                }
                 Err(status) => break Err(status.into()),
             }
         };
@@ -179,9 +223,17 @@ impl Client {
     }
 
     /// Uploads an in-memory buffer in chunks of `chunk_size`.
-    pub async fn upload_bytes(&self, start: pb::UploadStart, data: Bytes, chunk_size: usize) -> Result<pb::Entry> {
+    pub async fn upload_bytes(
+        &self,
+        start: pb::UploadStart,
+        data: Bytes,
+        chunk_size: usize,
+    ) -> Result<pb::Entry> {
         let chunk_size = chunk_size.max(1);
-        let chunks: Vec<Bytes> = (0..data.len()).step_by(chunk_size).map(|at| data.slice(at..(at + chunk_size).min(data.len()))).collect();
+        let chunks: Vec<Bytes> = (0..data.len())
+            .step_by(chunk_size)
+            .map(|at| data.slice(at..(at + chunk_size).min(data.len())))
+            .collect();
         self.upload(start, futures::stream::iter(chunks)).await
     }
 
@@ -190,7 +242,11 @@ impl Client {
     pub async fn download(&self, request: pb::DownloadRequest) -> Result<Downloaded> {
         let mut data = Vec::new();
         let (header, sha256) = self.download_to(request, &mut data).await?;
-        Ok(Downloaded { header, data, sha256 })
+        Ok(Downloaded {
+            header,
+            data,
+            sha256,
+        })
     }
 
     /// Downloads a file or range into `sink`; returns the header and the
@@ -200,19 +256,35 @@ impl Client {
         request: pb::DownloadRequest,
         sink: &mut W,
     ) -> Result<(pb::DownloadHeader, String)> {
-        let mut responses = self.files.clone().download(futures::stream::iter([request])).await?.into_inner();
+        let mut responses = self
+            .files
+            .clone()
+            .download(futures::stream::iter([request]))
+            .await?
+            .into_inner();
         let header = match responses.message().await? {
-            Some(pb::DownloadResponse { message: Some(pb::download_response::Message::Header(h)) }) => h,
-            other => return Err(ClientError::Protocol(format!("expected header, got {other:?}"))),
+            Some(pb::DownloadResponse {
+                message: Some(pb::download_response::Message::Header(h)),
+            }) => h,
+            other => {
+                return Err(ClientError::Protocol(format!(
+                    "expected header, got {other:?}"
+                )));
+            }
         };
         let whole = header.offset == 0 && header.length == header.total_size;
         let mut hasher = Sha256::new();
         let mut next = header.offset;
         loop {
             match responses.message().await? {
-                Some(pb::DownloadResponse { message: Some(pb::download_response::Message::Data(d)) }) => {
+                Some(pb::DownloadResponse {
+                    message: Some(pb::download_response::Message::Data(d)),
+                }) => {
                     if d.offset != next {
-                        return Err(ClientError::Protocol(format!("chunk at {} where {next} was due", d.offset)));
+                        return Err(ClientError::Protocol(format!(
+                            "chunk at {} where {next} was due",
+                            d.offset
+                        )));
                     }
                     next += d.data.len() as u64;
                     if whole {
@@ -220,17 +292,26 @@ impl Client {
                     }
                     sink.write_all(&d.data).await?;
                 }
-                Some(pb::DownloadResponse { message: Some(pb::download_response::Message::Trailer(t)) }) => {
+                Some(pb::DownloadResponse {
+                    message: Some(pb::download_response::Message::Trailer(t)),
+                }) => {
                     if whole {
                         let actual = hex::encode(hasher.finalize());
                         if actual != t.sha256 {
-                            return Err(ClientError::DigestMismatch { expected: t.sha256, actual });
+                            return Err(ClientError::DigestMismatch {
+                                expected: t.sha256,
+                                actual,
+                            });
                         }
                     }
                     sink.flush().await?;
                     return Ok((header, t.sha256));
                 }
-                other => return Err(ClientError::Protocol(format!("expected data or trailer, got {other:?}"))),
+                other => {
+                    return Err(ClientError::Protocol(format!(
+                        "expected data or trailer, got {other:?}"
+                    )));
+                }
             }
         }
     }

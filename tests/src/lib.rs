@@ -43,8 +43,16 @@ pub fn test_config(backend: Backend, dir: &std::path::Path) -> Config {
     let mut config = match backend {
         Backend::Memory => Config::in_memory(dir),
         Backend::Filesystem => {
-            let mut c = Config { data_dir: dir.to_owned(), ..Config::default() };
-            c.backends.insert("local".into(), BackendConfig::Filesystem { root: dir.join("blobs") });
+            let mut c = Config {
+                data_dir: dir.to_owned(),
+                ..Config::default()
+            };
+            c.backends.insert(
+                "local".into(),
+                BackendConfig::Filesystem {
+                    root: dir.join("blobs"),
+                },
+            );
             c
         }
     };
@@ -65,14 +73,25 @@ impl TestServer {
 
     /// Starts a server with `config` on `dir`.
     pub async fn start_with(config: Config, dir: Arc<tempfile::TempDir>) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(arca_server::serve(config.clone(), listener, async {
             let _ = stopped.await;
         }));
-        let client = Client::connect(format!("http://{addr}")).await.expect("connect");
-        TestServer { client, addr, config, dir, stop: Some(stop), task: Some(task) }
+        let client = Client::connect(format!("http://{addr}"))
+            .await
+            .expect("connect");
+        TestServer {
+            client,
+            addr,
+            config,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     /// Stops the server gracefully and waits until it has closed its files.
@@ -86,7 +105,9 @@ impl TestServer {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server stopped cleanly");
+            task.await
+                .expect("server task")
+                .expect("server stopped cleanly");
         }
     }
 
@@ -105,11 +126,27 @@ impl TestServer {
     }
 
     /// Creates a namespace and returns its id.
-    pub async fn namespace(&self, ns_type: pb::NamespaceType, scope: pb::Scope, user: &str) -> String {
+    pub async fn namespace(
+        &self,
+        ns_type: pb::NamespaceType,
+        scope: pb::Scope,
+        user: &str,
+    ) -> String {
         let owner = match scope {
-            pb::Scope::Session => pb::Owner { sandbox: "sb".into(), user: user.into(), session: "s1".into() },
-            pb::Scope::User => pb::Owner { sandbox: "sb".into(), user: user.into(), session: String::new() },
-            _ => pb::Owner { sandbox: "sb".into(), ..Default::default() },
+            pb::Scope::Session => pb::Owner {
+                sandbox: "sb".into(),
+                user: user.into(),
+                session: "s1".into(),
+            },
+            pb::Scope::User => pb::Owner {
+                sandbox: "sb".into(),
+                user: user.into(),
+                session: String::new(),
+            },
+            _ => pb::Owner {
+                sandbox: "sb".into(),
+                ..Default::default()
+            },
         };
         self.client
             .namespaces
@@ -128,29 +165,57 @@ impl TestServer {
 
     /// Creates a USER-scope workspace for "alice".
     pub async fn workspace(&self) -> String {
-        self.namespace(pb::NamespaceType::Workspace, pb::Scope::User, "alice").await
+        self.namespace(pb::NamespaceType::Workspace, pb::Scope::User, "alice")
+            .await
     }
 
     /// Writes a small file.
     pub async fn write(&self, ns: &str, path: &str, data: &[u8]) -> pb::Entry {
-        self.try_write(ns, path, data).await.unwrap_or_else(|s| panic!("write {path}: {s}"))
+        self.try_write(ns, path, data)
+            .await
+            .unwrap_or_else(|s| panic!("write {path}: {s}"))
     }
 
     /// Writes a small file, returning the status on failure.
-    pub async fn try_write(&self, ns: &str, path: &str, data: &[u8]) -> Result<pb::Entry, tonic::Status> {
+    pub async fn try_write(
+        &self,
+        ns: &str,
+        path: &str,
+        data: &[u8],
+    ) -> Result<pb::Entry, tonic::Status> {
         let r = pb::WriteFileRequest {
             namespace_id: ns.into(),
             path: path.into(),
             data: data.to_vec().into(),
             ..Default::default()
         };
-        Ok(self.client.files.clone().write_file(r).await?.into_inner().entry.expect("entry"))
+        Ok(self
+            .client
+            .files
+            .clone()
+            .write_file(r)
+            .await?
+            .into_inner()
+            .entry
+            .expect("entry"))
     }
 
     /// Reads a whole small file.
     pub async fn read(&self, ns: &str, path: &str) -> Result<Vec<u8>, tonic::Status> {
-        let r = pb::ReadFileRequest { namespace_id: ns.into(), path: path.into(), ..Default::default() };
-        Ok(self.client.files.clone().read_file(r).await?.into_inner().data.to_vec())
+        let r = pb::ReadFileRequest {
+            namespace_id: ns.into(),
+            path: path.into(),
+            ..Default::default()
+        };
+        Ok(self
+            .client
+            .files
+            .clone()
+            .read_file(r)
+            .await?
+            .into_inner()
+            .data
+            .to_vec())
     }
 
     /// Lists a directory's paths (all pages).
@@ -202,7 +267,10 @@ impl Drop for TestServer {
 
 /// Asserts that `result` failed with `code`, printing the message otherwise.
 #[track_caller]
-pub fn assert_code<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code) -> tonic::Status {
+pub fn assert_code<T: std::fmt::Debug>(
+    result: Result<T, tonic::Status>,
+    code: Code,
+) -> tonic::Status {
     match result {
         Ok(v) => panic!("expected {code:?}, got success: {v:?}"),
         Err(status) => {
@@ -215,7 +283,14 @@ pub fn assert_code<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: C
 
 /// Deterministic test content.
 pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(131).wrapping_add(seed).wrapping_add((i >> 16) as u8)).collect()
+    (0..len)
+        .map(|i| {
+            (i as u8)
+                .wrapping_mul(131)
+                .wrapping_add(seed)
+                .wrapping_add((i >> 16) as u8)
+        })
+        .collect()
 }
 
 /// Lowercase hex SHA-256.

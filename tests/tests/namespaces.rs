@@ -3,80 +3,209 @@
 use arca_tests::{Backend, TestServer, assert_code, on_every_backend, pb};
 use tonic::Code;
 
-fn create(ns_type: pb::NamespaceType, scope: pb::Scope, owner: pb::Owner) -> pb::CreateNamespaceRequest {
-    pb::CreateNamespaceRequest { r#type: ns_type as i32, scope: scope as i32, owner: Some(owner), ..Default::default() }
+fn create(
+    ns_type: pb::NamespaceType,
+    scope: pb::Scope,
+    owner: pb::Owner,
+) -> pb::CreateNamespaceRequest {
+    pb::CreateNamespaceRequest {
+        r#type: ns_type as i32,
+        scope: scope as i32,
+        owner: Some(owner),
+        ..Default::default()
+    }
 }
 
 fn owner(sandbox: &str, user: &str, session: &str) -> pb::Owner {
-    pb::Owner { sandbox: sandbox.into(), user: user.into(), session: session.into() }
+    pb::Owner {
+        sandbox: sandbox.into(),
+        user: user.into(),
+        session: session.into(),
+    }
 }
 
 async fn create_get_and_grid_prefixes(backend: Backend) {
     let server = TestServer::start(backend).await;
     let mut ns = server.client.namespaces.clone();
     let user = ns
-        .create_namespace(create(pb::NamespaceType::Workspace, pb::Scope::User, owner("sb", "alice", "")))
+        .create_namespace(create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::User,
+            owner("sb", "alice", ""),
+        ))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(user.grid_prefix, format!("grid/sb/user-alice/{}/", user.namespace_id));
+    assert_eq!(
+        user.grid_prefix,
+        format!("grid/sb/user-alice/{}/", user.namespace_id)
+    );
     let session = ns
-        .create_namespace(create(pb::NamespaceType::Blob, pb::Scope::Session, owner("sb", "alice", "s-1")))
+        .create_namespace(create(
+            pb::NamespaceType::Blob,
+            pb::Scope::Session,
+            owner("sb", "alice", "s-1"),
+        ))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(session.grid_prefix, format!("grid/sb/sess-s-1/{}/", session.namespace_id));
+    assert_eq!(
+        session.grid_prefix,
+        format!("grid/sb/sess-s-1/{}/", session.namespace_id)
+    );
     let shared = ns
-        .create_namespace(create(pb::NamespaceType::Workspace, pb::Scope::Sandbox, owner("sb", "", "")))
+        .create_namespace(create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::Sandbox,
+            owner("sb", "", ""),
+        ))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(shared.grid_prefix, format!("grid/sb/shared/{}/", shared.namespace_id));
+    assert_eq!(
+        shared.grid_prefix,
+        format!("grid/sb/shared/{}/", shared.namespace_id)
+    );
 
-    let got = ns.get_namespace(pb::GetNamespaceRequest { namespace_id: user.namespace_id.clone() }).await.unwrap().into_inner();
+    let got = ns
+        .get_namespace(pb::GetNamespaceRequest {
+            namespace_id: user.namespace_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(got, user);
-    assert_code(ns.get_namespace(pb::GetNamespaceRequest { namespace_id: "0".repeat(32) }).await, Code::NotFound);
-    assert_code(ns.get_namespace(pb::GetNamespaceRequest { namespace_id: "../../etc".into() }).await, Code::InvalidArgument);
+    assert_code(
+        ns.get_namespace(pb::GetNamespaceRequest {
+            namespace_id: "0".repeat(32),
+        })
+        .await,
+        Code::NotFound,
+    );
+    assert_code(
+        ns.get_namespace(pb::GetNamespaceRequest {
+            namespace_id: "../../etc".into(),
+        })
+        .await,
+        Code::InvalidArgument,
+    );
 }
 
 async fn create_validation(backend: Backend) {
     let server = TestServer::start(backend).await;
     let mut ns = server.client.namespaces.clone();
     let cases = [
-        create(pb::NamespaceType::Unspecified, pb::Scope::User, owner("sb", "alice", "")),
-        create(pb::NamespaceType::Workspace, pb::Scope::Unspecified, owner("sb", "alice", "")),
-        create(pb::NamespaceType::Workspace, pb::Scope::User, owner("sb", "", "")),
-        create(pb::NamespaceType::Workspace, pb::Scope::User, owner("sb", "../alice", "")),
-        create(pb::NamespaceType::Workspace, pb::Scope::User, owner("sb", "al/ice", "")),
-        create(pb::NamespaceType::Workspace, pb::Scope::User, owner("", "alice", "")),
-        create(pb::NamespaceType::Workspace, pb::Scope::User, owner("..", "alice", "")),
-        create(pb::NamespaceType::Workspace, pb::Scope::User, owner("sb", "alice", "s1")),
-        create(pb::NamespaceType::Workspace, pb::Scope::Session, owner("sb", "alice", "")),
-        create(pb::NamespaceType::Workspace, pb::Scope::Session, owner("sb", "alice", "../s")),
-        create(pb::NamespaceType::Workspace, pb::Scope::Sandbox, owner("sb", "alice", "")),
-        pb::CreateNamespaceRequest { r#type: 9, scope: 2, owner: Some(owner("sb", "alice", "")), ..Default::default() },
+        create(
+            pb::NamespaceType::Unspecified,
+            pb::Scope::User,
+            owner("sb", "alice", ""),
+        ),
+        create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::Unspecified,
+            owner("sb", "alice", ""),
+        ),
+        create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::User,
+            owner("sb", "", ""),
+        ),
+        create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::User,
+            owner("sb", "../alice", ""),
+        ),
+        create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::User,
+            owner("sb", "al/ice", ""),
+        ),
+        create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::User,
+            owner("", "alice", ""),
+        ),
+        create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::User,
+            owner("..", "alice", ""),
+        ),
+        create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::User,
+            owner("sb", "alice", "s1"),
+        ),
+        create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::Session,
+            owner("sb", "alice", ""),
+        ),
+        create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::Session,
+            owner("sb", "alice", "../s"),
+        ),
+        create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::Sandbox,
+            owner("sb", "alice", ""),
+        ),
         pb::CreateNamespaceRequest {
-            backend: "tape".into(),
-            ..create(pb::NamespaceType::Workspace, pb::Scope::User, owner("sb", "alice", ""))
+            r#type: 9,
+            scope: 2,
+            owner: Some(owner("sb", "alice", "")),
+            ..Default::default()
         },
         pb::CreateNamespaceRequest {
-            ttl: Some(prost_types::Duration { seconds: 0, nanos: 0 }),
-            ..create(pb::NamespaceType::Workspace, pb::Scope::User, owner("sb", "alice", ""))
+            backend: "tape".into(),
+            ..create(
+                pb::NamespaceType::Workspace,
+                pb::Scope::User,
+                owner("sb", "alice", ""),
+            )
+        },
+        pb::CreateNamespaceRequest {
+            ttl: Some(prost_types::Duration {
+                seconds: 0,
+                nanos: 0,
+            }),
+            ..create(
+                pb::NamespaceType::Workspace,
+                pb::Scope::User,
+                owner("sb", "alice", ""),
+            )
         },
         pb::CreateNamespaceRequest {
             name: "bad\nname".into(),
-            ..create(pb::NamespaceType::Workspace, pb::Scope::User, owner("sb", "alice", ""))
+            ..create(
+                pb::NamespaceType::Workspace,
+                pb::Scope::User,
+                owner("sb", "alice", ""),
+            )
         },
         pb::CreateNamespaceRequest {
             metadata: [(String::new(), "v".to_owned())].into(),
-            ..create(pb::NamespaceType::Workspace, pb::Scope::User, owner("sb", "alice", ""))
+            ..create(
+                pb::NamespaceType::Workspace,
+                pb::Scope::User,
+                owner("sb", "alice", ""),
+            )
         },
     ];
     for case in cases {
-        assert_code(ns.create_namespace(case.clone()).await, Code::InvalidArgument);
+        assert_code(
+            ns.create_namespace(case.clone()).await,
+            Code::InvalidArgument,
+        );
     }
     // Nothing was created by the refused requests.
-    let listed = ns.list_namespaces(pb::ListNamespacesRequest { sandbox: "sb".into(), ..Default::default() }).await.unwrap();
+    let listed = ns
+        .list_namespaces(pb::ListNamespacesRequest {
+            sandbox: "sb".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(listed.into_inner().namespaces.is_empty());
 }
 
@@ -85,10 +214,17 @@ async fn names_are_unique_per_owner_and_scope(backend: Backend) {
     let mut ns = server.client.namespaces.clone();
     let named = |user: &str| pb::CreateNamespaceRequest {
         name: "project".into(),
-        ..create(pb::NamespaceType::Workspace, pb::Scope::User, owner("sb", user, ""))
+        ..create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::User,
+            owner("sb", user, ""),
+        )
     };
     ns.create_namespace(named("alice")).await.unwrap();
-    assert_code(ns.create_namespace(named("alice")).await, Code::AlreadyExists);
+    assert_code(
+        ns.create_namespace(named("alice")).await,
+        Code::AlreadyExists,
+    );
     ns.create_namespace(named("bob")).await.unwrap();
 }
 
@@ -97,40 +233,120 @@ async fn list_filters_and_pages(backend: Backend) {
     let mut ns = server.client.namespaces.clone();
     for i in 0..7 {
         let user = if i % 2 == 0 { "alice" } else { "bob" };
-        let ns_type = if i < 3 { pb::NamespaceType::Blob } else { pb::NamespaceType::Workspace };
+        let ns_type = if i < 3 {
+            pb::NamespaceType::Blob
+        } else {
+            pb::NamespaceType::Workspace
+        };
         ns.create_namespace(pb::CreateNamespaceRequest {
             name: format!("n{i}"),
-            metadata: [("tier".to_owned(), if i % 3 == 0 { "gold" } else { "tin" }.to_owned())].into(),
+            metadata: [(
+                "tier".to_owned(),
+                if i % 3 == 0 { "gold" } else { "tin" }.to_owned(),
+            )]
+            .into(),
             ..create(ns_type, pb::Scope::User, owner("sb", user, ""))
         })
         .await
         .unwrap();
     }
-    ns.create_namespace(create(pb::NamespaceType::Workspace, pb::Scope::User, owner("other", "alice", ""))).await.unwrap();
-    ns.create_namespace(create(pb::NamespaceType::Workspace, pb::Scope::Session, owner("sb", "alice", "s9"))).await.unwrap();
+    ns.create_namespace(create(
+        pb::NamespaceType::Workspace,
+        pb::Scope::User,
+        owner("other", "alice", ""),
+    ))
+    .await
+    .unwrap();
+    ns.create_namespace(create(
+        pb::NamespaceType::Workspace,
+        pb::Scope::Session,
+        owner("sb", "alice", "s9"),
+    ))
+    .await
+    .unwrap();
 
     let list = |r: pb::ListNamespacesRequest| {
         let mut ns = ns.clone();
         async move { ns.list_namespaces(r).await.unwrap().into_inner() }
     };
-    let base = pb::ListNamespacesRequest { sandbox: "sb".into(), ..Default::default() };
+    let base = pb::ListNamespacesRequest {
+        sandbox: "sb".into(),
+        ..Default::default()
+    };
     assert_eq!(list(base.clone()).await.namespaces.len(), 8);
-    assert_eq!(list(pb::ListNamespacesRequest { user: "alice".into(), ..base.clone() }).await.namespaces.len(), 5);
-    assert_eq!(list(pb::ListNamespacesRequest { scope: pb::Scope::Session as i32, ..base.clone() }).await.namespaces.len(), 1);
-    assert_eq!(list(pb::ListNamespacesRequest { session: "s9".into(), ..base.clone() }).await.namespaces.len(), 1);
     assert_eq!(
-        list(pb::ListNamespacesRequest { r#type: pb::NamespaceType::Blob as i32, ..base.clone() }).await.namespaces.len(),
+        list(pb::ListNamespacesRequest {
+            user: "alice".into(),
+            ..base.clone()
+        })
+        .await
+        .namespaces
+        .len(),
+        5
+    );
+    assert_eq!(
+        list(pb::ListNamespacesRequest {
+            scope: pb::Scope::Session as i32,
+            ..base.clone()
+        })
+        .await
+        .namespaces
+        .len(),
+        1
+    );
+    assert_eq!(
+        list(pb::ListNamespacesRequest {
+            session: "s9".into(),
+            ..base.clone()
+        })
+        .await
+        .namespaces
+        .len(),
+        1
+    );
+    assert_eq!(
+        list(pb::ListNamespacesRequest {
+            r#type: pb::NamespaceType::Blob as i32,
+            ..base.clone()
+        })
+        .await
+        .namespaces
+        .len(),
         3
     );
-    let gold = list(pb::ListNamespacesRequest { metadata: [("tier".into(), "gold".into())].into(), ..base.clone() }).await;
-    assert_eq!(gold.namespaces.iter().map(|n| n.name.as_str()).collect::<std::collections::BTreeSet<_>>(), ["n0", "n3", "n6"].into());
-    assert_eq!(list(pb::ListNamespacesRequest { name_prefix: "n1".into(), ..base.clone() }).await.namespaces.len(), 1);
+    let gold = list(pb::ListNamespacesRequest {
+        metadata: [("tier".into(), "gold".into())].into(),
+        ..base.clone()
+    })
+    .await;
+    assert_eq!(
+        gold.namespaces
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect::<std::collections::BTreeSet<_>>(),
+        ["n0", "n3", "n6"].into()
+    );
+    assert_eq!(
+        list(pb::ListNamespacesRequest {
+            name_prefix: "n1".into(),
+            ..base.clone()
+        })
+        .await
+        .namespaces
+        .len(),
+        1
+    );
 
     // Pages of 3 cover everything exactly once.
     let mut seen = Vec::new();
     let mut token = String::new();
     loop {
-        let page = list(pb::ListNamespacesRequest { page_size: 3, page_token: token.clone(), ..base.clone() }).await;
+        let page = list(pb::ListNamespacesRequest {
+            page_size: 3,
+            page_token: token.clone(),
+            ..base.clone()
+        })
+        .await;
         assert!(page.namespaces.len() <= 3);
         seen.extend(page.namespaces.into_iter().map(|n| n.namespace_id));
         if page.next_page_token.is_empty() {
@@ -140,8 +356,19 @@ async fn list_filters_and_pages(backend: Backend) {
     }
     let unique: std::collections::BTreeSet<_> = seen.iter().collect();
     assert_eq!((seen.len(), unique.len()), (8, 8));
-    assert_code(ns.list_namespaces(pb::ListNamespacesRequest { page_token: "zz".into(), ..base.clone() }).await, Code::InvalidArgument);
-    assert_code(ns.list_namespaces(pb::ListNamespacesRequest::default()).await, Code::InvalidArgument);
+    assert_code(
+        ns.list_namespaces(pb::ListNamespacesRequest {
+            page_token: "zz".into(),
+            ..base.clone()
+        })
+        .await,
+        Code::InvalidArgument,
+    );
+    assert_code(
+        ns.list_namespaces(pb::ListNamespacesRequest::default())
+            .await,
+        Code::InvalidArgument,
+    );
 }
 
 async fn update_metadata_replace_and_merge(backend: Backend) {
@@ -151,12 +378,28 @@ async fn update_metadata_replace_and_merge(backend: Backend) {
     let merge = |set: &[(&str, &str)], remove: &[&str]| pb::UpdateNamespaceMetadataRequest {
         namespace_id: id.clone(),
         mode: pb::MetadataUpdateMode::Merge as i32,
-        metadata: set.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        metadata: set
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         remove_keys: remove.iter().map(|k| k.to_string()).collect(),
     };
-    ns.update_namespace_metadata(merge(&[("a", "1"), ("b", "2")], &[])).await.unwrap();
-    let got = ns.update_namespace_metadata(merge(&[("c", "3")], &["a"])).await.unwrap().into_inner();
-    assert_eq!(got.metadata, [("b".to_owned(), "2".to_owned()), ("c".to_owned(), "3".to_owned())].into());
+    ns.update_namespace_metadata(merge(&[("a", "1"), ("b", "2")], &[]))
+        .await
+        .unwrap();
+    let got = ns
+        .update_namespace_metadata(merge(&[("c", "3")], &["a"]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        got.metadata,
+        [
+            ("b".to_owned(), "2".to_owned()),
+            ("c".to_owned(), "3".to_owned())
+        ]
+        .into()
+    );
     let replaced = ns
         .update_namespace_metadata(pb::UpdateNamespaceMetadataRequest {
             mode: pb::MetadataUpdateMode::Replace as i32,
@@ -168,7 +411,11 @@ async fn update_metadata_replace_and_merge(backend: Backend) {
         .into_inner();
     assert_eq!(replaced.metadata, [("z".to_owned(), "9".to_owned())].into());
     assert_code(
-        ns.update_namespace_metadata(pb::UpdateNamespaceMetadataRequest { mode: 7, ..merge(&[], &[]) }).await,
+        ns.update_namespace_metadata(pb::UpdateNamespaceMetadataRequest {
+            mode: 7,
+            ..merge(&[], &[])
+        })
+        .await,
         Code::InvalidArgument,
     );
 }
@@ -178,8 +425,15 @@ async fn expired_namespaces_are_unreadable(backend: Backend) {
     let mut ns = server.client.namespaces.clone();
     let short = ns
         .create_namespace(pb::CreateNamespaceRequest {
-            ttl: Some(prost_types::Duration { seconds: 0, nanos: 200_000_000 }),
-            ..create(pb::NamespaceType::Workspace, pb::Scope::User, owner("sb", "alice", ""))
+            ttl: Some(prost_types::Duration {
+                seconds: 0,
+                nanos: 200_000_000,
+            }),
+            ..create(
+                pb::NamespaceType::Workspace,
+                pb::Scope::User,
+                owner("sb", "alice", ""),
+            )
         })
         .await
         .unwrap()
@@ -188,7 +442,13 @@ async fn expired_namespaces_are_unreadable(backend: Backend) {
     server.write(&short.namespace_id, "f", b"x").await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_code(server.read(&short.namespace_id, "f").await, Code::NotFound);
-    assert_code(ns.get_namespace(pb::GetNamespaceRequest { namespace_id: short.namespace_id.clone() }).await, Code::NotFound);
+    assert_code(
+        ns.get_namespace(pb::GetNamespaceRequest {
+            namespace_id: short.namespace_id.clone(),
+        })
+        .await,
+        Code::NotFound,
+    );
 }
 
 async fn destroy_removes_everything(backend: Backend) {
@@ -197,15 +457,37 @@ async fn destroy_removes_everything(backend: Backend) {
     let id = server.workspace().await;
     server.write(&id, "a/b/c.txt", b"hello").await;
     server.write(&id, "d.txt", b"world!").await;
-    let info = ns.get_namespace(pb::GetNamespaceRequest { namespace_id: id.clone() }).await.unwrap().into_inner();
+    let info = ns
+        .get_namespace(pb::GetNamespaceRequest {
+            namespace_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((info.file_count, info.total_bytes), (2, 11));
-    let gone = ns.destroy_namespace(pb::DestroyNamespaceRequest { namespace_id: id.clone() }).await.unwrap().into_inner();
+    let gone = ns
+        .destroy_namespace(pb::DestroyNamespaceRequest {
+            namespace_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((gone.files_removed, gone.bytes_removed), (2, 11));
     assert_code(server.read(&id, "d.txt").await, Code::NotFound);
-    assert_code(ns.destroy_namespace(pb::DestroyNamespaceRequest { namespace_id: id.clone() }).await, Code::NotFound);
+    assert_code(
+        ns.destroy_namespace(pb::DestroyNamespaceRequest {
+            namespace_id: id.clone(),
+        })
+        .await,
+        Code::NotFound,
+    );
     if let Some(root) = server.blob_root() {
         let dir = root.join(info.grid_prefix);
-        assert!(!dir.exists(), "{} still exists after destroy", dir.display());
+        assert!(
+            !dir.exists(),
+            "{} still exists after destroy",
+            dir.display()
+        );
     }
 }
 

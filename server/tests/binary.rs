@@ -1,0 +1,159 @@
+//! The `arca-server` binary as an operator runs it: flags, zero-config
+//! defaults, SIGTERM, and data that outlives the process.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use arca_client::{Client, pb};
+
+struct Running {
+    child: Child,
+    addr: String,
+}
+
+fn start(data_dir: &std::path::Path) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arca-server"))
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn arca-server");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        let event: serde_json::Value = serde_json::from_str(&line).expect("json log line");
+        if event["fields"]["message"] == "arca listening" {
+            break event["fields"]["address"].as_str().unwrap().to_owned();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Running { child, addr }
+}
+
+fn terminate(mut running: Running) {
+    let status = Command::new("kill")
+        .args(["-TERM", &running.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = running.child.wait().unwrap();
+    assert!(
+        exit.success(),
+        "SIGTERM must end the server cleanly, got {exit:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_is_clean_and_data_survives() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path());
+    let client = Client::connect(format!("http://{}", running.addr))
+        .await
+        .unwrap();
+    let ns = client
+        .namespaces
+        .clone()
+        .create_namespace(pb::CreateNamespaceRequest {
+            r#type: pb::NamespaceType::Workspace as i32,
+            scope: pb::Scope::User as i32,
+            owner: Some(pb::Owner {
+                sandbox: "sb".into(),
+                user: "alice".into(),
+                session: String::new(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    client
+        .files
+        .clone()
+        .write_file(pb::WriteFileRequest {
+            namespace_id: ns.namespace_id.clone(),
+            path: "notes.txt".into(),
+            data: b"kept across restarts".to_vec().into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    drop(client);
+    terminate(running);
+    // The zero-config layout: redb file and filesystem backend in the data dir.
+    assert!(dir.path().join("arca.redb").is_file());
+    assert!(dir.path().join("blobs").join(&ns.grid_prefix).is_dir());
+
+    let running = start(dir.path());
+    let client = Client::connect(format!("http://{}", running.addr))
+        .await
+        .unwrap();
+    let read = client
+        .files
+        .clone()
+        .read_file(pb::ReadFileRequest {
+            namespace_id: ns.namespace_id,
+            path: "notes.txt".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.data.as_ref(), b"kept across restarts");
+    drop(client);
+    terminate(running);
+}
+
+#[test]
+fn bad_configuration_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("arca.toml");
+    std::fs::write(&config, "listne = \"127.0.0.1:1\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_arca-server"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown field"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&config, "[backends.disk]\nkind = \"filesystem\"\nroot = \"/tmp/x\"\n[default_backend]\nall = \"disk\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_arca-server"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Environment overrides the file; a flag overrides the environment.
+    let out = Command::new(env!("CARGO_BIN_EXE_arca-server"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--check-config")
+        .env("ARCA_DEFAULT_BACKEND", "missing")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(env!("CARGO_BIN_EXE_arca-server"))
+        .arg("--config")
+        .arg(&config)
+        .args(["--check-config", "--default-backend", "disk"])
+        .env("ARCA_DEFAULT_BACKEND", "missing")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
