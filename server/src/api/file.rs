@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::convert;
 use crate::core::Core;
+use crate::core::files::FindParams;
 
 /// The file service.
 pub struct FileApi {
@@ -296,10 +297,12 @@ impl FileService for FileApi {
             .core
             .find(
                 &r.namespace_id,
-                &r.path,
-                &r.pattern,
-                r.mime_prefix,
-                convert::map(r.metadata),
+                FindParams {
+                    dir: r.path,
+                    pattern: r.pattern,
+                    mime_prefix: r.mime_prefix,
+                    metadata: convert::map(r.metadata),
+                },
                 r.page_size,
                 &r.page_token,
             )

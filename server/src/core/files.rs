@@ -14,12 +14,25 @@ use super::tree::{self, FindQuery, NewFile, Page, Tree};
 use super::{
     Core, MetadataUpdate, Precondition, WriteOptions, page_size, page_token, parse_page_token,
 };
-use crate::blobs::{ByteStream, read_all};
+use crate::blobs::ByteStream;
 use crate::error::{Error, Result, invalid, precondition};
 use crate::grid;
 use crate::ids::{new_id, validate_server_id};
 use crate::meta::{EntryRecord, NamespaceRecord};
 use crate::paths;
+
+/// What a Find call asks for, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct FindParams {
+    /// Directory to search under.
+    pub dir: String,
+    /// Glob over the path relative to `dir`.
+    pub pattern: String,
+    /// MIME prefix.
+    pub mime_prefix: String,
+    /// Required metadata pairs.
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
 
 /// A file resolved for reading: its entry at one version and the range.
 pub struct OpenRead {
@@ -59,12 +72,12 @@ impl Core {
             )));
         }
         let sha256 = hex::encode(Sha256::digest(&data));
-        if let Some(expected) = &opts.expected_sha256 {
-            if *expected != sha256 {
-                return Err(invalid(format!(
-                    "content SHA-256 is {sha256}, not the expected {expected}"
-                )));
-            }
+        if let Some(expected) = &opts.expected_sha256
+            && *expected != sha256
+        {
+            return Err(invalid(format!(
+                "content SHA-256 is {sha256}, not the expected {expected}"
+            )));
         }
         // Fail early, before any bytes move, on what can be known now.
         let ns = self.check_write_target(ns_id, &path, opts.precondition)?;
@@ -234,12 +247,7 @@ impl Core {
                 open.range.end - open.range.start
             )));
         }
-        let mut data = Vec::with_capacity((open.range.end - open.range.start) as usize);
-        let mut stream = open.stream;
-        use futures::StreamExt;
-        while let Some(chunk) = stream.next().await {
-            data.extend_from_slice(&chunk?);
-        }
+        let data = collect(open.stream, open.range.end - open.range.start).await?;
         Ok((open.entry, data))
     }
 
@@ -265,9 +273,7 @@ impl Core {
                     )));
                 }
                 budget -= len;
-                let store = self.backend(&self.get_namespace(ns_id)?.backend)?;
-                drop(open.stream);
-                let data = read_all(store.as_ref(), &open.entry.object_key, open.range).await?;
+                let data = collect(open.stream, len).await?;
                 Ok((open.entry, data))
             }
             .await;
@@ -460,19 +466,16 @@ impl Core {
     pub async fn find(
         self: &Arc<Self>,
         ns_id: &str,
-        raw_dir: &str,
-        pattern: &str,
-        mime_prefix: String,
-        metadata: std::collections::BTreeMap<String, String>,
+        params: FindParams,
         page: u32,
         token: &str,
     ) -> Result<(Page, String)> {
         validate_server_id("namespace", ns_id)?;
         let query = FindQuery {
-            dir: self.path(raw_dir)?,
-            glob: tree::compile_glob(pattern)?,
-            mime_prefix,
-            metadata,
+            dir: self.path(&params.dir)?,
+            glob: tree::compile_glob(&params.pattern)?,
+            mime_prefix: params.mime_prefix,
+            metadata: params.metadata,
         };
         let after = parse_page_token(token)?;
         let limit = page_size(page, 1000, 10_000);
@@ -490,4 +493,14 @@ impl Core {
             .unwrap_or_default();
         Ok((page, next))
     }
+}
+
+/// Gathers a (size-checked) stream into memory.
+async fn collect(mut stream: ByteStream, len: u64) -> Result<Vec<u8>> {
+    use futures::StreamExt;
+    let mut data = Vec::with_capacity(len as usize);
+    while let Some(chunk) = stream.next().await {
+        data.extend_from_slice(&chunk?);
+    }
+    Ok(data)
 }

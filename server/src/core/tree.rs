@@ -583,12 +583,10 @@ pub fn list(
                 break 'scan;
             }
             let rest = &path[prefix.len()..];
-            if !recursive {
-                if let Some(slash) = rest.find('/') {
-                    // Inside a child directory: jump past its subtree ('0' follows '/').
-                    start = Bound::Included(format!("{prefix}{}0", &rest[..slash]));
-                    continue 'scan;
-                }
+            if !recursive && let Some(slash) = rest.find('/') {
+                // Inside a child directory: jump past its subtree ('0' follows '/').
+                start = Bound::Included(format!("{prefix}{}0", &rest[..slash]));
+                continue 'scan;
             }
             if out.len() == limit {
                 let next_after = out.last().map(|(p, _): &(String, EntryRecord)| p.clone());
@@ -671,10 +669,10 @@ pub fn find(
         {
             continue;
         }
-        if let Some(glob) = &query.glob {
-            if !glob.is_match(&path[prefix.len()..]) {
-                continue;
-            }
+        if let Some(glob) = &query.glob
+            && !glob.is_match(&path[prefix.len()..])
+        {
+            continue;
         }
         if out.len() == limit {
             let next_after = out.last().map(|(p, _): &(String, EntryRecord)| p.clone());

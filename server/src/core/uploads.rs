@@ -220,13 +220,13 @@ impl Upload {
             )));
         }
         let len = data.len() as u64;
-        if let Some(total) = self.record.total_size {
-            if self.received + len > total {
-                self.doomed = true;
-                return Err(invalid(format!(
-                    "content exceeds the declared total size of {total} bytes; nothing was committed"
-                )));
-            }
+        if let Some(total) = self.record.total_size
+            && self.received + len > total
+        {
+            self.doomed = true;
+            return Err(invalid(format!(
+                "content exceeds the declared total size of {total} bytes; nothing was committed"
+            )));
         }
         // Hash on a blocking thread while the backend writes.
         let mut hasher = std::mem::take(&mut self.hasher);
@@ -289,13 +289,13 @@ impl Upload {
     }
 
     async fn try_finish(&mut self, expected_sha256: Option<String>) -> Result<EntryRecord> {
-        if let Some(total) = self.record.total_size {
-            if self.received != total {
-                return Err(invalid(format!(
-                    "received {} bytes, not the declared total size of {total}; nothing was committed",
-                    self.received
-                )));
-            }
+        if let Some(total) = self.record.total_size
+            && self.received != total
+        {
+            return Err(invalid(format!(
+                "received {} bytes, not the declared total size of {total}; nothing was committed",
+                self.received
+            )));
         }
         let sha256 = hex::encode(std::mem::take(&mut self.hasher).finalize());
         let expected = expected_sha256
@@ -359,10 +359,10 @@ impl Upload {
     /// known bad, otherwise persists what arrived and leaves it resumable.
     pub async fn close(mut self) {
         if self.doomed {
-            if let Some(writer) = self.writer.take() {
-                if let Err(e) = writer.abort().await {
-                    tracing::warn!(upload = %self.id, error = %e, "could not abort a staged upload");
-                }
+            if let Some(writer) = self.writer.take()
+                && let Err(e) = writer.abort().await
+            {
+                tracing::warn!(upload = %self.id, error = %e, "could not abort a staged upload");
             }
             self.delete_record().await;
             tracing::info!(upload = %self.id, "upload discarded");

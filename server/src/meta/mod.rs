@@ -211,7 +211,7 @@ fn commit_group(db: &Database, group: Vec<Job>) {
         }
     };
     for finish in finishes {
-        finish(group_error.as_ref().map(|e| clone_error(e)));
+        finish(group_error.as_ref().map(clone_error));
     }
 }
 
