@@ -1,1 +1,631 @@
-fn main() {}
+//! The Arca benchmark: starts the server itself (the release `arca-server`
+//! binary, as its own process, so its peak RSS is its own) and prints one
+//! JSON line per figure.
+//!
+//! Figures, all in one run so they compare as ratios on a noisy machine:
+//! 1. upload and download of a large file in 1 MiB chunks on the memory and
+//!    filesystem backends, beside a bare tonic streaming echo of the same
+//!    bytes (the transport's ceiling) and the disk's own durable write rate;
+//! 2. small 1 KiB writes and reads by 64 concurrent callers;
+//! 3. recursive List and Find over a workspace of 100,000 files.
+//!
+//! Usage: `cargo run --release -p arca-bench -- [--size-mib N] [--small N]
+//! [--tree N] [--only transfer|small|tree]`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use arca_client::{Client, pb};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::json;
+
+mod echo {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("arca.bench");
+}
+
+const MIB: u64 = 1 << 20;
+
+struct Args {
+    size_mib: u64,
+    small: usize,
+    tree: usize,
+    only: Option<String>,
+}
+
+fn parse_args() -> (bool, Args) {
+    let mut args = Args {
+        size_mib: 1024,
+        small: 20_000,
+        tree: 100_000,
+        only: None,
+    };
+    let mut echo_server = false;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--echo-server" => echo_server = true,
+            "--size-mib" => {
+                args.size_mib = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--size-mib N")
+            }
+            "--small" => args.small = it.next().and_then(|v| v.parse().ok()).expect("--small N"),
+            "--tree" => args.tree = it.next().and_then(|v| v.parse().ok()).expect("--tree N"),
+            "--only" => args.only = it.next(),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    (echo_server, args)
+}
+
+fn emit(value: serde_json::Value) {
+    println!("{value}");
+    let _ = std::io::stdout().flush();
+}
+
+fn mb_per_s(bytes: u64, secs: f64) -> f64 {
+    (bytes as f64 / 1e6 / secs * 10.0).round() / 10.0
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// A server process started by the benchmark.
+struct Process {
+    child: Child,
+    addr: String,
+}
+
+impl Process {
+    fn spawn(mut command: Command, marker: &str) -> Process {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn server");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
+            if let Some(rest) = line.strip_prefix(marker) {
+                break rest.trim().to_owned();
+            }
+            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
+                if event["fields"]["message"] == marker {
+                    break event["fields"]["address"].as_str().unwrap().to_owned();
+                }
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Process { child, addr }
+    }
+
+    /// Peak resident set size so far, in MiB (VmHWM).
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0.0);
+        (kib / 1024.0 * 10.0).round() / 10.0
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn arca_server_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().join("arca-server");
+    // Always ask cargo: a stale server binary would measure old code.
+    {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "-p", "arca-server"])
+            .status()
+            .expect("cargo build arca-server");
+        assert!(status.success());
+    }
+    bin
+}
+
+fn start_arca(dir: &std::path::Path, backend: &str) -> Process {
+    let config = dir.join("arca.toml");
+    let backends = match backend {
+        "memory" => "[backends.memory]\nkind = \"memory\"\n".to_owned(),
+        _ => format!(
+            "[backends.filesystem]\nkind = \"filesystem\"\nroot = \"{}\"\n",
+            dir.join("blobs").display()
+        ),
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[log]\nformat = \"json\"\nfilter = \"warn,arca_server::api=info\"\n{backends}[default_backend]\nall = \"{backend}\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let mut command = Command::new(arca_server_binary());
+    command.arg("--config").arg(&config);
+    Process::spawn(command, "arca listening")
+}
+
+async fn connect(addr: &str) -> Client {
+    Client::connect(format!("http://{addr}"))
+        .await
+        .expect("connect")
+}
+
+async fn workspace(client: &Client, user: &str) -> String {
+    client
+        .namespaces
+        .clone()
+        .create_namespace(pb::CreateNamespaceRequest {
+            r#type: pb::NamespaceType::Workspace as i32,
+            scope: pb::Scope::User as i32,
+            owner: Some(pb::Owner {
+                sandbox: "bench".into(),
+                user: user.into(),
+                session: String::new(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .namespace_id
+}
+
+fn one_mib_chunk() -> Bytes {
+    Bytes::from(
+        (0..MIB as usize)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect::<Vec<u8>>(),
+    )
+}
+
+// ------------------------------------------------------------------ echo
+
+mod echo_server {
+    use std::pin::Pin;
+
+    use bytes::Bytes;
+    use futures::{Stream, StreamExt};
+    use tonic::{Request, Response, Status, Streaming};
+
+    use super::echo;
+
+    pub struct EchoService;
+
+    #[tonic::async_trait]
+    impl echo::echo_server::Echo for EchoService {
+        type SourceStream = Pin<Box<dyn Stream<Item = Result<echo::Chunk, Status>> + Send>>;
+
+        async fn sink(
+            &self,
+            request: Request<Streaming<echo::Chunk>>,
+        ) -> Result<Response<echo::Summary>, Status> {
+            let mut stream = request.into_inner();
+            let mut bytes = 0;
+            while let Some(chunk) = stream.next().await {
+                bytes += chunk?.data.len() as u64;
+            }
+            Ok(Response::new(echo::Summary { bytes }))
+        }
+
+        async fn source(
+            &self,
+            request: Request<echo::SourceRequest>,
+        ) -> Result<Response<Self::SourceStream>, Status> {
+            let r = request.into_inner();
+            let data = Bytes::from(vec![7u8; r.chunk as usize]);
+            let count = r.total / r.chunk;
+            let (tx, rx) = tokio::sync::mpsc::channel(4);
+            tokio::spawn(async move {
+                for i in 0..count {
+                    if tx
+                        .send(Ok(echo::Chunk {
+                            offset: i * r.chunk,
+                            data: data.clone(),
+                        }))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+            Ok(Response::new(Box::pin(
+                tokio_stream::wrappers::ReceiverStream::new(rx),
+            )))
+        }
+    }
+
+    /// Runs the echo server with Arca's transport settings.
+    pub async fn run() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("ECHO_LISTENING {}", listener.local_addr().unwrap());
+        let service = echo::echo_server::EchoServer::new(EchoService)
+            .max_decoding_message_size(16 << 20)
+            .max_encoding_message_size(16 << 20);
+        tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .initial_stream_window_size(4 << 20)
+            .initial_connection_window_size(8 << 20)
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    }
+}
+
+async fn transport_ceiling(size_mib: u64) -> (f64, f64) {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.arg("--echo-server");
+    let process = Process::spawn(command, "ECHO_LISTENING");
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", process.addr))
+        .unwrap()
+        .tcp_nodelay(true)
+        .initial_stream_window_size(4 << 20)
+        .initial_connection_window_size(8 << 20)
+        .connect()
+        .await
+        .unwrap();
+    let mut client = echo::echo_client::EchoClient::new(channel)
+        .max_decoding_message_size(16 << 20)
+        .max_encoding_message_size(16 << 20);
+    let chunk = one_mib_chunk();
+    let total = size_mib * MIB;
+    let start = Instant::now();
+    let chunks = futures::stream::iter((0..size_mib).map(move |i| echo::Chunk {
+        offset: i * MIB,
+        data: chunk.clone(),
+    }));
+    let got = client.sink(chunks).await.unwrap().into_inner().bytes;
+    assert_eq!(got, total);
+    let up = mb_per_s(total, start.elapsed().as_secs_f64());
+    let start = Instant::now();
+    let mut stream = client
+        .source(echo::SourceRequest { total, chunk: MIB })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut got = 0;
+    while let Some(chunk) = stream.next().await {
+        got += chunk.unwrap().data.len() as u64;
+    }
+    assert_eq!(got, total);
+    let down = mb_per_s(total, start.elapsed().as_secs_f64());
+    emit(
+        json!({"figure": "transport_echo", "size_mib": size_mib, "upload_mb_s": up, "download_mb_s": down}),
+    );
+    (up, down)
+}
+
+fn disk_durable_write(dir: &std::path::Path, size_mib: u64) -> f64 {
+    let path = dir.join("disk-probe");
+    let chunk = one_mib_chunk();
+    let start = Instant::now();
+    let mut file = std::fs::File::create(&path).unwrap();
+    for _ in 0..size_mib {
+        file.write_all(&chunk).unwrap();
+    }
+    file.sync_all().unwrap();
+    let rate = mb_per_s(size_mib * MIB, start.elapsed().as_secs_f64());
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    emit(json!({"figure": "disk_durable_write", "size_mib": size_mib, "mb_s": rate}));
+    rate
+}
+
+async fn arca_transfer(backend: &str, size_mib: u64, ceiling: (f64, f64), disk: Option<f64>) {
+    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let process = start_arca(dir.path(), backend);
+    let client = connect(&process.addr).await;
+    let ns = workspace(&client, "transfer").await;
+    let chunk = one_mib_chunk();
+    let total = size_mib * MIB;
+    let start = Instant::now();
+    use pb::upload_request::Message as In;
+    let start_msg = In::Start(pb::UploadStart {
+        namespace_id: ns.clone(),
+        path: "big.bin".into(),
+        total_size: Some(total),
+        ..Default::default()
+    });
+    let requests = futures::stream::iter(
+        std::iter::once(start_msg)
+            .chain((0..size_mib).map(move |i| {
+                In::Data(pb::UploadData {
+                    offset: i * MIB,
+                    data: chunk.clone(),
+                })
+            }))
+            .chain(std::iter::once(In::Finish(pb::UploadFinish::default())))
+            .map(|m| pb::UploadRequest { message: Some(m) }),
+    );
+    let mut answers = client
+        .files
+        .clone()
+        .upload(requests)
+        .await
+        .unwrap()
+        .into_inner();
+    let mut entry = None;
+    while let Some(answer) = answers.next().await {
+        if let Some(pb::upload_response::Message::Committed(e)) = answer.unwrap().message {
+            entry = Some(e);
+        }
+    }
+    let entry = entry.expect("committed");
+    assert_eq!(entry.size, total);
+    let up = mb_per_s(total, start.elapsed().as_secs_f64());
+    let rss_after_upload = process.peak_rss_mib();
+
+    let start = Instant::now();
+    let request = pb::DownloadRequest {
+        namespace_id: ns.clone(),
+        path: "big.bin".into(),
+        ..Default::default()
+    };
+    let mut stream = client
+        .files
+        .clone()
+        .download(futures::stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut got = 0;
+    while let Some(message) = stream.next().await {
+        if let Some(pb::download_response::Message::Data(d)) = message.unwrap().message {
+            got += d.data.len() as u64;
+        }
+    }
+    assert_eq!(got, total);
+    let down = mb_per_s(total, start.elapsed().as_secs_f64());
+    let (up_ceiling, down_ceiling) = match disk {
+        Some(disk) => (up.min(f64::MAX) / ceiling.0.min(disk), down / ceiling.1),
+        None => (up / ceiling.0, down / ceiling.1),
+    };
+    emit(json!({
+        "figure": "arca_transfer",
+        "backend": backend,
+        "size_mib": size_mib,
+        "chunk_mib": 1,
+        "upload_mb_s": up,
+        "download_mb_s": down,
+        "upload_ratio": round2(up_ceiling),
+        "upload_ratio_basis": if disk.is_some() { "min(transport echo, disk durable write)" } else { "transport echo" },
+        "download_ratio": round2(down_ceiling),
+        "server_peak_rss_mib_after_upload": rss_after_upload,
+        "server_peak_rss_mib": process.peak_rss_mib(),
+    }));
+}
+
+async fn small_files(backend: &str, count: usize) {
+    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let process = start_arca(dir.path(), backend);
+    let client = connect(&process.addr).await;
+    let ns = workspace(&client, "small").await;
+    let callers = 64;
+    let payload = Bytes::from(vec![42u8; 1024]);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let (client, ns, payload) = (client.clone(), ns.clone(), payload.clone());
+            tokio::spawn(async move {
+                let mut files = client.files.clone();
+                for i in (c..count).step_by(callers) {
+                    files
+                        .write_file(pb::WriteFileRequest {
+                            namespace_id: ns.clone(),
+                            path: format!("d{}/f{i}", i % 100),
+                            data: payload.clone(),
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let writes = count as f64 / start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let (client, ns) = (client.clone(), ns.clone());
+            tokio::spawn(async move {
+                let mut files = client.files.clone();
+                for i in (c..count).step_by(callers) {
+                    let r = files
+                        .read_file(pb::ReadFileRequest {
+                            namespace_id: ns.clone(),
+                            path: format!("d{}/f{i}", i % 100),
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap();
+                    assert_eq!(r.into_inner().data.len(), 1024);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let reads = count as f64 / start.elapsed().as_secs_f64();
+    emit(json!({
+        "figure": "small_files",
+        "backend": backend,
+        "files": count,
+        "file_bytes": 1024,
+        "callers": callers,
+        "durable": backend == "filesystem",
+        "writes_per_s": writes.round(),
+        "reads_per_s": reads.round(),
+    }));
+}
+
+async fn tree_scan(count: usize) {
+    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let process = start_arca(dir.path(), "memory");
+    let client = connect(&process.addr).await;
+    let ns = workspace(&client, "tree").await;
+    let start = Instant::now();
+    let batches: Vec<_> =
+        (0..count)
+            .step_by(1000)
+            .map(|from| {
+                let (client, ns) = (client.clone(), ns.clone());
+                async move {
+                    let items = (from..(from + 1000).min(count))
+                        .map(|i| pb::WriteFileRequest {
+                            path: format!(
+                                "d{}/s{}/f{i}.{}",
+                                i % 100,
+                                (i / 100) % 10,
+                                if i % 2 == 0 { "py" } else { "txt" }
+                            ),
+                            data: Bytes::from_static(b"x"),
+                            ..Default::default()
+                        })
+                        .collect();
+                    let results = client
+                        .files
+                        .clone()
+                        .batch_write(pb::BatchWriteRequest {
+                            namespace_id: ns,
+                            items,
+                        })
+                        .await
+                        .unwrap();
+                    assert!(results.into_inner().results.iter().all(|r| matches!(
+                        r.result,
+                        Some(pb::batch_item_result::Result::Entry(_))
+                    )));
+                }
+            })
+            .collect();
+    futures::stream::iter(batches)
+        .buffer_unordered(4)
+        .collect::<Vec<_>>()
+        .await;
+    let build = start.elapsed().as_secs_f64();
+
+    let mut files = client.files.clone();
+    let start = Instant::now();
+    let (mut listed, mut token) = (0, String::new());
+    loop {
+        let page = files
+            .list(pb::ListRequest {
+                namespace_id: ns.clone(),
+                path: String::new(),
+                recursive: true,
+                page_size: 10_000,
+                page_token: token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        listed += page.entries.len();
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    let list_secs = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let (mut found, mut token) = (0, String::new());
+    loop {
+        let page = files
+            .find(pb::FindRequest {
+                namespace_id: ns.clone(),
+                pattern: "**/*.py".into(),
+                page_size: 10_000,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        found += page.entries.len();
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    let find_secs = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let direct = files
+        .list(pb::ListRequest {
+            namespace_id: ns.clone(),
+            path: "d7".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
+        .len();
+    let direct_secs = start.elapsed().as_secs_f64();
+    assert_eq!(found, count.div_ceil(2));
+    emit(json!({
+        "figure": "tree_scan",
+        "files": count,
+        "entries": listed,
+        "build_secs": round2(build),
+        "recursive_list_secs": round2(list_secs),
+        "recursive_list_entries_per_s": (listed as f64 / list_secs).round(),
+        "find_py_matches": found,
+        "find_secs": round2(find_secs),
+        "direct_list_of_one_dir_ms": round2(direct_secs * 1000.0),
+        "direct_list_children": direct,
+    }));
+    drop(process);
+}
+
+fn main() {
+    let (echo_server, args) = parse_args();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    if echo_server {
+        runtime.block_on(echo_server::run());
+        return;
+    }
+    runtime.block_on(async {
+        let run = |section: &str| args.only.as_deref().is_none_or(|o| o == section);
+        if run("transfer") {
+            let ceiling = transport_ceiling(args.size_mib).await;
+            let disk = disk_durable_write(&std::env::current_dir().unwrap(), args.size_mib);
+            arca_transfer("memory", args.size_mib, ceiling, None).await;
+            arca_transfer("filesystem", args.size_mib, ceiling, Some(disk)).await;
+        }
+        if run("small") {
+            small_files("memory", args.small).await;
+            small_files("filesystem", args.small).await;
+        }
+        if run("tree") {
+            tree_scan(args.tree).await;
+        }
+    });
+}

@@ -27,6 +27,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 /// Runs every behaviour in turn.
 pub async fn run_all(store: &dyn BlobStore) {
     round_trip(store).await;
+    put_whole_object(store).await;
     empty_object(store).await;
     nothing_visible_before_complete(store).await;
     abort_leaves_nothing(store).await;
@@ -52,6 +53,21 @@ pub async fn round_trip(store: &dyn BlobStore) {
     w.complete().await.unwrap();
     assert_eq!(read_all(store, &key, 0..u64::MAX).await.unwrap(), data);
     assert_eq!(store.size(&key).await.unwrap(), Some(data.len() as u64));
+}
+
+/// `put` stores a whole object in one step, atomically, leaving no staging.
+pub async fn put_whole_object(store: &dyn BlobStore) {
+    let key = key("put");
+    let prefix = key.rsplit_once('/').unwrap().0.to_owned() + "/";
+    store
+        .put(&key, Bytes::from_static(b"small object"))
+        .await
+        .unwrap();
+    assert_eq!(
+        read_all(store, &key, 0..u64::MAX).await.unwrap(),
+        b"small object"
+    );
+    assert_eq!(store.list(&prefix).await.unwrap(), vec![key.clone()]);
 }
 
 /// A zero-byte object exists and reads as empty.

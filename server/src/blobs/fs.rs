@@ -107,22 +107,22 @@ impl BlobStore for FsStore {
                     .parent()
                     .ok_or_else(|| Error::Internal("key without parent".into()))?;
                 ensure_dir(dir)?;
-                let file = OpenOptions::new()
+                OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .open(&partial)
-                    .map_err(|e| backend_io("create staged file", e))?;
-                sync_dir(dir)?;
-                Ok(file)
+                    .map_err(|e| backend_io("create staged file", e))
             })
             .await?
         };
         Ok(Box::new(FsWrite {
             file: Some(file),
+            pending: None,
             partial,
             target,
             written: 0,
             keep: false,
+            dir_synced: false,
         }))
     }
 
@@ -159,10 +159,12 @@ impl BlobStore for FsStore {
         };
         Ok(Box::new(FsWrite {
             file: Some(file),
+            pending: None,
             partial,
             target,
             written: persisted,
             keep: false,
+            dir_synced: true,
         }))
     }
 
@@ -281,22 +283,46 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
 struct FsWrite {
     /// Taken while a blocking operation runs.
     file: Option<File>,
+    /// The latest chunk's write, still running: it owns the file meanwhile.
+    /// Writes are pipelined one deep, so receiving the next chunk overlaps
+    /// writing this one.
+    pending: Option<tokio::task::JoinHandle<(File, Result<()>)>>,
     partial: PathBuf,
     target: PathBuf,
     written: u64,
     /// Set by `suspend` and `complete`: the drop guard must not delete.
     keep: bool,
+    /// Whether the directory entry of the staged file is durable. Only a
+    /// resumable upload needs it (at its first persist); `complete` syncs the
+    /// directory after the rename anyway.
+    dir_synced: bool,
 }
 
 impl FsWrite {
+    /// Waits for the pending write and takes back the file.
+    async fn settle(&mut self) -> Result<()> {
+        if let Some(pending) = self.pending.take() {
+            let (file, result) = pending
+                .await
+                .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?;
+            self.file = Some(file);
+            result?;
+        }
+        Ok(())
+    }
+
+    fn take_file(&mut self) -> Result<File> {
+        self.file
+            .take()
+            .ok_or_else(|| Error::Internal("staged file used after failure".into()))
+    }
+
     async fn with_file<T: Send + 'static>(
         &mut self,
         f: impl FnOnce(&mut File) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let mut file = self
-            .file
-            .take()
-            .ok_or_else(|| Error::Internal("staged file used after failure".into()))?;
+        self.settle().await?;
+        let mut file = self.take_file()?;
         let (file, result) = tokio::task::spawn_blocking(move || {
             let r = f(&mut file);
             (file, r)
@@ -315,22 +341,32 @@ impl StagedWrite for FsWrite {
     }
 
     async fn write(&mut self, data: Bytes) -> Result<()> {
+        self.settle().await?;
+        let mut file = self.take_file()?;
         let len = data.len() as u64;
-        self.with_file(move |f| {
-            f.write_all(&data)
-                .map_err(|e| backend_io("write staged file", e))
-        })
-        .await?;
+        self.pending = Some(tokio::task::spawn_blocking(move || {
+            let result = file
+                .write_all(&data)
+                .map_err(|e| backend_io("write staged file", e));
+            (file, result)
+        }));
         self.written += len;
         Ok(())
     }
 
     async fn persist(&mut self) -> Result<u64> {
-        self.with_file(|f| {
+        let dir = if self.dir_synced {
+            None
+        } else {
+            self.partial.parent().map(Path::to_owned)
+        };
+        self.with_file(move |f| {
             f.sync_data()
-                .map_err(|e| backend_io("fdatasync staged file", e))
+                .map_err(|e| backend_io("fdatasync staged file", e))?;
+            dir.as_deref().map_or(Ok(()), sync_dir)
         })
         .await?;
+        self.dir_synced = true;
         Ok(self.written)
     }
 
@@ -349,6 +385,7 @@ impl StagedWrite for FsWrite {
     }
 
     async fn abort(mut self: Box<Self>) -> Result<()> {
+        let _ = self.settle().await;
         self.file = None;
         self.keep = true;
         let partial = self.partial.clone();
@@ -356,6 +393,8 @@ impl StagedWrite for FsWrite {
     }
 
     fn suspend(mut self: Box<Self>) {
+        // A pending write finishes on its own; persist already covered what
+        // the upload record claims.
         self.keep = true;
     }
 }

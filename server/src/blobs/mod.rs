@@ -36,6 +36,15 @@ pub trait BlobStore: Send + Sync + 'static {
     /// under `key` until [`StagedWrite::complete`].
     async fn begin(&self, key: &str) -> Result<Box<dyn StagedWrite>>;
 
+    /// Writes a whole small object in one step, with the same guarantees
+    /// as `begin`, `write` and `complete` (which is what it does unless a
+    /// backend has a faster way).
+    async fn put(&self, key: &str, data: Bytes) -> Result<()> {
+        let mut writer = self.begin(key).await?;
+        writer.write(data).await?;
+        writer.complete().await
+    }
+
     /// Reopens a suspended staged write of `key`, keeping exactly its first
     /// `persisted` bytes (anything written after the last persist is
     /// dropped). `token` is the one the original writer reported.

@@ -85,9 +85,7 @@ impl Core {
         let object_key = grid::object_key(&ns.grid_prefix, &object_id);
         let store = self.backend(&ns.backend)?;
         let size = data.len() as u64;
-        let mut writer = store.begin(&object_key).await?;
-        writer.write(data).await?;
-        writer.complete().await?;
+        store.put(&object_key, data).await?;
         let file = NewFile {
             object_id,
             object_key,

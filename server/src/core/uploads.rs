@@ -35,6 +35,8 @@ pub struct Upload {
     record: UploadRecord,
     writer: Option<Box<dyn StagedWrite>>,
     hasher: Sha256,
+    /// The hash of the latest chunk, still running; owns the hasher meanwhile.
+    hashing: Option<tokio::task::JoinHandle<Sha256>>,
     received: u64,
     /// Set when the content is known bad: closing discards instead of suspending.
     doomed: bool,
@@ -102,6 +104,7 @@ impl Core {
             record,
             writer: Some(writer),
             hasher,
+            hashing: None,
             received: 0,
             doomed: false,
         };
@@ -143,6 +146,7 @@ impl Core {
                     record,
                     writer: Some(writer),
                     hasher,
+                    hashing: None,
                     received,
                     doomed: false,
                 };
@@ -177,6 +181,16 @@ impl Upload {
     /// When an unfinished upload is discarded, ms since the epoch.
     pub fn lease_expires_ms(&self) -> i64 {
         self.record.lease_expires_ms
+    }
+
+    /// The hasher once every chunk handed to it has been hashed.
+    async fn settled_hasher(&mut self) -> Result<Sha256> {
+        match self.hashing.take() {
+            Some(task) => task
+                .await
+                .map_err(|e| Error::Internal(format!("hash task failed: {e}"))),
+            None => Ok(std::mem::take(&mut self.hasher)),
+        }
     }
 
     fn writer(&mut self) -> Result<&mut Box<dyn StagedWrite>> {
@@ -228,20 +242,18 @@ impl Upload {
                 "content exceeds the declared total size of {total} bytes; nothing was committed"
             )));
         }
-        // Hash on a blocking thread while the backend writes.
-        let mut hasher = std::mem::take(&mut self.hasher);
-        let hashed = {
+        // Hash on a blocking thread while the backend writes and the next
+        // chunk arrives; the next chunk (or a persist) waits for it.
+        let mut hasher = self.settled_hasher().await?;
+        let hashing = {
             let data = data.clone();
             tokio::task::spawn_blocking(move || {
                 hasher.update(&data);
                 hasher
             })
         };
-        let written = self.writer()?.write(data).await;
-        self.hasher = hashed
-            .await
-            .map_err(|e| Error::Internal(format!("hash task failed: {e}")))?;
-        written?;
+        self.hashing = Some(hashing);
+        self.writer()?.write(data).await?;
         self.received += len;
         if self.received - self.record.persisted >= self.core.config.uploads.persist_interval_bytes
         {
@@ -264,6 +276,7 @@ impl Upload {
             )));
         }
         self.record.persisted = persisted;
+        self.hasher = self.settled_hasher().await?;
         self.record.hash_state = hash_state(&self.hasher);
         self.record.lease_expires_ms = meta::now_ms().saturating_add(self.core.upload_lease_ms());
         self.save_record().await?;
@@ -297,7 +310,7 @@ impl Upload {
                 self.received
             )));
         }
-        let sha256 = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        let sha256 = hex::encode(self.settled_hasher().await?.finalize());
         let expected = expected_sha256
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| self.record.expected_sha256.clone());
