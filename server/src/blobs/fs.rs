@@ -8,10 +8,12 @@
 //! writer removes its partial file. Keys are checked again here: a key with
 //! an empty, `.` or `..` segment never reaches the filesystem.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -31,6 +33,78 @@ const READ_CHUNK: usize = 1 << 20;
 #[derive(Clone)]
 pub struct FsStore {
     root: PathBuf,
+    dir_syncs: Arc<DirSyncs>,
+}
+
+/// Group commit of directory fsyncs: concurrent renames into one directory
+/// (a namespace's objects) share one fsync instead of paying one each.
+#[derive(Default)]
+struct DirSyncs {
+    dirs: Mutex<HashMap<PathBuf, Arc<DirSync>>>,
+}
+
+#[derive(Default)]
+struct DirSync {
+    state: Mutex<DirSyncState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct DirSyncState {
+    /// Requests made so far; each is made after its rename finished.
+    requested: u64,
+    /// Every request up to this one is covered by a finished fsync.
+    synced: u64,
+    running: bool,
+}
+
+impl DirSyncs {
+    /// Makes every rename into `dir` that finished before this call durable.
+    fn sync(&self, dir: &Path) -> Result<()> {
+        let entry = self
+            .dirs
+            .lock()
+            .unwrap()
+            .entry(dir.to_owned())
+            .or_default()
+            .clone();
+        let result = entry.sync(dir);
+        let mut dirs = self.dirs.lock().unwrap();
+        // Only the map and this call hold it: nobody is waiting, drop it.
+        if Arc::strong_count(&entry) == 2 {
+            dirs.remove(dir);
+        }
+        result
+    }
+}
+
+impl DirSync {
+    fn sync(&self, dir: &Path) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        state.requested += 1;
+        let mine = state.requested;
+        loop {
+            if state.synced >= mine {
+                return Ok(());
+            }
+            if state.running {
+                state = self.done.wait(state).unwrap();
+                continue;
+            }
+            // An fsync started now covers every request made so far.
+            state.running = true;
+            let covers = state.requested;
+            drop(state);
+            let result = sync_dir(dir);
+            state = self.state.lock().unwrap();
+            state.running = false;
+            if result.is_ok() {
+                state.synced = state.synced.max(covers);
+            }
+            self.done.notify_all();
+            result?;
+        }
+    }
 }
 
 impl FsStore {
@@ -39,6 +113,7 @@ impl FsStore {
         std::fs::create_dir_all(root).map_err(|e| backend_io("create backend root", e))?;
         Ok(FsStore {
             root: root.to_owned(),
+            dir_syncs: Arc::default(),
         })
     }
 
@@ -116,6 +191,7 @@ impl BlobStore for FsStore {
             .await?
         };
         Ok(Box::new(FsWrite {
+            dir_syncs: self.dir_syncs.clone(),
             file: Some(file),
             pending: None,
             partial,
@@ -124,6 +200,36 @@ impl BlobStore for FsStore {
             keep: false,
             dir_synced: false,
         }))
+    }
+
+    async fn put(&self, key: &str, data: Bytes) -> Result<()> {
+        let target = self.path_of(key)?;
+        let dir_syncs = self.dir_syncs.clone();
+        blocking(move || {
+            let partial = partial_path(&target);
+            let dir = target
+                .parent()
+                .ok_or_else(|| Error::Internal("key without parent".into()))?;
+            ensure_dir(dir)?;
+            let written = (|| {
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&partial)
+                    .map_err(|e| backend_io("create staged file", e))?;
+                file.write_all(&data)
+                    .map_err(|e| backend_io("write staged file", e))?;
+                file.sync_data()
+                    .map_err(|e| backend_io("fdatasync staged file", e))?;
+                std::fs::rename(&partial, &target).map_err(|e| backend_io("rename staged file", e))
+            })();
+            if written.is_err() {
+                let _ = std::fs::remove_file(&partial);
+            }
+            written?;
+            dir_syncs.sync(dir)
+        })
+        .await
     }
 
     async fn resume(
@@ -158,6 +264,7 @@ impl BlobStore for FsStore {
             .await?
         };
         Ok(Box::new(FsWrite {
+            dir_syncs: self.dir_syncs.clone(),
             file: Some(file),
             pending: None,
             partial,
@@ -281,6 +388,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
 }
 
 struct FsWrite {
+    dir_syncs: Arc<DirSyncs>,
     /// Taken while a blocking operation runs.
     file: Option<File>,
     /// The latest chunk's write, still running: it owns the file meanwhile.
@@ -371,13 +479,14 @@ impl StagedWrite for FsWrite {
     }
 
     async fn complete(mut self: Box<Self>) -> Result<()> {
+        let dir_syncs = self.dir_syncs.clone();
         let partial = self.partial.clone();
         let target = self.target.clone();
         self.with_file(move |f| {
             f.sync_all()
                 .map_err(|e| backend_io("fsync staged file", e))?;
             std::fs::rename(&partial, &target).map_err(|e| backend_io("rename staged file", e))?;
-            target.parent().map_or(Ok(()), sync_dir)
+            target.parent().map_or(Ok(()), |dir| dir_syncs.sync(dir))
         })
         .await?;
         self.keep = true;

@@ -15,9 +15,17 @@ use crate::error::{Result, not_found};
 /// Chunk size of reads.
 const READ_CHUNK: usize = 1 << 20;
 
+/// An object as the chunks it was written in: completing a large upload
+/// does not copy it into one buffer.
+#[derive(Clone)]
+struct Object {
+    chunks: Arc<[Bytes]>,
+    len: u64,
+}
+
 #[derive(Default)]
 struct State {
-    objects: BTreeMap<String, Bytes>,
+    objects: BTreeMap<String, Object>,
     /// Suspended staged writes by key: their chunks, persisted length.
     staged: BTreeMap<String, Vec<Bytes>>,
 }
@@ -80,24 +88,30 @@ impl BlobStore for MemoryStore {
             .get(key)
             .cloned()
             .ok_or_else(|| not_found(format!("no object at {key}")))?;
-        let end = (range.end as usize).min(object.len());
-        let start = (range.start as usize).min(end);
-        let slice = object.slice(start..end);
-        let chunks: Vec<Result<Bytes>> = (0..slice.len())
-            .step_by(READ_CHUNK)
-            .map(|at| Ok(slice.slice(at..(at + READ_CHUNK).min(slice.len()))))
-            .collect();
-        Ok(Box::pin(futures::stream::iter(chunks)))
+        let end = range.end.min(object.len);
+        let start = range.start.min(end);
+        let mut out: Vec<Result<Bytes>> = Vec::new();
+        let mut at = 0u64;
+        for chunk in object.chunks.iter() {
+            let (chunk_start, chunk_end) = (at, at + chunk.len() as u64);
+            at = chunk_end;
+            if chunk_end <= start || chunk_start >= end {
+                continue;
+            }
+            let from = start.max(chunk_start) - chunk_start;
+            let to = end.min(chunk_end) - chunk_start;
+            let piece = chunk.slice(from as usize..to as usize);
+            for offset in (0..piece.len()).step_by(READ_CHUNK) {
+                out.push(Ok(
+                    piece.slice(offset..(offset + READ_CHUNK).min(piece.len()))
+                ));
+            }
+        }
+        Ok(Box::pin(futures::stream::iter(out)))
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>> {
-        Ok(self
-            .state
-            .lock()
-            .unwrap()
-            .objects
-            .get(key)
-            .map(|b| b.len() as u64))
+        Ok(self.state.lock().unwrap().objects.get(key).map(|o| o.len))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
@@ -165,16 +179,14 @@ impl StagedWrite for MemoryWrite {
     }
 
     async fn complete(mut self: Box<Self>) -> Result<()> {
-        let mut whole = bytes::BytesMut::with_capacity(self.chunks.iter().map(Bytes::len).sum());
-        for chunk in self.chunks.drain(..) {
-            whole.extend_from_slice(&chunk);
-        }
+        let chunks: Arc<[Bytes]> = std::mem::take(&mut self.chunks).into();
+        let len = chunks.iter().map(|c| c.len() as u64).sum();
         self.store
             .state
             .lock()
             .unwrap()
             .objects
-            .insert(self.key.clone(), whole.freeze());
+            .insert(self.key.clone(), Object { chunks, len });
         Ok(())
     }
 
