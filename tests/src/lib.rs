@@ -313,3 +313,15 @@ macro_rules! on_every_backend {
         }
     };
 }
+
+/// Instantiates async test functions `fn(Backend)` on the durable backends
+/// only (those whose content outlives the process or can be inspected).
+#[macro_export]
+macro_rules! on_durable_backends {
+    ($($name:ident),* $(,)?) => {
+        mod durable_filesystem {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Backend::Filesystem).await })*
+        }
+    };
+}

@@ -648,9 +648,6 @@ async fn broken_stream_resumes(backend: Backend) {
 }
 
 async fn resume_across_restart(backend: Backend) {
-    if backend == Backend::Memory {
-        return; // memory content does not outlive the process by design
-    }
     let server = TestServer::start(backend).await;
     let ns = server.workspace().await;
     let content = pattern(5 * MIB + 99, 6);
@@ -684,9 +681,6 @@ async fn resume_across_restart(backend: Backend) {
 }
 
 async fn committed_data_survives_restart(backend: Backend) {
-    if backend == Backend::Memory {
-        return; // memory content does not outlive the process by design
-    }
     let server = TestServer::start(backend).await;
     let ns = server.workspace().await;
     let mut expected = Vec::new();
@@ -766,7 +760,8 @@ on_every_backend!(
     offsets_and_message_order,
     upload_preconditions,
     broken_stream_resumes,
-    resume_across_restart,
-    committed_data_survives_restart,
     expired_upload_lease_is_reclaimed,
 );
+
+// Memory content does not outlive the process, by design.
+arca_tests::on_durable_backends!(resume_across_restart, committed_data_survives_restart);
