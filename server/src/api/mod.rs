@@ -17,6 +17,7 @@ use arca_proto::v1::file_service_server::FileServiceServer;
 use arca_proto::v1::namespace_service_server::NamespaceServiceServer;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
@@ -78,6 +79,15 @@ pub async fn serve(
         .local_addr()
         .map_err(|e| Error::Internal(format!("listener address: {e}")))?;
     tracing::info!(address = %local, "arca listening");
+    // The builder's TCP options do not reach a caller-supplied listener:
+    // set TCP_NODELAY here, or small answers wait out delayed ACKs.
+    let incoming = TcpListenerStream::new(listener).map(|accepted| {
+        accepted.inspect(|stream| {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        })
+    });
     let (drain, drained) = oneshot::channel::<()>();
     let server = Server::builder()
         .tcp_nodelay(true)
@@ -89,7 +99,7 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(namespaces)
         .add_service(files)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+        .serve_with_incoming_shutdown(incoming, async {
             let _ = drained.await;
         });
     tokio::pin!(server);
