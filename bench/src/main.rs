@@ -10,8 +10,8 @@
 //! 3. recursive List and Find over a workspace of 100,000 files.
 //!
 //! Usage: `cargo run --release -p arca-bench -- [--size-mib N] [--small N]
-//! [--tree N] [--runs N] [--only transfer|small|tree]`. Transfers report the
-//! best of `--runs` (default 3).
+//! [--tree N] [--runs N] [--only transfer|small|tree]`. Transfers run
+//! `--runs` times (default 3), interleaved with their ceilings.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -159,7 +159,7 @@ fn start_arca(dir: &std::path::Path, backend: &str) -> Process {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[log]\nformat = \"json\"\nfilter = \"warn,arca_server::api=info\"\n{backends}[default_backend]\nall = \"{backend}\"\n",
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[log]\nformat = \"json\"\nfilter = \"warn,arca_server::api=info\"\n[reclaim]\ngrace_secs = 0\ninterval_secs = 1\n{backends}[default_backend]\nall = \"{backend}\"\n",
             dir.display()
         ),
     )
@@ -278,74 +278,68 @@ mod echo_server {
     }
 }
 
-/// Best of `runs` measurements (the machine is noisy; the best run is the
-/// one least disturbed by neighbours).
-async fn best_of<F, Fut>(runs: usize, mut f: F) -> f64
-where
-    F: FnMut(usize) -> Fut,
-    Fut: std::future::Future<Output = f64>,
-{
-    let mut best: f64 = 0.0;
-    for run in 0..runs.max(1) {
-        best = best.max(f(run).await);
-    }
-    best
-}
-
 /// The transport's ceiling: a bare tonic echo of the same bytes, in chunks
 /// of the same size, with Arca's transport settings, as its own process.
-async fn transport_ceiling(size_mib: u64, runs: usize) -> (f64, f64) {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command.arg("--echo-server");
-    let process = Process::spawn(command, "ECHO_LISTENING");
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", process.addr))
-        .unwrap()
-        .tcp_nodelay(true)
-        .initial_stream_window_size(4 << 20)
-        .initial_connection_window_size(8 << 20)
-        .connect()
-        .await
-        .unwrap();
-    let client = echo::echo_client::EchoClient::new(channel)
-        .max_decoding_message_size(16 << 20)
-        .max_encoding_message_size(16 << 20);
-    let total = size_mib * MIB;
-    let up = best_of(runs, |_| {
-        let mut client = client.clone();
-        async move {
-            let chunk = one_mib_chunk();
-            let start = Instant::now();
-            let chunks = futures::stream::iter((0..size_mib).map(move |i| echo::Chunk {
-                offset: i * MIB,
-                data: chunk.clone(),
-            }));
-            assert_eq!(client.sink(chunks).await.unwrap().into_inner().bytes, total);
-            mb_per_s(total, start.elapsed().as_secs_f64())
+struct Echo {
+    _process: Process,
+    client: echo::echo_client::EchoClient<tonic::transport::Channel>,
+}
+
+impl Echo {
+    async fn start() -> Echo {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command.arg("--echo-server");
+        let process = Process::spawn(command, "ECHO_LISTENING");
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", process.addr))
+            .unwrap()
+            .tcp_nodelay(true)
+            .initial_stream_window_size(4 << 20)
+            .initial_connection_window_size(8 << 20)
+            .connect()
+            .await
+            .unwrap();
+        let client = echo::echo_client::EchoClient::new(channel)
+            .max_decoding_message_size(16 << 20)
+            .max_encoding_message_size(16 << 20);
+        Echo {
+            _process: process,
+            client,
         }
-    })
-    .await;
-    let down = best_of(runs, |_| {
-        let mut client = client.clone();
-        async move {
-            let start = Instant::now();
-            let mut stream = client
-                .source(echo::SourceRequest { total, chunk: MIB })
-                .await
-                .unwrap()
-                .into_inner();
-            let mut got = 0;
-            while let Some(chunk) = stream.next().await {
-                got += chunk.unwrap().data.len() as u64;
-            }
-            assert_eq!(got, total);
-            mb_per_s(total, start.elapsed().as_secs_f64())
+    }
+
+    async fn upload(&self, size_mib: u64) -> f64 {
+        let mut client = self.client.clone();
+        let chunk = one_mib_chunk();
+        let start = Instant::now();
+        let chunks = futures::stream::iter((0..size_mib).map(move |i| echo::Chunk {
+            offset: i * MIB,
+            data: chunk.clone(),
+        }));
+        assert_eq!(
+            client.sink(chunks).await.unwrap().into_inner().bytes,
+            size_mib * MIB
+        );
+        mb_per_s(size_mib * MIB, start.elapsed().as_secs_f64())
+    }
+
+    async fn download(&self, size_mib: u64) -> f64 {
+        let mut client = self.client.clone();
+        let start = Instant::now();
+        let mut stream = client
+            .source(echo::SourceRequest {
+                total: size_mib * MIB,
+                chunk: MIB,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut got = 0;
+        while let Some(chunk) = stream.next().await {
+            got += chunk.unwrap().data.len() as u64;
         }
-    })
-    .await;
-    emit(
-        json!({"figure": "transport_echo", "size_mib": size_mib, "upload_mb_s": up, "download_mb_s": down}),
-    );
-    (up, down)
+        assert_eq!(got, size_mib * MIB);
+        mb_per_s(got, start.elapsed().as_secs_f64())
+    }
 }
 
 /// The disk's own durable write rate: the same bytes to a file, then fsync.
@@ -361,7 +355,6 @@ fn disk_durable_write(dir: &std::path::Path, size_mib: u64) -> f64 {
     let rate = mb_per_s(size_mib * MIB, start.elapsed().as_secs_f64());
     drop(file);
     let _ = std::fs::remove_file(&path);
-    emit(json!({"figure": "disk_durable_write", "size_mib": size_mib, "mb_s": rate}));
     rate
 }
 
@@ -444,52 +437,99 @@ async fn download_once(client: &Client, ns: &str, path: &str, size_mib: u64) -> 
     mb_per_s(got, start.elapsed().as_secs_f64())
 }
 
-/// Ceilings measured in the same run, for the ratios.
-struct Ceilings {
-    echo_up: f64,
-    echo_down: f64,
-    sha256: f64,
-    disk: f64,
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    if xs.is_empty() { 0.0 } else { xs[xs.len() / 2] }
 }
 
-async fn arca_transfer(backend: &str, size_mib: u64, runs: usize, c: &Ceilings) {
-    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
-    let process = start_arca(dir.path(), backend);
-    let client = connect(&process.addr).await;
-    let ns = workspace(&client, "transfer").await;
-    let up = best_of(runs, |run| {
-        let (client, ns) = (client.clone(), ns.clone());
-        async move { upload_once(&client, &ns, &format!("big-{run}.bin"), size_mib).await }
-    })
-    .await;
-    let rss_after_upload = process.peak_rss_mib();
-    let down = best_of(runs, |run| {
-        let (client, ns) = (client.clone(), ns.clone());
-        async move { download_once(&client, &ns, &format!("big-{run}.bin"), size_mib).await }
-    })
-    .await;
-    // The basis: the transport (and for the filesystem, the lower of
-    // it and the disk); beside it, the same with SHA-256 as a further bound.
-    let upload_basis = if backend == "filesystem" {
-        c.echo_up.min(c.disk)
-    } else {
-        c.echo_up
-    };
-    emit(json!({
-        "figure": "arca_transfer",
-        "backend": backend,
-        "size_mib": size_mib,
-        "chunk_mib": 1,
-        "runs": runs,
-        "upload_mb_s": up,
-        "download_mb_s": down,
-        "upload_ratio": round2(up / upload_basis),
-        "upload_ratio_basis": if backend == "filesystem" { "min(transport echo, disk durable write)" } else { "transport echo" },
-        "upload_ratio_incl_sha256_bound": round2(up / upload_basis.min(c.sha256)),
-        "download_ratio": round2(down / c.echo_down),
-        "server_peak_rss_mib_after_upload": rss_after_upload,
-        "server_peak_rss_mib": process.peak_rss_mib(),
-    }));
+fn best(xs: &[f64]) -> f64 {
+    xs.iter().copied().fold(0.0, f64::max)
+}
+
+/// One Arca server under test for transfers.
+struct ArcaUnderTest {
+    backend: &'static str,
+    process: Process,
+    client: Client,
+    ns: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Transfers, interleaved: in each run the echo, the disk and both backends
+/// are measured back to back, so each ratio compares figures taken under the
+/// same conditions. The ratios reported are the medians over runs; the
+/// speeds are the best runs.
+async fn transfers(size_mib: u64, runs: usize) {
+    let echo = Echo::start().await;
+    let sha256 = sha256_single_core();
+    let mut servers = Vec::new();
+    for backend in ["memory", "filesystem"] {
+        let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+        let process = start_arca(dir.path(), backend);
+        let client = connect(&process.addr).await;
+        let ns = workspace(&client, "transfer").await;
+        servers.push(ArcaUnderTest {
+            backend,
+            process,
+            client,
+            ns,
+            _dir: dir,
+        });
+    }
+    let here = std::env::current_dir().unwrap();
+    let (mut echo_up, mut echo_down, mut disk) = (Vec::new(), Vec::new(), Vec::new());
+    let mut up: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
+    let mut down: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
+    let mut up_ratio: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
+    let mut down_ratio: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
+    let mut rss_after_upload = vec![0.0; servers.len()];
+    for _ in 0..runs.max(1) {
+        let e_up = echo.upload(size_mib).await;
+        let d = disk_durable_write(&here, size_mib);
+        for (i, s) in servers.iter().enumerate() {
+            let u = upload_once(&s.client, &s.ns, "big.bin", size_mib).await;
+            let basis = if s.backend == "filesystem" {
+                e_up.min(d)
+            } else {
+                e_up
+            };
+            up[i].push(u);
+            up_ratio[i].push(u / basis);
+            rss_after_upload[i] = s.process.peak_rss_mib();
+        }
+        let e_down = echo.download(size_mib).await;
+        for (i, s) in servers.iter().enumerate() {
+            let x = download_once(&s.client, &s.ns, "big.bin", size_mib).await;
+            down[i].push(x);
+            down_ratio[i].push(x / e_down);
+        }
+        echo_up.push(e_up);
+        echo_down.push(e_down);
+        disk.push(d);
+    }
+    emit(
+        json!({"figure": "transport_echo", "size_mib": size_mib, "runs": runs, "upload_mb_s": best(&echo_up), "download_mb_s": best(&echo_down)}),
+    );
+    emit(
+        json!({"figure": "disk_durable_write", "size_mib": size_mib, "runs": runs, "mb_s": best(&disk)}),
+    );
+    for (i, s) in servers.iter().enumerate() {
+        emit(json!({
+            "figure": "arca_transfer",
+            "backend": s.backend,
+            "size_mib": size_mib,
+            "chunk_mib": 1,
+            "runs": runs,
+            "upload_mb_s": best(&up[i]),
+            "download_mb_s": best(&down[i]),
+            "upload_ratio": round2(median(up_ratio[i].clone())),
+            "upload_ratio_basis": if s.backend == "filesystem" { "min(transport echo, disk durable write), same run" } else { "transport echo, same run" },
+            "upload_ratio_to_sha256": round2(best(&up[i]) / sha256),
+            "download_ratio": round2(median(down_ratio[i].clone())),
+            "server_peak_rss_mib_after_upload": rss_after_upload[i],
+            "server_peak_rss_mib": s.process.peak_rss_mib(),
+        }));
+    }
 }
 
 async fn small_files(backend: &str, count: usize) {
@@ -690,16 +730,7 @@ fn main() {
     runtime.block_on(async {
         let run = |section: &str| args.only.as_deref().is_none_or(|o| o == section);
         if run("transfer") {
-            let (echo_up, echo_down) = transport_ceiling(args.size_mib, args.runs).await;
-            let disk = disk_durable_write(&std::env::current_dir().unwrap(), args.size_mib);
-            let ceilings = Ceilings {
-                echo_up,
-                echo_down,
-                sha256: sha256_single_core(),
-                disk,
-            };
-            arca_transfer("memory", args.size_mib, args.runs, &ceilings).await;
-            arca_transfer("filesystem", args.size_mib, args.runs, &ceilings).await;
+            transfers(args.size_mib, args.runs).await;
         }
         if run("small") {
             small_files("memory", args.small).await;
