@@ -500,3 +500,70 @@ on_every_backend!(
     expired_namespaces_are_unreadable,
     destroy_removes_everything,
 );
+
+#[tokio::test]
+async fn named_backends_with_a_default_per_scope() {
+    use arca_server::config::BackendConfig;
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let mut config = arca_tests::test_config(Backend::Filesystem, dir.path());
+    config
+        .backends
+        .insert("scratch".into(), BackendConfig::Memory);
+    config.default_backend.all = "local".into();
+    config.default_backend.session = "scratch".into();
+    let server = TestServer::start_with(config, dir).await;
+    let mut ns = server.client.namespaces.clone();
+    let session = ns
+        .create_namespace(create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::Session,
+            owner("sb", "alice", "s1"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let user = ns
+        .create_namespace(create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::User,
+            owner("sb", "alice", ""),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let chosen = ns
+        .create_namespace(pb::CreateNamespaceRequest {
+            backend: "scratch".into(),
+            ..create(
+                pb::NamespaceType::Workspace,
+                pb::Scope::User,
+                owner("sb", "bob", ""),
+            )
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            session.backend.as_str(),
+            user.backend.as_str(),
+            chosen.backend.as_str()
+        ),
+        ("scratch", "local", "scratch")
+    );
+    // Content lands where the namespace says: on disk only for `local`.
+    let root = server.blob_root().unwrap();
+    for (ns, on_disk) in [(&session, false), (&user, true), (&chosen, false)] {
+        let entry = server.write(&ns.namespace_id, "f", b"content").await;
+        assert_eq!(
+            root.join(&entry.grid_key).exists(),
+            on_disk,
+            "{}",
+            ns.backend
+        );
+        assert_eq!(
+            server.read(&ns.namespace_id, "f").await.unwrap(),
+            b"content"
+        );
+    }
+}
