@@ -39,6 +39,11 @@ pub fn entry(path: &str, e: &EntryRecord) -> pb::Entry {
     }
 }
 
+/// A page of entries as the contract shows it.
+pub fn entries(page: &[(String, EntryRecord)]) -> Vec<pb::Entry> {
+    page.iter().map(|(path, e)| entry(path, e)).collect()
+}
+
 /// A namespace as the contract shows it.
 pub fn namespace(ns: &NamespaceRecord) -> pb::Namespace {
     pb::Namespace {

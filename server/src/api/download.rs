@@ -11,8 +11,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
-use super::convert;
-use super::file::ResponseStreamOf;
+use super::{ResponseStreamOf, convert};
 use crate::core::Core;
 use crate::error::{Error, Result};
 

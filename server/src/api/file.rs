@@ -1,15 +1,13 @@
 //! `arca.v1.FileService`, unary part: small reads and writes, batches and
 //! tree calls. The streams live in `upload.rs` and `download.rs`.
 
-use std::pin::Pin;
 use std::sync::Arc;
 
 use arca_proto::v1 as pb;
 use arca_proto::v1::file_service_server::FileService;
-use futures::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::convert;
+use super::{ResponseStreamOf, convert};
 use crate::core::Core;
 use crate::core::files::FindParams;
 
@@ -24,9 +22,6 @@ impl FileApi {
         FileApi { core }
     }
 }
-
-/// A boxed server stream.
-pub type ResponseStreamOf<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 #[tonic::async_trait]
 impl FileService for FileApi {
@@ -214,11 +209,7 @@ impl FileService for FileApi {
             )
             .await?;
         Ok(Response::new(pb::ListResponse {
-            entries: page
-                .entries
-                .iter()
-                .map(|(p, e)| convert::entry(p, e))
-                .collect(),
+            entries: convert::entries(&page.entries),
             next_page_token: next,
         }))
     }
@@ -308,11 +299,7 @@ impl FileService for FileApi {
             )
             .await?;
         Ok(Response::new(pb::FindResponse {
-            entries: page
-                .entries
-                .iter()
-                .map(|(p, e)| convert::entry(p, e))
-                .collect(),
+            entries: convert::entries(&page.entries),
             next_page_token: next,
         }))
     }

@@ -28,6 +28,10 @@ use crate::config::Config;
 use crate::core::{Core, reclaim};
 use crate::error::{Error, Result};
 
+/// A boxed server stream, the response type of the streaming RPCs.
+pub type ResponseStreamOf<T> =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, tonic::Status>> + Send + 'static>>;
+
 /// HTTP/2 stream window: enough to keep 1 MiB chunks flowing.
 const STREAM_WINDOW: u32 = 4 << 20;
 /// HTTP/2 connection window.

@@ -12,8 +12,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
-use super::convert;
-use super::file::ResponseStreamOf;
+use super::{ResponseStreamOf, convert};
 use crate::core::Core;
 use crate::core::uploads::Upload;
 use crate::error::{Error, invalid};
