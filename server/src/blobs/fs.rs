@@ -17,9 +17,6 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use super::{BlobStore, ByteStream, StagedWrite};
 use crate::error::{Error, Result, backend_io, not_found};
@@ -28,6 +25,8 @@ use crate::error::{Error, Result, backend_io, not_found};
 const PARTIAL: &str = ".partial";
 /// Chunk size of reads.
 const READ_CHUNK: usize = 1 << 20;
+/// Chunks a reader may run ahead of its consumer.
+const READ_AHEAD: usize = 2;
 
 /// Objects stored as files under a root directory.
 #[derive(Clone)]
@@ -282,26 +281,46 @@ impl BlobStore for FsStore {
 
     async fn read(&self, key: &str, range: Range<u64>) -> Result<ByteStream> {
         let path = self.path_of(key)?;
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(not_found(format!("no object at {key}")));
-            }
-            Err(e) => return Err(backend_io("open object", e)),
-        };
-        let size = file
-            .metadata()
-            .await
-            .map_err(|e| backend_io("stat object", e))?
-            .len();
+        let missing = format!("no object at {key}");
+        let (file, size) = blocking(move || {
+            let file = match File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(not_found(missing));
+                }
+                Err(e) => return Err(backend_io("open object", e)),
+            };
+            let size = file
+                .metadata()
+                .map_err(|e| backend_io("stat object", e))?
+                .len();
+            Ok((file, size))
+        })
+        .await?;
         let end = range.end.min(size);
         let start = range.start.min(end);
-        file.seek(SeekFrom::Start(start))
-            .await
-            .map_err(|e| backend_io("seek object", e))?;
-        let stream = ReaderStream::with_capacity(file.take(end - start), READ_CHUNK)
-            .map(|r| r.map_err(|e| backend_io("read object", e)));
-        Ok(Box::pin(stream))
+        // One blocking reader per stream, reading ahead at most READ_AHEAD
+        // chunks: straight into the buffers that are sent (no copy through
+        // an async file's own buffer), and a slow consumer stops it.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(READ_AHEAD);
+        tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::FileExt;
+            let mut at = start;
+            while at < end {
+                let len = (end - at).min(READ_CHUNK as u64) as usize;
+                let mut buf = bytes::BytesMut::zeroed(len);
+                let chunk = match file.read_exact_at(&mut buf, at) {
+                    Ok(()) => Ok(buf.freeze()),
+                    Err(e) => Err(backend_io("read object", e)),
+                };
+                let failed = chunk.is_err();
+                if tx.blocking_send(chunk).is_err() || failed {
+                    return;
+                }
+                at += len as u64;
+            }
+        });
+        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>> {
