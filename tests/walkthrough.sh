@@ -23,6 +23,11 @@ for line in open(sys.argv[1]):
 done
 [ -n "$addr" ] || { echo "server did not start"; cat "$log"; exit 1; }
 
+# No keys configured: the server made an admin key in the data directory.
+key_file="$work/data/admin.key"
+[ "$(stat -c %a "$key_file")" = "600" ] || { echo "FAILED: $key_file is not 0600"; exit 1; }
+auth=(-H "authorization: Bearer $(cat "$key_file")")
+
 check() { # check NAME EXPECTED-SUBSTRING OUTPUT
   if grep -q -- "$2" <<<"$3"; then echo "ok: $1"; else echo "FAILED: $1: expected $2 in:"; echo "$3"; exit 1; fi
 }
@@ -32,30 +37,33 @@ check "reflection lists FileService" "arca.v1.FileService" "$out"
 out="$("$grpcurl" -plaintext -d '{"service":"arca.v1.FileService"}' "$addr" grpc.health.v1.Health/Check)"
 check "health SERVING" "SERVING" "$out"
 
-out="$("$grpcurl" -plaintext -d '{"type":"NAMESPACE_TYPE_WORKSPACE","scope":"SCOPE_USER","owner":{"sandbox":"demo","user":"alice"},"name":"notes"}' \
+out="$("$grpcurl" -plaintext -d '{}' "$addr" arca.v1.NamespaceService/ListNamespaces 2>&1 || true)"
+check "no credential: Unauthenticated" "Unauthenticated" "$out"
+
+out="$("$grpcurl" -plaintext "${auth[@]}" -d '{"type":"NAMESPACE_TYPE_WORKSPACE","scope":"SCOPE_USER","owner":{"sandbox":"demo","user":"alice"},"name":"notes"}' \
   "$addr" arca.v1.NamespaceService/CreateNamespace)"
 check "create namespace" "grid/demo/user-alice/" "$out"
 ns="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["namespaceId"])' <<<"$out")"
 
 data="$(printf 'hello arca' | base64)"
-out="$("$grpcurl" -plaintext -d "{\"namespace_id\":\"$ns\",\"path\":\"docs/hello.txt\",\"data\":\"$data\",\"mime_type\":\"text/plain\"}" \
+out="$("$grpcurl" -plaintext "${auth[@]}" -d "{\"namespace_id\":\"$ns\",\"path\":\"docs/hello.txt\",\"data\":\"$data\",\"mime_type\":\"text/plain\"}" \
   "$addr" arca.v1.FileService/WriteFile)"
 check "write file" "42f459086e967962f100f3de1f2f5898b860194164026621acc7d915d77b14c0" "$out"
 
-out="$("$grpcurl" -plaintext -d "{\"namespace_id\":\"$ns\",\"path\":\"docs/hello.txt\"}" "$addr" arca.v1.FileService/ReadFile)"
+out="$("$grpcurl" -plaintext "${auth[@]}" -d "{\"namespace_id\":\"$ns\",\"path\":\"docs/hello.txt\"}" "$addr" arca.v1.FileService/ReadFile)"
 check "read file" "$data" "$out"
 
-out="$("$grpcurl" -plaintext -d "{\"namespace_id\":\"$ns\",\"path\":\"\",\"recursive\":true}" "$addr" arca.v1.FileService/List)"
+out="$("$grpcurl" -plaintext "${auth[@]}" -d "{\"namespace_id\":\"$ns\",\"path\":\"\",\"recursive\":true}" "$addr" arca.v1.FileService/List)"
 check "list" "docs/hello.txt" "$out"
 
-out="$("$grpcurl" -plaintext -d "{\"namespace_id\":\"$ns\",\"path\":\"docs/hello.txt\",\"offset\":6}" "$addr" arca.v1.FileService/Download)"
+out="$("$grpcurl" -plaintext "${auth[@]}" -d "{\"namespace_id\":\"$ns\",\"path\":\"docs/hello.txt\",\"offset\":6}" "$addr" arca.v1.FileService/Download)"
 check "ranged download" "$(printf 'arca' | base64)" "$out"
 check "download trailer" "trailer" "$out"
 
-out="$("$grpcurl" -plaintext -d "{\"namespace_id\":\"$ns\",\"path\":\"../escape\",\"data\":\"$data\"}" "$addr" arca.v1.FileService/WriteFile 2>&1 || true)"
+out="$("$grpcurl" -plaintext "${auth[@]}" -d "{\"namespace_id\":\"$ns\",\"path\":\"../escape\",\"data\":\"$data\"}" "$addr" arca.v1.FileService/WriteFile 2>&1 || true)"
 check "path traversal refused" "InvalidArgument" "$out"
 
-out="$("$grpcurl" -plaintext -d "{\"namespace_id\":\"$ns\"}" "$addr" arca.v1.NamespaceService/DestroyNamespace)"
+out="$("$grpcurl" -plaintext "${auth[@]}" -d "{\"namespace_id\":\"$ns\"}" "$addr" arca.v1.NamespaceService/DestroyNamespace)"
 check "destroy" "filesRemoved" "$out"
 [ ! -e "$work/data/blobs/grid/demo/user-alice/$ns" ] || { echo "FAILED: content left on disk"; exit 1; }
 echo "ok: content gone from disk"

@@ -28,6 +28,8 @@ mod echo {
 }
 
 const MIB: u64 = 1 << 20;
+/// The app key the benchmark's servers are configured with.
+const BENCH_SECRET: &str = "arca-bench-app-key";
 
 struct Args {
     size_mib: u64,
@@ -159,8 +161,9 @@ fn start_arca(dir: &std::path::Path, backend: &str) -> Process {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[log]\nformat = \"json\"\nfilter = \"warn,arca_server::api=info\"\n[reclaim]\ngrace_secs = 0\ninterval_secs = 1\n{backends}[default_backend]\nall = \"{backend}\"\n",
-            dir.display()
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[log]\nformat = \"json\"\nfilter = \"warn,arca_server::api=info\"\n[reclaim]\ngrace_secs = 0\ninterval_secs = 1\n{backends}[default_backend]\nall = \"{backend}\"\n[auth.keys.bench]\nsandbox = \"bench\"\nrole = \"app\"\nsecret_sha256 = \"{}\"\n",
+            dir.display(),
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(BENCH_SECRET.as_bytes())),
         ),
     )
     .unwrap();
@@ -170,7 +173,7 @@ fn start_arca(dir: &std::path::Path, backend: &str) -> Process {
 }
 
 async fn connect(addr: &str) -> Client {
-    Client::connect(format!("http://{addr}"))
+    Client::connect(format!("http://{addr}"), BENCH_SECRET)
         .await
         .expect("connect")
 }

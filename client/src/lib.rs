@@ -1,7 +1,9 @@
 //! Rust client for the Arca storage service.
 //!
-//! [`Client`] holds the generated stubs ([`Client::namespaces`] and
-//! [`Client::files`], usable directly for every RPC) and adds the streaming
+//! [`Client`] holds the generated stubs ([`Client::namespaces`],
+//! [`Client::files`] and [`Client::sessions`], usable directly for every
+//! RPC), sends the credential (`authorization: Bearer <secret>`) on every
+//! call, connects over TLS with a custom CA when asked, and adds the streaming
 //! helpers most callers want: [`Client::upload`] sends content in chunks
 //! with offsets and returns the committed entry; [`Client::download`]
 //! fetches a file or range and checks the whole-file digest when it has all
@@ -14,10 +16,15 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use pb::file_service_client::FileServiceClient;
 use pb::namespace_service_client::NamespaceServiceClient;
+use pb::session_service_client::SessionServiceClient;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::ClientTlsConfig;
 use tonic::transport::{Channel, Endpoint};
 
 /// Largest message the client accepts or sends.
@@ -53,13 +60,56 @@ pub enum ClientError {
 /// Result alias of the client.
 pub type Result<T> = std::result::Result<T, ClientError>;
 
+/// Adds the bearer credential to every call.
+#[derive(Clone, Debug, Default)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Bearer {
+    /// A credential from its secret (an API key or a session token).
+    pub fn new(secret: &str) -> Result<Self> {
+        let value = format!("Bearer {secret}")
+            .parse()
+            .map_err(|_| ClientError::Protocol("the secret is not a valid header value".into()))?;
+        Ok(Bearer(Some(value)))
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> std::result::Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel that carries the credential.
+pub type AuthChannel = InterceptedService<Channel, Bearer>;
+
+/// How to reach a server.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions {
+    /// The API key or session token; `None` sends no credential.
+    pub secret: Option<String>,
+    /// TLS: the CA to trust, the server name to expect, and optionally a
+    /// client certificate (set on the config). Plaintext when `None`.
+    pub tls: Option<ClientTlsConfig>,
+}
+
 /// A connection to an Arca server.
 #[derive(Clone)]
 pub struct Client {
     /// The NamespaceService stub.
-    pub namespaces: NamespaceServiceClient<Channel>,
+    pub namespaces: NamespaceServiceClient<AuthChannel>,
     /// The FileService stub.
-    pub files: FileServiceClient<Channel>,
+    pub files: FileServiceClient<AuthChannel>,
+    /// The SessionService stub.
+    pub sessions: SessionServiceClient<AuthChannel>,
     channel: Channel,
 }
 
@@ -75,29 +125,66 @@ pub struct Downloaded {
 }
 
 impl Client {
-    /// Connects to `endpoint`, e.g. `http://127.0.0.1:7420`.
-    pub async fn connect(endpoint: impl Into<String>) -> Result<Self> {
-        let channel = Endpoint::from_shared(endpoint.into())?
+    /// Connects to `endpoint` (e.g. `http://127.0.0.1:7420`) with the
+    /// credential `secret`.
+    pub async fn connect(endpoint: impl Into<String>, secret: &str) -> Result<Self> {
+        Self::connect_with(
+            endpoint,
+            ConnectOptions {
+                secret: Some(secret.to_owned()),
+                tls: None,
+            },
+        )
+        .await
+    }
+
+    /// Connects with explicit options (TLS, or no credential at all).
+    pub async fn connect_with(
+        endpoint: impl Into<String>,
+        options: ConnectOptions,
+    ) -> Result<Self> {
+        let mut endpoint = Endpoint::from_shared(endpoint.into())?
             .connect_timeout(Duration::from_secs(10))
             .tcp_nodelay(true)
             .initial_stream_window_size(4 << 20)
-            .initial_connection_window_size(8 << 20)
-            .connect()
-            .await?;
-        Ok(Self::from_channel(channel))
+            .initial_connection_window_size(8 << 20);
+        if let Some(tls) = options.tls {
+            endpoint = endpoint.tls_config(tls)?;
+        }
+        let channel = endpoint.connect().await?;
+        let bearer = match &options.secret {
+            Some(secret) => Bearer::new(secret)?,
+            None => Bearer::default(),
+        };
+        Ok(Self::from_channel(channel, bearer))
     }
 
-    /// Wraps an existing channel (for custom TLS or interceptors).
-    pub fn from_channel(channel: Channel) -> Self {
+    /// Wraps an existing channel with a credential.
+    pub fn from_channel(channel: Channel, bearer: Bearer) -> Self {
+        let auth = || InterceptedService::new(channel.clone(), bearer.clone());
         Client {
-            namespaces: NamespaceServiceClient::new(channel.clone())
+            namespaces: NamespaceServiceClient::new(auth())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
-            files: FileServiceClient::new(channel.clone())
+            files: FileServiceClient::new(auth())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            sessions: SessionServiceClient::new(auth()),
             channel,
         }
+    }
+
+    /// The same connection acting with another credential.
+    pub fn with_secret(&self, secret: &str) -> Result<Self> {
+        Ok(Self::from_channel(
+            self.channel.clone(),
+            Bearer::new(secret)?,
+        ))
+    }
+
+    /// The same connection with no credential.
+    pub fn anonymous(&self) -> Self {
+        Self::from_channel(self.channel.clone(), Bearer::default())
     }
 
     /// The underlying channel.

@@ -38,6 +38,120 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Logging.
     pub log: LogConfig,
+    /// Credentials and sessions.
+    pub auth: AuthConfig,
+    /// Quotas per sandbox and per user.
+    pub quotas: QuotaConfig,
+    /// TLS; plaintext when absent.
+    pub tls: Option<TlsConfig>,
+}
+
+/// Server TLS (rustls).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key; refused if other users may read it.
+    pub key_file: PathBuf,
+    /// PEM CA bundle: when set, clients must present a certificate it signed.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// Credentials and sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// API keys by id. Only the SHA-256 of each secret is configured.
+    pub keys: BTreeMap<String, ApiKeyConfig>,
+    /// A TOML file holding more `[keys.<id>]` entries; refused if other
+    /// users may read it.
+    pub keys_file: Option<PathBuf>,
+    /// Lease of a session opened without a TTL, in seconds.
+    pub session_default_ttl_secs: u64,
+    /// Longest lease a session may ask for, in seconds.
+    pub session_max_ttl_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            keys: BTreeMap::new(),
+            keys_file: None,
+            session_default_ttl_secs: 3600,
+            session_max_ttl_secs: 24 * 3600,
+        }
+    }
+}
+
+/// One API key.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// The sandbox it belongs to.
+    pub sandbox: String,
+    /// What it may do.
+    pub role: KeyRole,
+    /// Admin keys only: reach every sandbox.
+    #[serde(default)]
+    pub all_sandboxes: bool,
+    /// Lowercase hex SHA-256 of the secret.
+    pub secret_sha256: String,
+}
+
+/// The role of an API key.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyRole {
+    /// Everything in its sandbox (or all sandboxes); writes SANDBOX scope.
+    Admin,
+    /// A trusted backend: opens sessions for its users and acts for them.
+    App,
+}
+
+/// Quotas; 0 means unlimited. `sandbox` and `user` apply to every sandbox
+/// and every user; `sandboxes.<name>` overrides both for one sandbox.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotaConfig {
+    /// Defaults for every sandbox.
+    pub sandbox: Quota,
+    /// Defaults for every user.
+    pub user: Quota,
+    /// Per-sandbox overrides.
+    pub sandboxes: BTreeMap<String, SandboxQuota>,
+}
+
+/// Limits of one sandbox and of each of its users.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxQuota {
+    /// The sandbox's own limits.
+    pub sandbox: Quota,
+    /// Each user's limits in this sandbox.
+    pub user: Quota,
+}
+
+/// One set of limits; 0 means unlimited.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Quota {
+    /// Total bytes of files.
+    pub max_bytes: u64,
+    /// Number of namespaces.
+    pub max_namespaces: u64,
+    /// Largest single file.
+    pub max_file_bytes: u64,
+}
+
+impl QuotaConfig {
+    /// The limits of `sandbox` and of a user in it.
+    pub fn for_sandbox(&self, sandbox: &str) -> (Quota, Quota) {
+        match self.sandboxes.get(sandbox) {
+            Some(q) => (q.sandbox, q.user),
+            None => (self.sandbox, self.user),
+        }
+    }
 }
 
 /// One blob backend, tagged by `kind`.
@@ -191,6 +305,9 @@ impl Default for Config {
             reclaim: ReclaimConfig::default(),
             shutdown_grace_secs: 10,
             log: LogConfig::default(),
+            auth: AuthConfig::default(),
+            quotas: QuotaConfig::default(),
+            tls: None,
         }
     }
 }
@@ -261,6 +378,28 @@ impl Config {
         if l.max_segment_bytes == 0 || l.max_path_bytes < l.max_segment_bytes {
             return Err(Error::InvalidArgument(
                 "configuration: path limits are incoherent".into(),
+            ));
+        }
+        for (id, key) in &self.auth.keys {
+            crate::ids::validate_id("key", id)?;
+            crate::ids::validate_id("sandbox", &key.sandbox)?;
+            if !crate::auth::is_sha256_hex(&key.secret_sha256) {
+                return Err(Error::InvalidArgument(format!(
+                    "configuration: key {id:?}: secret_sha256 must be 64 lowercase hex characters"
+                )));
+            }
+            if key.all_sandboxes && key.role != KeyRole::Admin {
+                return Err(Error::InvalidArgument(format!(
+                    "configuration: key {id:?}: only admin keys may reach all sandboxes"
+                )));
+            }
+        }
+        if self.auth.session_default_ttl_secs == 0
+            || self.auth.session_max_ttl_secs < self.auth.session_default_ttl_secs
+        {
+            return Err(Error::InvalidArgument(
+                "configuration: session TTLs must be positive, the default at most the maximum"
+                    .into(),
             ));
         }
         if self.uploads.persist_interval_bytes == 0 {

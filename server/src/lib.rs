@@ -12,6 +12,7 @@
 //! (where bytes land).
 
 pub mod api;
+pub mod auth;
 pub mod blobs;
 pub mod config;
 pub mod core;

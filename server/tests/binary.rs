@@ -37,6 +37,16 @@ fn start(data_dir: &std::path::Path) -> Running {
     Running { child, addr }
 }
 
+fn admin_key(data_dir: &std::path::Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = data_dir.join("admin.key");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    std::fs::read_to_string(path).unwrap().trim().to_owned()
+}
+
 fn terminate(mut running: Running) {
     let status = Command::new("kill")
         .args(["-TERM", &running.child.id().to_string()])
@@ -54,7 +64,8 @@ fn terminate(mut running: Running) {
 async fn sigterm_is_clean_and_data_survives() {
     let dir = tempfile::tempdir().unwrap();
     let running = start(dir.path());
-    let client = Client::connect(format!("http://{}", running.addr))
+    // First start with no keys: an admin key in the data directory, 0600.
+    let client = Client::connect(format!("http://{}", running.addr), &admin_key(dir.path()))
         .await
         .unwrap();
     let ns = client
@@ -91,7 +102,8 @@ async fn sigterm_is_clean_and_data_survives() {
     assert!(dir.path().join("blobs").join(&ns.grid_prefix).is_dir());
 
     let running = start(dir.path());
-    let client = Client::connect(format!("http://{}", running.addr))
+    // First start with no keys: an admin key in the data directory, 0600.
+    let client = Client::connect(format!("http://{}", running.addr), &admin_key(dir.path()))
         .await
         .unwrap();
     let read = client
@@ -108,6 +120,24 @@ async fn sigterm_is_clean_and_data_survives() {
     assert_eq!(read.data.as_ref(), b"kept across restarts");
     drop(client);
     terminate(running);
+}
+
+#[test]
+fn without_keys_it_refuses_to_listen_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_arca-server"))
+        .args(["--listen", "0.0.0.0:0"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let log =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("not loopback"), "{log}");
+    // The key file path is logged, never the key.
+    let key = std::fs::read_to_string(dir.path().join("admin.key")).unwrap();
+    assert!(!log.contains(key.trim()), "the secret was logged");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 pub use arca_client::{Client, pb};
 use arca_server::Config;
-use arca_server::config::BackendConfig;
+use arca_server::config::{ApiKeyConfig, BackendConfig, KeyRole};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::Code;
@@ -38,7 +38,27 @@ pub struct TestServer {
     task: Option<JoinHandle<arca_server::Result<()>>>,
 }
 
-/// The test configuration: fast reclaim, small limits where tests probe them.
+/// Secret of the admin key of sandbox `sb`.
+pub const ADMIN: &str = "test-admin-of-sb";
+/// Secret of the app key of sandbox `sb` (what `TestServer::client` uses).
+pub const APP: &str = "test-app-of-sb";
+/// Secret of an admin key that reaches every sandbox.
+pub const GLOBAL_ADMIN: &str = "test-admin-of-all";
+/// Secret of the app key of sandbox `other`.
+pub const OTHER_APP: &str = "test-app-of-other";
+/// Secret of the admin key of sandbox `other`.
+pub const OTHER_ADMIN: &str = "test-admin-of-other";
+
+fn key(sandbox: &str, role: KeyRole, all_sandboxes: bool, secret: &str) -> ApiKeyConfig {
+    ApiKeyConfig {
+        sandbox: sandbox.into(),
+        role,
+        all_sandboxes,
+        secret_sha256: arca_server::auth::sha256_hex(secret),
+    }
+}
+
+/// The test configuration: the test keys, fast reclaim.
 pub fn test_config(backend: Backend, dir: &std::path::Path) -> Config {
     let mut config = match backend {
         Backend::Memory => Config::in_memory(dir),
@@ -56,6 +76,21 @@ pub fn test_config(backend: Backend, dir: &std::path::Path) -> Config {
             c
         }
     };
+    let keys = &mut config.auth.keys;
+    keys.insert("admin".into(), key("sb", KeyRole::Admin, false, ADMIN));
+    keys.insert("app".into(), key("sb", KeyRole::App, false, APP));
+    keys.insert(
+        "global".into(),
+        key("default", KeyRole::Admin, true, GLOBAL_ADMIN),
+    );
+    keys.insert(
+        "other-app".into(),
+        key("other", KeyRole::App, false, OTHER_APP),
+    );
+    keys.insert(
+        "other-admin".into(),
+        key("other", KeyRole::Admin, false, OTHER_ADMIN),
+    );
     config.reclaim.grace_secs = 0;
     config.reclaim.interval_secs = 1;
     config.shutdown_grace_secs = 5;
@@ -81,7 +116,7 @@ impl TestServer {
         let task = tokio::spawn(arca_server::serve(config.clone(), listener, async {
             let _ = stopped.await;
         }));
-        let client = Client::connect(format!("http://{addr}"))
+        let client = Client::connect(format!("http://{addr}"), APP)
             .await
             .expect("connect");
         TestServer {
@@ -125,19 +160,49 @@ impl TestServer {
         })
     }
 
-    /// Creates a namespace and returns its id.
+    /// The same server reached with another credential.
+    pub fn as_secret(&self, secret: &str) -> Client {
+        self.client.with_secret(secret).expect("secret")
+    }
+
+    /// Opens a session for `user` of sandbox `sb`; returns its id and token.
+    pub async fn open_session(&self, user: &str) -> (String, String) {
+        let opened = self
+            .client
+            .sessions
+            .clone()
+            .open_session(pb::OpenSessionRequest {
+                user: user.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("open session")
+            .into_inner();
+        (opened.session.expect("session").session_id, opened.token)
+    }
+
+    /// Creates a namespace and returns its id (SESSION scope opens a session
+    /// for `user` first; SANDBOX scope is created with the admin key).
     pub async fn namespace(
         &self,
         ns_type: pb::NamespaceType,
         scope: pb::Scope,
         user: &str,
     ) -> String {
+        let client = if scope == pb::Scope::Sandbox {
+            self.as_secret(ADMIN)
+        } else {
+            self.client.clone()
+        };
         let owner = match scope {
-            pb::Scope::Session => pb::Owner {
-                sandbox: "sb".into(),
-                user: user.into(),
-                session: "s1".into(),
-            },
+            pb::Scope::Session => {
+                let (session, _) = self.open_session(user).await;
+                pb::Owner {
+                    sandbox: "sb".into(),
+                    user: user.into(),
+                    session,
+                }
+            }
             pb::Scope::User => pb::Owner {
                 sandbox: "sb".into(),
                 user: user.into(),
@@ -148,7 +213,7 @@ impl TestServer {
                 ..Default::default()
             },
         };
-        self.client
+        client
             .namespaces
             .clone()
             .create_namespace(pb::CreateNamespaceRequest {

@@ -253,8 +253,12 @@ async fn unknown_namespace_and_path(backend: Backend) {
     let server = TestServer::start(backend).await;
     let ns = server.workspace().await;
     let unknown = "f".repeat(32);
-    assert_code(server.try_write(&unknown, "a", b"x").await, Code::NotFound);
-    assert_code(server.read(&unknown, "a").await, Code::NotFound);
+    // Unknown namespaces look exactly like other people's.
+    assert_code(
+        server.try_write(&unknown, "a", b"x").await,
+        Code::PermissionDenied,
+    );
+    assert_code(server.read(&unknown, "a").await, Code::PermissionDenied);
     assert_code(
         server.try_write("not-an-id", "a", b"x").await,
         Code::InvalidArgument,

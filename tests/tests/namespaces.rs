@@ -27,6 +27,7 @@ fn owner(sandbox: &str, user: &str, session: &str) -> pb::Owner {
 async fn create_get_and_grid_prefixes(backend: Backend) {
     let server = TestServer::start(backend).await;
     let mut ns = server.client.namespaces.clone();
+    let (s1, _) = server.open_session("alice").await;
     let user = ns
         .create_namespace(create(
             pb::NamespaceType::Workspace,
@@ -44,16 +45,19 @@ async fn create_get_and_grid_prefixes(backend: Backend) {
         .create_namespace(create(
             pb::NamespaceType::Blob,
             pb::Scope::Session,
-            owner("sb", "alice", "s-1"),
+            owner("sb", "alice", &s1),
         ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(
         session.grid_prefix,
-        format!("grid/sb/sess-s-1/{}/", session.namespace_id)
+        format!("grid/sb/sess-{s1}/{}/", session.namespace_id)
     );
-    let shared = ns
+    let shared = server
+        .as_secret(arca_tests::ADMIN)
+        .namespaces
+        .clone()
         .create_namespace(create(
             pb::NamespaceType::Workspace,
             pb::Scope::Sandbox,
@@ -75,11 +79,24 @@ async fn create_get_and_grid_prefixes(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(got, user);
+    // An id that does not exist is refused like one that is not yours;
+    // only a key that reaches every sandbox learns it does not exist.
     assert_code(
         ns.get_namespace(pb::GetNamespaceRequest {
             namespace_id: "0".repeat(32),
         })
         .await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        server
+            .as_secret(arca_tests::GLOBAL_ADMIN)
+            .namespaces
+            .clone()
+            .get_namespace(pb::GetNamespaceRequest {
+                namespace_id: "0".repeat(32),
+            })
+            .await,
         Code::NotFound,
     );
     assert_code(
@@ -93,7 +110,7 @@ async fn create_get_and_grid_prefixes(backend: Backend) {
 
 async fn create_validation(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let mut ns = server.client.namespaces.clone();
+    let mut ns = server.as_secret(arca_tests::ADMIN).namespaces.clone();
     let cases = [
         create(
             pb::NamespaceType::Unspecified,
@@ -119,11 +136,6 @@ async fn create_validation(backend: Backend) {
             pb::NamespaceType::Workspace,
             pb::Scope::User,
             owner("sb", "al/ice", ""),
-        ),
-        create(
-            pb::NamespaceType::Workspace,
-            pb::Scope::User,
-            owner("", "alice", ""),
         ),
         create(
             pb::NamespaceType::Workspace,
@@ -250,17 +262,22 @@ async fn list_filters_and_pages(backend: Backend) {
         .await
         .unwrap();
     }
-    ns.create_namespace(create(
-        pb::NamespaceType::Workspace,
-        pb::Scope::User,
-        owner("other", "alice", ""),
-    ))
-    .await
-    .unwrap();
+    server
+        .as_secret(arca_tests::OTHER_APP)
+        .namespaces
+        .clone()
+        .create_namespace(create(
+            pb::NamespaceType::Workspace,
+            pb::Scope::User,
+            owner("other", "alice", ""),
+        ))
+        .await
+        .unwrap();
+    let (s9, _) = server.open_session("alice").await;
     ns.create_namespace(create(
         pb::NamespaceType::Workspace,
         pb::Scope::Session,
-        owner("sb", "alice", "s9"),
+        owner("sb", "alice", &s9),
     ))
     .await
     .unwrap();
@@ -296,7 +313,7 @@ async fn list_filters_and_pages(backend: Backend) {
     );
     assert_eq!(
         list(pb::ListNamespacesRequest {
-            session: "s9".into(),
+            session: s9.clone(),
             ..base.clone()
         })
         .await
@@ -364,9 +381,27 @@ async fn list_filters_and_pages(backend: Backend) {
         .await,
         Code::InvalidArgument,
     );
+    // No sandbox named: the caller's. Another sandbox: refused.
+    let mut ns = server.client.namespaces.clone();
+    let everything = ns
+        .list_namespaces(pb::ListNamespacesRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(everything.into_inner().namespaces.len(), 8);
     assert_code(
-        ns.list_namespaces(pb::ListNamespacesRequest::default())
-            .await,
+        ns.list_namespaces(pb::ListNamespacesRequest {
+            sandbox: "other".into(),
+            ..Default::default()
+        })
+        .await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        ns.list_namespaces(pb::ListNamespacesRequest {
+            sandbox: "../x".into(),
+            ..Default::default()
+        })
+        .await,
         Code::InvalidArgument,
     );
 }
@@ -473,13 +508,13 @@ async fn destroy_removes_everything(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!((gone.files_removed, gone.bytes_removed), (2, 11));
-    assert_code(server.read(&id, "d.txt").await, Code::NotFound);
+    assert_code(server.read(&id, "d.txt").await, Code::PermissionDenied);
     assert_code(
         ns.destroy_namespace(pb::DestroyNamespaceRequest {
             namespace_id: id.clone(),
         })
         .await,
-        Code::NotFound,
+        Code::PermissionDenied,
     );
     if let Some(root) = server.blob_root() {
         let dir = root.join(info.grid_prefix);
@@ -513,11 +548,12 @@ async fn named_backends_with_a_default_per_scope() {
     config.default_backend.session = "scratch".into();
     let server = TestServer::start_with(config, dir).await;
     let mut ns = server.client.namespaces.clone();
+    let (s1, _) = server.open_session("alice").await;
     let session = ns
         .create_namespace(create(
             pb::NamespaceType::Workspace,
             pb::Scope::Session,
-            owner("sb", "alice", "s1"),
+            owner("sb", "alice", &s1),
         ))
         .await
         .unwrap()

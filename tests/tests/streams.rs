@@ -516,7 +516,7 @@ async fn offsets_and_message_order(backend: Backend) {
         UploadStream::open(&server, In::Start(start(&"e".repeat(32), "x")))
             .await
             .map(|_| ()),
-        Code::NotFound,
+        Code::PermissionDenied,
     );
     for path in ["huge-chunk", "twice"] {
         assert_code(stat(&server, &ns, path).await, Code::NotFound);

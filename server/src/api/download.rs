@@ -12,16 +12,18 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
 use super::{ResponseStreamOf, convert};
+use crate::auth::Identity;
 use crate::core::Core;
 use crate::error::{Error, Result};
 
 /// Starts serving one Download stream.
 pub fn serve(
     core: Arc<Core>,
+    who: Identity,
     inbound: Streaming<pb::DownloadRequest>,
 ) -> ResponseStreamOf<pb::DownloadResponse> {
     let (tx, rx) = mpsc::channel(4);
-    tokio::spawn(run(core, inbound, tx));
+    tokio::spawn(run(core, who, inbound, tx));
     Box::pin(ReceiverStream::new(rx))
 }
 
@@ -35,7 +37,7 @@ enum Stop {
     Failed(Error),
 }
 
-async fn run(core: Arc<Core>, mut inbound: Streaming<pb::DownloadRequest>, tx: Tx) {
+async fn run(core: Arc<Core>, who: Identity, mut inbound: Streaming<pb::DownloadRequest>, tx: Tx) {
     loop {
         let request = match inbound.message().await {
             Ok(Some(r)) => r,
@@ -45,7 +47,7 @@ async fn run(core: Arc<Core>, mut inbound: Streaming<pb::DownloadRequest>, tx: T
                 return;
             }
         };
-        match send_one(&core, request, &tx).await {
+        match send_one(&core, &who, request, &tx).await {
             Ok(()) => {}
             Err(Stop::Gone) => return,
             Err(Stop::Failed(e)) => {
@@ -56,9 +58,15 @@ async fn run(core: Arc<Core>, mut inbound: Streaming<pb::DownloadRequest>, tx: T
     }
 }
 
-async fn send_one(core: &Core, r: pb::DownloadRequest, tx: &Tx) -> Result<(), Stop> {
+async fn send_one(
+    core: &Core,
+    who: &Identity,
+    r: pb::DownloadRequest,
+    tx: &Tx,
+) -> Result<(), Stop> {
     let open = core
         .open_read(
+            who,
             &r.namespace_id,
             &r.path,
             r.offset,

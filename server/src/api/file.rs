@@ -7,7 +7,7 @@ use arca_proto::v1 as pb;
 use arca_proto::v1::file_service_server::FileService;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{ResponseStreamOf, convert};
+use super::{ResponseStreamOf, caller, convert};
 use crate::core::Core;
 use crate::core::files::FindParams;
 
@@ -32,8 +32,10 @@ impl FileService for FileApi {
         &self,
         request: Request<Streaming<pb::UploadRequest>>,
     ) -> Result<Response<Self::UploadStream>, Status> {
+        let who = caller(&request)?;
         Ok(Response::new(super::upload::serve(
             self.core.clone(),
+            who,
             request.into_inner(),
         )))
     }
@@ -42,8 +44,10 @@ impl FileService for FileApi {
         &self,
         request: Request<Streaming<pb::DownloadRequest>>,
     ) -> Result<Response<Self::DownloadStream>, Status> {
+        let who = caller(&request)?;
         Ok(Response::new(super::download::serve(
             self.core.clone(),
+            who,
             request.into_inner(),
         )))
     }
@@ -53,10 +57,11 @@ impl FileService for FileApi {
         &self,
         request: Request<pb::ReadFileRequest>,
     ) -> Result<Response<pb::ReadFileResponse>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
         let (entry, data) = self
             .core
-            .read_file(&r.namespace_id, &r.path, r.offset, r.length)
+            .read_file(&who, &r.namespace_id, &r.path, r.offset, r.length)
             .await?;
         let path = crate::paths::normalize(&r.path, self.core.config.limits.paths())?;
         Ok(Response::new(pb::ReadFileResponse {
@@ -70,12 +75,13 @@ impl FileService for FileApi {
         &self,
         request: Request<pb::WriteFileRequest>,
     ) -> Result<Response<pb::WriteFileResponse>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
         let opts =
             convert::write_options(r.mime_type, r.metadata, r.precondition, r.expected_sha256);
         let entry = self
             .core
-            .write_file(&r.namespace_id, &r.path, r.data, opts)
+            .write_file(&who, &r.namespace_id, &r.path, r.data, opts)
             .await?;
         let path = crate::paths::normalize(&r.path, self.core.config.limits.paths())?;
         Ok(Response::new(pb::WriteFileResponse {
@@ -88,6 +94,7 @@ impl FileService for FileApi {
         &self,
         request: Request<pb::BatchWriteRequest>,
     ) -> Result<Response<pb::BatchWriteResponse>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
         let items = r
             .items
@@ -106,7 +113,7 @@ impl FileService for FileApi {
             })
             .collect();
         let limits = self.core.config.limits.paths();
-        let results = self.core.batch_write(&r.namespace_id, items).await?;
+        let results = self.core.batch_write(&who, &r.namespace_id, items).await?;
         let results = results
             .into_iter()
             .map(|(path, result)| {
@@ -131,9 +138,10 @@ impl FileService for FileApi {
         &self,
         request: Request<pb::BatchReadRequest>,
     ) -> Result<Response<pb::BatchReadResponse>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
         let limits = self.core.config.limits.paths();
-        let results = self.core.batch_read(&r.namespace_id, r.paths).await?;
+        let results = self.core.batch_read(&who, &r.namespace_id, r.paths).await?;
         let results = results
             .into_iter()
             .map(|(path, result)| match result {
@@ -162,10 +170,11 @@ impl FileService for FileApi {
         &self,
         request: Request<pb::BatchDeleteRequest>,
     ) -> Result<Response<pb::BatchDeleteResponse>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
         let results = self
             .core
-            .batch_delete(&r.namespace_id, r.paths, r.recursive)
+            .batch_delete(&who, &r.namespace_id, r.paths, r.recursive)
             .await?;
         let results = results
             .into_iter()
@@ -187,8 +196,9 @@ impl FileService for FileApi {
 
     #[tracing::instrument(skip_all, err)]
     async fn stat(&self, request: Request<pb::StatRequest>) -> Result<Response<pb::Entry>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
-        let (path, entry) = self.core.stat(&r.namespace_id, &r.path)?;
+        let (path, entry) = self.core.stat(&who, &r.namespace_id, &r.path)?;
         Ok(Response::new(convert::entry(&path, &entry)))
     }
 
@@ -197,10 +207,12 @@ impl FileService for FileApi {
         &self,
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListResponse>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
         let (page, next) = self
             .core
             .list(
+                &who,
                 &r.namespace_id,
                 &r.path,
                 r.recursive,
@@ -219,10 +231,11 @@ impl FileService for FileApi {
         &self,
         request: Request<pb::MkdirRequest>,
     ) -> Result<Response<pb::Entry>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
         let entry = self
             .core
-            .mkdir(&r.namespace_id, &r.path, r.parents, r.exist_ok)
+            .mkdir(&who, &r.namespace_id, &r.path, r.parents, r.exist_ok)
             .await?;
         let path = crate::paths::normalize(&r.path, self.core.config.limits.paths())?;
         Ok(Response::new(convert::entry(&path, &entry)))
@@ -233,10 +246,11 @@ impl FileService for FileApi {
         &self,
         request: Request<pb::RemoveRequest>,
     ) -> Result<Response<pb::RemoveResponse>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
         let removed = self
             .core
-            .remove(&r.namespace_id, &r.path, r.recursive)
+            .remove(&who, &r.namespace_id, &r.path, r.recursive)
             .await?;
         Ok(Response::new(pb::RemoveResponse {
             entries_removed: removed,
@@ -245,10 +259,12 @@ impl FileService for FileApi {
 
     #[tracing::instrument(skip_all, err)]
     async fn copy(&self, request: Request<pb::CopyRequest>) -> Result<Response<pb::Entry>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
         let (path, entry) = self
             .core
             .copy(
+                &who,
                 &r.namespace_id,
                 &r.source,
                 &r.destination,
@@ -264,10 +280,12 @@ impl FileService for FileApi {
         &self,
         request: Request<pb::MoveRequest>,
     ) -> Result<Response<pb::Entry>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
         let (path, entry) = self
             .core
             .rename(
+                &who,
                 &r.namespace_id,
                 &r.source,
                 &r.destination,
@@ -283,10 +301,12 @@ impl FileService for FileApi {
         &self,
         request: Request<pb::FindRequest>,
     ) -> Result<Response<pb::FindResponse>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
         let (page, next) = self
             .core
             .find(
+                &who,
                 &r.namespace_id,
                 FindParams {
                     dir: r.path,
@@ -309,11 +329,12 @@ impl FileService for FileApi {
         &self,
         request: Request<pb::SetMetadataRequest>,
     ) -> Result<Response<pb::Entry>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
         let update = convert::metadata_update(r.mode, r.metadata, r.remove_keys)?;
         let (path, entry) = self
             .core
-            .set_metadata(&r.namespace_id, &r.path, update, r.if_version_match)
+            .set_metadata(&who, &r.namespace_id, &r.path, update, r.if_version_match)
             .await?;
         Ok(Response::new(convert::entry(&path, &entry)))
     }
@@ -323,8 +344,9 @@ impl FileService for FileApi {
         &self,
         request: Request<pb::GetMetadataRequest>,
     ) -> Result<Response<pb::GetMetadataResponse>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
-        let (_, entry) = self.core.stat(&r.namespace_id, &r.path)?;
+        let (_, entry) = self.core.stat(&who, &r.namespace_id, &r.path)?;
         Ok(Response::new(pb::GetMetadataResponse {
             metadata: entry.metadata.into_iter().collect(),
             version: entry.version,

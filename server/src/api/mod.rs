@@ -8,6 +8,7 @@ mod convert;
 mod download;
 mod file;
 mod namespace;
+mod session;
 mod upload;
 
 use std::future::Future;
@@ -15,6 +16,11 @@ use std::time::Duration;
 
 use arca_proto::v1::file_service_server::FileServiceServer;
 use arca_proto::v1::namespace_service_server::NamespaceServiceServer;
+use arca_proto::v1::session_service_server::SessionServiceServer;
+use std::sync::Arc;
+use tonic::service::interceptor::InterceptedService;
+
+use crate::auth::Identity;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio_stream::StreamExt;
@@ -23,6 +29,7 @@ use tonic::transport::Server;
 
 pub use file::FileApi;
 pub use namespace::NamespaceApi;
+pub use session::SessionApi;
 
 use crate::config::Config;
 use crate::core::{Core, reclaim};
@@ -31,6 +38,60 @@ use crate::error::{Error, Result};
 /// A boxed server stream, the response type of the streaming RPCs.
 pub type ResponseStreamOf<T> =
     std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, tonic::Status>> + Send + 'static>>;
+
+/// The identity the authentication layer attached to a request.
+pub(crate) fn caller<T>(request: &tonic::Request<T>) -> Result<Identity, tonic::Status> {
+    request
+        .extensions()
+        .get::<Identity>()
+        .cloned()
+        .ok_or_else(|| tonic::Status::unauthenticated("no credential"))
+}
+
+/// The authentication layer: resolves `authorization: Bearer <secret>`
+/// into an [`Identity`] on every call of the Arca services (health and
+/// reflection stay open). No credential, or an unknown or expired one, is
+/// UNAUTHENTICATED; what the identity may do is decided in the core.
+#[derive(Clone)]
+pub struct Authenticate {
+    core: Arc<Core>,
+}
+
+impl tonic::service::Interceptor for Authenticate {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let Some(header) = request.metadata().get("authorization") else {
+            tracing::info!(target: "arca::audit", result = "Unauthenticated", reason = "no credential");
+            return Err(tonic::Status::unauthenticated(
+                "missing `authorization: Bearer <secret>`",
+            ));
+        };
+        let secret = header
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                tonic::Status::unauthenticated("the authorization header must be `Bearer <secret>`")
+            })?;
+        match self.core.authenticate(secret) {
+            Ok(identity) => {
+                request.extensions_mut().insert(identity);
+                Ok(request)
+            }
+            Err(e) => {
+                tracing::info!(target: "arca::audit", result = ?e.code(), reason = %e.public_message(), "credential refused");
+                Err(e.into())
+            }
+        }
+    }
+}
 
 /// HTTP/2 stream window: enough to keep 1 MiB chunks flowing.
 const STREAM_WINDOW: u32 = 4 << 20;
@@ -51,7 +112,21 @@ pub async fn serve(
     let config = config.finalize()?;
     let grace = config.shutdown_grace();
     let max_message = config.limits.max_message_bytes;
+    let tls = config.tls.clone();
     let core = Core::open(config)?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::Internal(format!("listener address: {e}")))?;
+    if let Some(path) = core.keys.bootstrap_key_file() {
+        if !local.ip().is_loopback() {
+            core.close();
+            return Err(Error::FailedPrecondition(format!(
+                "no API keys are configured: refusing to listen on {local}, which is not loopback; \
+                 configure keys (auth.keys or auth.keys_file) to serve beyond this machine"
+            )));
+        }
+        tracing::warn!(key_file = %path.display(), "no API keys configured: an admin key for all sandboxes is in this file; listening on loopback only");
+    }
 
     let (stop_reclaim, stop_rx) = watch::channel(false);
     let reclaimer = tokio::spawn(reclaim::run(core.clone(), stop_rx));
@@ -72,16 +147,27 @@ pub async fn serve(
         .build_v1alpha()
         .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
 
-    let namespaces = NamespaceServiceServer::new(NamespaceApi::new(core.clone()))
-        .max_decoding_message_size(max_message)
-        .max_encoding_message_size(max_message);
-    let files = FileServiceServer::new(FileApi::new(core.clone()))
-        .max_decoding_message_size(max_message)
-        .max_encoding_message_size(max_message);
+    let auth = Authenticate { core: core.clone() };
+    let namespaces = InterceptedService::new(
+        NamespaceServiceServer::new(NamespaceApi::new(core.clone()))
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message),
+        auth.clone(),
+    );
+    let files = InterceptedService::new(
+        FileServiceServer::new(FileApi::new(core.clone()))
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message),
+        auth.clone(),
+    );
+    let sessions = InterceptedService::new(
+        SessionServiceServer::new(SessionApi::new(core.clone())),
+        auth,
+    );
+    health
+        .set_serving::<SessionServiceServer<SessionApi>>()
+        .await;
 
-    let local = listener
-        .local_addr()
-        .map_err(|e| Error::Internal(format!("listener address: {e}")))?;
     tracing::info!(address = %local, "arca listening");
     // The builder's TCP options do not reach a caller-supplied listener:
     // set TCP_NODELAY here, or small answers wait out delayed ACKs.
@@ -93,7 +179,13 @@ pub async fn serve(
         })
     });
     let (drain, drained) = oneshot::channel::<()>();
-    let server = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = &tls {
+        builder = builder
+            .tls_config(server_tls(tls)?)
+            .map_err(|e| Error::InvalidArgument(format!("tls: {e}")))?;
+    }
+    let server = builder
         .tcp_nodelay(true)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
@@ -103,6 +195,7 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(namespaces)
         .add_service(files)
+        .add_service(sessions)
         .serve_with_incoming_shutdown(incoming, async {
             let _ = drained.await;
         });
@@ -113,6 +206,7 @@ pub async fn serve(
             tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining in-flight calls");
             health.set_not_serving::<NamespaceServiceServer<NamespaceApi>>().await;
             health.set_not_serving::<FileServiceServer<FileApi>>().await;
+            health.set_not_serving::<SessionServiceServer<SessionApi>>().await;
             let _ = drain.send(());
             match tokio::time::timeout(grace, &mut server).await {
                 Ok(result) => result,
@@ -128,4 +222,19 @@ pub async fn serve(
     core.close();
     tracing::info!("arca stopped");
     served.map_err(|e| Error::Internal(format!("transport: {e}")))
+}
+
+fn server_tls(tls: &crate::config::TlsConfig) -> Result<tonic::transport::ServerTlsConfig> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path)
+            .map_err(|e| Error::InvalidArgument(format!("tls: reading {}: {e}", path.display())))
+    };
+    let key = crate::auth::read_private_file(&tls.key_file)?;
+    let mut config = tonic::transport::ServerTlsConfig::new().identity(
+        tonic::transport::Identity::from_pem(read(&tls.cert_file)?, key),
+    );
+    if let Some(ca) = &tls.client_ca_file {
+        config = config.client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?));
+    }
+    Ok(config)
 }

@@ -7,7 +7,7 @@ use arca_proto::v1 as pb;
 use arca_proto::v1::namespace_service_server::NamespaceService;
 use tonic::{Request, Response, Status};
 
-use super::convert;
+use super::{caller, convert};
 use crate::core::Core;
 use crate::core::namespaces::{NamespaceFilter, NewNamespace};
 use crate::error::invalid;
@@ -31,6 +31,7 @@ impl NamespaceService for NamespaceApi {
         &self,
         request: Request<pb::CreateNamespaceRequest>,
     ) -> Result<Response<pb::Namespace>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
         let owner = r.owner.unwrap_or_default();
         let ttl = match r.ttl {
@@ -52,7 +53,7 @@ impl NamespaceService for NamespaceApi {
             ttl,
             backend: r.backend,
         };
-        let ns = self.core.create_namespace(req).await?;
+        let ns = self.core.create_namespace(&who, req).await?;
         Ok(Response::new(convert::namespace(&ns)))
     }
 
@@ -61,9 +62,10 @@ impl NamespaceService for NamespaceApi {
         &self,
         request: Request<pb::GetNamespaceRequest>,
     ) -> Result<Response<pb::Namespace>, Status> {
+        let who = caller(&request)?;
         let ns = self
             .core
-            .get_namespace(&request.into_inner().namespace_id)?;
+            .get_namespace(&who, &request.into_inner().namespace_id)?;
         Ok(Response::new(convert::namespace(&ns)))
     }
 
@@ -72,6 +74,7 @@ impl NamespaceService for NamespaceApi {
         &self,
         request: Request<pb::ListNamespacesRequest>,
     ) -> Result<Response<pb::ListNamespacesResponse>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
         let scope = match pb::Scope::try_from(r.scope).map_err(|_| invalid("unknown scope"))? {
             pb::Scope::Unspecified => None,
@@ -94,7 +97,7 @@ impl NamespaceService for NamespaceApi {
         };
         let (found, next) = self
             .core
-            .list_namespaces(filter, r.page_size, &r.page_token)
+            .list_namespaces(&who, filter, r.page_size, &r.page_token)
             .await?;
         Ok(Response::new(pb::ListNamespacesResponse {
             namespaces: found.iter().map(convert::namespace).collect(),
@@ -107,9 +110,10 @@ impl NamespaceService for NamespaceApi {
         &self,
         request: Request<pb::DestroyNamespaceRequest>,
     ) -> Result<Response<pb::DestroyNamespaceResponse>, Status> {
+        let who = caller(&request)?;
         let gone = self
             .core
-            .destroy_namespace(&request.into_inner().namespace_id)
+            .destroy_namespace(&who, &request.into_inner().namespace_id)
             .await?;
         Ok(Response::new(pb::DestroyNamespaceResponse {
             files_removed: gone.files,
@@ -122,11 +126,12 @@ impl NamespaceService for NamespaceApi {
         &self,
         request: Request<pb::UpdateNamespaceMetadataRequest>,
     ) -> Result<Response<pb::Namespace>, Status> {
+        let who = caller(&request)?;
         let r = request.into_inner();
         let update = convert::metadata_update(r.mode, r.metadata, r.remove_keys)?;
         let ns = self
             .core
-            .update_namespace_metadata(&r.namespace_id, update)
+            .update_namespace_metadata(&who, &r.namespace_id, update)
             .await?;
         Ok(Response::new(convert::namespace(&ns)))
     }

@@ -13,6 +13,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
 use super::{ResponseStreamOf, convert};
+use crate::auth::Identity;
 use crate::core::Core;
 use crate::core::uploads::Upload;
 use crate::error::{Error, invalid};
@@ -20,10 +21,11 @@ use crate::error::{Error, invalid};
 /// Starts serving one Upload stream.
 pub fn serve(
     core: Arc<Core>,
+    who: Identity,
     inbound: Streaming<pb::UploadRequest>,
 ) -> ResponseStreamOf<pb::UploadResponse> {
     let (tx, rx) = mpsc::channel(8);
-    tokio::spawn(run(core, inbound, tx));
+    tokio::spawn(run(core, who, inbound, tx));
     Box::pin(ReceiverStream::new(rx))
 }
 
@@ -44,19 +46,19 @@ fn progress(upload: &Upload) -> Out {
     })
 }
 
-async fn run(core: Arc<Core>, mut inbound: Streaming<pb::UploadRequest>, tx: Tx) {
+async fn run(core: Arc<Core>, who: Identity, mut inbound: Streaming<pb::UploadRequest>, tx: Tx) {
     let opened = match inbound.message().await {
         Ok(Some(pb::UploadRequest {
             message: Some(In::Start(s)),
         })) => {
             let opts =
                 convert::write_options(s.mime_type, s.metadata, s.precondition, s.expected_sha256);
-            core.start_upload(&s.namespace_id, &s.path, opts, s.total_size)
+            core.start_upload(&who, &s.namespace_id, &s.path, opts, s.total_size)
                 .await
         }
         Ok(Some(pb::UploadRequest {
             message: Some(In::Resume(r)),
-        })) => core.resume_upload(&r.upload_id).await,
+        })) => core.resume_upload(&who, &r.upload_id).await,
         Ok(Some(_)) => Err(invalid(
             "the first message of an upload must be start or resume",
         )),

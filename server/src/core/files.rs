@@ -10,10 +10,13 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use super::access::{self, Access};
+use super::quota;
 use super::tree::{self, FindQuery, NewFile, Page, Tree};
 use super::{
     Core, MetadataUpdate, Precondition, WriteOptions, page_size, page_token, parse_page_token,
 };
+use crate::auth::Identity;
 use crate::blobs::ByteStream;
 use crate::error::{Error, Result, invalid, precondition};
 use crate::grid;
@@ -56,6 +59,7 @@ impl Core {
     /// Writes a small file in one call.
     pub async fn write_file(
         self: &Arc<Self>,
+        who: &Identity,
         ns_id: &str,
         raw_path: &str,
         data: bytes::Bytes,
@@ -80,7 +84,8 @@ impl Core {
             )));
         }
         // Fail early, before any bytes move, on what can be known now.
-        let ns = self.check_write_target(ns_id, &path, opts.precondition)?;
+        let ns = self.check_write_target(who, ns_id, &path, opts.precondition)?;
+        quota::check_file_size(&self.quotas, &ns.sandbox, data.len() as u64)?;
         let object_id = new_id();
         let object_key = grid::object_key(&ns.grid_prefix, &object_id);
         let store = self.backend(&ns.backend)?;
@@ -95,22 +100,26 @@ impl Core {
             metadata: opts.metadata,
             precondition: opts.precondition,
         };
-        self.commit_object(ns_id, &path, file).await
+        let result = self.commit_object(who, ns_id, &path, file).await;
+        access::audit(who, "WriteFile", ns_id, &result);
+        result
     }
 
     /// Commits a completed object as the file at `path`; if the commit is
     /// refused, the object is queued for reclaim and the refusal returned.
     pub(crate) async fn commit_object(
         &self,
+        who: &Identity,
         ns_id: &str,
         path: &str,
         file: NewFile,
     ) -> Result<EntryRecord> {
         let (ns, p, f) = (ns_id.to_owned(), path.to_owned(), file.clone());
+        let (caller, quotas) = (who.clone(), self.quotas.clone());
         let result = self
             .meta
             .write(move |txn| {
-                let mut tree = Tree::open(txn, &ns)?;
+                let mut tree = Tree::open(txn, &ns, Some(&caller), quotas)?;
                 let entry = tree.commit_file(&p, f)?;
                 Ok((entry, tree.finish()?))
             })
@@ -132,10 +141,11 @@ impl Core {
     async fn abandon_object(&self, ns_id: &str, file: &NewFile) {
         let ns = ns_id.to_owned();
         let (id, key, size) = (file.object_id.clone(), file.object_key.clone(), file.size);
+        let quotas = self.quotas.clone();
         let recorded = self
             .meta
             .write(move |txn| {
-                let mut tree = Tree::open(txn, &ns)?;
+                let mut tree = Tree::open(txn, &ns, None, quotas)?;
                 tree.abandon_object(&id, &key, size)?;
                 tree.finish()
             })
@@ -154,12 +164,13 @@ impl Core {
     /// refused for. The commit checks again atomically.
     pub(crate) fn check_write_target(
         &self,
+        who: &Identity,
         ns_id: &str,
         path: &str,
         condition: Precondition,
     ) -> Result<NamespaceRecord> {
         self.meta.read(|txn| {
-            let ns = Core::namespace_in(txn, ns_id)?;
+            let ns = Core::namespace_for(txn, who, ns_id, Access::Write)?;
             let existing = match tree::stat(txn, &ns, path) {
                 Ok(e) => Some(e),
                 Err(Error::NotFound(_)) => None,
@@ -177,6 +188,7 @@ impl Core {
     /// the end; an offset past the end is OUT_OF_RANGE.
     pub async fn open_read(
         &self,
+        who: &Identity,
         ns_id: &str,
         raw_path: &str,
         offset: u64,
@@ -186,7 +198,7 @@ impl Core {
         validate_server_id("namespace", ns_id)?;
         let path = self.entry_path(raw_path)?;
         let (ns, entry) = self.meta.read(|txn| {
-            let ns = Core::namespace_in(txn, ns_id)?;
+            let ns = Core::namespace_for(txn, who, ns_id, Access::Read)?;
             let entry = tree::stat(txn, &ns, &path)?;
             Ok((ns, entry))
         })?;
@@ -230,6 +242,7 @@ impl Core {
     /// Reads a small file (or range) whole, within the unary limit.
     pub async fn read_file(
         &self,
+        who: &Identity,
         ns_id: &str,
         raw_path: &str,
         offset: u64,
@@ -237,7 +250,7 @@ impl Core {
     ) -> Result<(EntryRecord, Vec<u8>)> {
         let limit = self.config.limits.max_unary_bytes;
         let open = self
-            .open_read(ns_id, raw_path, offset, length, None)
+            .open_read(who, ns_id, raw_path, offset, length, None)
             .await?;
         if open.range.end - open.range.start > limit {
             return Err(precondition(format!(
@@ -253,6 +266,7 @@ impl Core {
     /// the unary limit (counted over the whole batch) are refused.
     pub async fn batch_read(
         self: &Arc<Self>,
+        who: &Identity,
         ns_id: &str,
         paths: Vec<String>,
     ) -> Result<Vec<(String, Result<(EntryRecord, Vec<u8>)>)>> {
@@ -263,7 +277,7 @@ impl Core {
         let mut out = Vec::with_capacity(paths.len());
         for raw in paths {
             let result = async {
-                let open = self.open_read(ns_id, &raw, 0, 0, None).await?;
+                let open = self.open_read(who, ns_id, &raw, 0, 0, None).await?;
                 let len = open.range.end - open.range.start;
                 if len > budget {
                     return Err(precondition(format!(
@@ -284,6 +298,7 @@ impl Core {
     /// Their commits group into few metadata transactions.
     pub async fn batch_write(
         self: &Arc<Self>,
+        who: &Identity,
         ns_id: &str,
         items: Vec<(String, bytes::Bytes, WriteOptions)>,
     ) -> Result<Vec<(String, Result<EntryRecord>)>> {
@@ -292,8 +307,9 @@ impl Core {
         let writes = items.into_iter().map(|(path, data, opts)| {
             let core = self.clone();
             let ns = ns_id.to_owned();
+            let who = who.clone();
             async move {
-                let result = core.write_file(&ns, &path, data, opts).await;
+                let result = core.write_file(&who, &ns, &path, data, opts).await;
                 (path, result)
             }
         });
@@ -303,6 +319,7 @@ impl Core {
     /// Removes several paths; each item fails on its own.
     pub async fn batch_delete(
         self: &Arc<Self>,
+        who: &Identity,
         ns_id: &str,
         paths: Vec<String>,
         recursive: bool,
@@ -312,8 +329,9 @@ impl Core {
         let removals = paths.into_iter().map(|path| {
             let core = self.clone();
             let ns = ns_id.to_owned();
+            let who = who.clone();
             async move {
-                let result = core.remove(&ns, &path, recursive).await;
+                let result = core.remove(&who, &ns, &path, recursive).await;
                 (path, result)
             }
         });
@@ -332,19 +350,23 @@ impl Core {
 
     async fn mutate<T: Send + 'static>(
         &self,
+        who: &Identity,
+        action: &'static str,
         ns_id: &str,
         f: impl FnOnce(&mut Tree<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         validate_server_id("namespace", ns_id)?;
-        let ns = ns_id.to_owned();
-        let (value, freed) = self
+        let (ns, caller, quotas) = (ns_id.to_owned(), who.clone(), self.quotas.clone());
+        let result = self
             .meta
             .write(move |txn| {
-                let mut tree = Tree::open(txn, &ns)?;
+                let mut tree = Tree::open(txn, &ns, Some(&caller), quotas)?;
                 let value = f(&mut tree)?;
                 Ok((value, tree.finish()?))
             })
-            .await?;
+            .await;
+        access::audit(who, action, ns_id, &result);
+        let (value, freed) = result?;
         if freed {
             self.reclaim_wakeup.notify_one();
         }
@@ -354,26 +376,36 @@ impl Core {
     /// Creates a directory.
     pub async fn mkdir(
         &self,
+        who: &Identity,
         ns_id: &str,
         raw: &str,
         parents: bool,
         exist_ok: bool,
     ) -> Result<EntryRecord> {
         let path = self.entry_path(raw)?;
-        self.mutate(ns_id, move |t| t.mkdir(&path, parents, exist_ok))
-            .await
+        self.mutate(who, "Mkdir", ns_id, move |t| {
+            t.mkdir(&path, parents, exist_ok)
+        })
+        .await
     }
 
     /// Removes a file or directory.
-    pub async fn remove(&self, ns_id: &str, raw: &str, recursive: bool) -> Result<u64> {
+    pub async fn remove(
+        &self,
+        who: &Identity,
+        ns_id: &str,
+        raw: &str,
+        recursive: bool,
+    ) -> Result<u64> {
         let path = self.path(raw)?;
-        self.mutate(ns_id, move |t| t.remove(&path, recursive))
+        self.mutate(who, "Remove", ns_id, move |t| t.remove(&path, recursive))
             .await
     }
 
     /// Copies a file or directory (metadata only).
     pub async fn copy(
         &self,
+        who: &Identity,
         ns_id: &str,
         src: &str,
         dst: &str,
@@ -383,7 +415,9 @@ impl Core {
         let (src, dst) = (self.path(src)?, self.path(dst)?);
         let out = dst.clone();
         let entry = self
-            .mutate(ns_id, move |t| t.copy(&src, &dst, overwrite, parents))
+            .mutate(who, "Copy", ns_id, move |t| {
+                t.copy(&src, &dst, overwrite, parents)
+            })
             .await?;
         Ok((out, entry))
     }
@@ -391,6 +425,7 @@ impl Core {
     /// Moves a file or directory (metadata only).
     pub async fn rename(
         &self,
+        who: &Identity,
         ns_id: &str,
         src: &str,
         dst: &str,
@@ -400,7 +435,9 @@ impl Core {
         let (src, dst) = (self.path(src)?, self.path(dst)?);
         let out = dst.clone();
         let entry = self
-            .mutate(ns_id, move |t| t.rename(&src, &dst, overwrite, parents))
+            .mutate(who, "Move", ns_id, move |t| {
+                t.rename(&src, &dst, overwrite, parents)
+            })
             .await?;
         Ok((out, entry))
     }
@@ -408,6 +445,7 @@ impl Core {
     /// Replaces or merges an entry's metadata.
     pub async fn set_metadata(
         &self,
+        who: &Identity,
         ns_id: &str,
         raw: &str,
         update: MetadataUpdate,
@@ -416,17 +454,19 @@ impl Core {
         let path = self.path(raw)?;
         let out = path.clone();
         let entry = self
-            .mutate(ns_id, move |t| t.set_metadata(&path, update, if_version))
+            .mutate(who, "SetMetadata", ns_id, move |t| {
+                t.set_metadata(&path, update, if_version)
+            })
             .await?;
         Ok((out, entry))
     }
 
     /// One entry.
-    pub fn stat(&self, ns_id: &str, raw: &str) -> Result<(String, EntryRecord)> {
+    pub fn stat(&self, who: &Identity, ns_id: &str, raw: &str) -> Result<(String, EntryRecord)> {
         validate_server_id("namespace", ns_id)?;
         let path = self.path(raw)?;
         let entry = self.meta.read(|txn| {
-            let ns = Core::namespace_in(txn, ns_id)?;
+            let ns = Core::namespace_for(txn, who, ns_id, Access::Read)?;
             tree::stat(txn, &ns, &path)
         })?;
         Ok((path, entry))
@@ -435,6 +475,7 @@ impl Core {
     /// A page of a directory listing.
     pub async fn list(
         self: &Arc<Self>,
+        who: &Identity,
         ns_id: &str,
         raw: &str,
         recursive: bool,
@@ -446,9 +487,10 @@ impl Core {
         let after = parse_page_token(token)?;
         let limit = page_size(page, 1000, 10_000);
         let ns_id = ns_id.to_owned();
+        let caller = who.clone();
         let page = self
             .scan(move |txn| {
-                let ns = Core::namespace_in(txn, &ns_id)?;
+                let ns = Core::namespace_for(txn, &caller, &ns_id, Access::Read)?;
                 tree::list(txn, &ns, &dir, recursive, limit, after.as_deref())
             })
             .await?;
@@ -463,6 +505,7 @@ impl Core {
     /// A page of Find results.
     pub async fn find(
         self: &Arc<Self>,
+        who: &Identity,
         ns_id: &str,
         params: FindParams,
         page: u32,
@@ -478,9 +521,10 @@ impl Core {
         let after = parse_page_token(token)?;
         let limit = page_size(page, 1000, 10_000);
         let ns_id = ns_id.to_owned();
+        let caller = who.clone();
         let page = self
             .scan(move |txn| {
-                let ns = Core::namespace_in(txn, &ns_id)?;
+                let ns = Core::namespace_for(txn, &caller, &ns_id, Access::Read)?;
                 tree::find(txn, &ns, &query, limit, after.as_deref())
             })
             .await?;

@@ -7,9 +7,12 @@
 //! (enums excepted), and reaches storage only through `crate::meta` and
 //! `crate::blobs`.
 
+pub mod access;
 pub mod files;
 pub mod namespaces;
+pub mod quota;
 pub mod reclaim;
+pub mod sessions;
 pub mod tree;
 pub mod uploads;
 
@@ -19,10 +22,12 @@ use std::sync::{Arc, Mutex};
 use redb::{ReadTransaction, ReadableTable};
 use tokio::sync::Notify;
 
+use crate::auth::Identity;
 use crate::blobs::{Backends, BlobStore};
 use crate::config::Config;
 use crate::error::{Error, Result, invalid, not_found};
 use crate::meta::{self, MetaStore, NamespaceRecord};
+use access::Access;
 
 /// Longest metadata key, in bytes.
 pub const MAX_METADATA_KEY: usize = 256;
@@ -41,6 +46,10 @@ pub struct Core {
     pub backends: Backends,
     /// The (finalized) configuration.
     pub config: Config,
+    /// The API keys.
+    pub keys: crate::auth::KeyRing,
+    /// Quotas (shared with metadata jobs).
+    pub quotas: Arc<crate::config::QuotaConfig>,
     /// Wakes the reclaimer when there is work.
     pub reclaim_wakeup: Notify,
     /// Uploads currently attached to a stream, so one cannot be resumed twice.
@@ -154,6 +163,23 @@ pub fn validate_sha256(sha: &str) -> Result<()> {
     }
 }
 
+/// Whether a namespace is alive at `now`: before its TTL and, for SESSION
+/// scope, while its session's lease holds.
+pub fn is_alive(
+    ns: &NamespaceRecord,
+    sessions: &impl ReadableTable<&'static str, &'static [u8]>,
+    now: i64,
+) -> Result<bool> {
+    if ns.expires_ms.is_some_and(|at| at <= now) {
+        return Ok(false);
+    }
+    if ns.scope == arca_proto::v1::Scope::Session as i32 {
+        let session: Option<meta::SessionRecord> = meta::get_record(sessions, &ns.session)?;
+        return Ok(session.is_some_and(|s| s.expires_ms > now && s.sandbox == ns.sandbox));
+    }
+    Ok(true)
+}
+
 /// Encodes a page token (the last key returned) opaquely.
 pub fn page_token(last: &str) -> String {
     hex::encode(last)
@@ -184,9 +210,12 @@ impl Core {
     pub fn open(config: Config) -> Result<Arc<Self>> {
         let meta = MetaStore::open(&config.metadata_path())?;
         let backends = Backends::open(&config.backends)?;
+        let keys = crate::auth::KeyRing::load(&config)?;
         Ok(Arc::new(Core {
             meta,
             backends,
+            keys,
+            quotas: Arc::new(config.quotas.clone()),
             config,
             reclaim_wakeup: Notify::new(),
             active_uploads: Mutex::new(HashSet::new()),
@@ -198,24 +227,47 @@ impl Core {
         self.backends.get(name).cloned()
     }
 
-    /// The live namespace `id` as seen by `txn`: NOT_FOUND when missing or
-    /// expired (expired data is unreadable from the moment it expires).
-    pub fn live_namespace(
-        table: &impl ReadableTable<&'static str, &'static [u8]>,
+    /// The namespace `id` as `who` may see it for `access` (`None`: the
+    /// server itself). A namespace the caller may not reach is refused the
+    /// same way whether or not it exists; one past its TTL, or whose
+    /// session's lease ran out, is NOT_FOUND (unreadable from that moment).
+    pub fn resolve_namespace(
+        namespaces: &impl ReadableTable<&'static str, &'static [u8]>,
+        sessions: &impl ReadableTable<&'static str, &'static [u8]>,
+        who: Option<&Identity>,
         id: &str,
+        access: Access,
     ) -> Result<NamespaceRecord> {
-        let ns: NamespaceRecord = meta::get_record(table, id)?
-            .ok_or_else(|| not_found(format!("namespace {id} not found")))?;
-        if ns.expires_ms.is_some_and(|at| at <= meta::now_ms()) {
-            return Err(not_found(format!("namespace {id} not found")));
+        crate::ids::validate_server_id("namespace", id)?;
+        let found: Option<NamespaceRecord> = meta::get_record(namespaces, id)?;
+        let ns = match (found, who) {
+            (None, Some(who)) => return Err(access::denied(who, id)),
+            (None, None) => return Err(not_found(format!("namespace {id} not found"))),
+            (Some(ns), Some(who)) if !access::may_access(who, &ns, access) => {
+                return Err(access::denied(who, id));
+            }
+            (Some(ns), _) => ns,
+        };
+        if !is_alive(&ns, sessions, meta::now_ms())? {
+            return Err(not_found(format!("namespace {id} has expired")));
         }
         Ok(ns)
     }
 
-    /// Reads the live namespace `id`.
-    pub fn namespace_in(txn: &ReadTransaction, id: &str) -> Result<NamespaceRecord> {
-        crate::ids::validate_server_id("namespace", id)?;
-        Self::live_namespace(&txn.open_table(meta::NAMESPACES)?, id)
+    /// [`Core::resolve_namespace`] in a read transaction.
+    pub fn namespace_for(
+        txn: &ReadTransaction,
+        who: &Identity,
+        id: &str,
+        access: Access,
+    ) -> Result<NamespaceRecord> {
+        Self::resolve_namespace(
+            &txn.open_table(meta::NAMESPACES)?,
+            &txn.open_table(meta::SESSIONS)?,
+            Some(who),
+            id,
+            access,
+        )
     }
 
     /// Runs `f` on a blocking thread with a read transaction, for scans.

@@ -8,7 +8,10 @@ use std::time::Duration;
 use arca_proto::v1::{NamespaceType, Scope};
 use redb::ReadableTable;
 
+use super::access::{self, Access};
+use super::quota;
 use super::{Core, MetadataUpdate, page_size, page_token, parse_page_token, validate_metadata};
+use crate::auth::Identity;
 use crate::error::{Error, Result, invalid, not_found};
 use crate::grid;
 use crate::ids::{new_id, validate_id, validate_server_id};
@@ -89,10 +92,34 @@ fn name_key(ns: &NamespaceRecord) -> String {
 
 impl Core {
     /// Creates a namespace.
-    pub async fn create_namespace(self: &Arc<Self>, req: NewNamespace) -> Result<NamespaceRecord> {
+    pub async fn create_namespace(
+        self: &Arc<Self>,
+        who: &Identity,
+        req: NewNamespace,
+    ) -> Result<NamespaceRecord> {
+        let result = self.create_namespace_as(who, req).await;
+        access::audit(
+            who,
+            "CreateNamespace",
+            result.as_ref().map_or("", |ns| ns.id.as_str()),
+            &result,
+        );
+        result
+    }
+
+    async fn create_namespace_as(
+        self: &Arc<Self>,
+        who: &Identity,
+        mut req: NewNamespace,
+    ) -> Result<NamespaceRecord> {
         if req.ns_type == NamespaceType::Unspecified {
             return Err(invalid("namespace type is required (BLOB or WORKSPACE)"));
         }
+        if req.scope == Scope::Unspecified {
+            return Err(invalid("scope is required (SESSION, USER or SANDBOX)"));
+        }
+        (req.sandbox, req.user, req.session) =
+            access::owner_for_create(who, req.scope, &req.sandbox, &req.user, &req.session)?;
         validate_id("sandbox", &req.sandbox)?;
         match req.scope {
             Scope::Unspecified => {
@@ -100,7 +127,14 @@ impl Core {
             }
             Scope::Session => {
                 validate_id("user", &req.user)?;
-                validate_id("session", &req.session)?;
+                validate_server_id("session", &req.session)?;
+                // A SESSION namespace lives on a real, live session of its user.
+                if !self.session_belongs(&req.session, &req.sandbox, &req.user)? {
+                    return Err(Error::FailedPrecondition(format!(
+                        "session {} is not a live session of user {:?} in sandbox {:?}",
+                        req.session, req.user, req.sandbox
+                    )));
+                }
             }
             Scope::User => {
                 validate_id("user", &req.user)?;
@@ -163,15 +197,23 @@ impl Core {
             total_bytes: 0,
         };
         let stored = record.clone();
+        let quotas = self.quotas.clone();
         self.meta
             .write(move |txn| {
+                quota::check(txn, &quotas, &stored, 0, 1)?;
                 if !stored.name.is_empty() {
                     let mut names = txn.open_table(meta::NAMESPACE_NAMES)?;
                     let key = name_key(&stored);
                     if let Some(existing) = names.get(key.as_str())?.map(|v| v.value().to_owned()) {
                         // A name held by an expired namespace is free again.
-                        let namespaces = txn.open_table(meta::NAMESPACES)?;
-                        if Core::live_namespace(&namespaces, &existing).is_ok() {
+                        let live = Core::resolve_namespace(
+                            &txn.open_table(meta::NAMESPACES)?,
+                            &txn.open_table(meta::SESSIONS)?,
+                            None,
+                            &existing,
+                            Access::Read,
+                        );
+                        if live.is_ok() {
                             return Err(Error::AlreadyExists(format!(
                                 "a namespace named {:?} already exists for this owner and scope",
                                 stored.name
@@ -184,6 +226,7 @@ impl Core {
                     stored.id.as_str(),
                     prost::Message::encode_to_vec(&stored).as_slice(),
                 )?;
+                quota::adjust(txn, &stored, 0, 1)?;
                 Ok(())
             })
             .await?;
@@ -207,22 +250,35 @@ impl Core {
     }
 
     /// Returns a live namespace.
-    pub fn get_namespace(&self, id: &str) -> Result<NamespaceRecord> {
-        self.meta.read(|txn| Core::namespace_in(txn, id))
+    pub fn get_namespace(&self, who: &Identity, id: &str) -> Result<NamespaceRecord> {
+        self.meta
+            .read(|txn| Core::namespace_for(txn, who, id, Access::Read))
     }
 
     /// Lists namespaces matching `filter`, a page at a time.
     pub async fn list_namespaces(
         self: &Arc<Self>,
-        filter: NamespaceFilter,
+        who: &Identity,
+        mut filter: NamespaceFilter,
         requested_page: u32,
         token: &str,
     ) -> Result<(Vec<NamespaceRecord>, String)> {
+        if filter.sandbox.is_empty() {
+            filter.sandbox = who.sandbox.clone();
+        }
         validate_id("sandbox", &filter.sandbox)?;
+        if !who.reaches_sandbox(&filter.sandbox) {
+            return Err(Error::PermissionDenied(format!(
+                "this credential does not reach sandbox {:?}",
+                filter.sandbox
+            )));
+        }
         let after = parse_page_token(token)?;
         let limit = page_size(requested_page, 100, 1000);
+        let who = who.clone();
         self.scan(move |txn| {
             let table = txn.open_table(meta::NAMESPACES)?;
+            let sessions = txn.open_table(meta::SESSIONS)?;
             let now = meta::now_ms();
             let mut out = Vec::new();
             let range = match &after {
@@ -235,7 +291,11 @@ impl Core {
             for item in range {
                 let (_, value) = item?;
                 let ns: NamespaceRecord = decode(value.value())?;
-                if ns.expires_ms.is_some_and(|at| at <= now) || !filter.matches(&ns) {
+                // Only what the caller may read, and only what is alive.
+                if !filter.matches(&ns)
+                    || !access::may_access(&who, &ns, Access::Read)
+                    || !super::is_alive(&ns, &sessions, now)?
+                {
                     continue;
                 }
                 if out.len() == limit {
@@ -252,26 +312,67 @@ impl Core {
     /// Replaces or merges a namespace's metadata.
     pub async fn update_namespace_metadata(
         &self,
+        who: &Identity,
         id: &str,
         update: MetadataUpdate,
     ) -> Result<NamespaceRecord> {
-        validate_server_id("namespace", id)?;
-        let id = id.to_owned();
-        self.meta
+        let (ns_id, caller) = (id.to_owned(), who.clone());
+        let result = self
+            .meta
             .write(move |txn| {
-                let mut table = txn.open_table(meta::NAMESPACES)?;
-                let mut ns = Core::live_namespace(&table, &id)?;
+                let mut ns = Core::resolve_namespace(
+                    &txn.open_table(meta::NAMESPACES)?,
+                    &txn.open_table(meta::SESSIONS)?,
+                    Some(&caller),
+                    &ns_id,
+                    Access::Write,
+                )?;
                 update.apply(&mut ns.metadata)?;
-                table.insert(id.as_str(), prost::Message::encode_to_vec(&ns).as_slice())?;
+                txn.open_table(meta::NAMESPACES)?.insert(
+                    ns_id.as_str(),
+                    prost::Message::encode_to_vec(&ns).as_slice(),
+                )?;
                 Ok(ns)
             })
-            .await
+            .await;
+        access::audit(who, "UpdateNamespaceMetadata", id, &result);
+        result
     }
 
     /// Destroys a namespace: its metadata goes in one commit, then its grid
     /// prefix is deleted from the backend. The deletion is queued in the
     /// same commit, so a crash before it finishes is resumed by the reclaimer.
-    pub async fn destroy_namespace(self: &Arc<Self>, id: &str) -> Result<Destroyed> {
+    pub async fn destroy_namespace(
+        self: &Arc<Self>,
+        who: &Identity,
+        id: &str,
+    ) -> Result<Destroyed> {
+        let result = async {
+            // Expired namespaces can still be destroyed by whoever owns them.
+            let found = self.meta.read(|txn| {
+                validate_server_id("namespace", id)?;
+                let ns: Option<NamespaceRecord> =
+                    meta::get_record(&txn.open_table(meta::NAMESPACES)?, id)?;
+                Ok(ns)
+            })?;
+            match found {
+                Some(ns) if access::may_access(who, &ns, Access::Write) => {
+                    self.destroy_namespace_unchecked(id).await
+                }
+                _ => Err(access::denied(who, id)),
+            }
+        }
+        .await;
+        access::audit(who, "DestroyNamespace", id, &result);
+        result
+    }
+
+    /// Destroys a namespace without an access check (sessions ending,
+    /// expiry, and `destroy_namespace` after its check).
+    pub(crate) async fn destroy_namespace_unchecked(
+        self: &Arc<Self>,
+        id: &str,
+    ) -> Result<Destroyed> {
         validate_server_id("namespace", id)?;
         let ns_id = id.to_owned();
         let (destroyed, purge) = self
@@ -311,6 +412,7 @@ impl Core {
                         uploads.remove(upload.as_str())?;
                     }
                 }
+                quota::adjust(txn, &ns, -(ns.total_bytes as i64), -1)?;
                 let purge = PurgeRecord {
                     backend: ns.backend.clone(),
                     prefix: ns.grid_prefix.clone(),

@@ -12,7 +12,13 @@ use std::ops::Bound;
 use arca_proto::v1::NamespaceType;
 use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
+use std::sync::Arc;
+
+use super::access::Access;
+use super::quota;
 use super::{Core, MetadataUpdate, Precondition};
+use crate::auth::Identity;
+use crate::config::QuotaConfig;
 use crate::error::{Error, Result, invalid, not_found, precondition};
 use crate::meta::{
     self, EntryRecord, KIND_DIRECTORY, KIND_FILE, NamespaceRecord, ObjectRecord, decode,
@@ -84,12 +90,27 @@ pub struct Tree<'t> {
     now: i64,
     /// Whether an object became unreferenced (the reclaimer has work).
     pub freed: bool,
+    quotas: Arc<QuotaConfig>,
+    /// Change of bytes held, for the usage counters.
+    bytes_delta: i64,
 }
 
 impl<'t> Tree<'t> {
-    /// Opens the live namespace `ns_id` for changes.
-    pub fn open(txn: &'t WriteTransaction, ns_id: &str) -> Result<Tree<'t>> {
-        let ns = Core::live_namespace(&txn.open_table(meta::NAMESPACES)?, ns_id)?;
+    /// Opens the live namespace `ns_id` for changes by `who` (`None`: the
+    /// server itself).
+    pub fn open(
+        txn: &'t WriteTransaction,
+        ns_id: &str,
+        who: Option<&Identity>,
+        quotas: Arc<QuotaConfig>,
+    ) -> Result<Tree<'t>> {
+        let ns = Core::resolve_namespace(
+            &txn.open_table(meta::NAMESPACES)?,
+            &txn.open_table(meta::SESSIONS)?,
+            who,
+            ns_id,
+            Access::Write,
+        )?;
         Ok(Tree {
             txn,
             entries: txn.open_table(meta::ENTRIES)?,
@@ -98,11 +119,14 @@ impl<'t> Tree<'t> {
             ns,
             now: meta::now_ms(),
             freed: false,
+            quotas,
+            bytes_delta: 0,
         })
     }
 
     /// Saves the namespace totals. Call once, after the last change.
     pub fn finish(self) -> Result<bool> {
+        quota::adjust(self.txn, &self.ns, self.bytes_delta, 0)?;
         let mut namespaces = self.txn.open_table(meta::NAMESPACES)?;
         namespaces.insert(
             self.ns.id.as_str(),
@@ -218,6 +242,7 @@ impl<'t> Tree<'t> {
     fn file_gone(&mut self, entry: &EntryRecord) -> Result<()> {
         self.ns.file_count = self.ns.file_count.saturating_sub(1);
         self.ns.total_bytes = self.ns.total_bytes.saturating_sub(entry.size);
+        self.bytes_delta -= entry.size as i64;
         self.unref(&entry.object_id)
     }
 
@@ -225,6 +250,7 @@ impl<'t> Tree<'t> {
     fn file_added(&mut self, entry: &EntryRecord) {
         self.ns.file_count += 1;
         self.ns.total_bytes += entry.size;
+        self.bytes_delta += entry.size as i64;
     }
 
     /// Every entry strictly beneath `dir`, in path order.
@@ -283,6 +309,15 @@ impl<'t> Tree<'t> {
             self.check_blob_target(path)?;
         }
         let missing = self.missing_parents(path, true)?;
+        quota::check_file_size(&self.quotas, &self.ns.sandbox, file.size)?;
+        let replaced = existing.as_ref().map_or(0, |e| e.size);
+        quota::check(
+            self.txn,
+            &self.quotas,
+            &self.ns,
+            file.size.saturating_sub(replaced),
+            0,
+        )?;
 
         self.create_dirs(&missing)?;
         let entry = EntryRecord {
@@ -442,6 +477,19 @@ impl<'t> Tree<'t> {
         } else {
             Vec::new()
         };
+        let copied_bytes: u64 = std::iter::once(&src_entry)
+            .chain(beneath.iter().map(|(_, e)| e))
+            .filter(|e| !e.is_dir())
+            .map(|e| e.size)
+            .sum();
+        let freed_bytes = replaced.as_ref().map_or(0, |e| e.size);
+        quota::check(
+            self.txn,
+            &self.quotas,
+            &self.ns,
+            copied_bytes.saturating_sub(freed_bytes),
+            0,
+        )?;
 
         self.create_dirs(&missing)?;
         if let Some(old) = &replaced {

@@ -20,8 +20,11 @@ use redb::ReadableTable;
 use sha2::digest::common::hazmat::{SerializableState, SerializedState};
 use sha2::{Digest, Sha256};
 
+use super::access::Access;
+use super::quota;
 use super::tree::NewFile;
 use super::{Core, Precondition, WriteOptions};
+use crate::auth::Identity;
 use crate::blobs::StagedWrite;
 use crate::error::{Error, Result, invalid, not_found};
 use crate::grid;
@@ -40,6 +43,10 @@ pub struct Upload {
     received: u64,
     /// Set when the content is known bad: closing discards instead of suspending.
     doomed: bool,
+    /// Who attached it to this stream; the commit is checked as them.
+    who: Identity,
+    /// The target namespace's sandbox, for the largest-file quota.
+    sandbox: String,
 }
 
 fn hash_state(hasher: &Sha256) -> Vec<u8> {
@@ -61,6 +68,7 @@ impl Core {
     /// Opens a new upload of `path`.
     pub async fn start_upload(
         self: &Arc<Self>,
+        who: &Identity,
         ns_id: &str,
         raw_path: &str,
         opts: WriteOptions,
@@ -69,7 +77,10 @@ impl Core {
         validate_server_id("namespace", ns_id)?;
         let path = crate::paths::normalize_entry(raw_path, self.config.limits.paths())?;
         let opts = opts.validated()?;
-        let ns = self.check_write_target(ns_id, &path, opts.precondition)?;
+        let ns = self.check_write_target(who, ns_id, &path, opts.precondition)?;
+        if let Some(size) = total_size {
+            quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
+        }
         let object_id = new_id();
         let object_key = grid::object_key(&ns.grid_prefix, &object_id);
         let writer = self.backend(&ns.backend)?.begin(&object_key).await?;
@@ -90,7 +101,7 @@ impl Core {
             if_version_match,
             object_id,
             object_key,
-            backend: ns.backend,
+            backend: ns.backend.clone(),
             token: writer.token(),
             persisted: 0,
             hash_state: hash_state(&hasher),
@@ -107,6 +118,8 @@ impl Core {
             hashing: None,
             received: 0,
             doomed: false,
+            who: who.clone(),
+            sandbox: ns.sandbox.clone(),
         };
         upload.save_record().await?;
         tracing::info!(upload = %upload.id, namespace = %ns_id, path = %upload.record.path, "upload started");
@@ -114,7 +127,11 @@ impl Core {
     }
 
     /// Reattaches a broken upload to a new stream, at its persisted offset.
-    pub async fn resume_upload(self: &Arc<Self>, upload_id: &str) -> Result<Upload> {
+    pub async fn resume_upload(
+        self: &Arc<Self>,
+        who: &Identity,
+        upload_id: &str,
+    ) -> Result<Upload> {
         validate_server_id("upload", upload_id)?;
         self.claim_upload(upload_id)?;
         let attach = async {
@@ -129,15 +146,26 @@ impl Core {
             if record.lease_expires_ms <= meta::now_ms() {
                 return Err(not_found(format!("upload {upload_id} has expired")));
             }
+            // Only a caller who may write the target resumes; to anyone else
+            // the upload does not exist.
+            let ns = self
+                .meta
+                .read(|txn| Core::namespace_for(txn, who, &record.namespace_id, Access::Write))
+                .map_err(|e| match e {
+                    Error::PermissionDenied(_) => {
+                        not_found(format!("upload {upload_id} not found"))
+                    }
+                    other => other,
+                })?;
             let hasher = restore_hash(&record.hash_state)?;
             let store = self.backend(&record.backend)?;
             let writer = store
                 .resume(&record.object_key, &record.token, record.persisted)
                 .await?;
-            Ok((record, hasher, writer))
+            Ok((record, hasher, writer, ns.sandbox))
         };
         match attach.await {
-            Ok((mut record, hasher, writer)) => {
+            Ok((mut record, hasher, writer, sandbox)) => {
                 record.lease_expires_ms = meta::now_ms().saturating_add(self.upload_lease_ms());
                 let received = record.persisted;
                 let mut upload = Upload {
@@ -149,6 +177,8 @@ impl Core {
                     hashing: None,
                     received,
                     doomed: false,
+                    who: who.clone(),
+                    sandbox,
                 };
                 upload.save_record().await?;
                 tracing::info!(upload = %upload_id, offset = received, "upload resumed");
@@ -241,6 +271,12 @@ impl Upload {
             return Err(invalid(format!(
                 "content exceeds the declared total size of {total} bytes; nothing was committed"
             )));
+        }
+        if let Err(e) =
+            quota::check_file_size(&self.core.quotas, &self.sandbox, self.received + len)
+        {
+            self.doomed = true;
+            return Err(e);
         }
         // Hash on a blocking thread while the backend writes and the next
         // chunk arrives; the next chunk (or a persist) waits for it.
@@ -343,7 +379,12 @@ impl Upload {
         };
         let entry = self
             .core
-            .commit_object(&self.record.namespace_id, &self.record.path, file)
+            .commit_object(
+                &self.who,
+                &self.record.namespace_id,
+                &self.record.path,
+                file,
+            )
             .await?;
         // The commit is done; the record only needs to go (the reclaimer
         // would also drop it at lease expiry, the object being referenced).

@@ -39,6 +39,12 @@ pub const GARBAGE: TableDefinition<(&str, &str), i64> = TableDefinition::new("ga
 pub const PURGES: TableDefinition<&str, &[u8]> = TableDefinition::new("purges");
 /// Upload id → [`UploadRecord`].
 pub const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
+/// Session id → [`SessionRecord`].
+pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+/// SHA-256 of a session token → session id.
+pub const SESSION_TOKENS: TableDefinition<&str, &str> = TableDefinition::new("session_tokens");
+/// `{sandbox}` or `{sandbox}/{user}` → [`UsageRecord`].
+pub const USAGE: TableDefinition<&str, &[u8]> = TableDefinition::new("usage");
 /// Named counters (the global version counter).
 pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 
@@ -73,6 +79,9 @@ impl MetaStore {
             txn.open_table(PURGES)?;
             txn.open_table(UPLOADS)?;
             txn.open_table(COUNTERS)?;
+            txn.open_table(SESSIONS)?;
+            txn.open_table(SESSION_TOKENS)?;
+            txn.open_table(USAGE)?;
             txn.commit()?;
         }
         let (tx, rx) = mpsc::unbounded_channel();

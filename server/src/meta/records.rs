@@ -171,6 +171,37 @@ pub struct UploadRecord {
     pub lease_expires_ms: i64,
 }
 
+/// A session: a lease held by one user of one sandbox.
+#[derive(Clone, PartialEq, Message)]
+pub struct SessionRecord {
+    /// The sandbox.
+    #[prost(string, tag = "1")]
+    pub sandbox: String,
+    /// The user it acts as.
+    #[prost(string, tag = "2")]
+    pub user: String,
+    /// Lowercase hex SHA-256 of its bearer token.
+    #[prost(string, tag = "3")]
+    pub token_sha256: String,
+    /// When it was opened, ms since the epoch.
+    #[prost(int64, tag = "4")]
+    pub created_ms: i64,
+    /// When its lease runs out, ms since the epoch.
+    #[prost(int64, tag = "5")]
+    pub expires_ms: i64,
+}
+
+/// Bytes and namespaces held by a sandbox or a user, for quotas.
+#[derive(Clone, Copy, PartialEq, Message)]
+pub struct UsageRecord {
+    /// Bytes in files.
+    #[prost(uint64, tag = "1")]
+    pub bytes: u64,
+    /// Namespaces.
+    #[prost(uint64, tag = "2")]
+    pub namespaces: u64,
+}
+
 /// A namespace prefix queued for deletion from its backend.
 #[derive(Clone, PartialEq, Message)]
 pub struct PurgeRecord {

@@ -1,0 +1,99 @@
+//! Quotas: bytes and namespaces per sandbox and per user, and the largest
+//! file. Usage is kept in redb beside the data it counts, changed in the
+//! same transactions, and checked before anything is written, so a write
+//! over a limit is RESOURCE_EXHAUSTED and leaves nothing behind.
+
+use redb::{ReadableTable, WriteTransaction};
+
+use crate::config::{Quota, QuotaConfig};
+use crate::error::{Error, Result};
+use crate::meta::{self, NamespaceRecord, UsageRecord};
+
+/// The usage keys a namespace counts against: its sandbox, and its user if
+/// it has one.
+fn keys(ns: &NamespaceRecord) -> Vec<(String, bool)> {
+    let mut keys = vec![(ns.sandbox.clone(), true)];
+    if !ns.user.is_empty() {
+        keys.push((format!("{}/{}", ns.sandbox, ns.user), false));
+    }
+    keys
+}
+
+fn read(table: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<UsageRecord> {
+    Ok(meta::get_record(table, key)?.unwrap_or_default())
+}
+
+/// Refuses a file of `size` bytes if it is over the largest-file limit.
+pub fn check_file_size(quotas: &QuotaConfig, sandbox: &str, size: u64) -> Result<()> {
+    let (sandbox_quota, user_quota) = quotas.for_sandbox(sandbox);
+    for limit in [sandbox_quota.max_file_bytes, user_quota.max_file_bytes] {
+        if limit > 0 && size > limit {
+            return Err(Error::ResourceExhausted(format!(
+                "a file of {size} bytes is over the largest-file quota of {limit} bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a change that would take `ns`'s sandbox or user over a quota.
+pub fn check(
+    txn: &WriteTransaction,
+    quotas: &QuotaConfig,
+    ns: &NamespaceRecord,
+    add_bytes: u64,
+    add_namespaces: u64,
+) -> Result<()> {
+    if add_bytes == 0 && add_namespaces == 0 {
+        return Ok(());
+    }
+    let table = txn.open_table(meta::USAGE)?;
+    let (sandbox_quota, user_quota) = quotas.for_sandbox(&ns.sandbox);
+    for (key, is_sandbox) in keys(ns) {
+        let quota: Quota = if is_sandbox {
+            sandbox_quota
+        } else {
+            user_quota
+        };
+        let used = read(&table, &key)?;
+        let who = if is_sandbox { "sandbox" } else { "user" };
+        if quota.max_bytes > 0 && used.bytes.saturating_add(add_bytes) > quota.max_bytes {
+            return Err(Error::ResourceExhausted(format!(
+                "the {who} holds {} of its {} bytes; {add_bytes} more do not fit",
+                used.bytes, quota.max_bytes
+            )));
+        }
+        if quota.max_namespaces > 0
+            && used.namespaces.saturating_add(add_namespaces) > quota.max_namespaces
+        {
+            return Err(Error::ResourceExhausted(format!(
+                "the {who} has {} of its {} namespaces",
+                used.namespaces, quota.max_namespaces
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Records a change of usage (after `check`, in the same transaction).
+pub fn adjust(
+    txn: &WriteTransaction,
+    ns: &NamespaceRecord,
+    bytes: i64,
+    namespaces: i64,
+) -> Result<()> {
+    if bytes == 0 && namespaces == 0 {
+        return Ok(());
+    }
+    let mut table = txn.open_table(meta::USAGE)?;
+    for (key, _) in keys(ns) {
+        let mut used = read(&table, &key)?;
+        used.bytes = used.bytes.saturating_add_signed(bytes);
+        used.namespaces = used.namespaces.saturating_add_signed(namespaces);
+        table.insert(
+            key.as_str(),
+            prost::Message::encode_to_vec(&used).as_slice(),
+        )?;
+    }
+    Ok(())
+}

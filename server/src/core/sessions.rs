@@ -1,0 +1,306 @@
+//! Sessions: leases in redb that SESSION-scope namespaces live on, and the
+//! resolution of bearer secrets into identities.
+//!
+//! A session has a random id and a random bearer token; only the token's
+//! SHA-256 is stored. Renewing extends the lease; closing it, or its lease
+//! running out, makes its namespaces unreadable at once and the reclaimer
+//! destroys them (see `reclaim`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redb::ReadableTable;
+
+use super::access::{self, may_manage_session, may_open_sessions};
+use super::{Core, page_size, page_token, parse_page_token};
+use crate::auth::{Identity, Role, new_secret, sha256_hex};
+use crate::error::{Error, Result, invalid};
+use crate::ids::{new_id, validate_id, validate_server_id};
+use crate::meta::{self, NamespaceRecord, SessionRecord, decode};
+
+/// A session with its id.
+pub type Session = (String, SessionRecord);
+
+impl Core {
+    /// Resolves a bearer secret: an API key, else a live session token.
+    pub fn authenticate(&self, secret: &str) -> Result<Identity> {
+        if let Some(identity) = self.keys.find(secret) {
+            return Ok(identity);
+        }
+        let hash = sha256_hex(secret);
+        let session = self.meta.read(|txn| {
+            let Some(id) = txn
+                .open_table(meta::SESSION_TOKENS)?
+                .get(hash.as_str())?
+                .map(|v| v.value().to_owned())
+            else {
+                return Ok(None);
+            };
+            let record: Option<SessionRecord> =
+                meta::get_record(&txn.open_table(meta::SESSIONS)?, &id)?;
+            Ok(record.map(|r| (id, r)))
+        })?;
+        match session {
+            Some((id, record))
+                if record.expires_ms > meta::now_ms() && record.token_sha256 == hash =>
+            {
+                Ok(Identity {
+                    sandbox: record.sandbox,
+                    role: Role::Session {
+                        user: record.user,
+                        session: id.clone(),
+                    },
+                    principal: format!("session:{id}"),
+                })
+            }
+            Some(_) => Err(Error::Unauthenticated(
+                "the session has expired or was closed".into(),
+            )),
+            None => Err(Error::Unauthenticated("unknown credential".into())),
+        }
+    }
+
+    fn session_lease(&self, ttl: Option<Duration>) -> Result<i64> {
+        let auth = &self.config.auth;
+        let secs = match ttl {
+            None => auth.session_default_ttl_secs,
+            Some(t) if t.is_zero() => auth.session_default_ttl_secs,
+            Some(t) if t.as_secs() > auth.session_max_ttl_secs => {
+                return Err(invalid(format!(
+                    "a session lease is at most {} seconds",
+                    auth.session_max_ttl_secs
+                )));
+            }
+            Some(t) => t.as_secs().max(1),
+        };
+        Ok(meta::now_ms()
+            .saturating_add(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)))
+    }
+
+    /// Opens a session for `user`; returns it and its bearer token.
+    pub async fn open_session(
+        &self,
+        who: &Identity,
+        user: &str,
+        ttl: Option<Duration>,
+        sandbox: &str,
+    ) -> Result<(Session, String)> {
+        let sandbox = if sandbox.is_empty() {
+            who.sandbox.clone()
+        } else {
+            sandbox.to_owned()
+        };
+        let result = async {
+            if !may_open_sessions(who) || !who.reaches_sandbox(&sandbox) {
+                return Err(Error::PermissionDenied(
+                    "only admin and app keys of the sandbox open sessions".into(),
+                ));
+            }
+            validate_id("user", user)?;
+            validate_id("sandbox", &sandbox)?;
+            let token = new_secret("arca_st_")?;
+            let id = new_id();
+            let record = SessionRecord {
+                sandbox: sandbox.clone(),
+                user: user.to_owned(),
+                token_sha256: sha256_hex(&token),
+                created_ms: meta::now_ms(),
+                expires_ms: self.session_lease(ttl)?,
+            };
+            let (stored, key) = (record.clone(), id.clone());
+            self.meta
+                .write(move |txn| {
+                    txn.open_table(meta::SESSION_TOKENS)?
+                        .insert(stored.token_sha256.as_str(), key.as_str())?;
+                    txn.open_table(meta::SESSIONS)?.insert(
+                        key.as_str(),
+                        prost::Message::encode_to_vec(&stored).as_slice(),
+                    )?;
+                    Ok(())
+                })
+                .await?;
+            Ok(((id, record), token))
+        }
+        .await;
+        access::audit(who, "OpenSession", "", &result);
+        result
+    }
+
+    fn own_or(who: &Identity, session_id: &str) -> Result<String> {
+        match (&who.role, session_id.is_empty()) {
+            (Role::Session { session, .. }, true) => Ok(session.clone()),
+            (_, true) => Err(invalid("session_id is required for a key")),
+            (_, false) => {
+                validate_server_id("session", session_id)?;
+                Ok(session_id.to_owned())
+            }
+        }
+    }
+
+    fn session_denied(who: &Identity, id: &str) -> Error {
+        if who.is_global_admin() {
+            Error::NotFound(format!("session {id} not found"))
+        } else {
+            Error::PermissionDenied(format!("session {id} does not exist or is not yours"))
+        }
+    }
+
+    /// A live session `who` may manage.
+    pub fn get_session(&self, who: &Identity, session_id: &str) -> Result<Session> {
+        let id = Self::own_or(who, session_id)?;
+        let record: Option<SessionRecord> = self
+            .meta
+            .read(|txn| meta::get_record(&txn.open_table(meta::SESSIONS)?, &id))?;
+        match record {
+            Some(r)
+                if may_manage_session(who, &r.sandbox, &id) && r.expires_ms > meta::now_ms() =>
+            {
+                Ok((id, r))
+            }
+            _ => Err(Self::session_denied(who, &id)),
+        }
+    }
+
+    /// Extends a session's lease.
+    pub async fn renew_session(
+        &self,
+        who: &Identity,
+        session_id: &str,
+        ttl: Option<Duration>,
+    ) -> Result<Session> {
+        let result = async {
+            let (id, _) = self.get_session(who, session_id)?;
+            let expires = self.session_lease(ttl)?;
+            let key = id.clone();
+            let record = self
+                .meta
+                .write(move |txn| {
+                    let mut sessions = txn.open_table(meta::SESSIONS)?;
+                    let mut record: SessionRecord = meta::get_record(&sessions, &key)?
+                        .filter(|r: &SessionRecord| r.expires_ms > meta::now_ms())
+                        .ok_or_else(|| Error::NotFound("the session ended".into()))?;
+                    record.expires_ms = expires;
+                    sessions.insert(
+                        key.as_str(),
+                        prost::Message::encode_to_vec(&record).as_slice(),
+                    )?;
+                    Ok(record)
+                })
+                .await?;
+            Ok((id, record))
+        }
+        .await;
+        access::audit(who, "RenewSession", "", &result);
+        result
+    }
+
+    /// Ends a session and destroys its SESSION-scope namespaces.
+    pub async fn close_session(self: &Arc<Self>, who: &Identity, session_id: &str) -> Result<u64> {
+        let result = async {
+            let (id, _) = self.get_session(who, session_id)?;
+            self.end_session(&id).await
+        }
+        .await;
+        access::audit(who, "CloseSession", "", &result);
+        result
+    }
+
+    /// Ends session `id` (closed or expired): its record and token go in one
+    /// commit, so its namespaces are unreadable from then on; then each of
+    /// them is destroyed. Returns how many were.
+    pub(crate) async fn end_session(self: &Arc<Self>, id: &str) -> Result<u64> {
+        let key = id.to_owned();
+        self.meta
+            .write(move |txn| {
+                let mut sessions = txn.open_table(meta::SESSIONS)?;
+                let record: Option<SessionRecord> = meta::get_record(&sessions, &key)?;
+                if let Some(record) = record {
+                    sessions.remove(key.as_str())?;
+                    txn.open_table(meta::SESSION_TOKENS)?
+                        .remove(record.token_sha256.as_str())?;
+                }
+                Ok(())
+            })
+            .await?;
+        let id_owned = id.to_owned();
+        let doomed: Vec<String> = self
+            .scan(move |txn| {
+                let mut out = Vec::new();
+                for item in txn.open_table(meta::NAMESPACES)?.iter()? {
+                    let (k, v) = item?;
+                    let ns: NamespaceRecord = decode(v.value())?;
+                    if ns.scope == arca_proto::v1::Scope::Session as i32 && ns.session == id_owned {
+                        out.push(k.value().to_owned());
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut destroyed = 0;
+        for ns in doomed {
+            match self.destroy_namespace_unchecked(&ns).await {
+                Ok(_) => destroyed += 1,
+                Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(destroyed)
+    }
+
+    /// Lists the live sessions of the caller's sandbox.
+    pub async fn list_sessions(
+        self: &Arc<Self>,
+        who: &Identity,
+        user: &str,
+        requested_page: u32,
+        token: &str,
+    ) -> Result<(Vec<Session>, String)> {
+        if !may_open_sessions(who) {
+            return Err(Error::PermissionDenied(
+                "only admin and app keys list sessions".into(),
+            ));
+        }
+        let after = parse_page_token(token)?;
+        let limit = page_size(requested_page, 100, 1000);
+        let (who, user) = (who.clone(), user.to_owned());
+        self.scan(move |txn| {
+            let table = txn.open_table(meta::SESSIONS)?;
+            let now = meta::now_ms();
+            let mut out: Vec<Session> = Vec::new();
+            let range = match &after {
+                Some(a) => table.range::<&str>((
+                    std::ops::Bound::Excluded(a.as_str()),
+                    std::ops::Bound::Unbounded,
+                ))?,
+                None => table.range::<&str>(..)?,
+            };
+            for item in range {
+                let (k, v) = item?;
+                let record: SessionRecord = decode(v.value())?;
+                if record.expires_ms <= now
+                    || record.sandbox != who.sandbox
+                    || (!user.is_empty() && record.user != user)
+                {
+                    continue;
+                }
+                if out.len() == limit {
+                    let next = page_token(&out[out.len() - 1].0);
+                    return Ok((out, next));
+                }
+                out.push((k.value().to_owned(), record));
+            }
+            Ok((out, String::new()))
+        })
+        .await
+    }
+
+    /// Whether session `id` is live and belongs to `(sandbox, user)`.
+    pub(crate) fn session_belongs(&self, id: &str, sandbox: &str, user: &str) -> Result<bool> {
+        let record: Option<SessionRecord> = self
+            .meta
+            .read(|txn| meta::get_record(&txn.open_table(meta::SESSIONS)?, id))?;
+        Ok(record.is_some_and(|r| {
+            r.sandbox == sandbox && r.user == user && r.expires_ms > meta::now_ms()
+        }))
+    }
+}
