@@ -1,7 +1,9 @@
 //! The reclaimer: deletes content nothing refers to any more.
 //!
-//! Three queues, all in redb so an interrupted pass resumes after restart:
-//! purges of destroyed namespaces (their whole grid prefix), uploads whose
+//! First, expiry: sessions whose lease ran out end, and namespaces past
+//! their TTL or whose session is gone are destroyed. Then three queues, all
+//! in redb so an interrupted pass resumes after restart: purges of
+//! destroyed namespaces (their whole grid prefix), uploads whose
 //! lease ran out, and objects whose reference count reached zero (after the
 //! grace period, so a download that resolved an object just before it was
 //! replaced can finish). It fails closed: the first metadata or backend
@@ -16,11 +18,17 @@ use tokio::sync::watch;
 
 use super::Core;
 use crate::error::Result;
-use crate::meta::{self, ObjectRecord, PurgeRecord, UploadRecord, decode};
+use crate::meta::{
+    self, NamespaceRecord, ObjectRecord, PurgeRecord, SessionRecord, UploadRecord, decode,
+};
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReclaimReport {
+    /// Sessions whose lease ran out.
+    pub expired_sessions: u64,
+    /// Namespaces destroyed because they expired or their session ended.
+    pub expired_namespaces: u64,
     /// Namespace prefixes purged.
     pub purged_prefixes: u64,
     /// Expired uploads discarded.
@@ -48,6 +56,49 @@ impl Core {
     pub async fn reclaim_pass(self: &Arc<Self>) -> Result<ReclaimReport> {
         let mut report = ReclaimReport::default();
 
+        // Sessions whose lease ran out end (their namespaces die with them).
+        let now = meta::now_ms();
+        let expired_sessions: Vec<String> = self
+            .scan(move |txn| {
+                let mut out = Vec::new();
+                for item in txn.open_table(meta::SESSIONS)?.iter()? {
+                    let (k, v) = item?;
+                    let session: SessionRecord = decode(v.value())?;
+                    if session.expires_ms <= now {
+                        out.push(k.value().to_owned());
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        for session in expired_sessions {
+            self.end_session(&session).await?;
+            report.expired_sessions += 1;
+        }
+        // Namespaces past their TTL, or whose session is gone (also those a
+        // crash left behind between a session's end and their destruction).
+        let dead_namespaces: Vec<String> = self
+            .scan(move |txn| {
+                let sessions = txn.open_table(meta::SESSIONS)?;
+                let mut out = Vec::new();
+                for item in txn.open_table(meta::NAMESPACES)?.iter()? {
+                    let (k, v) = item?;
+                    let ns: NamespaceRecord = decode(v.value())?;
+                    if !super::is_alive(&ns, &sessions, now)? {
+                        out.push(k.value().to_owned());
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        for ns in dead_namespaces {
+            match self.destroy_namespace_unchecked(&ns).await {
+                Ok(_) => report.expired_namespaces += 1,
+                Err(crate::error::Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+
         let purges: Vec<(String, PurgeRecord)> = self
             .scan(|txn| {
                 let mut out = Vec::new();
@@ -63,7 +114,6 @@ impl Core {
             report.purged_prefixes += 1;
         }
 
-        let now = meta::now_ms();
         let expired: Vec<(String, UploadRecord)> = self
             .scan(move |txn| {
                 let mut out = Vec::new();
