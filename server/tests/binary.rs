@@ -9,6 +9,7 @@ use arca_client::{Client, pb};
 struct Running {
     child: Child,
     addr: String,
+    log: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
 }
 
 fn start(data_dir: &std::path::Path) -> Running {
@@ -32,9 +33,17 @@ fn start(data_dir: &std::path::Path) -> Running {
             break event["fields"]["address"].as_str().unwrap().to_owned();
         }
     };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Running { child, addr }
+    // Keep reading the log so the server never blocks on a full pipe.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if let Ok(event) = serde_json::from_str(&line) {
+                sink.lock().unwrap().push(event);
+            }
+        }
+    });
+    Running { child, addr, log }
 }
 
 fn admin_key(data_dir: &std::path::Path) -> String {
@@ -95,8 +104,47 @@ async fn sigterm_is_clean_and_data_survives() {
         })
         .await
         .unwrap();
+    // Every mutation and every denial is an audit event: who, what, which
+    // namespace, the result; never a secret.
+    let key = admin_key(dir.path());
+    let refused = client
+        .with_secret("not-a-key")
+        .unwrap()
+        .namespaces
+        .clone()
+        .list_namespaces(pb::ListNamespacesRequest::default())
+        .await;
+    assert!(refused.is_err());
     drop(client);
+    let log = running.log.clone();
     terminate(running);
+    let events: Vec<serde_json::Value> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == "arca::audit")
+        .cloned()
+        .collect();
+    let write = events
+        .iter()
+        .find(|e| e["fields"]["action"] == "WriteFile")
+        .unwrap_or_else(|| panic!("no WriteFile audit event in {events:?}"));
+    assert_eq!(write["fields"]["principal"], "key:bootstrap-admin");
+    assert_eq!(write["fields"]["namespace"], ns.namespace_id.as_str());
+    assert_eq!(write["fields"]["result"], "ok");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["fields"]["action"] == "CreateNamespace")
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["fields"]["result"] == "Unauthenticated"),
+        "no denial event in {events:?}"
+    );
+    let all = format!("{:?}", log.lock().unwrap());
+    assert!(!all.contains(&key), "a secret reached the log");
     // The zero-config layout: redb file and filesystem backend in the data dir.
     assert!(dir.path().join("arca.redb").is_file());
     assert!(dir.path().join("blobs").join(&ns.grid_prefix).is_dir());
