@@ -27,6 +27,10 @@ struct Args {
     /// Default blob backend for every scope.
     #[arg(long, env = "ARCA_DEFAULT_BACKEND")]
     default_backend: Option<String>,
+    /// A TOML file of API keys (`[keys.<id>]` with sandbox, role and
+    /// secret_sha256); refused if other users may read it.
+    #[arg(long, env = "ARCA_KEYS_FILE")]
+    keys_file: Option<PathBuf>,
     /// Log filter, e.g. `info` or `arca_server=debug`.
     #[arg(long, env = "ARCA_LOG")]
     log: Option<String>,
@@ -51,6 +55,9 @@ fn load(args: &Args) -> arca_server::Result<Config> {
     }
     if let Some(backend) = &args.default_backend {
         config.default_backend.all = backend.clone();
+    }
+    if let Some(file) = &args.keys_file {
+        config.auth.keys_file = Some(file.clone());
     }
     if let Some(filter) = &args.log {
         config.log.filter = filter.clone();

@@ -235,3 +235,28 @@ fn bad_configuration_is_refused() {
         .unwrap();
     assert!(out.status.success());
 }
+
+#[test]
+fn the_readme_configuration_is_valid() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme
+        .find("```toml\n")
+        .expect("a TOML example in the README")
+        + "```toml\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("arca.toml");
+    std::fs::write(&config, &readme[start..end]).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_arca-server"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
