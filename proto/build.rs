@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/arca/v1/namespace.proto",
         "proto/arca/v1/file.proto",
         "proto/arca/v1/session.proto",
+        "proto/arca/v1/checkpoint.proto",
     ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");

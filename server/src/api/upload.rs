@@ -15,7 +15,7 @@ use tonic::{Status, Streaming};
 use super::{ResponseStreamOf, convert};
 use crate::auth::Identity;
 use crate::core::Core;
-use crate::core::uploads::Upload;
+use crate::core::uploads::{Started, Upload};
 use crate::error::{Error, invalid};
 
 /// Starts serving one Upload stream.
@@ -58,7 +58,10 @@ async fn run(core: Arc<Core>, who: Identity, mut inbound: Streaming<pb::UploadRe
         }
         Ok(Some(pb::UploadRequest {
             message: Some(In::Resume(r)),
-        })) => core.resume_upload(&who, &r.upload_id).await,
+        })) => core
+            .resume_upload(&who, &r.upload_id)
+            .await
+            .map(Started::Upload),
         Ok(Some(_)) => Err(invalid(
             "the first message of an upload must be start or resume",
         )),
@@ -69,7 +72,19 @@ async fn run(core: Arc<Core>, who: Identity, mut inbound: Streaming<pb::UploadRe
         }
     };
     let mut upload = match opened {
-        Ok(u) => u,
+        Ok(Started::Upload(u)) => u,
+        Ok(Started::Deduplicated(path, entry)) => {
+            let accepted = pb::UploadAccepted {
+                upload_id: String::new(),
+                persisted_offset: entry.size,
+                lease_expires_at: None,
+                deduplicated: true,
+            };
+            if send(&tx, Out::Accepted(accepted)).await {
+                send(&tx, Out::Committed(convert::entry(&path, &entry))).await;
+            }
+            return;
+        }
         Err(e) => {
             let _ = tx.send(Err(e.into())).await;
             return;
@@ -79,6 +94,7 @@ async fn run(core: Arc<Core>, who: Identity, mut inbound: Streaming<pb::UploadRe
         upload_id: upload.id().to_owned(),
         persisted_offset: upload.persisted(),
         lease_expires_at: Some(convert::timestamp(upload.lease_expires_ms())),
+        deduplicated: false,
     });
     if !send(&tx, accepted).await {
         upload.close().await;

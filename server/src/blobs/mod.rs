@@ -121,6 +121,11 @@ impl Backends {
         Ok(Backends { stores })
     }
 
+    /// Adds (or replaces) a backend.
+    pub fn insert(&mut self, name: &str, store: Arc<dyn BlobStore>) {
+        self.stores.insert(name.to_owned(), store);
+    }
+
     /// The backend called `name`.
     pub fn get(&self, name: &str) -> Result<&Arc<dyn BlobStore>> {
         self.stores.get(name).ok_or_else(|| {

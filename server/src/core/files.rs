@@ -21,7 +21,7 @@ use crate::blobs::ByteStream;
 use crate::error::{Error, Result, invalid, precondition};
 use crate::grid;
 use crate::ids::{new_id, validate_server_id};
-use crate::meta::{EntryRecord, NamespaceRecord};
+use crate::meta::{self, EntryRecord, NamespaceRecord};
 use crate::paths;
 
 /// What a Find call asks for, before validation.
@@ -88,10 +88,8 @@ impl Core {
         quota::check_file_size(&self.quotas, &ns.sandbox, data.len() as u64)?;
         let object_id = new_id();
         let object_key = grid::object_key(&ns.grid_prefix, &object_id);
-        let store = self.backend(&ns.backend)?;
         let size = data.len() as u64;
-        store.put(&object_key, data).await?;
-        let file = NewFile {
+        let mut file = NewFile {
             object_id,
             object_key,
             size,
@@ -99,8 +97,28 @@ impl Core {
             mime_type: opts.mime_type,
             metadata: opts.metadata,
             precondition: opts.precondition,
+            written: false,
         };
-        let result = self.commit_object(who, ns_id, &path, file).await;
+        // Content the namespace already holds is committed without storing
+        // the bytes again; if it vanished meanwhile, store them after all.
+        let result = match self.has_content(&ns.id, &file.sha256, size)? {
+            true => match self.commit_object(who, ns_id, &path, file.clone()).await {
+                Err(Error::Aborted(_)) => None,
+                other => Some(other),
+            },
+            false => None,
+        };
+        let result = match result {
+            Some(done) => done,
+            None => {
+                let _writing = self.writing(&file.object_key);
+                self.backend(&ns.backend)?
+                    .put(&file.object_key, data)
+                    .await?;
+                file.written = true;
+                self.commit_object(who, ns_id, &path, file).await
+            }
+        };
         access::audit(who, "WriteFile", ns_id, &result);
         result
     }
@@ -132,7 +150,9 @@ impl Core {
                 Ok(entry)
             }
             Err(refusal) => {
-                self.abandon_object(ns_id, &file).await;
+                if file.written {
+                    self.abandon_object(ns_id, &file).await;
+                }
                 Err(refusal)
             }
         }
@@ -158,6 +178,30 @@ impl Core {
                 tracing::warn!(object = %file.object_key, error = %e, "could not queue an abandoned object")
             }
         }
+    }
+
+    /// Whether namespace `ns_id` holds live content with this digest and size.
+    pub(crate) fn has_content(&self, ns_id: &str, sha256: &str, size: u64) -> Result<bool> {
+        Ok(self.stored_size(ns_id, sha256)? == Some(size))
+    }
+
+    /// The size of live content with this digest in namespace `ns_id`.
+    pub(crate) fn stored_size(&self, ns_id: &str, sha256: &str) -> Result<Option<u64>> {
+        self.meta.read(|txn| {
+            let Some(id) = txn
+                .open_table(meta::DIGESTS)?
+                .get((ns_id, sha256))?
+                .map(|v| v.value().to_owned())
+            else {
+                return Ok(None);
+            };
+            let object: Option<meta::ObjectRecord> =
+                match txn.open_table(meta::OBJECTS)?.get((ns_id, id.as_str()))? {
+                    Some(v) => Some(meta::decode(v.value())?),
+                    None => None,
+                };
+            Ok(object.filter(|o| o.refs > 0).map(|o| o.size))
+        })
     }
 
     /// Checks, before content moves, what a write to `path` can already be

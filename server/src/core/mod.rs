@@ -8,6 +8,7 @@
 //! `crate::blobs`.
 
 pub mod access;
+pub mod checkpoints;
 pub mod files;
 pub mod namespaces;
 pub mod quota;
@@ -54,6 +55,21 @@ pub struct Core {
     pub reclaim_wakeup: Notify,
     /// Uploads currently attached to a stream, so one cannot be resumed twice.
     active_uploads: Mutex<HashSet<String>>,
+    /// Object keys being written whose metadata is not committed yet: the
+    /// orphan sweep must not take them for orphans.
+    in_flight: Mutex<HashSet<String>>,
+}
+
+/// An object key being written; unmarked when dropped (after the commit).
+pub struct InFlight {
+    core: Arc<Core>,
+    key: String,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.core.in_flight.lock().unwrap().remove(&self.key);
+    }
 }
 
 /// A condition a write must meet.
@@ -206,10 +222,16 @@ pub fn page_size(requested: u32, default: usize, max: usize) -> usize {
 }
 
 impl Core {
-    /// Opens the metadata store and the backends.
+    /// Opens the metadata store and the configured backends.
     pub fn open(config: Config) -> Result<Arc<Self>> {
-        let meta = MetaStore::open(&config.metadata_path())?;
         let backends = Backends::open(&config.backends)?;
+        Self::open_with(config, backends)
+    }
+
+    /// Opens the metadata store over the given backends (tests use this to
+    /// put a fault-injecting backend in place).
+    pub fn open_with(config: Config, backends: Backends) -> Result<Arc<Self>> {
+        let meta = MetaStore::open(&config.metadata_path())?;
         let keys = crate::auth::KeyRing::load(&config)?;
         Ok(Arc::new(Core {
             meta,
@@ -219,6 +241,7 @@ impl Core {
             config,
             reclaim_wakeup: Notify::new(),
             active_uploads: Mutex::new(HashSet::new()),
+            in_flight: Mutex::new(HashSet::new()),
         }))
     }
 
@@ -289,6 +312,20 @@ impl Core {
                 "upload {id} is attached to another stream; retry when it has ended"
             )))
         }
+    }
+
+    /// Marks an object key as being written until the guard drops.
+    pub(crate) fn writing(self: &Arc<Self>, key: &str) -> InFlight {
+        self.in_flight.lock().unwrap().insert(key.to_owned());
+        InFlight {
+            core: self.clone(),
+            key: key.to_owned(),
+        }
+    }
+
+    /// The object keys being written now.
+    pub(crate) fn in_flight_keys(&self) -> HashSet<String> {
+        self.in_flight.lock().unwrap().clone()
     }
 
     pub(crate) fn release_upload(&self, id: &str) {

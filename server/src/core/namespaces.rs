@@ -392,6 +392,13 @@ impl Core {
                 for def in [meta::ENTRIES, meta::OBJECTS] {
                     remove_namespace_rows(&mut txn.open_table(def)?, &ns_id)?;
                 }
+                super::checkpoints::remove_all(txn, &ns_id)?;
+                {
+                    let mut digests = txn.open_table(meta::DIGESTS)?;
+                    for sha in namespace_keys(&digests, &ns_id)? {
+                        digests.remove((ns_id.as_str(), sha.as_str()))?;
+                    }
+                }
                 {
                     let mut garbage = txn.open_table(meta::GARBAGE)?;
                     for object in namespace_keys(&garbage, &ns_id)? {

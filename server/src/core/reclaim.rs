@@ -22,6 +22,9 @@ use crate::meta::{
     self, NamespaceRecord, ObjectRecord, PurgeRecord, SessionRecord, UploadRecord, decode,
 };
 
+/// Passes between orphan sweeps (the first pass always sweeps).
+const ORPHAN_SWEEP_EVERY: u64 = 20;
+
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReclaimReport {
@@ -35,6 +38,9 @@ pub struct ReclaimReport {
     pub expired_uploads: u64,
     /// Unreferenced objects deleted.
     pub deleted_objects: u64,
+    /// Keys in the backend that no metadata knows (left by a crash between
+    /// a write and its commit), deleted.
+    pub orphans: u64,
 }
 
 impl Core {
@@ -54,6 +60,12 @@ impl Core {
 
     /// Runs one reclaim pass over every queue.
     pub async fn reclaim_pass(self: &Arc<Self>) -> Result<ReclaimReport> {
+        self.reclaim_pass_with(true).await
+    }
+
+    /// One pass; the orphan sweep (a listing of every namespace) only when
+    /// asked.
+    pub async fn reclaim_pass_with(self: &Arc<Self>, sweep_orphans: bool) -> Result<ReclaimReport> {
         let mut report = ReclaimReport::default();
 
         // Sessions whose lease ran out end (their namespaces die with them).
@@ -177,6 +189,9 @@ impl Core {
                 .await?;
             report.deleted_objects += 1;
         }
+        if sweep_orphans {
+            report.orphans = self.sweep_orphans().await?;
+        }
         if report != ReclaimReport::default() {
             tracing::info!(?report, "reclaim pass");
         }
@@ -184,12 +199,73 @@ impl Core {
     }
 }
 
+impl Core {
+    /// Deletes backend keys under live namespaces that no metadata knows:
+    /// objects written just before a crash cut their commit off. Lists
+    /// first, then reads which keys are being written, then the metadata,
+    /// so a write that commits meanwhile is seen by one or the other. Fails
+    /// closed: a listing or metadata error deletes nothing.
+    pub(crate) async fn sweep_orphans(self: &Arc<Self>) -> Result<u64> {
+        let namespaces: Vec<NamespaceRecord> = self
+            .scan(|txn| {
+                let mut out = Vec::new();
+                for item in txn.open_table(meta::NAMESPACES)?.iter()? {
+                    out.push(decode(item?.1.value())?);
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut listed = Vec::new();
+        for ns in &namespaces {
+            let keys = self.backend(&ns.backend)?.list(&ns.grid_prefix).await?;
+            listed.push((ns.clone(), keys));
+        }
+        let in_flight = self.in_flight_keys();
+        let known: std::collections::HashSet<String> = self
+            .scan(|txn| {
+                let mut known = std::collections::HashSet::new();
+                for item in txn.open_table(meta::OBJECTS)?.iter()? {
+                    let (_, v) = item?;
+                    known.insert(decode::<ObjectRecord>(v.value())?.key);
+                }
+                for item in txn.open_table(meta::UPLOADS)?.iter()? {
+                    let (_, v) = item?;
+                    known.insert(decode::<UploadRecord>(v.value())?.object_key);
+                }
+                Ok(known)
+            })
+            .await?;
+        let mut deleted = 0;
+        for (ns, keys) in listed {
+            for key in keys {
+                let base = key.strip_suffix(".partial").unwrap_or(&key);
+                let is_partial = base.len() != key.len();
+                let upload_key = known.contains(base);
+                if in_flight.contains(base)
+                    || (known.contains(&key) && !is_partial)
+                    || (is_partial && upload_key)
+                {
+                    continue;
+                }
+                tracing::info!(namespace = %ns.id, key = %key, "deleting an orphaned object");
+                self.backend(&ns.backend)?.delete(&key).await?;
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+}
+
 /// Runs reclaim passes until `stop` changes: on every wake-up and at least
 /// every `interval_secs`. A failed pass is logged and retried later.
 pub async fn run(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
     let interval = Duration::from_secs(core.config.reclaim.interval_secs.max(1));
+    let mut passes: u64 = 0;
     loop {
-        if let Err(e) = core.reclaim_pass().await {
+        // The orphan sweep lists every namespace: at start, then now and then.
+        let sweep = passes % ORPHAN_SWEEP_EVERY == 0;
+        passes += 1;
+        if let Err(e) = core.reclaim_pass_with(sweep).await {
             tracing::warn!(error = %e, "reclaim pass stopped (fails closed); retrying later");
         }
         tokio::select! {

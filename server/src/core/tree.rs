@@ -45,6 +45,9 @@ pub struct NewFile {
     pub metadata: BTreeMap<String, String>,
     /// Commit condition.
     pub precondition: Precondition,
+    /// Whether the object's bytes were written. When not, the commit must
+    /// find the same content already stored (dedup) or is ABORTED.
+    pub written: bool,
 }
 
 /// The synthetic root directory entry.
@@ -81,18 +84,19 @@ pub fn check_precondition(
 
 /// One namespace's tables in one write transaction.
 pub struct Tree<'t> {
-    txn: &'t WriteTransaction,
-    entries: EntryTable<'t>,
+    pub(super) txn: &'t WriteTransaction,
+    pub(super) entries: EntryTable<'t>,
     objects: EntryTable<'t>,
     garbage: GarbageTable<'t>,
+    digests: Table<'t, (&'static str, &'static str), &'static str>,
     /// The namespace; its totals are updated in place and saved by `finish`.
     pub ns: NamespaceRecord,
-    now: i64,
+    pub(super) now: i64,
     /// Whether an object became unreferenced (the reclaimer has work).
     pub freed: bool,
-    quotas: Arc<QuotaConfig>,
+    pub(super) quotas: Arc<QuotaConfig>,
     /// Change of bytes held, for the usage counters.
-    bytes_delta: i64,
+    pub(super) bytes_delta: i64,
 }
 
 impl<'t> Tree<'t> {
@@ -116,6 +120,7 @@ impl<'t> Tree<'t> {
             entries: txn.open_table(meta::ENTRIES)?,
             objects: txn.open_table(meta::OBJECTS)?,
             garbage: txn.open_table(meta::GARBAGE)?,
+            digests: txn.open_table(meta::DIGESTS)?,
             ns,
             now: meta::now_ms(),
             freed: false,
@@ -177,11 +182,11 @@ impl<'t> Tree<'t> {
         Ok(missing)
     }
 
-    fn next_version(&self) -> Result<u64> {
+    pub(super) fn next_version(&self) -> Result<u64> {
         meta::next_version(self.txn)
     }
 
-    fn put(&mut self, path: &str, entry: &EntryRecord) -> Result<()> {
+    pub(super) fn put(&mut self, path: &str, entry: &EntryRecord) -> Result<()> {
         self.entries.insert(
             (self.ns.id.as_str(), path),
             prost::Message::encode_to_vec(entry).as_slice(),
@@ -189,7 +194,7 @@ impl<'t> Tree<'t> {
         Ok(())
     }
 
-    fn create_dirs(&mut self, dirs: &[String]) -> Result<()> {
+    pub(super) fn create_dirs(&mut self, dirs: &[String]) -> Result<()> {
         for dir in dirs {
             let entry = EntryRecord {
                 kind: KIND_DIRECTORY,
@@ -203,7 +208,7 @@ impl<'t> Tree<'t> {
         Ok(())
     }
 
-    fn object(&self, object_id: &str) -> Result<ObjectRecord> {
+    pub(super) fn object(&self, object_id: &str) -> Result<ObjectRecord> {
         match self.objects.get((self.ns.id.as_str(), object_id))? {
             Some(v) => decode(v.value()),
             None => Err(Error::Internal(format!(
@@ -213,7 +218,7 @@ impl<'t> Tree<'t> {
         }
     }
 
-    fn save_object(&mut self, object_id: &str, object: &ObjectRecord) -> Result<()> {
+    pub(super) fn save_object(&mut self, object_id: &str, object: &ObjectRecord) -> Result<()> {
         self.objects.insert(
             (self.ns.id.as_str(), object_id),
             prost::Message::encode_to_vec(object).as_slice(),
@@ -221,25 +226,34 @@ impl<'t> Tree<'t> {
         Ok(())
     }
 
-    fn add_ref(&mut self, object_id: &str) -> Result<()> {
+    pub(super) fn add_ref(&mut self, object_id: &str) -> Result<()> {
         let mut object = self.object(object_id)?;
         object.refs += 1;
         self.save_object(object_id, &object)
     }
 
-    fn unref(&mut self, object_id: &str) -> Result<()> {
+    pub(super) fn unref(&mut self, object_id: &str) -> Result<()> {
         let mut object = self.object(object_id)?;
         object.refs = object.refs.saturating_sub(1);
         if object.refs == 0 {
             self.garbage
                 .insert((self.ns.id.as_str(), object_id), self.now)?;
             self.freed = true;
+            // Unreferenced content is no longer offered for dedup.
+            let indexed = self
+                .digests
+                .get((self.ns.id.as_str(), object.sha256.as_str()))?
+                .map(|v| v.value() == object_id);
+            if indexed == Some(true) {
+                self.digests
+                    .remove((self.ns.id.as_str(), object.sha256.as_str()))?;
+            }
         }
         self.save_object(object_id, &object)
     }
 
     /// Counts a file leaving the tree.
-    fn file_gone(&mut self, entry: &EntryRecord) -> Result<()> {
+    pub(super) fn file_gone(&mut self, entry: &EntryRecord) -> Result<()> {
         self.ns.file_count = self.ns.file_count.saturating_sub(1);
         self.ns.total_bytes = self.ns.total_bytes.saturating_sub(entry.size);
         self.bytes_delta -= entry.size as i64;
@@ -247,7 +261,7 @@ impl<'t> Tree<'t> {
     }
 
     /// Counts a file joining the tree (its object reference is the caller's).
-    fn file_added(&mut self, entry: &EntryRecord) {
+    pub(super) fn file_added(&mut self, entry: &EntryRecord) {
         self.ns.file_count += 1;
         self.ns.total_bytes += entry.size;
         self.bytes_delta += entry.size as i64;
@@ -319,11 +333,23 @@ impl<'t> Tree<'t> {
             0,
         )?;
 
+        // Content this namespace already holds is referenced, not kept twice.
+        let reuse = self.stored_content(&file.sha256, file.size, &file.object_id)?;
+        if reuse.is_none() && !file.written {
+            return Err(Error::Aborted(
+                "the content to reference is gone; send its bytes".into(),
+            ));
+        }
+        let (object_id, object_key) = match &reuse {
+            Some(found) => found.clone(),
+            None => (file.object_id.clone(), file.object_key.clone()),
+        };
+
         self.create_dirs(&missing)?;
         let entry = EntryRecord {
             kind: KIND_FILE,
-            object_id: file.object_id.clone(),
-            object_key: file.object_key.clone(),
+            object_id: object_id.clone(),
+            object_key: object_key.clone(),
             size: file.size,
             sha256: file.sha256.clone(),
             mime_type: file.mime_type,
@@ -332,20 +358,60 @@ impl<'t> Tree<'t> {
             created_ms: existing.as_ref().map_or(self.now, |e| e.created_ms),
             modified_ms: self.now,
         };
-        let object = ObjectRecord {
-            key: file.object_key,
-            backend: self.ns.backend.clone(),
-            size: file.size,
-            sha256: file.sha256,
-            refs: 1,
-        };
-        self.save_object(&file.object_id, &object)?;
+        match reuse {
+            Some(_) => {
+                self.add_ref(&object_id)?;
+                if file.written {
+                    // The bytes just sent duplicate stored ones: drop them.
+                    self.abandon_object(&file.object_id, &file.object_key, file.size)?;
+                }
+            }
+            None => {
+                let object = ObjectRecord {
+                    key: file.object_key,
+                    backend: self.ns.backend.clone(),
+                    size: file.size,
+                    sha256: file.sha256.clone(),
+                    refs: 1,
+                };
+                self.save_object(&object_id, &object)?;
+                self.digests.insert(
+                    (self.ns.id.as_str(), file.sha256.as_str()),
+                    object_id.as_str(),
+                )?;
+            }
+        }
         if let Some(old) = &existing {
             self.file_gone(old)?;
         }
         self.file_added(&entry);
         self.put(path, &entry)?;
         Ok(entry)
+    }
+
+    /// A live object of this namespace with this content, other than
+    /// `except`: its id and key.
+    pub fn stored_content(
+        &self,
+        sha256: &str,
+        size: u64,
+        except: &str,
+    ) -> Result<Option<(String, String)>> {
+        let Some(id) = self
+            .digests
+            .get((self.ns.id.as_str(), sha256))?
+            .map(|v| v.value().to_owned())
+        else {
+            return Ok(None);
+        };
+        if id == except {
+            return Ok(None);
+        }
+        let object = self.object(&id)?;
+        Ok(
+            (object.refs > 0 && object.size == size && object.sha256 == sha256)
+                .then_some((id, object.key)),
+        )
     }
 
     /// Records an object that was completed but will never be committed

@@ -31,6 +31,15 @@ use crate::grid;
 use crate::ids::{new_id, validate_server_id};
 use crate::meta::{self, EntryRecord, UploadRecord, decode};
 
+/// What starting an upload led to.
+pub enum Started {
+    /// An upload to send content to.
+    Upload(Upload),
+    /// The declared content was already stored: the file is committed (its
+    /// path and entry) and no bytes need be sent.
+    Deduplicated(String, EntryRecord),
+}
+
 /// An upload attached to a stream.
 pub struct Upload {
     core: Arc<Core>,
@@ -73,7 +82,7 @@ impl Core {
         raw_path: &str,
         opts: WriteOptions,
         total_size: Option<u64>,
-    ) -> Result<Upload> {
+    ) -> Result<Started> {
         validate_server_id("namespace", ns_id)?;
         let path = crate::paths::normalize_entry(raw_path, self.config.limits.paths())?;
         let opts = opts.validated()?;
@@ -81,8 +90,36 @@ impl Core {
         if let Some(size) = total_size {
             quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
         }
+        // Declared content the namespace already holds commits at once.
+        if let Some(sha256) = &opts.expected_sha256
+            && let Some(size) = self.stored_size(&ns.id, sha256)?
+            && total_size.is_none_or(|t| t == size)
+        {
+            let object_id = new_id();
+            let file = NewFile {
+                object_key: grid::object_key(&ns.grid_prefix, &object_id),
+                object_id,
+                size,
+                sha256: sha256.clone(),
+                mime_type: opts.mime_type.clone(),
+                metadata: opts.metadata.clone(),
+                precondition: opts.precondition,
+                written: false,
+            };
+            match self.commit_object(who, ns_id, &path, file).await {
+                Ok(entry) => {
+                    tracing::info!(namespace = %ns_id, path = %path, "upload deduplicated");
+                    return Ok(Started::Deduplicated(path, entry));
+                }
+                Err(Error::Aborted(_)) => {} // the content went meanwhile: upload it
+                Err(e) => return Err(e),
+            }
+        }
         let object_id = new_id();
         let object_key = grid::object_key(&ns.grid_prefix, &object_id);
+        // Until the upload record is saved, only this mark keeps the orphan
+        // sweep off the staged object.
+        let writing = self.writing(&object_key);
         let writer = self.backend(&ns.backend)?.begin(&object_key).await?;
         let (must_not_exist, if_version_match) = match opts.precondition {
             Precondition::None => (false, None),
@@ -122,8 +159,9 @@ impl Core {
             sandbox: ns.sandbox.clone(),
         };
         upload.save_record().await?;
+        drop(writing);
         tracing::info!(upload = %upload.id, namespace = %ns_id, path = %upload.record.path, "upload started");
-        Ok(upload)
+        Ok(Started::Upload(upload))
     }
 
     /// Reattaches a broken upload to a new stream, at its persisted offset.
@@ -376,6 +414,7 @@ impl Upload {
             mime_type: self.record.mime_type.clone(),
             metadata: self.record.metadata.clone(),
             precondition,
+            written: true,
         };
         let entry = self
             .core

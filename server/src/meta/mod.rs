@@ -45,6 +45,13 @@ pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("session
 pub const SESSION_TOKENS: TableDefinition<&str, &str> = TableDefinition::new("session_tokens");
 /// `{sandbox}` or `{sandbox}/{user}` → [`UsageRecord`].
 pub const USAGE: TableDefinition<&str, &[u8]> = TableDefinition::new("usage");
+/// (namespace id, checkpoint id) → [`CheckpointRecord`].
+pub const CHECKPOINTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("checkpoints");
+/// (namespace id, checkpoint id, path) → [`EntryRecord`] as it was.
+pub const CHECKPOINT_ENTRIES: TableDefinition<(&str, &str, &str), &[u8]> =
+    TableDefinition::new("checkpoint_entries");
+/// (namespace id, SHA-256) → object id: content stored once per namespace.
+pub const DIGESTS: TableDefinition<(&str, &str), &str> = TableDefinition::new("digests");
 /// Named counters (the global version counter).
 pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 
@@ -82,6 +89,9 @@ impl MetaStore {
             txn.open_table(SESSIONS)?;
             txn.open_table(SESSION_TOKENS)?;
             txn.open_table(USAGE)?;
+            txn.open_table(CHECKPOINTS)?;
+            txn.open_table(CHECKPOINT_ENTRIES)?;
+            txn.open_table(DIGESTS)?;
             txn.commit()?;
         }
         let (tx, rx) = mpsc::unbounded_channel();

@@ -202,6 +202,29 @@ pub struct UsageRecord {
     pub namespaces: u64,
 }
 
+/// A checkpoint of a namespace's tree.
+#[derive(Clone, PartialEq, Message)]
+pub struct CheckpointRecord {
+    /// Name given at creation.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Description given at creation.
+    #[prost(string, tag = "2")]
+    pub description: String,
+    /// Creation time, ms since the epoch.
+    #[prost(int64, tag = "3")]
+    pub created_ms: i64,
+    /// Entries held.
+    #[prost(uint64, tag = "4")]
+    pub entry_count: u64,
+    /// Files held.
+    #[prost(uint64, tag = "5")]
+    pub file_count: u64,
+    /// Bytes of the files held.
+    #[prost(uint64, tag = "6")]
+    pub total_bytes: u64,
+}
+
 /// A namespace prefix queued for deletion from its backend.
 #[derive(Clone, PartialEq, Message)]
 pub struct PurgeRecord {
