@@ -1,7 +1,8 @@
 //! Rust client for the Arca storage service.
 //!
 //! [`Client`] holds the generated stubs ([`Client::namespaces`],
-//! [`Client::files`] and [`Client::sessions`], usable directly for every
+//! [`Client::files`], [`Client::sessions`] and [`Client::checkpoints`],
+//! usable directly for every
 //! RPC), sends the credential (`authorization: Bearer <secret>`) on every
 //! call, connects over TLS with a custom CA when asked, and adds the streaming
 //! helpers most callers want: [`Client::upload`] sends content in chunks
@@ -14,6 +15,7 @@ use std::time::Duration;
 pub use arca_proto::v1 as pb;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use pb::checkpoint_service_client::CheckpointServiceClient;
 use pb::file_service_client::FileServiceClient;
 use pb::namespace_service_client::NamespaceServiceClient;
 use pb::session_service_client::SessionServiceClient;
@@ -110,6 +112,8 @@ pub struct Client {
     pub files: FileServiceClient<AuthChannel>,
     /// The SessionService stub.
     pub sessions: SessionServiceClient<AuthChannel>,
+    /// The CheckpointService stub.
+    pub checkpoints: CheckpointServiceClient<AuthChannel>,
     channel: Channel,
 }
 
@@ -170,6 +174,7 @@ impl Client {
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
             sessions: SessionServiceClient::new(auth()),
+            checkpoints: CheckpointServiceClient::new(auth()),
             channel,
         }
     }

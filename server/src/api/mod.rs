@@ -4,6 +4,7 @@
 //! Services here are thin: they translate messages (`convert`) and call the
 //! core; no policy lives in this module.
 
+mod checkpoint;
 mod convert;
 mod download;
 mod file;
@@ -14,6 +15,7 @@ mod upload;
 use std::future::Future;
 use std::time::Duration;
 
+use arca_proto::v1::checkpoint_service_server::CheckpointServiceServer;
 use arca_proto::v1::file_service_server::FileServiceServer;
 use arca_proto::v1::namespace_service_server::NamespaceServiceServer;
 use arca_proto::v1::session_service_server::SessionServiceServer;
@@ -27,6 +29,7 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
+pub use checkpoint::CheckpointApi;
 pub use file::FileApi;
 pub use namespace::NamespaceApi;
 pub use session::SessionApi;
@@ -162,8 +165,15 @@ pub async fn serve(
     );
     let sessions = InterceptedService::new(
         SessionServiceServer::new(SessionApi::new(core.clone())),
+        auth.clone(),
+    );
+    let checkpoints = InterceptedService::new(
+        CheckpointServiceServer::new(CheckpointApi::new(core.clone())),
         auth,
     );
+    health
+        .set_serving::<CheckpointServiceServer<CheckpointApi>>()
+        .await;
     health
         .set_serving::<SessionServiceServer<SessionApi>>()
         .await;
@@ -196,6 +206,7 @@ pub async fn serve(
         .add_service(namespaces)
         .add_service(files)
         .add_service(sessions)
+        .add_service(checkpoints)
         .serve_with_incoming_shutdown(incoming, async {
             let _ = drained.await;
         });
@@ -207,6 +218,7 @@ pub async fn serve(
             health.set_not_serving::<NamespaceServiceServer<NamespaceApi>>().await;
             health.set_not_serving::<FileServiceServer<FileApi>>().await;
             health.set_not_serving::<SessionServiceServer<SessionApi>>().await;
+            health.set_not_serving::<CheckpointServiceServer<CheckpointApi>>().await;
             let _ = drain.send(());
             match tokio::time::timeout(grace, &mut server).await {
                 Ok(result) => result,
