@@ -72,7 +72,7 @@ async fn run(core: Arc<Core>, who: Identity, mut inbound: Streaming<pb::UploadRe
         }
     };
     let mut upload = match opened {
-        Ok(Started::Upload(u)) => u,
+        Ok(Started::Upload(u)) => *u,
         Ok(Started::Deduplicated(path, entry)) => {
             let accepted = pb::UploadAccepted {
                 upload_id: String::new(),

@@ -263,7 +263,7 @@ pub async fn run(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
     let mut passes: u64 = 0;
     loop {
         // The orphan sweep lists every namespace: at start, then now and then.
-        let sweep = passes % ORPHAN_SWEEP_EVERY == 0;
+        let sweep = passes.is_multiple_of(ORPHAN_SWEEP_EVERY);
         passes += 1;
         if let Err(e) = core.reclaim_pass_with(sweep).await {
             tracing::warn!(error = %e, "reclaim pass stopped (fails closed); retrying later");

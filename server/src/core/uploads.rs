@@ -34,7 +34,7 @@ use crate::meta::{self, EntryRecord, UploadRecord, decode};
 /// What starting an upload led to.
 pub enum Started {
     /// An upload to send content to.
-    Upload(Upload),
+    Upload(Box<Upload>),
     /// The declared content was already stored: the file is committed (its
     /// path and entry) and no bytes need be sent.
     Deduplicated(String, EntryRecord),
@@ -161,7 +161,7 @@ impl Core {
         upload.save_record().await?;
         drop(writing);
         tracing::info!(upload = %upload.id, namespace = %ns_id, path = %upload.record.path, "upload started");
-        Ok(Started::Upload(upload))
+        Ok(Started::Upload(Box::new(upload)))
     }
 
     /// Reattaches a broken upload to a new stream, at its persisted offset.
