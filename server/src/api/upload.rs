@@ -61,7 +61,7 @@ async fn run(core: Arc<Core>, who: Identity, mut inbound: Streaming<pb::UploadRe
         })) => core
             .resume_upload(&who, &r.upload_id)
             .await
-            .map(Started::Upload),
+            .map(|u| Started::Upload(Box::new(u))),
         Ok(Some(_)) => Err(invalid(
             "the first message of an upload must be start or resume",
         )),
