@@ -12,6 +12,7 @@
 //! Every backend runs the same behavioural suite in [`conformance`].
 
 pub mod conformance;
+pub mod faulty;
 pub mod fs;
 pub mod memory;
 

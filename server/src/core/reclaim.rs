@@ -282,3 +282,187 @@ pub async fn run(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use arca_proto::v1::{NamespaceType, Scope};
+    use bytes::Bytes;
+
+    use crate::auth::{Identity, Role};
+    use crate::blobs::faulty::{Faults, FaultyStore};
+    use crate::blobs::{Backends, BlobStore, fs::FsStore};
+    use crate::config::Config;
+    use crate::core::namespaces::NewNamespace;
+    use crate::core::{Core, WriteOptions};
+
+    fn admin() -> Identity {
+        Identity {
+            sandbox: "sb".into(),
+            role: Role::Admin {
+                all_sandboxes: false,
+            },
+            principal: "test".into(),
+        }
+    }
+
+    async fn setup(dir: &std::path::Path) -> (Arc<Core>, Arc<Faults>, std::path::PathBuf) {
+        let mut config = Config {
+            data_dir: dir.to_owned(),
+            ..Config::default()
+        };
+        config.reclaim.grace_secs = 0;
+        config.auth.keys.insert(
+            "k".into(),
+            crate::config::ApiKeyConfig {
+                sandbox: "sb".into(),
+                role: crate::config::KeyRole::Admin,
+                all_sandboxes: false,
+                secret_sha256: crate::auth::sha256_hex("k"),
+            },
+        );
+        let config = config.finalize().unwrap();
+        let root = dir.join("blobs");
+        let (store, faults) = FaultyStore::wrap(Arc::new(FsStore::open(&root).unwrap()));
+        let mut backends = Backends::open(&Default::default()).unwrap();
+        backends.insert("local", Arc::new(store));
+        (Core::open_with(config, backends).unwrap(), faults, root)
+    }
+
+    async fn workspace(core: &Arc<Core>) -> String {
+        let req = NewNamespace {
+            ns_type: NamespaceType::Workspace,
+            scope: Scope::User,
+            sandbox: String::new(),
+            user: "alice".into(),
+            session: String::new(),
+            name: String::new(),
+            metadata: Default::default(),
+            ttl: None,
+            backend: String::new(),
+        };
+        core.create_namespace(&admin(), req).await.unwrap().id
+    }
+
+    async fn write(core: &Arc<Core>, ns: &str, path: &str, data: &'static [u8]) -> String {
+        core.write_file(
+            &admin(),
+            ns,
+            path,
+            Bytes::from_static(data),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap()
+        .object_key
+    }
+
+    #[tokio::test]
+    async fn a_failing_delete_stops_the_pass_and_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (core, faults, root) = setup(dir.path()).await;
+        let ns = workspace(&core).await;
+        let old = write(&core, &ns, "f", b"old").await;
+        let new = write(&core, &ns, "f", b"new").await;
+        faults.delete.store(true, Ordering::SeqCst);
+        assert!(
+            core.reclaim_pass().await.is_err(),
+            "the pass must report the failure"
+        );
+        assert!(root.join(&old).exists() && root.join(&new).exists());
+        // Retried later, it finishes; the live object is untouched.
+        faults.delete.store(false, Ordering::SeqCst);
+        core.reclaim_pass().await.unwrap();
+        assert!(!root.join(&old).exists());
+        assert!(root.join(&new).exists());
+        let (_, data) = core.read_file(&admin(), &ns, "f", 0, 0).await.unwrap();
+        assert_eq!(data, b"new");
+    }
+
+    #[tokio::test]
+    async fn a_failing_listing_deletes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (core, faults, root) = setup(dir.path()).await;
+        let ns = workspace(&core).await;
+        let live = write(&core, &ns, "f", b"live").await;
+        // An orphan: bytes under the namespace that no metadata knows, as a
+        // crash between a write and its commit leaves.
+        let prefix = core.get_namespace(&admin(), &ns).unwrap().grid_prefix;
+        let orphan = format!("{prefix}objects/orphan");
+        core.backend("local")
+            .unwrap()
+            .put(&orphan, Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        faults.list.store(true, Ordering::SeqCst);
+        let before = faults.deletes.load(Ordering::SeqCst);
+        assert!(core.reclaim_pass().await.is_err());
+        assert_eq!(
+            faults.deletes.load(Ordering::SeqCst),
+            before,
+            "deleted while blind"
+        );
+        assert!(root.join(&orphan).exists() && root.join(&live).exists());
+        faults.list.store(false, Ordering::SeqCst);
+        let report = core.reclaim_pass().await.unwrap();
+        assert_eq!(report.orphans, 1);
+        assert!(!root.join(&orphan).exists());
+        assert!(root.join(&live).exists());
+    }
+
+    #[tokio::test]
+    async fn referenced_objects_are_never_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (core, _faults, root) = setup(dir.path()).await;
+        let ns = workspace(&core).await;
+        let checkpointed = write(&core, &ns, "f", b"in a checkpoint").await;
+        core.create_checkpoint(&admin(), &ns, "cp", "")
+            .await
+            .unwrap();
+        core.remove(&admin(), &ns, "f", false).await.unwrap();
+        // An upload in progress, suspended.
+        let started = core
+            .start_upload(&admin(), &ns, "up", WriteOptions::default(), None)
+            .await
+            .unwrap();
+        let crate::core::uploads::Started::Upload(mut upload) = started else {
+            panic!("not an upload")
+        };
+        upload
+            .write(0, Bytes::from_static(b"partial"))
+            .await
+            .unwrap();
+        upload.persist().await.unwrap();
+        upload.close().await;
+        for _ in 0..3 {
+            core.reclaim_pass().await.unwrap();
+        }
+        assert!(
+            root.join(&checkpointed).exists(),
+            "a checkpointed object was deleted"
+        );
+        let partials = walk(&root)
+            .into_iter()
+            .filter(|p| p.ends_with(".partial"))
+            .count();
+        assert_eq!(
+            partials, 1,
+            "the suspended upload's staged bytes were deleted"
+        );
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path.to_string_lossy().into_owned());
+            }
+        }
+        out
+    }
+}
