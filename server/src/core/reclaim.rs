@@ -293,7 +293,7 @@ mod tests {
 
     use crate::auth::{Identity, Role};
     use crate::blobs::faulty::{Faults, FaultyStore};
-    use crate::blobs::{Backends, BlobStore, fs::FsStore};
+    use crate::blobs::{Backends, fs::FsStore};
     use crate::config::Config;
     use crate::core::namespaces::NewNamespace;
     use crate::core::{Core, WriteOptions};
