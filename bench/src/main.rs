@@ -7,10 +7,12 @@
 //!    filesystem backends, beside a bare tonic streaming echo of the same
 //!    bytes (the transport's ceiling) and the disk's own durable write rate;
 //! 2. small 1 KiB writes and reads by 64 concurrent callers;
-//! 3. recursive List and Find over a workspace of 100,000 files.
+//! 3. recursive List and Find over a workspace of 100,000 files;
+//! 4. checkpoint create and restore on 10,000-file workspaces of 10 MiB and
+//!    of 1 GiB (their cost must follow entries, not bytes).
 //!
 //! Usage: `cargo run --release -p arca-bench -- [--size-mib N] [--small N]
-//! [--tree N] [--runs N] [--only transfer|small|tree]`. Transfers run
+//! [--tree N] [--runs N] [--only transfer|small|tree|checkpoints]`. Transfers run
 //! `--runs` times (default 3), interleaved with their ceilings.
 
 use std::io::{BufRead, BufReader, Write};
@@ -720,6 +722,79 @@ async fn tree_scan(count: usize) {
     drop(process);
 }
 
+/// Builds a workspace of `files` files of `file_bytes` each (every one
+/// distinct, so dedup does not shrink it), then times checkpoint create and
+/// restore (best of 3 each; a restore follows a change to every file's
+/// neighbour so it has work to do).
+async fn checkpoint_case(client: &Client, files: usize, file_bytes: usize) -> (f64, f64) {
+    let ns = workspace(client, &format!("cp{files}x{file_bytes}")).await;
+    let per_batch = (12 << 20) / file_bytes.max(1);
+    let per_batch = per_batch.clamp(1, 1000);
+    for from in (0..files).step_by(per_batch) {
+        let items = (from..(from + per_batch).min(files))
+            .map(|i| {
+                let mut data = vec![(i % 251) as u8; file_bytes];
+                data[..8.min(file_bytes)].copy_from_slice(&(i as u64).to_le_bytes()[..8.min(file_bytes)]);
+                pb::WriteFileRequest { path: format!("d{}/f{i}", i % 100), data: data.into(), ..Default::default() }
+            })
+            .collect();
+        let results = client.files.clone().batch_write(pb::BatchWriteRequest { namespace_id: ns.clone(), items }).await.unwrap();
+        assert!(results.into_inner().results.iter().all(|r| matches!(r.result, Some(pb::batch_item_result::Result::Entry(_)))));
+    }
+    let mut checkpoints = client.checkpoints.clone();
+    let mut create_ms = f64::MAX;
+    let mut restore_ms = f64::MAX;
+    for round in 0..3 {
+        let start = Instant::now();
+        let cp = checkpoints
+            .create_checkpoint(pb::CreateCheckpointRequest { namespace_id: ns.clone(), name: format!("bench-{round}"), ..Default::default() })
+            .await
+            .unwrap()
+            .into_inner();
+        create_ms = create_ms.min(start.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(cp.file_count, files as u64);
+        client
+            .files
+            .clone()
+            .write_file(pb::WriteFileRequest { namespace_id: ns.clone(), path: format!("changed-{round}"), data: Bytes::from_static(b"x"), ..Default::default() })
+            .await
+            .unwrap();
+        let start = Instant::now();
+        checkpoints
+            .restore_checkpoint(pb::RestoreCheckpointRequest { namespace_id: ns.clone(), checkpoint_id: cp.checkpoint_id })
+            .await
+            .unwrap();
+        restore_ms = restore_ms.min(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    (round2(create_ms), round2(restore_ms))
+}
+
+async fn checkpoints(files: usize) {
+    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let process = start_arca(dir.path(), "filesystem");
+    let client = connect(&process.addr).await;
+    let (small_create, small_restore) = checkpoint_case(&client, files, 1024).await;
+    let big_file = (1usize << 30) / files;
+    let (big_create, big_restore) = checkpoint_case(&client, files, big_file).await;
+    let (ref_create, ref_restore) = checkpoint_case(&client, 1000, 4096).await;
+    emit(json!({
+        "figure": "checkpoints",
+        "backend": "filesystem",
+        "files": files,
+        "small_workspace_mib": (files * 1024) >> 20,
+        "large_workspace_mib": (files * big_file) >> 20,
+        "create_ms_small": small_create,
+        "restore_ms_small": small_restore,
+        "create_ms_large": big_create,
+        "restore_ms_large": big_restore,
+        "create_ratio_large_to_small": round2(big_create / small_create),
+        "restore_ratio_large_to_small": round2(big_restore / small_restore),
+        "create_ms_1000_files_4kib": ref_create,
+        "restore_ms_1000_files_4kib": ref_restore,
+        "reference_library_1000_files_4kib": {"create_ms": 540, "restore_ms": 1280},
+    }));
+}
+
 fn main() {
     let (echo_server, args) = parse_args();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -741,6 +816,9 @@ fn main() {
         }
         if run("tree") {
             tree_scan(args.tree).await;
+        }
+        if run("checkpoints") {
+            checkpoints(10_000).await;
         }
     });
 }
