@@ -734,12 +734,31 @@ async fn checkpoint_case(client: &Client, files: usize, file_bytes: usize) -> (f
         let items = (from..(from + per_batch).min(files))
             .map(|i| {
                 let mut data = vec![(i % 251) as u8; file_bytes];
-                data[..8.min(file_bytes)].copy_from_slice(&(i as u64).to_le_bytes()[..8.min(file_bytes)]);
-                pb::WriteFileRequest { path: format!("d{}/f{i}", i % 100), data: data.into(), ..Default::default() }
+                data[..8.min(file_bytes)]
+                    .copy_from_slice(&(i as u64).to_le_bytes()[..8.min(file_bytes)]);
+                pb::WriteFileRequest {
+                    path: format!("d{}/f{i}", i % 100),
+                    data: data.into(),
+                    ..Default::default()
+                }
             })
             .collect();
-        let results = client.files.clone().batch_write(pb::BatchWriteRequest { namespace_id: ns.clone(), items }).await.unwrap();
-        assert!(results.into_inner().results.iter().all(|r| matches!(r.result, Some(pb::batch_item_result::Result::Entry(_)))));
+        let results = client
+            .files
+            .clone()
+            .batch_write(pb::BatchWriteRequest {
+                namespace_id: ns.clone(),
+                items,
+            })
+            .await
+            .unwrap();
+        assert!(
+            results
+                .into_inner()
+                .results
+                .iter()
+                .all(|r| matches!(r.result, Some(pb::batch_item_result::Result::Entry(_))))
+        );
     }
     let mut checkpoints = client.checkpoints.clone();
     let mut create_ms = f64::MAX;
@@ -747,7 +766,11 @@ async fn checkpoint_case(client: &Client, files: usize, file_bytes: usize) -> (f
     for round in 0..3 {
         let start = Instant::now();
         let cp = checkpoints
-            .create_checkpoint(pb::CreateCheckpointRequest { namespace_id: ns.clone(), name: format!("bench-{round}"), ..Default::default() })
+            .create_checkpoint(pb::CreateCheckpointRequest {
+                namespace_id: ns.clone(),
+                name: format!("bench-{round}"),
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();
@@ -756,12 +779,20 @@ async fn checkpoint_case(client: &Client, files: usize, file_bytes: usize) -> (f
         client
             .files
             .clone()
-            .write_file(pb::WriteFileRequest { namespace_id: ns.clone(), path: format!("changed-{round}"), data: Bytes::from_static(b"x"), ..Default::default() })
+            .write_file(pb::WriteFileRequest {
+                namespace_id: ns.clone(),
+                path: format!("changed-{round}"),
+                data: Bytes::from_static(b"x"),
+                ..Default::default()
+            })
             .await
             .unwrap();
         let start = Instant::now();
         checkpoints
-            .restore_checkpoint(pb::RestoreCheckpointRequest { namespace_id: ns.clone(), checkpoint_id: cp.checkpoint_id })
+            .restore_checkpoint(pb::RestoreCheckpointRequest {
+                namespace_id: ns.clone(),
+                checkpoint_id: cp.checkpoint_id,
+            })
             .await
             .unwrap();
         restore_ms = restore_ms.min(start.elapsed().as_secs_f64() * 1000.0);

@@ -10,7 +10,8 @@
 //!   matches its SHA-256);
 //! - orphans are reclaimed (no object on disk that nothing references).
 //!
-//! `ARCA_CRASH_ITERATIONS` (default 12) sets how many kills; CI runs the
+//! `ARCA_CRASH_ITERATIONS` (default 12) sets how many kills, and
+//! `ARCA_CRASH_SEED` replays a run's random choices (its seed is printed); CI runs the
 //! default, a longer soak is `ARCA_CRASH_ITERATIONS=200 cargo test -p
 //! arca-server --test crash`.
 
@@ -234,7 +235,7 @@ async fn workload(client: &Client, ns: &str, model: &mut Model, rng: &mut Rng) -
                 (after, r.map(|_| ()).map_err(|e| e.to_string()))
             }
             3 => {
-                let size = (1 + rng.below(5) as usize) << 20;
+                let size = (1 + rng.below(4) as usize) << 19;
                 let data: Vec<u8> = (0..size)
                     .map(|i| (i as u64 ^ n).wrapping_mul(2654435761) as u8)
                     .collect();
@@ -383,7 +384,19 @@ async fn sigkill_at_random_points_loses_and_leaks_nothing() {
     let mut in_flight = InFlight::None;
     let mut ns = String::new();
     let mut prefix = String::new();
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    // A new seed each run (printed, and settable with ARCA_CRASH_SEED to replay).
+    let seed: u64 = std::env::var("ARCA_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+                | 1
+        });
+    println!("crash test seed: {seed} (ARCA_CRASH_SEED={seed} replays the same choices)");
+    let mut rng = Rng(seed);
     for iteration in 0..=iterations {
         let (mut child, addr) = start(&config);
         let key = std::fs::read_to_string(dir.path().join("data").join("admin.key"))

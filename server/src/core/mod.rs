@@ -332,10 +332,6 @@ impl Core {
         self.active_uploads.lock().unwrap().remove(id);
     }
 
-    pub(crate) fn upload_is_active(&self, id: &str) -> bool {
-        self.active_uploads.lock().unwrap().contains(id)
-    }
-
     /// Stops background work and closes the metadata store.
     pub fn close(&self) {
         self.meta.close();

@@ -22,6 +22,15 @@ use crate::meta::{
     self, NamespaceRecord, ObjectRecord, PurgeRecord, SessionRecord, UploadRecord, decode,
 };
 
+/// Releases a claimed upload when dropped.
+struct ReleaseUpload<'a>(&'a Core, &'a str);
+
+impl Drop for ReleaseUpload<'_> {
+    fn drop(&mut self) {
+        self.0.release_upload(self.1);
+    }
+}
+
 /// Passes between orphan sweeps (the first pass always sweeps).
 const ORPHAN_SWEEP_EVERY: u64 = 20;
 
@@ -132,15 +141,39 @@ impl Core {
                 for item in txn.open_table(meta::UPLOADS)?.iter()? {
                     let (k, v) = item?;
                     let record: UploadRecord = decode(v.value())?;
-                    if record.lease_expires_ms <= now {
-                        out.push((k.value().to_owned(), record));
-                    }
+                    out.push((k.value().to_owned(), record));
                 }
                 Ok(out)
             })
             .await?;
         for (id, record) in expired {
-            if super::uploads::discard_expired(self, &id, &record).await? {
+            // Hold the upload while deciding, so no stream resumes it meanwhile.
+            if self.claim_upload(&id).is_err() {
+                continue;
+            }
+            let _held = ReleaseUpload(self, &id);
+            let expired = record.lease_expires_ms <= now;
+            // A finish cut off between completing the object and committing
+            // it (a crash) leaves a whole object the upload can no longer
+            // resume from; it was never acknowledged, so it goes.
+            let cut_off = !expired
+                && self
+                    .backend(&record.backend)?
+                    .size(&record.object_key)
+                    .await?
+                    .is_some()
+                && {
+                    let (ns, object) = (record.namespace_id.clone(), record.object_id.clone());
+                    !self.meta.read(|txn| {
+                        Ok(txn
+                            .open_table(meta::OBJECTS)?
+                            .get((ns.as_str(), object.as_str()))?
+                            .is_some())
+                    })?
+                };
+            if (expired || cut_off)
+                && super::uploads::discard_upload(self, &id, &record, expired).await?
+            {
                 report.expired_uploads += 1;
             }
         }

@@ -477,12 +477,15 @@ impl Drop for Upload {
     }
 }
 
-/// Discards an upload whose lease ran out: its staged state and record.
+/// Discards an upload whose lease ran out (`only_if_expired`), or whose
+/// finish a crash cut off: its staged state, completed object and record.
 /// Returns whether it was discarded (an attached upload is left alone).
-pub(crate) async fn discard_expired(core: &Core, id: &str, record: &UploadRecord) -> Result<bool> {
-    if core.upload_is_active(id) {
-        return Ok(false);
-    }
+pub(crate) async fn discard_upload(
+    core: &Core,
+    id: &str,
+    record: &UploadRecord,
+    only_if_expired: bool,
+) -> Result<bool> {
     let store = core.backend(&record.backend)?;
     store.discard(&record.object_key, &record.token).await?;
     let (id_owned, object_id, ns) = (
@@ -507,7 +510,7 @@ pub(crate) async fn discard_expired(core: &Core, id: &str, record: &UploadRecord
                 Some(v) => Some(decode(v.value())?),
                 None => None,
             };
-            if still.is_some_and(|r| r.lease_expires_ms <= meta::now_ms()) {
+            if still.is_some_and(|r| !only_if_expired || r.lease_expires_ms <= meta::now_ms()) {
                 uploads.remove(id_owned.as_str())?;
             }
             Ok(())
