@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use redb::ReadableTable;
 
-use super::access::{self, Access};
+use super::access::Access;
 use super::tree::Tree;
 use super::{Core, page_size, page_token, parse_page_token};
 use crate::auth::Identity;
@@ -195,31 +195,6 @@ impl Tree<'_> {
 }
 
 impl Core {
-    async fn checkpoint_job<T: Send + 'static>(
-        &self,
-        who: &Identity,
-        action: &'static str,
-        ns_id: &str,
-        f: impl FnOnce(&mut Tree<'_>) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        validate_server_id("namespace", ns_id)?;
-        let (ns, caller, quotas) = (ns_id.to_owned(), who.clone(), self.quotas.clone());
-        let result = self
-            .meta
-            .write(move |txn| {
-                let mut tree = Tree::open(txn, &ns, Some(&caller), quotas)?;
-                let value = f(&mut tree)?;
-                Ok((value, tree.finish()?))
-            })
-            .await;
-        access::audit(who, action, ns_id, &result);
-        let (value, freed) = result?;
-        if freed {
-            self.reclaim_wakeup.notify_one();
-        }
-        Ok(value)
-    }
-
     /// Creates a checkpoint of the namespace's tree.
     pub async fn create_checkpoint(
         &self,
@@ -239,7 +214,7 @@ impl Core {
         let id = new_checkpoint_id();
         let (key, name, description) = (id.clone(), name.to_owned(), description.to_owned());
         let record = self
-            .checkpoint_job(who, "CreateCheckpoint", ns_id, move |t| {
+            .mutate(who, "CreateCheckpoint", ns_id, move |t| {
                 t.create_checkpoint(&key, name, description)
             })
             .await?;
@@ -255,7 +230,7 @@ impl Core {
     ) -> Result<(u64, u64)> {
         validate_server_id("checkpoint", ckpt)?;
         let key = ckpt.to_owned();
-        self.checkpoint_job(who, "RestoreCheckpoint", ns_id, move |t| {
+        self.mutate(who, "RestoreCheckpoint", ns_id, move |t| {
             t.restore_checkpoint(&key)
         })
         .await
@@ -265,7 +240,7 @@ impl Core {
     pub async fn delete_checkpoint(&self, who: &Identity, ns_id: &str, ckpt: &str) -> Result<()> {
         validate_server_id("checkpoint", ckpt)?;
         let key = ckpt.to_owned();
-        self.checkpoint_job(who, "DeleteCheckpoint", ns_id, move |t| {
+        self.mutate(who, "DeleteCheckpoint", ns_id, move |t| {
             t.delete_checkpoint(&key)
         })
         .await

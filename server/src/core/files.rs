@@ -392,7 +392,9 @@ impl Core {
         Ok(())
     }
 
-    async fn mutate<T: Send + 'static>(
+    /// Runs `f` on the namespace's tree in one grouped commit, as `who`,
+    /// logging the audit event `action`.
+    pub(crate) async fn mutate<T: Send + 'static>(
         &self,
         who: &Identity,
         action: &'static str,
