@@ -555,7 +555,12 @@ async fn small_files(backend: &str, count: usize) {
                         .write_file(pb::WriteFileRequest {
                             namespace_id: ns.clone(),
                             path: format!("d{}/f{i}", i % 100),
-                            data: payload.clone(),
+                            // Distinct content: dedup must not turn writes into no-ops.
+                            data: {
+                                let mut data = payload.to_vec();
+                                data[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                                data.into()
+                            },
                             ..Default::default()
                         })
                         .await
