@@ -304,20 +304,31 @@ impl BlobStore for FsStore {
         // an async file's own buffer), and a slow consumer stops it.
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(READ_AHEAD);
         tokio::task::spawn_blocking(move || {
-            use std::os::unix::fs::FileExt;
+            use std::io::Read;
+            let mut file = file;
+            if let Err(e) = file.seek(SeekFrom::Start(start)) {
+                let _ = tx.blocking_send(Err(backend_io("seek object", e)));
+                return;
+            }
+            let mut reader = file.take(end - start);
             let mut at = start;
             while at < end {
-                let len = (end - at).min(READ_CHUNK as u64) as usize;
-                let mut buf = bytes::BytesMut::zeroed(len);
-                let chunk = match file.read_exact_at(&mut buf, at) {
-                    Ok(()) => Ok(buf.freeze()),
+                // Reading into spare capacity: no zeroing of the buffer first.
+                let mut buf = Vec::with_capacity(READ_CHUNK);
+                let chunk = match (&mut reader).take(READ_CHUNK as u64).read_to_end(&mut buf) {
+                    Ok(0) => Err(Error::DataLoss(format!(
+                        "object ended at {at} of {end} bytes"
+                    ))),
+                    Ok(n) => {
+                        at += n as u64;
+                        Ok(Bytes::from(buf))
+                    }
                     Err(e) => Err(backend_io("read object", e)),
                 };
                 let failed = chunk.is_err();
                 if tx.blocking_send(chunk).is_err() || failed {
                     return;
                 }
-                at += len as u64;
             }
         });
         Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
