@@ -483,3 +483,88 @@ async fn quotas_refuse_and_leave_nothing() {
     server.write(&ns, "c", &[3u8; 40]).await;
     let _ = APP;
 }
+
+/// A sandbox's quota counts all its users together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_quota_spans_users() {
+    use arca_server::config::Quota;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut config = test_config(Backend::Memory, dir.path());
+    config.quotas.sandbox = Quota {
+        max_bytes: 100,
+        max_namespaces: 3,
+        max_file_bytes: 0,
+    };
+    let server = TestServer::start_with(config, dir).await;
+    let alice = server.workspace().await;
+    let bob = server
+        .client
+        .namespaces
+        .clone()
+        .create_namespace(user_ns("bob"))
+        .await
+        .unwrap()
+        .into_inner()
+        .namespace_id;
+    server.write(&alice, "a", &[1u8; 60]).await;
+    assert_code(
+        server.try_write(&bob, "b", &[2u8; 60]).await,
+        Code::ResourceExhausted,
+    );
+    server.write(&bob, "b", &[2u8; 40]).await;
+    server
+        .client
+        .namespaces
+        .clone()
+        .create_namespace(user_ns("carol"))
+        .await
+        .unwrap();
+    assert_code(
+        server
+            .client
+            .namespaces
+            .clone()
+            .create_namespace(user_ns("dave"))
+            .await,
+        Code::ResourceExhausted,
+    );
+    // Destroying a namespace gives its bytes and its slot back.
+    server
+        .client
+        .namespaces
+        .clone()
+        .destroy_namespace(pb::DestroyNamespaceRequest {
+            namespace_id: alice,
+        })
+        .await
+        .unwrap();
+    server
+        .client
+        .namespaces
+        .clone()
+        .create_namespace(user_ns("dave"))
+        .await
+        .unwrap();
+    server.write(&bob, "c", &[3u8; 55]).await;
+    // Another sandbox is not affected.
+    let other = server
+        .as_secret(OTHER_APP)
+        .namespaces
+        .clone()
+        .create_namespace(user_ns("erin"))
+        .await
+        .unwrap()
+        .into_inner();
+    server
+        .as_secret(OTHER_APP)
+        .files
+        .clone()
+        .write_file(pb::WriteFileRequest {
+            namespace_id: other.namespace_id,
+            path: "x".into(),
+            data: vec![0u8; 90].into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
