@@ -2,7 +2,8 @@
 # Runs Arca's whole test suite on a fresh machine: installs what the tests
 # need (cargo-nextest if missing, a Python venv with grpcurl for the README
 # walk-through and grpcio-tools + pytest for the generated Python client),
-# then runs the walk-through, the Python client's tests and every Rust test.
+# then runs the walk-through, the Python and Node clients' tests and every
+# Rust test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,9 @@ bash tests/walkthrough.sh "$venv/bin/grpcurl" "$CARGO_TARGET_DIR/debug/arca-serv
 echo "== the Python client, generated from proto/, against a live server"
 "$venv/bin/python" client/python/generate.py
 (cd client/python && ARCA_SERVER_BIN="$CARGO_TARGET_DIR/debug/arca-server" "$venv/bin/python" -m pytest -q -p no:cacheprovider)
+
+echo "== Node (@grpc/grpc-js loading proto/ directly) against a live server"
+(cd client/node && npm ci --silent --no-audit --no-fund && ARCA_SERVER_BIN="$CARGO_TARGET_DIR/debug/arca-server" node --test test/)
 
 echo "== Rust tests"
 cargo nextest run --workspace --locked --no-fail-fast
