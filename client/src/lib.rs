@@ -10,7 +10,11 @@
 //! fetches a file or range and checks the whole-file digest when it has all
 //! of it. Message size limits are raised to fit 4 MiB chunks.
 
+mod transfer;
+
 use std::time::Duration;
+
+pub use transfer::{ProgressFn, SessionKeeper, TransferOptions};
 
 pub use arca_proto::v1 as pb;
 use bytes::Bytes;

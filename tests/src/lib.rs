@@ -390,3 +390,72 @@ macro_rules! on_durable_backends {
         }
     };
 }
+
+/// A loopback TCP proxy that cuts its first connection after a number of
+/// bytes in one direction, to drop a transfer half-way; later connections
+/// pass through untouched.
+pub struct CuttingProxy {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl CuttingProxy {
+    /// Proxies to `target`; the first connection is cut after `up` bytes
+    /// client→server or `down` bytes server→client.
+    pub async fn start(target: SocketAddr, up: Option<u64>, down: Option<u64>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let task = tokio::spawn(async move {
+            let mut first = true;
+            while let Ok((client, _)) = listener.accept().await {
+                let (limit_up, limit_down) = if first { (up, down) } else { (None, None) };
+                first = false;
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    tokio::select! {
+                        _ = pump(&mut client_read, &mut server_write, limit_up) => {}
+                        _ = pump(&mut server_read, &mut client_write, limit_down) => {}
+                    }
+                    // Dropping both halves closes the connection abruptly.
+                });
+            }
+        });
+        CuttingProxy { addr, task }
+    }
+}
+
+impl Drop for CuttingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn pump(
+    from: &mut tokio::net::tcp::OwnedReadHalf,
+    to: &mut tokio::net::tcp::OwnedWriteHalf,
+    limit: Option<u64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut moved = 0u64;
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+        moved += n as u64;
+        if limit.is_some_and(|l| moved >= l) {
+            return;
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! Resumable transfers: uploads from any `AsyncRead + AsyncSeek` (a file, a
+//! cursor) and downloads into any `AsyncWrite`, with progress callbacks, the
+//! SHA-256 computed on the way, and automatic resume after a dropped
+//! connection (bounded retries with backoff). An upload resumes from the
+//! server's persisted offset under the same upload id; a download continues
+//! from the bytes already written, pinned to the version it started with.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Code;
+
+use crate::{Client, ClientError, Result, pb};
+
+/// Called with the number of bytes done so far (persisted by the server for
+/// uploads, written to the sink for downloads).
+pub type ProgressFn = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// How a resumable transfer behaves.
+#[derive(Clone)]
+pub struct TransferOptions {
+    /// Bytes per data message (at most the server's chunk limit, 4 MiB by default).
+    pub chunk_size: usize,
+    /// Attempts after the first one when the connection drops.
+    pub retries: u32,
+    /// Progress callback.
+    pub progress: Option<ProgressFn>,
+}
+
+impl Default for TransferOptions {
+    fn default() -> Self {
+        TransferOptions {
+            chunk_size: crate::DEFAULT_CHUNK,
+            retries: 5,
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for TransferOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransferOptions")
+            .field("chunk_size", &self.chunk_size)
+            .field("retries", &self.retries)
+            .finish()
+    }
+}
+
+/// Whether an error is a dropped connection worth another attempt.
+fn retriable(error: &ClientError) -> bool {
+    match error {
+        ClientError::Transport(_) => true,
+        ClientError::Status(s) => matches!(
+            s.code(),
+            Code::Unavailable | Code::Unknown | Code::Cancelled | Code::Aborted
+        ),
+        ClientError::Protocol(_) => true,
+        _ => false,
+    }
+}
+
+async fn backoff(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(50u64 << attempt.min(6))).await;
+}
+
+impl Client {
+    /// Uploads everything `reader` holds as the file `start` describes,
+    /// resuming from the server's persisted offset if the connection drops.
+    /// The SHA-256 is computed on the way and checked by the server at commit.
+    pub async fn upload_from<R>(
+        &self,
+        start: pb::UploadStart,
+        mut reader: R,
+        options: &TransferOptions,
+    ) -> Result<pb::Entry>
+    where
+        R: AsyncRead + AsyncSeek + Unpin + Send,
+    {
+        let mut upload_id: Option<String> = None;
+        let mut attempt = 0;
+        loop {
+            match self
+                .upload_attempt(&start, &mut upload_id, &mut reader, options)
+                .await
+            {
+                Ok(entry) => return Ok(entry),
+                Err(e) if retriable(&e) && attempt < options.retries => {
+                    attempt += 1;
+                    backoff(attempt).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Uploads a local file.
+    pub async fn upload_path(
+        &self,
+        mut start: pb::UploadStart,
+        local: &std::path::Path,
+        options: &TransferOptions,
+    ) -> Result<pb::Entry> {
+        let file = tokio::fs::File::open(local).await?;
+        start.total_size = Some(file.metadata().await?.len());
+        self.upload_from(start, file, options).await
+    }
+
+    async fn upload_attempt<R>(
+        &self,
+        start: &pb::UploadStart,
+        upload_id: &mut Option<String>,
+        reader: &mut R,
+        options: &TransferOptions,
+    ) -> Result<pb::Entry>
+    where
+        R: AsyncRead + AsyncSeek + Unpin + Send,
+    {
+        use pb::upload_request::Message as In;
+        use pb::upload_response::Message as Out;
+        let first = match upload_id {
+            Some(id) => In::Resume(pb::UploadResume {
+                upload_id: id.clone(),
+            }),
+            None => In::Start(start.clone()),
+        };
+        let (tx, rx) = mpsc::channel::<pb::UploadRequest>(4);
+        tx.send(pb::UploadRequest {
+            message: Some(first),
+        })
+        .await
+        .map_err(|_| ClientError::Protocol("stream closed".into()))?;
+        let mut answers = self
+            .files
+            .clone()
+            .upload(ReceiverStream::new(rx))
+            .await?
+            .into_inner();
+        let accepted = match answers.message().await? {
+            Some(pb::UploadResponse {
+                message: Some(Out::Accepted(a)),
+            }) => a,
+            other => {
+                return Err(ClientError::Protocol(format!(
+                    "expected accepted, got {other:?}"
+                )));
+            }
+        };
+        if accepted.deduplicated {
+            return match answers.message().await? {
+                Some(pb::UploadResponse {
+                    message: Some(Out::Committed(entry)),
+                }) => Ok(entry),
+                other => Err(ClientError::Protocol(format!(
+                    "expected committed, got {other:?}"
+                ))),
+            };
+        }
+        *upload_id = Some(accepted.upload_id.clone());
+        // The digest covers everything from the start: rehash what the
+        // server already holds, then continue from its persisted offset.
+        let mut hasher = Sha256::new();
+        reader.seek(std::io::SeekFrom::Start(0)).await?;
+        let mut left = accepted.persisted_offset;
+        let mut buf = vec![0u8; options.chunk_size.max(1)];
+        while left > 0 {
+            let want = left.min(buf.len() as u64) as usize;
+            let n = reader.read(&mut buf[..want]).await?;
+            if n == 0 {
+                return Err(ClientError::Protocol(
+                    "the source is shorter than what the server holds".into(),
+                ));
+            }
+            hasher.update(&buf[..n]);
+            left -= n as u64;
+        }
+        if let Some(progress) = &options.progress {
+            progress(accepted.persisted_offset);
+        }
+        let mut offset = accepted.persisted_offset;
+        let mut sending = true;
+        loop {
+            tokio::select! {
+                answer = answers.message() => match answer? {
+                    Some(pb::UploadResponse { message: Some(Out::Progress(p)) }) => {
+                        if let Some(progress) = &options.progress {
+                            progress(p.persisted_offset);
+                        }
+                    }
+                    Some(pb::UploadResponse { message: Some(Out::Committed(entry)) }) => {
+                        if let Some(progress) = &options.progress {
+                            progress(entry.size);
+                        }
+                        return Ok(entry);
+                    }
+                    Some(other) => return Err(ClientError::Protocol(format!("unexpected answer {other:?}"))),
+                    None => return Err(ClientError::Protocol("upload ended without a commit".into())),
+                },
+                permit = tx.reserve(), if sending => {
+                    let permit = permit.map_err(|_| ClientError::Protocol("stream closed".into()))?;
+                    let n = reader.read(&mut buf).await?;
+                    if n == 0 {
+                        let finish = pb::UploadFinish { expected_sha256: hex::encode(std::mem::take(&mut hasher).finalize()) };
+                        permit.send(pb::UploadRequest { message: Some(In::Finish(finish)) });
+                        sending = false;
+                    } else {
+                        hasher.update(&buf[..n]);
+                        let data = pb::UploadData { offset, data: Bytes::copy_from_slice(&buf[..n]) };
+                        permit.send(pb::UploadRequest { message: Some(In::Data(data)) });
+                        offset += n as u64;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Downloads a file (or the range `request` names) into `sink`,
+    /// continuing where it stopped if the connection drops; a resumed
+    /// download is pinned to the version it started with. The whole file's
+    /// digest is checked when the whole file was asked for.
+    pub async fn download_into<W>(
+        &self,
+        request: pb::DownloadRequest,
+        sink: &mut W,
+        options: &TransferOptions,
+    ) -> Result<pb::DownloadHeader>
+    where
+        W: AsyncWrite + Unpin,
+    {
+        use pb::download_response::Message as Out;
+        let mut written = 0u64;
+        let mut hasher = Sha256::new();
+        let mut first: Option<pb::DownloadHeader> = None;
+        let mut attempt = 0;
+        loop {
+            let mut next = request.clone();
+            if let Some(header) = &first {
+                next.offset = header.offset + written;
+                next.length = header.length - written;
+                next.if_version_match = header.entry.as_ref().map(|e| e.version);
+                if next.length == 0 {
+                    // Only the trailer was lost: nothing left to fetch.
+                    return Ok(header.clone());
+                }
+            }
+            let outcome: Result<Option<pb::DownloadHeader>> = async {
+                let mut answers = self
+                    .files
+                    .clone()
+                    .download(futures::stream::iter([next]))
+                    .await?
+                    .into_inner();
+                loop {
+                    match answers.message().await? {
+                        Some(pb::DownloadResponse {
+                            message: Some(Out::Header(h)),
+                        }) => {
+                            if first.is_none() {
+                                first = Some(h);
+                            }
+                        }
+                        Some(pb::DownloadResponse {
+                            message: Some(Out::Data(d)),
+                        }) => {
+                            let header = first.as_ref().ok_or_else(|| {
+                                ClientError::Protocol("data before header".into())
+                            })?;
+                            if d.offset != header.offset + written {
+                                return Err(ClientError::Protocol(format!(
+                                    "chunk at {} out of order",
+                                    d.offset
+                                )));
+                            }
+                            sink.write_all(&d.data).await?;
+                            hasher.update(&d.data);
+                            written += d.data.len() as u64;
+                            if let Some(progress) = &options.progress {
+                                progress(written);
+                            }
+                        }
+                        Some(pb::DownloadResponse {
+                            message: Some(Out::Trailer(t)),
+                        }) => {
+                            let header = first.clone().ok_or_else(|| {
+                                ClientError::Protocol("trailer before header".into())
+                            })?;
+                            if header.offset == 0 && header.length == header.total_size {
+                                let actual = hex::encode(std::mem::take(&mut hasher).finalize());
+                                if actual != t.sha256 {
+                                    return Err(ClientError::DigestMismatch {
+                                        expected: t.sha256,
+                                        actual,
+                                    });
+                                }
+                            }
+                            sink.flush().await?;
+                            return Ok(Some(header));
+                        }
+                        Some(other) => {
+                            return Err(ClientError::Protocol(format!(
+                                "unexpected answer {other:?}"
+                            )));
+                        }
+                        None => return Ok(None),
+                    }
+                }
+            }
+            .await;
+            match outcome {
+                Ok(Some(header)) => return Ok(header),
+                Ok(None) => {
+                    // Ended early without an error: treat as a drop.
+                    if attempt >= options.retries {
+                        return Err(ClientError::Protocol("download ended early".into()));
+                    }
+                }
+                Err(e) if retriable(&e) && attempt < options.retries => {}
+                Err(e) => return Err(e),
+            }
+            attempt += 1;
+            backoff(attempt).await;
+        }
+    }
+
+    /// Downloads a file into a local path.
+    pub async fn download_path(
+        &self,
+        request: pb::DownloadRequest,
+        local: &std::path::Path,
+        options: &TransferOptions,
+    ) -> Result<pb::DownloadHeader> {
+        let mut file = tokio::fs::File::create(local).await?;
+        let header = self.download_into(request, &mut file, options).await?;
+        file.sync_all().await?;
+        Ok(header)
+    }
+}
+
+/// Keeps a session's lease renewed while it is held; dropping it stops.
+#[derive(Debug)]
+pub struct SessionKeeper {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SessionKeeper {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Client {
+    /// Renews `session_id` (empty: the caller's own) to a lease of `lease`,
+    /// a third of the lease before it would run out, for as long as the
+    /// returned keeper lives.
+    pub fn keep_session_alive(&self, session_id: &str, lease: Duration) -> SessionKeeper {
+        let every = (lease / 3).max(Duration::from_millis(100));
+        let ttl = prost_types::Duration {
+            seconds: lease.as_secs() as i64,
+            nanos: lease.subsec_nanos() as i32,
+        };
+        let (client, id) = (self.clone(), session_id.to_owned());
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let renew = pb::RenewSessionRequest {
+                    session_id: id.clone(),
+                    ttl: Some(ttl),
+                };
+                if let Err(status) = client.sessions.clone().renew_session(renew).await
+                    && matches!(
+                        status.code(),
+                        Code::Unauthenticated | Code::PermissionDenied | Code::NotFound
+                    )
+                {
+                    return;
+                }
+            }
+        });
+        SessionKeeper { task }
+    }
+}

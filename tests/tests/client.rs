@@ -1,0 +1,179 @@
+//! The Rust client's transfers: files on disk with progress, and resume after
+//! a connection dropped half-way (through a proxy that cuts it).
+
+use std::sync::{Arc, Mutex};
+
+use arca_client::{Client, TransferOptions};
+use arca_tests::{APP, Backend, CuttingProxy, TestServer, pattern, pb, sha256};
+
+fn recorder() -> (Arc<Mutex<Vec<u64>>>, TransferOptions) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let options = TransferOptions {
+        chunk_size: 256 * 1024,
+        retries: 5,
+        progress: Some(Arc::new(move |n| sink.lock().unwrap().push(n))),
+    };
+    (seen, options)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_on_disk_with_progress() {
+    let server = TestServer::start(Backend::Filesystem).await;
+    let ns = server.workspace().await;
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("in.bin");
+    let content = pattern(9 * 1024 * 1024 + 5, 3);
+    std::fs::write(&local, &content).unwrap();
+    let (seen, options) = recorder();
+    let start = pb::UploadStart {
+        namespace_id: ns.clone(),
+        path: "in.bin".into(),
+        ..Default::default()
+    };
+    let entry = server
+        .client
+        .upload_path(start, &local, &options)
+        .await
+        .unwrap();
+    assert_eq!(entry.sha256, sha256(&content));
+    let progress = seen.lock().unwrap().clone();
+    assert!(
+        progress.windows(2).all(|w| w[0] <= w[1]),
+        "progress goes only forward: {progress:?}"
+    );
+    assert!(
+        progress.iter().any(|&p| p > 0 && p < content.len() as u64),
+        "no progress while uploading"
+    );
+    assert_eq!(progress.last(), Some(&(content.len() as u64)));
+
+    let out = dir.path().join("out.bin");
+    let (seen, options) = recorder();
+    let request = pb::DownloadRequest {
+        namespace_id: ns.clone(),
+        path: "in.bin".into(),
+        ..Default::default()
+    };
+    let header = server
+        .client
+        .download_path(request, &out, &options)
+        .await
+        .unwrap();
+    assert_eq!(header.total_size, content.len() as u64);
+    assert!(std::fs::read(&out).unwrap() == content);
+    assert_eq!(seen.lock().unwrap().last(), Some(&(content.len() as u64)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_resumes_after_the_connection_drops() {
+    let server = TestServer::start(Backend::Filesystem).await;
+    let ns = server.workspace().await;
+    // The first connection dies after ~6 MiB went up.
+    let proxy = CuttingProxy::start(server.addr, Some(6 << 20), None).await;
+    let client = Client::connect(format!("http://{}", proxy.addr), APP)
+        .await
+        .unwrap();
+    let content = pattern(12 * 1024 * 1024, 7);
+    let (seen, options) = recorder();
+    let start = pb::UploadStart {
+        namespace_id: ns.clone(),
+        path: "resumed.bin".into(),
+        ..Default::default()
+    };
+    let entry = client
+        .upload_from(start, std::io::Cursor::new(content.clone()), &options)
+        .await
+        .unwrap();
+    assert_eq!(entry.sha256, sha256(&content));
+    let progress = seen.lock().unwrap().clone();
+    // After the drop the upload went on from what the server had persisted,
+    // not from zero.
+    assert!(progress.iter().any(|&p| p >= 4 << 20), "{progress:?}");
+    let got = server
+        .client
+        .download(pb::DownloadRequest {
+            namespace_id: ns,
+            path: "resumed.bin".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(got.data == content);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_resumes_after_the_connection_drops() {
+    let server = TestServer::start(Backend::Filesystem).await;
+    let ns = server.workspace().await;
+    let content = pattern(10 * 1024 * 1024 + 3, 11);
+    server
+        .client
+        .upload_bytes(
+            pb::UploadStart {
+                namespace_id: ns.clone(),
+                path: "f".into(),
+                ..Default::default()
+            },
+            content.clone().into(),
+            1 << 20,
+        )
+        .await
+        .unwrap();
+    let proxy = CuttingProxy::start(server.addr, None, Some(5 << 20)).await;
+    let client = Client::connect(format!("http://{}", proxy.addr), APP)
+        .await
+        .unwrap();
+    let (_, options) = recorder();
+    let mut sink = Vec::new();
+    let request = pb::DownloadRequest {
+        namespace_id: ns.clone(),
+        path: "f".into(),
+        ..Default::default()
+    };
+    client
+        .download_into(request, &mut sink, &options)
+        .await
+        .unwrap();
+    assert!(sink == content, "resumed download differs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_session_stays_alive() {
+    let server = TestServer::start(Backend::Memory).await;
+    let opened = server
+        .client
+        .sessions
+        .clone()
+        .open_session(pb::OpenSessionRequest {
+            user: "alice".into(),
+            ttl: Some(prost_types::Duration {
+                seconds: 1,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let session = server.as_secret(&opened.token);
+    let keeper = session.keep_session_alive("", std::time::Duration::from_secs(1));
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    session
+        .sessions
+        .clone()
+        .get_session(pb::GetSessionRequest::default())
+        .await
+        .expect("kept alive past its first lease");
+    drop(keeper);
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    assert!(
+        session
+            .sessions
+            .clone()
+            .get_session(pb::GetSessionRequest::default())
+            .await
+            .is_err(),
+        "still alive without renewal"
+    );
+}
