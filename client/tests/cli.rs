@@ -1,0 +1,290 @@
+//! The `arca` binary against a real server: a person's workflow end to end,
+//! trees up and down, JSON output, the credential sources, and the exit code
+//! of each kind of failure.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use arca_tests::{APP, Backend, TestServer};
+
+fn arca(server: &TestServer, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_arca"))
+        .args(["--addr", &format!("http://{}", server.addr), "--token", APP])
+        .args(args)
+        .output()
+        .expect("run arca")
+}
+
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "arca failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn json(output: Output) -> serde_json::Value {
+    serde_json::from_str(ok(output).trim()).expect("JSON output")
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_end_to_end() {
+    let server = TestServer::start(Backend::Filesystem).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ns = ok(arca(
+        &server,
+        &["ns", "create", "--user", "alice", "--name", "notes"],
+    ))
+    .trim()
+    .to_owned();
+    assert_eq!(ns.len(), 32);
+    let local = dir.path().join("hello.txt");
+    std::fs::write(&local, b"hello from the cli").unwrap();
+    let put = json(arca(
+        &server,
+        &[
+            "--json",
+            "put",
+            local.to_str().unwrap(),
+            &format!("{ns}:docs/hello.txt"),
+            "--mime",
+            "text/plain",
+        ],
+    ));
+    assert_eq!(put["size"], 18);
+    assert_eq!(
+        ok(arca(&server, &["cat", &format!("{ns}:docs/hello.txt")])),
+        "hello from the cli"
+    );
+    assert!(ok(arca(&server, &["ls", &ns, "-r"])).contains("docs/hello.txt"));
+    let stat = json(arca(
+        &server,
+        &["--json", "stat", &format!("{ns}:docs/hello.txt")],
+    ));
+    assert_eq!(
+        (stat["kind"].as_str(), stat["mime_type"].as_str()),
+        (Some("file"), Some("text/plain"))
+    );
+    let out = dir.path().join("out.txt");
+    ok(arca(
+        &server,
+        &[
+            "get",
+            &format!("{ns}:docs/hello.txt"),
+            out.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(std::fs::read(&out).unwrap(), b"hello from the cli");
+
+    ok(arca(&server, &["mkdir", "-p", &format!("{ns}:a/b")]));
+    ok(arca(
+        &server,
+        &["cp", &format!("{ns}:docs/hello.txt"), "a/b/copy.txt"],
+    ));
+    ok(arca(
+        &server,
+        &["mv", &format!("{ns}:a/b/copy.txt"), "a/moved.txt"],
+    ));
+    let found = json(arca(&server, &["--json", "find", &ns, "**/*.txt"]));
+    let paths: Vec<_> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(paths, vec!["a/moved.txt", "docs/hello.txt"]);
+    ok(arca(
+        &server,
+        &[
+            "meta",
+            "set",
+            &format!("{ns}:a/moved.txt"),
+            "tag=draft",
+            "owner=alice",
+        ],
+    ));
+    assert_eq!(
+        ok(arca(
+            &server,
+            &["meta", "get", &format!("{ns}:a/moved.txt")]
+        )),
+        "owner=alice\ntag=draft\n"
+    );
+
+    let cp = ok(arca(
+        &server,
+        &["checkpoint", "create", &ns, "--name", "v1"],
+    ))
+    .trim()
+    .to_owned();
+    ok(arca(&server, &["rm", "-r", &format!("{ns}:a")]));
+    assert_eq!(
+        ok(arca(&server, &["checkpoint", "diff", &ns, &cp])),
+        "- a\n- a/b\n- a/moved.txt\n"
+    );
+    ok(arca(&server, &["checkpoint", "restore", &ns, &cp]));
+    assert_eq!(
+        ok(arca(&server, &["cat", &format!("{ns}:a/moved.txt")])),
+        "hello from the cli"
+    );
+    assert!(ok(arca(&server, &["checkpoint", "ls", &ns])).contains(&cp));
+    ok(arca(&server, &["checkpoint", "rm", &ns, &cp]));
+
+    let session = json(arca(&server, &["--json", "session", "open", "alice"]));
+    let token = session["token"].as_str().unwrap();
+    let as_alice = Command::new(env!("CARGO_BIN_EXE_arca"))
+        .args([
+            "--addr",
+            &format!("http://{}", server.addr),
+            "--token",
+            token,
+            "cat",
+            &format!("{ns}:docs/hello.txt"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(ok(as_alice), "hello from the cli");
+    let listed = json(arca(&server, &["--json", "ns", "ls", "--user", "alice"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    ok(arca(&server, &["ns", "rm", &ns]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trees_up_and_down() {
+    let server = TestServer::start(Backend::Filesystem).await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    for (path, size) in [("a.txt", 10), ("sub/b.bin", 3 << 20), ("sub/deep/c.md", 0)] {
+        let file = src.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, arca_tests::pattern(size, 5)).unwrap();
+    }
+    let ns = ok(arca(&server, &["ns", "create", "--user", "alice"]))
+        .trim()
+        .to_owned();
+    ok(arca(
+        &server,
+        &["put", "-r", src.to_str().unwrap(), &format!("{ns}:project")],
+    ));
+    let dst = dir.path().join("dst");
+    ok(arca(
+        &server,
+        &["get", "-r", &format!("{ns}:project"), dst.to_str().unwrap()],
+    ));
+    for path in ["a.txt", "sub/b.bin", "sub/deep/c.md"] {
+        assert_eq!(
+            std::fs::read(src.join(path)).unwrap(),
+            std::fs::read(dst.join(path)).unwrap(),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_have_one_line_and_their_own_exit_code() {
+    let server = TestServer::start(Backend::Memory).await;
+    let ns = ok(arca(&server, &["ns", "create", "--user", "alice"]))
+        .trim()
+        .to_owned();
+    let cases: Vec<(Vec<String>, i32)> = vec![
+        (vec!["cat".into(), format!("{ns}:missing.txt")], 3),
+        (vec!["cat".into(), format!("{ns}:../escape")], 6),
+        (vec!["mkdir".into(), format!("{ns}:d")], 0),
+        (vec!["mkdir".into(), format!("{ns}:d")], 5),
+        (
+            vec![
+                "put".into(),
+                "/definitely/not/here".into(),
+                format!("{ns}:x"),
+            ],
+            10,
+        ),
+        (vec!["frobnicate".into()], 2),
+    ];
+    for (args, expected) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = arca(&server, &args);
+        assert_eq!(
+            code(&output),
+            expected,
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if expected != 0 && expected != 2 {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        }
+    }
+    let bad_token = Command::new(env!("CARGO_BIN_EXE_arca"))
+        .args([
+            "--addr",
+            &format!("http://{}", server.addr),
+            "--token",
+            "wrong",
+            "ns",
+            "ls",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&bad_token), 4);
+    let unreachable = Command::new(env!("CARGO_BIN_EXE_arca"))
+        .args(["--addr", "http://127.0.0.1:1", "--token", APP, "ns", "ls"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&unreachable), 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn address_and_token_from_the_environment_or_a_file() {
+    let server = TestServer::start(Backend::Memory).await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |envs: &[(&str, &str)], cwd: &Path, args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_arca"));
+        command
+            .env_remove("ARCA_ADDR")
+            .env_remove("ARCA_TOKEN")
+            .env_remove("ARCA_TOKEN_FILE")
+            .current_dir(cwd);
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        command.args(args).output().unwrap()
+    };
+    let addr = format!("http://{}", server.addr);
+    ok(run(
+        &[("ARCA_ADDR", &addr), ("ARCA_TOKEN", APP)],
+        dir.path(),
+        &["ns", "ls"],
+    ));
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{APP}\n")).unwrap();
+    ok(run(
+        &[
+            ("ARCA_ADDR", &addr),
+            ("ARCA_TOKEN_FILE", token_file.to_str().unwrap()),
+        ],
+        dir.path(),
+        &["ns", "ls"],
+    ));
+    // The admin key a local server writes on first start is picked up as is.
+    std::fs::create_dir_all(dir.path().join("arca-data")).unwrap();
+    std::fs::write(
+        dir.path().join("arca-data/admin.key"),
+        format!("{}\n", arca_tests::ADMIN),
+    )
+    .unwrap();
+    ok(run(&[("ARCA_ADDR", &addr)], dir.path(), &["ns", "ls"]));
+    assert_eq!(
+        code(&run(
+            &[("ARCA_ADDR", &addr)],
+            &dir.path().join("arca-data"),
+            &["ns", "ls"]
+        )),
+        4
+    );
+}
