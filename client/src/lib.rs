@@ -14,7 +14,7 @@ mod transfer;
 
 use std::time::Duration;
 
-pub use transfer::{ProgressFn, SessionKeeper, TransferOptions};
+pub use transfer::{ProgressFn, SessionKeeper, TransferOptions, TreeItem};
 
 pub use arca_proto::v1 as pb;
 use bytes::Bytes;

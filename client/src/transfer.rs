@@ -384,3 +384,137 @@ impl Client {
         SessionKeeper { task }
     }
 }
+
+/// One file of a tree transfer.
+#[derive(Debug, Clone)]
+pub struct TreeItem {
+    /// The path inside the namespace.
+    pub remote: String,
+    /// The local path.
+    pub local: std::path::PathBuf,
+}
+
+impl Client {
+    /// Uploads every file under `local_root` to `remote_root` in namespace
+    /// `ns`, `parallel` at a time; returns the committed entries in path order.
+    pub async fn upload_tree(
+        &self,
+        ns: &str,
+        local_root: &std::path::Path,
+        remote_root: &str,
+        parallel: usize,
+        options: &TransferOptions,
+    ) -> Result<Vec<pb::Entry>> {
+        use futures::StreamExt;
+        let mut items = Vec::new();
+        let mut stack = vec![local_root.to_owned()];
+        while let Some(dir) = stack.pop() {
+            let mut entries = tokio::fs::read_dir(&dir).await?;
+            while let Some(entry) = entries.next_entry().await? {
+                let path = entry.path();
+                if entry.file_type().await?.is_dir() {
+                    stack.push(path);
+                } else {
+                    let rel = path
+                        .strip_prefix(local_root)
+                        .map_err(|_| ClientError::Protocol("path outside the tree".into()))?;
+                    let rel = rel
+                        .to_string_lossy()
+                        .replace(std::path::MAIN_SEPARATOR, "/");
+                    let remote = match remote_root.trim_matches('/') {
+                        "" => rel,
+                        root => format!("{root}/{rel}"),
+                    };
+                    items.push(TreeItem {
+                        remote,
+                        local: path,
+                    });
+                }
+            }
+        }
+        items.sort_by(|a, b| a.remote.cmp(&b.remote));
+        let uploads = items.into_iter().map(|item| {
+            let start = pb::UploadStart {
+                namespace_id: ns.to_owned(),
+                path: item.remote,
+                ..Default::default()
+            };
+            async move { self.upload_path(start, &item.local, options).await }
+        });
+        futures::stream::iter(uploads)
+            .buffered(parallel.max(1))
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// Downloads every file under `remote_root` of namespace `ns` into
+    /// `local_root`, `parallel` at a time; returns what was written.
+    pub async fn download_tree(
+        &self,
+        ns: &str,
+        remote_root: &str,
+        local_root: &std::path::Path,
+        parallel: usize,
+        options: &TransferOptions,
+    ) -> Result<Vec<TreeItem>> {
+        use futures::StreamExt;
+        let root = remote_root.trim_matches('/').to_owned();
+        let mut items = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = self
+                .files
+                .clone()
+                .list(pb::ListRequest {
+                    namespace_id: ns.into(),
+                    path: root.clone(),
+                    recursive: true,
+                    page_size: 10_000,
+                    page_token: token,
+                })
+                .await?
+                .into_inner();
+            for entry in page
+                .entries
+                .into_iter()
+                .filter(|e| e.kind == pb::EntryKind::File as i32)
+            {
+                let rel = entry
+                    .path
+                    .strip_prefix(&root)
+                    .unwrap_or(&entry.path)
+                    .trim_start_matches('/')
+                    .to_owned();
+                items.push(TreeItem {
+                    local: local_root.join(rel),
+                    remote: entry.path,
+                });
+            }
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        let downloads = items.iter().cloned().map(|item| async move {
+            if let Some(dir) = item.local.parent() {
+                tokio::fs::create_dir_all(dir).await?;
+            }
+            let request = pb::DownloadRequest {
+                namespace_id: ns.to_owned(),
+                path: item.remote.clone(),
+                ..Default::default()
+            };
+            self.download_path(request, &item.local, options)
+                .await
+                .map(|_| ())
+        });
+        let results: Vec<Result<()>> = futures::stream::iter(downloads)
+            .buffer_unordered(parallel.max(1))
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<Vec<()>>>()?;
+        Ok(items)
+    }
+}

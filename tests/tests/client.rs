@@ -177,3 +177,37 @@ async fn a_kept_session_stays_alive() {
         "still alive without renewal"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_trees_with_bounded_parallelism() {
+    let server = TestServer::start(Backend::Filesystem).await;
+    let ns = server.workspace().await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let mut expected = Vec::new();
+    for i in 0..24 {
+        let rel = format!("d{}/f{i}.bin", i % 4);
+        let content = pattern(1000 + i * 5000, i as u8);
+        std::fs::create_dir_all(src.join(&rel).parent().unwrap()).unwrap();
+        std::fs::write(src.join(&rel), &content).unwrap();
+        expected.push((rel, content));
+    }
+    let options = TransferOptions::default();
+    let entries = server
+        .client
+        .upload_tree(&ns, &src, "tree", 4, &options)
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 24);
+    assert!(entries.windows(2).all(|w| w[0].path < w[1].path));
+    let dst = dir.path().join("dst");
+    let items = server
+        .client
+        .download_tree(&ns, "tree", &dst, 4, &options)
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 24);
+    for (rel, content) in expected {
+        assert!(std::fs::read(dst.join(&rel)).unwrap() == content, "{rel}");
+    }
+}
