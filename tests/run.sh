@@ -2,8 +2,8 @@
 # Runs Arca's whole test suite on a fresh machine: installs what the tests
 # need (cargo-nextest if missing, a Python venv with grpcurl for the README
 # walk-through and grpcio-tools + pytest for the generated Python client),
-# then runs the walk-through, the Python and Node clients' tests and every
-# Rust test.
+# then runs the walk-through, the Python and Node clients' tests, the
+# examples and every Rust test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +33,13 @@ echo "== the Python client, generated from proto/, against a live server"
 
 echo "== Node (@grpc/grpc-js loading proto/ directly) against a live server"
 (cd client/node && npm ci --silent --no-audit --no-fund && ARCA_SERVER_BIN="$CARGO_TARGET_DIR/debug/arca-server" node --test test/)
+
+echo "== examples"
+for example in client/examples/*.rs; do
+  name="$(basename "$example" .rs)"
+  echo "-- $name"
+  env -u ARCA_ADDR -u ARCA_TOKEN cargo run --quiet --locked -p arca-client --example "$name" >/dev/null
+done
 
 echo "== Rust tests"
 cargo nextest run --workspace --locked --no-fail-fast
