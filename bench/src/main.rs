@@ -16,6 +16,7 @@
 //! `--runs` times (default 3), interleaved with their ceilings.
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
@@ -534,6 +535,96 @@ async fn transfers(size_mib: u64, runs: usize) {
             "server_peak_rss_mib_after_upload": rss_after_upload[i],
             "server_peak_rss_mib": s.process.peak_rss_mib(),
         }));
+    }
+    // The client library on the filesystem server, beside the raw stubs'
+    // figures above: it hashes what it sends and verifies what it receives.
+    let fs = &servers[1];
+    let mut lib_up = Vec::new();
+    let mut lib_down = Vec::new();
+    for _ in 0..runs.max(1) {
+        let (up, down) = client_library_once(&fs.client, &fs.ns, size_mib).await;
+        lib_up.push(up);
+        lib_down.push(down);
+    }
+    emit(json!({
+        "figure": "client_library_transfer",
+        "backend": "filesystem",
+        "size_mib": size_mib,
+        "upload_mb_s": best(&lib_up),
+        "download_mb_s": best(&lib_down),
+        "raw_stub_upload_mb_s": best(&up[1]),
+        "raw_stub_download_mb_s": best(&down[1]),
+    }));
+    python_client(&fs.process.addr);
+}
+
+async fn client_library_once(client: &Client, ns: &str, size_mib: u64) -> (f64, f64) {
+    let data: Vec<u8> = (0..(size_mib * MIB) as usize)
+        .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+        .collect();
+    let progressed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = progressed.clone();
+    let options = arca_client::TransferOptions {
+        progress: Some(std::sync::Arc::new(move |n| {
+            seen.store(n, std::sync::atomic::Ordering::Relaxed)
+        })),
+        ..Default::default()
+    };
+    let start = Instant::now();
+    let upload = pb::UploadStart {
+        namespace_id: ns.into(),
+        path: "library.bin".into(),
+        ..Default::default()
+    };
+    client
+        .upload_from(upload, std::io::Cursor::new(data), &options)
+        .await
+        .unwrap();
+    let up = mb_per_s(size_mib * MIB, start.elapsed().as_secs_f64());
+    assert_eq!(
+        progressed.load(std::sync::atomic::Ordering::Relaxed),
+        size_mib * MIB
+    );
+    let start = Instant::now();
+    let request = pb::DownloadRequest {
+        namespace_id: ns.into(),
+        path: "library.bin".into(),
+        ..Default::default()
+    };
+    client
+        .download_into(request, &mut tokio::io::sink(), &options)
+        .await
+        .unwrap();
+    (up, mb_per_s(size_mib * MIB, start.elapsed().as_secs_f64()))
+}
+
+/// The generated Python client's 256 MiB rate, when the test command's venv
+/// (grpcio) exists; otherwise says why it is skipped.
+fn python_client(addr: &str) {
+    let venv = std::env::var("ARCA_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/arca-test-venv")
+        });
+    let python = venv.join("bin/python");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../client/python/bench.py");
+    if !python.exists() {
+        emit(
+            json!({"figure": "python_client", "skipped": format!("no venv at {} (run bash tests/run.sh once)", venv.display())}),
+        );
+        return;
+    }
+    let output = Command::new(&python)
+        .arg(&script)
+        .args([addr, BENCH_SECRET, "256"])
+        .output()
+        .expect("run the Python benchmark");
+    let line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    match serde_json::from_str::<serde_json::Value>(&line) {
+        Ok(value) => emit(value),
+        Err(_) => emit(
+            json!({"figure": "python_client", "error": String::from_utf8_lossy(&output.stderr).trim().to_owned()}),
+        ),
     }
 }
 
