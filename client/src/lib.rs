@@ -157,6 +157,8 @@ impl Client {
             .initial_stream_window_size(4 << 20)
             .initial_connection_window_size(8 << 20);
         if let Some(tls) = options.tls {
+            // rustls needs one process-wide crypto provider; ring is tonic's.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             endpoint = endpoint.tls_config(tls)?;
         }
         let channel = endpoint.connect().await?;

@@ -25,3 +25,10 @@ pub mod paths;
 pub use api::serve;
 pub use config::Config;
 pub use error::{Error, Result};
+
+/// Selects rustls' ring provider for the process. Two providers are linked
+/// (tonic's ring, the AWS SDK's aws-lc-rs), so rustls cannot pick one by
+/// itself; installing twice is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

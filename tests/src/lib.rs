@@ -22,6 +22,16 @@ pub enum Backend {
     Memory,
     /// Objects as files in the data directory.
     Filesystem,
+    /// Objects in the S3-compatible server named by `ARCA_TEST_S3_ENDPOINT`
+    /// (tests/run.sh starts one).
+    S3,
+}
+
+/// The S3 test server, if one is running.
+pub fn s3_endpoint() -> Option<String> {
+    std::env::var("ARCA_TEST_S3_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
 }
 
 /// A running server and a client connected to it.
@@ -75,6 +85,42 @@ pub fn test_config(backend: Backend, dir: &std::path::Path) -> Config {
             );
             c
         }
+        Backend::S3 => {
+            let mut c = Config {
+                data_dir: dir.to_owned(),
+                ..Config::default()
+            };
+            let (id, secret) = (dir.join("s3-key-id"), dir.join("s3-secret"));
+            for (path, value) in [(&id, "test"), (&secret, "test")] {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::write(path, value).expect("write s3 credentials");
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                    .expect("chmod");
+            }
+            c.backends.insert(
+                "s3".into(),
+                BackendConfig::S3(arca_server::config::S3Config {
+                    bucket: "arca-tests".into(),
+                    prefix: format!(
+                        "{}/",
+                        dir.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                    ),
+                    region: "us-east-1".into(),
+                    endpoint: Some(s3_endpoint().expect("ARCA_TEST_S3_ENDPOINT")),
+                    path_style: true,
+                    access_key_id_file: Some(id),
+                    secret_access_key_file: Some(secret),
+                    sse: None,
+                    sse_kms_key_id: None,
+                    part_size_mib: 5,
+                    max_attempts: 3,
+                }),
+            );
+            c.default_backend.all = "s3".into();
+            c
+        }
     };
     let keys = &mut config.auth.keys;
     keys.insert("admin".into(), key("sb", KeyRole::Admin, false, ADMIN));
@@ -101,6 +147,9 @@ pub fn test_config(backend: Backend, dir: &std::path::Path) -> Config {
 impl TestServer {
     /// Starts a server on `backend` with a fresh data directory.
     pub async fn start(backend: Backend) -> Self {
+        if backend == Backend::S3 {
+            ensure_s3_bucket().await;
+        }
         let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
         let config = test_config(backend, dir.path());
         Self::start_with(config, dir).await
@@ -156,7 +205,7 @@ impl TestServer {
     pub fn blob_root(&self) -> Option<std::path::PathBuf> {
         self.config.backends.values().find_map(|b| match b {
             BackendConfig::Filesystem { root } => Some(root.clone()),
-            BackendConfig::Memory => None,
+            BackendConfig::Memory | BackendConfig::S3(_) => None,
         })
     }
 
@@ -364,6 +413,24 @@ pub fn sha256(data: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(data))
 }
 
+async fn ensure_s3_bucket() {
+    let store = arca_server::blobs::s3::S3Store::open(arca_server::blobs::s3::S3Settings {
+        bucket: "arca-tests".into(),
+        prefix: String::new(),
+        region: "us-east-1".into(),
+        endpoint: s3_endpoint(),
+        path_style: true,
+        static_credentials: Some(("test".into(), "test".into())),
+        sse: None,
+        sse_kms_key_id: None,
+        part_size: 5 << 20,
+        max_attempts: 3,
+    })
+    .await
+    .expect("s3 client");
+    store.ensure_bucket().await.expect("create the test bucket");
+}
+
 /// Instantiates async test functions `fn(Backend)` once per backend.
 #[macro_export]
 macro_rules! on_every_backend {
@@ -375,6 +442,16 @@ macro_rules! on_every_backend {
         mod filesystem {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() { super::$name($crate::Backend::Filesystem).await })*
+        }
+        mod s3 {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if $crate::s3_endpoint().is_none() {
+                    eprintln!("ARCA_TEST_S3_ENDPOINT is not set: run through tests/run.sh, which starts an S3 server");
+                    return;
+                }
+                super::$name($crate::Backend::S3).await
+            })*
         }
     };
 }

@@ -116,7 +116,7 @@ pub async fn serve(
     let grace = config.shutdown_grace();
     let max_message = config.limits.max_message_bytes;
     let tls = config.tls.clone();
-    let core = Core::open(config)?;
+    let core = Core::open(config).await?;
     let local = listener
         .local_addr()
         .map_err(|e| Error::Internal(format!("listener address: {e}")))?;
@@ -191,6 +191,7 @@ pub async fn serve(
     let (drain, drained) = oneshot::channel::<()>();
     let mut builder = Server::builder();
     if let Some(tls) = &tls {
+        crate::install_crypto_provider();
         builder = builder
             .tls_config(server_tls(tls)?)
             .map_err(|e| Error::InvalidArgument(format!("tls: {e}")))?;

@@ -15,6 +15,7 @@ pub mod conformance;
 pub mod faulty;
 pub mod fs;
 pub mod memory;
+pub mod s3;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -88,8 +89,10 @@ pub trait StagedWrite: Send + Sync {
     /// Appends data.
     async fn write(&mut self, data: Bytes) -> Result<()>;
 
-    /// Makes everything written so far durable and returns the number of
-    /// bytes a [`BlobStore::resume`] would keep.
+    /// Makes what it can of what was written durable and returns the number
+    /// of bytes a [`BlobStore::resume`] would keep: all of it on the
+    /// filesystem, whole parts only on S3. Always an offset at which a
+    /// `write` started or ended.
     async fn persist(&mut self) -> Result<u64>;
 
     /// Publishes the content under the key, atomically and durably.
@@ -110,12 +113,13 @@ pub struct Backends {
 
 impl Backends {
     /// Opens every configured backend.
-    pub fn open(configs: &BTreeMap<String, BackendConfig>) -> Result<Self> {
+    pub async fn open(configs: &BTreeMap<String, BackendConfig>) -> Result<Self> {
         let mut stores: BTreeMap<String, Arc<dyn BlobStore>> = BTreeMap::new();
         for (name, config) in configs {
             let store: Arc<dyn BlobStore> = match config {
                 BackendConfig::Memory => Arc::new(memory::MemoryStore::new()),
                 BackendConfig::Filesystem { root } => Arc::new(fs::FsStore::open(root)?),
+                BackendConfig::S3(s3) => Arc::new(s3::S3Store::open(s3_settings(s3)?).await?),
             };
             stores.insert(name.clone(), store);
         }
@@ -150,4 +154,31 @@ pub async fn read_all(store: &dyn BlobStore, key: &str, range: Range<u64>) -> Re
         out.extend_from_slice(&chunk?);
     }
     Ok(out)
+}
+
+fn s3_settings(config: &crate::config::S3Config) -> Result<s3::S3Settings> {
+    let static_credentials = match (&config.access_key_id_file, &config.secret_access_key_file) {
+        (Some(id), Some(secret)) => Some((
+            crate::auth::read_private_file(id)?.trim().to_owned(),
+            crate::auth::read_private_file(secret)?.trim().to_owned(),
+        )),
+        (None, None) => None,
+        _ => {
+            return Err(Error::InvalidArgument(
+                "s3: give both access_key_id_file and secret_access_key_file, or neither".into(),
+            ));
+        }
+    };
+    Ok(s3::S3Settings {
+        bucket: config.bucket.clone(),
+        prefix: config.prefix.clone(),
+        region: config.region.clone(),
+        endpoint: config.endpoint.clone(),
+        path_style: config.path_style,
+        static_credentials,
+        sse: config.sse.clone(),
+        sse_kms_key_id: config.sse_kms_key_id.clone(),
+        part_size: config.part_size_mib.saturating_mul(1 << 20),
+        max_attempts: config.max_attempts,
+    })
 }

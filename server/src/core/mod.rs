@@ -223,8 +223,8 @@ pub fn page_size(requested: u32, default: usize, max: usize) -> usize {
 
 impl Core {
     /// Opens the metadata store and the configured backends.
-    pub fn open(config: Config) -> Result<Arc<Self>> {
-        let backends = Backends::open(&config.backends)?;
+    pub async fn open(config: Config) -> Result<Arc<Self>> {
+        let backends = Backends::open(&config.backends).await?;
         Self::open_with(config, backends)
     }
 

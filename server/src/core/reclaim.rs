@@ -359,7 +359,7 @@ mod tests {
         let config = config.finalize().unwrap();
         let root = dir.join("blobs");
         let (store, faults) = FaultyStore::wrap(Arc::new(FsStore::open(&root).unwrap()));
-        let mut backends = Backends::open(&Default::default()).unwrap();
+        let mut backends = Backends::open(&Default::default()).await.unwrap();
         backends.insert("local", Arc::new(store));
         (Core::open_with(config, backends).unwrap(), faults, root)
     }

@@ -49,6 +49,8 @@ pub struct Upload {
     hasher: Sha256,
     /// The hash of the latest chunk, still running; owns the hasher meanwhile.
     hashing: Option<tokio::task::JoinHandle<Sha256>>,
+    /// Hash states at the chunk boundaries past the persisted offset.
+    snapshots: Vec<(u64, Vec<u8>)>,
     received: u64,
     /// Set when the content is known bad: closing discards instead of suspending.
     doomed: bool,
@@ -153,6 +155,7 @@ impl Core {
             writer: Some(writer),
             hasher,
             hashing: None,
+            snapshots: Vec::new(),
             received: 0,
             doomed: false,
             who: who.clone(),
@@ -213,6 +216,7 @@ impl Core {
                     writer: Some(writer),
                     hasher,
                     hashing: None,
+                    snapshots: Vec::new(),
                     received,
                     doomed: false,
                     who: who.clone(),
@@ -319,6 +323,11 @@ impl Upload {
         // Hash on a blocking thread while the backend writes and the next
         // chunk arrives; the next chunk (or a persist) waits for it.
         let mut hasher = self.settled_hasher().await?;
+        // The hash state at this chunk boundary, in case the backend
+        // persists up to here and no further.
+        if self.received > self.record.persisted {
+            self.snapshots.push((self.received, hash_state(&hasher)));
+        }
         let hashing = {
             let data = data.clone();
             tokio::task::spawn_blocking(move || {
@@ -331,8 +340,9 @@ impl Upload {
         self.received += len;
         if self.received - self.record.persisted >= self.core.config.uploads.persist_interval_bytes
         {
+            let before = self.record.persisted;
             self.persist().await?;
-            return Ok(true);
+            return Ok(self.record.persisted != before);
         }
         Ok(false)
     }
@@ -342,16 +352,30 @@ impl Upload {
         if self.received == self.record.persisted {
             return Ok(self.record.persisted);
         }
-        let persisted = self.writer()?.persist().await?;
-        if persisted != self.received {
-            return Err(Error::Internal(format!(
-                "backend persisted {persisted} of {} bytes",
-                self.received
-            )));
-        }
-        self.record.persisted = persisted;
         self.hasher = self.settled_hasher().await?;
-        self.record.hash_state = hash_state(&self.hasher);
+        self.snapshots
+            .push((self.received, hash_state(&self.hasher)));
+        // A backend may keep the tail back (S3 persists whole parts only):
+        // the record then names the last chunk boundary it did persist.
+        let persisted = self.writer()?.persist().await?;
+        if persisted == self.record.persisted {
+            return Ok(persisted);
+        }
+        let state = self
+            .snapshots
+            .iter()
+            .find(|(offset, _)| *offset == persisted)
+            .map(|(_, state)| state.clone())
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "backend persisted {persisted} bytes, not at a chunk boundary"
+                ))
+            })?;
+        self.snapshots.retain(|(offset, _)| *offset > persisted);
+        // The backend's resume token may grow with what it persisted.
+        self.record.token = self.writer()?.token();
+        self.record.persisted = persisted;
+        self.record.hash_state = state;
         self.record.lease_expires_ms = meta::now_ms().saturating_add(self.core.upload_lease_ms());
         self.save_record().await?;
         Ok(persisted)

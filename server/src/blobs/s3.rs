@@ -1,0 +1,602 @@
+//! The S3 backend (aws-sdk-s3): AWS S3 and S3-compatible stores (MinIO,
+//! Ceph, moto, s3s).
+//!
+//! A staged write is a multipart upload: chunks are buffered and sent as
+//! parts of at least `part_size` bytes (cut only at chunk boundaries, so a
+//! persisted offset is always one the upload can name); `persist` reports the
+//! bytes in uploaded parts; `complete` sends the rest as the last part and
+//! completes the upload, the single moment the object appears. Abort, or
+//! dropping an unfinished writer, aborts the multipart upload, so no parts
+//! stay behind. Small objects written whole take one PutObject. A suspended
+//! write is listed as `{key}.partial`; resuming lists its parts. Reads are
+//! ranged GETs, re-chunked to 1 MiB. Retries (throttling, 5xx, timeouts)
+//! are the SDK's standard mode with jittered backoff.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::primitives::ByteStream as S3Body;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use bytes::{Bytes, BytesMut};
+
+use super::{BlobStore, ByteStream, StagedWrite};
+use crate::error::{Error, Result, not_found};
+
+/// Chunk size of reads.
+const READ_CHUNK: usize = 1 << 20;
+/// S3's smallest part (but the last).
+const MIN_PART: u64 = 5 << 20;
+
+/// How to reach the bucket.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    /// Bucket name.
+    pub bucket: String,
+    /// Prefix of every key in the bucket.
+    pub prefix: String,
+    /// Region.
+    pub region: String,
+    /// Endpoint URL for S3-compatible stores.
+    pub endpoint: Option<String>,
+    /// Path-style addressing.
+    pub path_style: bool,
+    /// Access key id and secret, if not from the default AWS chain.
+    pub static_credentials: Option<(String, String)>,
+    /// `AES256` or `aws:kms`.
+    pub sse: Option<String>,
+    /// KMS key id for `aws:kms`.
+    pub sse_kms_key_id: Option<String>,
+    /// Bytes per multipart part (at least 5 MiB).
+    pub part_size: u64,
+    /// Attempts per request, retries included.
+    pub max_attempts: u32,
+}
+
+struct Inner {
+    client: Client,
+    settings: S3Settings,
+}
+
+/// Objects in an S3 bucket.
+#[derive(Clone)]
+pub struct S3Store {
+    inner: Arc<Inner>,
+}
+
+fn s3_error<E: std::error::Error>(context: &str, e: E) -> Error {
+    Error::Backend(format!(
+        "s3 {context}: {}",
+        aws_sdk_s3::error::DisplayErrorContext(e)
+    ))
+}
+
+fn s3_problem(context: &str, problem: &str) -> Error {
+    Error::Backend(format!("s3 {context}: {problem}"))
+}
+
+impl S3Store {
+    /// Builds the client (credentials from the settings or the default AWS
+    /// chain). Makes no request.
+    pub async fn open(settings: S3Settings) -> Result<Self> {
+        if settings.part_size < MIN_PART {
+            return Err(Error::InvalidArgument(format!(
+                "s3 part size must be at least {MIN_PART} bytes"
+            )));
+        }
+        let mut builder = match &settings.static_credentials {
+            Some((id, secret)) => aws_sdk_s3::config::Builder::new()
+                .behavior_version(BehaviorVersion::latest())
+                .credentials_provider(Credentials::new(id, secret, None, None, "arca-config")),
+            None => {
+                let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .load()
+                    .await;
+                aws_sdk_s3::config::Builder::from(&shared)
+            }
+        };
+        builder = builder
+            .region(Region::new(settings.region.clone()))
+            .force_path_style(settings.path_style)
+            .retry_config(
+                aws_sdk_s3::config::retry::RetryConfig::standard()
+                    .with_max_attempts(settings.max_attempts.max(1)),
+            );
+        if let Some(endpoint) = &settings.endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        Ok(S3Store {
+            inner: Arc::new(Inner {
+                client: Client::from_conf(builder.build()),
+                settings,
+            }),
+        })
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        format!("{}{key}", self.inner.settings.prefix)
+    }
+
+    fn bucket(&self) -> &str {
+        &self.inner.settings.bucket
+    }
+
+    /// Creates the bucket if it does not exist (for tests and first setup).
+    pub async fn ensure_bucket(&self) -> Result<()> {
+        if self.reachable().await {
+            return Ok(());
+        }
+        self.inner
+            .client
+            .create_bucket()
+            .bucket(self.bucket())
+            .send()
+            .await
+            .map_err(|e| s3_error("create bucket", e))?;
+        Ok(())
+    }
+
+    /// Whether the bucket answers (for readiness).
+    pub async fn reachable(&self) -> bool {
+        self.inner
+            .client
+            .head_bucket()
+            .bucket(self.bucket())
+            .send()
+            .await
+            .is_ok()
+    }
+
+    fn sse(&self) -> Option<ServerSideEncryption> {
+        self.inner
+            .settings
+            .sse
+            .as_deref()
+            .map(ServerSideEncryption::from)
+    }
+
+    async fn create_upload(&self, key: &str) -> Result<String> {
+        let request = self
+            .inner
+            .client
+            .create_multipart_upload()
+            .bucket(self.bucket())
+            .key(self.full_key(key))
+            .set_server_side_encryption(self.sse())
+            .set_ssekms_key_id(self.inner.settings.sse_kms_key_id.clone());
+        let out = request
+            .send()
+            .await
+            .map_err(|e| s3_error("create multipart upload", e))?;
+        out.upload_id()
+            .map(str::to_owned)
+            .ok_or_else(|| s3_problem("create multipart upload", "no upload id"))
+    }
+
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<()> {
+        match self
+            .inner
+            .client
+            .abort_multipart_upload()
+            .bucket(self.bucket())
+            .key(self.full_key(key))
+            .upload_id(upload_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_upload()) => Ok(()),
+            Err(e) => Err(s3_error("abort multipart upload", e)),
+        }
+    }
+
+    /// The multipart uploads in progress under `prefix` (full keys): (key, upload id).
+    async fn uploads_under(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .inner
+                .client
+                .list_multipart_uploads()
+                .bucket(self.bucket())
+                .prefix(prefix)
+                .set_key_marker(key_marker.clone())
+                .set_upload_id_marker(id_marker.clone())
+                .send()
+                .await
+                .map_err(|e| s3_error("list multipart uploads", e))?;
+            for upload in page.uploads() {
+                if let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) {
+                    out.push((key.to_owned(), id.to_owned()));
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(out);
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            id_marker = page.next_upload_id_marker().map(str::to_owned);
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3Store {
+    async fn begin(&self, key: &str) -> Result<Box<dyn StagedWrite>> {
+        let upload_id = self.create_upload(key).await?;
+        Ok(Box::new(S3Write::new(
+            self.clone(),
+            key,
+            upload_id,
+            Vec::new(),
+            0,
+        )))
+    }
+
+    async fn put(&self, key: &str, data: Bytes) -> Result<()> {
+        self.inner
+            .client
+            .put_object()
+            .bucket(self.bucket())
+            .key(self.full_key(key))
+            .set_server_side_encryption(self.sse())
+            .set_ssekms_key_id(self.inner.settings.sse_kms_key_id.clone())
+            .body(S3Body::from(data))
+            .send()
+            .await
+            .map_err(|e| s3_error("put object", e))?;
+        Ok(())
+    }
+
+    async fn resume(&self, key: &str, token: &str, persisted: u64) -> Result<Box<dyn StagedWrite>> {
+        // The token carries the upload id and the parts sent (number, ETag,
+        // size), so resuming needs no ListParts (whose answer not every
+        // S3-compatible store gets right).
+        let (upload_id, parts) = parse_token(token)?;
+        let exists = self
+            .uploads_under(&self.full_key(key))
+            .await?
+            .into_iter()
+            .any(|(_, id)| id == upload_id);
+        if !exists {
+            return Err(not_found("the staged upload is gone"));
+        }
+        let mut kept = Vec::new();
+        let mut total = 0;
+        for (number, etag, size) in parts {
+            if total + size > persisted {
+                break;
+            }
+            total += size;
+            kept.push((
+                CompletedPart::builder()
+                    .part_number(number)
+                    .e_tag(etag)
+                    .build(),
+                size,
+            ));
+        }
+        if total != persisted {
+            return Err(Error::DataLoss(format!(
+                "the staged upload holds {total} bytes in whole parts, not the {persisted} recorded"
+            )));
+        }
+        Ok(Box::new(S3Write::new(
+            self.clone(),
+            key,
+            upload_id,
+            kept,
+            persisted,
+        )))
+    }
+
+    async fn discard(&self, key: &str, token: &str) -> Result<()> {
+        if token.is_empty() {
+            return Ok(());
+        }
+        let (upload_id, _) = parse_token(token)?;
+        self.abort_upload(key, &upload_id).await
+    }
+
+    async fn read(&self, key: &str, range: Range<u64>) -> Result<ByteStream> {
+        let size = self
+            .size(key)
+            .await?
+            .ok_or_else(|| not_found(format!("no object at {key}")))?;
+        let end = range.end.min(size);
+        let start = range.start.min(end);
+        if start == end {
+            return Ok(Box::pin(futures::stream::empty()));
+        }
+        let out = self
+            .inner
+            .client
+            .get_object()
+            .bucket(self.bucket())
+            .key(self.full_key(key))
+            .range(format!("bytes={start}-{}", end - 1))
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(s) if s.is_no_such_key() => not_found(format!("no object at {key}")),
+                _ => s3_error("get object", e),
+            })?;
+        let body = out.body;
+        let stream = futures::stream::unfold(
+            (body, BytesMut::new(), false),
+            |(mut body, mut buffer, done)| async move {
+                if done {
+                    return None;
+                }
+                loop {
+                    match body.next().await {
+                        Some(Ok(bytes)) => {
+                            buffer.extend_from_slice(&bytes);
+                            if buffer.len() >= READ_CHUNK {
+                                let chunk = buffer.split().freeze();
+                                return Some((Ok(chunk), (body, buffer, false)));
+                            }
+                        }
+                        Some(Err(e)) => {
+                            return Some((Err(s3_error("read object", e)), (body, buffer, true)));
+                        }
+                        None if buffer.is_empty() => return None,
+                        None => {
+                            let chunk = buffer.split().freeze();
+                            return Some((Ok(chunk), (body, buffer, true)));
+                        }
+                    }
+                }
+            },
+        );
+        Ok(Box::pin(stream))
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>> {
+        match self
+            .inner
+            .client
+            .head_object()
+            .bucket(self.bucket())
+            .key(self.full_key(key))
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(s3_error("head object", e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        if let Some(base) = key.strip_suffix(".partial") {
+            let full = self.full_key(base);
+            for (upload_key, id) in self.uploads_under(&full).await? {
+                if upload_key == full {
+                    self.abort_upload(base, &id).await?;
+                }
+            }
+            return Ok(());
+        }
+        self.inner
+            .client
+            .delete_object()
+            .bucket(self.bucket())
+            .key(self.full_key(key))
+            .send()
+            .await
+            .map_err(|e| s3_error("delete object", e))?;
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let full = self.full_key(prefix);
+        let strip = self.inner.settings.prefix.len();
+        let mut keys = Vec::new();
+        let mut token = None::<String>;
+        loop {
+            let page = self
+                .inner
+                .client
+                .list_objects_v2()
+                .bucket(self.bucket())
+                .prefix(&full)
+                .set_continuation_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| s3_error("list objects", e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .map(|k| k[strip..].to_owned()),
+            );
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            token = page.next_continuation_token().map(str::to_owned);
+        }
+        for (key, _) in self.uploads_under(&full).await? {
+            keys.push(format!("{}.partial", &key[strip..]));
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+}
+
+type PartList = Vec<(i32, String, u64)>;
+
+/// `upload_id|number:etag:size,...` → its parts.
+fn parse_token(token: &str) -> Result<(String, PartList)> {
+    let bad = || Error::DataLoss("the staged upload's token is corrupt".into());
+    let (id, parts) = token.split_once('|').unwrap_or((token, ""));
+    let mut list = Vec::new();
+    for part in parts.split(',').filter(|p| !p.is_empty()) {
+        let mut fields = part.splitn(3, ':');
+        let number = fields.next().and_then(|n| n.parse().ok()).ok_or_else(bad)?;
+        let etag = fields.next().ok_or_else(bad)?.to_owned();
+        let size = fields.next().and_then(|n| n.parse().ok()).ok_or_else(bad)?;
+        list.push((number, etag, size));
+    }
+    Ok((id.to_owned(), list))
+}
+
+/// A multipart upload in progress.
+struct S3Write {
+    store: S3Store,
+    key: String,
+    upload_id: String,
+    /// Parts sent, with their sizes.
+    parts: Vec<(CompletedPart, u64)>,
+    /// Chunks not yet sent as a part.
+    buffer: Vec<Bytes>,
+    buffered: u64,
+    /// Bytes in uploaded parts.
+    persisted: u64,
+    /// Set by complete, abort and suspend: the drop guard does nothing.
+    settled: bool,
+}
+
+impl S3Write {
+    fn new(
+        store: S3Store,
+        key: &str,
+        upload_id: String,
+        parts: Vec<(CompletedPart, u64)>,
+        persisted: u64,
+    ) -> Self {
+        S3Write {
+            store,
+            key: key.to_owned(),
+            upload_id,
+            parts,
+            buffer: Vec::new(),
+            buffered: 0,
+            persisted,
+            settled: false,
+        }
+    }
+
+    async fn flush_part(&mut self) -> Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let mut body = BytesMut::with_capacity(self.buffered as usize);
+        for chunk in self.buffer.drain(..) {
+            body.extend_from_slice(&chunk);
+        }
+        let number = self.parts.len() as i32 + 1;
+        let out = self
+            .store
+            .inner
+            .client
+            .upload_part()
+            .bucket(self.store.bucket())
+            .key(self.store.full_key(&self.key))
+            .upload_id(&self.upload_id)
+            .part_number(number)
+            .body(S3Body::from(body.freeze()))
+            .send()
+            .await
+            .map_err(|e| s3_error("upload part", e))?;
+        let etag = out
+            .e_tag()
+            .ok_or_else(|| s3_problem("upload part", "no ETag"))?;
+        self.parts.push((
+            CompletedPart::builder()
+                .part_number(number)
+                .e_tag(etag)
+                .build(),
+            self.buffered,
+        ));
+        self.persisted += self.buffered;
+        self.buffered = 0;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl StagedWrite for S3Write {
+    fn token(&self) -> String {
+        let parts: Vec<String> = self
+            .parts
+            .iter()
+            .map(|(p, size)| {
+                format!(
+                    "{}:{}:{size}",
+                    p.part_number().unwrap_or(0),
+                    p.e_tag().unwrap_or("")
+                )
+            })
+            .collect();
+        format!("{}|{}", self.upload_id, parts.join(","))
+    }
+
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        self.buffered += data.len() as u64;
+        self.buffer.push(data);
+        if self.buffered >= self.store.inner.settings.part_size {
+            self.flush_part().await?;
+        }
+        Ok(())
+    }
+
+    async fn persist(&mut self) -> Result<u64> {
+        // Only whole parts are durable; the buffer goes with the next part.
+        Ok(self.persisted)
+    }
+
+    async fn complete(mut self: Box<Self>) -> Result<()> {
+        if self.parts.is_empty() && self.buffer.is_empty() {
+            // An empty object: multipart needs a part, a PUT does not.
+            self.store.abort_upload(&self.key, &self.upload_id).await?;
+            self.settled = true;
+            return self.store.put(&self.key, Bytes::new()).await;
+        }
+        self.flush_part().await?;
+        let parts = CompletedMultipartUpload::builder()
+            .set_parts(Some(self.parts.iter().map(|(p, _)| p.clone()).collect()))
+            .build();
+        self.store
+            .inner
+            .client
+            .complete_multipart_upload()
+            .bucket(self.store.bucket())
+            .key(self.store.full_key(&self.key))
+            .upload_id(&self.upload_id)
+            .multipart_upload(parts)
+            .send()
+            .await
+            .map_err(|e| s3_error("complete multipart upload", e))?;
+        self.settled = true;
+        Ok(())
+    }
+
+    async fn abort(mut self: Box<Self>) -> Result<()> {
+        self.settled = true;
+        self.store.abort_upload(&self.key, &self.upload_id).await
+    }
+
+    fn suspend(mut self: Box<Self>) {
+        self.settled = true;
+    }
+}
+
+impl Drop for S3Write {
+    fn drop(&mut self) {
+        if !self.settled {
+            // Drop = abort: no parts stay behind.
+            let (store, key, id) = (self.store.clone(), self.key.clone(), self.upload_id.clone());
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    if let Err(e) = store.abort_upload(&key, &id).await {
+                        tracing::warn!(key = %key, error = %e, "could not abort a dropped multipart upload");
+                    }
+                });
+            }
+        }
+    }
+}
