@@ -28,6 +28,7 @@ s3_port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("1
 s3_pid=$!
 trap 'kill $s3_pid 2>/dev/null || true' EXIT
 export ARCA_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
+export ARCA_TEST_MOTO_SERVER="$venv/bin/moto_server"
 for _ in $(seq 1 100); do
   if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('$ARCA_TEST_S3_ENDPOINT')" 2>/dev/null; then break; fi
   sleep 0.1

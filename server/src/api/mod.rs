@@ -96,6 +96,41 @@ impl tonic::service::Interceptor for Authenticate {
     }
 }
 
+/// How often readiness probes the backends.
+const READINESS_PROBE: Duration = Duration::from_secs(2);
+
+async fn set_serving(health: &tonic_health::server::HealthReporter, serving: bool) {
+    if serving {
+        health
+            .set_serving::<NamespaceServiceServer<NamespaceApi>>()
+            .await;
+        health.set_serving::<FileServiceServer<FileApi>>().await;
+        health
+            .set_serving::<SessionServiceServer<SessionApi>>()
+            .await;
+        health
+            .set_serving::<CheckpointServiceServer<CheckpointApi>>()
+            .await;
+        health
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
+    } else {
+        health
+            .set_not_serving::<NamespaceServiceServer<NamespaceApi>>()
+            .await;
+        health.set_not_serving::<FileServiceServer<FileApi>>().await;
+        health
+            .set_not_serving::<SessionServiceServer<SessionApi>>()
+            .await;
+        health
+            .set_not_serving::<CheckpointServiceServer<CheckpointApi>>()
+            .await;
+        health
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+    }
+}
+
 /// HTTP/2 stream window: enough to keep 1 MiB chunks flowing.
 const STREAM_WINDOW: u32 = 4 << 20;
 /// HTTP/2 connection window.
@@ -188,6 +223,22 @@ pub async fn serve(
             }
         })
     });
+    // Readiness follows the backends: NOT_SERVING while one is unreachable.
+    let readiness = {
+        let (core, health) = (core.clone(), health.clone());
+        tokio::spawn(async move {
+            let mut serving = true;
+            loop {
+                tokio::time::sleep(READINESS_PROBE).await;
+                let reachable = core.backends.all_reachable().await;
+                if reachable != serving {
+                    serving = reachable;
+                    tracing::warn!(serving, "a blob backend changed reachability");
+                    set_serving(&health, serving).await;
+                }
+            }
+        })
+    };
     let (drain, drained) = oneshot::channel::<()>();
     let mut builder = Server::builder();
     if let Some(tls) = &tls {
@@ -216,10 +267,8 @@ pub async fn serve(
         result = &mut server => result,
         () = shutdown => {
             tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining in-flight calls");
-            health.set_not_serving::<NamespaceServiceServer<NamespaceApi>>().await;
-            health.set_not_serving::<FileServiceServer<FileApi>>().await;
-            health.set_not_serving::<SessionServiceServer<SessionApi>>().await;
-            health.set_not_serving::<CheckpointServiceServer<CheckpointApi>>().await;
+            readiness.abort();
+            set_serving(&health, false).await;
             let _ = drain.send(());
             match tokio::time::timeout(grace, &mut server).await {
                 Ok(result) => result,
@@ -230,6 +279,7 @@ pub async fn serve(
             }
         }
     };
+    readiness.abort();
     let _ = stop_reclaim.send(true);
     let _ = reclaimer.await;
     core.close();

@@ -87,6 +87,10 @@ impl BlobStore for FaultyStore {
         self.inner.read(key, range).await
     }
 
+    async fn reachable(&self) -> bool {
+        !self.faults.read.load(Ordering::SeqCst) && self.inner.reachable().await
+    }
+
     async fn size(&self, key: &str) -> Result<Option<u64>> {
         self.inner.size(key).await
     }

@@ -68,6 +68,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Every key (objects and staged writes) under `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
 
+    /// Whether the backend can be reached now (readiness). Local backends
+    /// always can.
+    async fn reachable(&self) -> bool {
+        true
+    }
+
     /// Deletes everything under `prefix`, staged writes included; returns how
     /// many keys went. Fails closed: a listing error deletes nothing more.
     async fn delete_prefix(&self, prefix: &str) -> Result<u64> {
@@ -136,6 +142,16 @@ impl Backends {
         self.stores.get(name).ok_or_else(|| {
             Error::InvalidArgument(format!("no blob backend named {name:?} is configured"))
         })
+    }
+
+    /// Whether every backend can be reached now.
+    pub async fn all_reachable(&self) -> bool {
+        for store in self.stores.values() {
+            if !store.reachable().await {
+                return false;
+            }
+        }
+        true
     }
 
     /// The names of all backends.

@@ -125,7 +125,7 @@ impl S3Store {
 
     /// Creates the bucket if it does not exist (for tests and first setup).
     pub async fn ensure_bucket(&self) -> Result<()> {
-        if self.reachable().await {
+        if self.bucket_answers().await {
             return Ok(());
         }
         self.inner
@@ -138,8 +138,7 @@ impl S3Store {
         Ok(())
     }
 
-    /// Whether the bucket answers (for readiness).
-    pub async fn reachable(&self) -> bool {
+    async fn bucket_answers(&self) -> bool {
         self.inner
             .client
             .head_bucket()
@@ -233,6 +232,10 @@ impl BlobStore for S3Store {
             Vec::new(),
             0,
         )))
+    }
+
+    async fn reachable(&self) -> bool {
+        self.bucket_answers().await
     }
 
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
