@@ -9,10 +9,12 @@
 //! 2. small 1 KiB writes and reads by 64 concurrent callers;
 //! 3. recursive List and Find over a workspace of 100,000 files;
 //! 4. checkpoint create and restore on 10,000-file workspaces of 10 MiB and
-//!    of 1 GiB (their cost must follow entries, not bytes).
+//!    of 1 GiB (their cost must follow entries, not bytes);
+//! 5. the S3 backend against moto, beside the filesystem backend.
 //!
 //! Usage: `cargo run --release -p arca-bench -- [--size-mib N] [--small N]
-//! [--tree N] [--runs N] [--only transfer|small|tree|checkpoints]`. Transfers run
+//! [--tree N] [--runs N] [--s3-size-mib N] [--s3-small N]
+//! [--only transfer|small|tree|checkpoints|s3]`. Transfers run
 //! `--runs` times (default 3), interleaved with their ceilings.
 
 use std::io::{BufRead, BufReader, Write};
@@ -31,6 +33,8 @@ mod echo {
 }
 
 const MIB: u64 = 1 << 20;
+/// The S3 test server the `s3` section started.
+static S3_ENDPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 /// The app key the benchmark's servers are configured with.
 const BENCH_SECRET: &str = "arca-bench-app-key";
 
@@ -40,6 +44,8 @@ struct Args {
     tree: usize,
     only: Option<String>,
     runs: usize,
+    s3_size_mib: u64,
+    s3_small: usize,
 }
 
 fn parse_args() -> (bool, Args) {
@@ -48,6 +54,8 @@ fn parse_args() -> (bool, Args) {
         small: 20_000,
         tree: 100_000,
         runs: 3,
+        s3_size_mib: 256,
+        s3_small: 2000,
         only: None,
     };
     let mut echo_server = false;
@@ -65,6 +73,18 @@ fn parse_args() -> (bool, Args) {
             "--tree" => args.tree = it.next().and_then(|v| v.parse().ok()).expect("--tree N"),
             "--only" => args.only = it.next(),
             "--runs" => args.runs = it.next().and_then(|v| v.parse().ok()).expect("--runs N"),
+            "--s3-size-mib" => {
+                args.s3_size_mib = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--s3-size-mib N")
+            }
+            "--s3-small" => {
+                args.s3_small = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--s3-small N")
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -156,6 +176,20 @@ fn start_arca(dir: &std::path::Path, backend: &str) -> Process {
     let config = dir.join("arca.toml");
     let backends = match backend {
         "memory" => "[backends.memory]\nkind = \"memory\"\n".to_owned(),
+        "s3" => {
+            use std::os::unix::fs::PermissionsExt;
+            let (id, secret) = (dir.join("s3-id"), dir.join("s3-secret"));
+            for path in [&id, &secret] {
+                std::fs::write(path, "bench").unwrap();
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+            format!(
+                "[backends.s3]\nkind = \"s3\"\nbucket = \"arca-bench\"\nendpoint = \"{}\"\npath_style = true\naccess_key_id_file = \"{}\"\nsecret_access_key_file = \"{}\"\n",
+                S3_ENDPOINT.get().expect("the S3 test server's endpoint"),
+                id.display(),
+                secret.display()
+            )
+        }
         _ => format!(
             "[backends.filesystem]\nkind = \"filesystem\"\nroot = \"{}\"\n",
             dir.join("blobs").display()
@@ -922,6 +956,124 @@ async fn checkpoints(files: usize) {
     }));
 }
 
+/// The S3 backend against moto (from the test command's venv), with the
+/// filesystem backend's figures from the same run beside it.
+async fn s3_backend(size_mib: u64, small: usize) {
+    let venv = std::env::var("ARCA_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/arca-test-venv")
+        });
+    let moto = venv.join("bin/moto_server");
+    if !moto.exists() {
+        emit(
+            json!({"figure": "s3", "skipped": format!("no moto_server in {} (run bash tests/run.sh once)", venv.display())}),
+        );
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut moto = Command::new(&moto)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let _ = S3_ENDPOINT.set(endpoint.clone());
+    let store = arca_server::blobs::s3::S3Store::open(arca_server::blobs::s3::S3Settings {
+        bucket: "arca-bench".into(),
+        prefix: String::new(),
+        region: "us-east-1".into(),
+        endpoint: Some(endpoint),
+        path_style: true,
+        static_credentials: Some(("bench".into(), "bench".into())),
+        sse: None,
+        sse_kms_key_id: None,
+        part_size: 8 << 20,
+        max_attempts: 3,
+    })
+    .await
+    .unwrap();
+    store.ensure_bucket().await.unwrap();
+    let mut figures = serde_json::Map::new();
+    for backend in ["s3", "filesystem"] {
+        let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+        let process = start_arca(dir.path(), backend);
+        let client = connect(&process.addr).await;
+        let ns = workspace(&client, "s3bench").await;
+        let up = upload_once(&client, &ns, "big.bin", size_mib).await;
+        let down = download_once(&client, &ns, "big.bin", size_mib).await;
+        let (writes, reads) = small_round(&client, &ns, small).await;
+        figures.insert(
+            backend.to_owned(),
+            json!({"upload_mb_s": up, "download_mb_s": down, "writes_per_s": writes.round(), "reads_per_s": reads.round(), "server_peak_rss_mib": process.peak_rss_mib()}),
+        );
+    }
+    let _ = moto.kill();
+    let _ = moto.wait();
+    emit(
+        json!({"figure": "s3_backend", "s3_server": "moto (in memory, Python)", "size_mib": size_mib, "small_files": small, "figures": figures}),
+    );
+}
+
+/// `small` 1 KiB writes then reads by 16 callers; (writes/s, reads/s).
+async fn small_round(client: &Client, ns: &str, small: usize) -> (f64, f64) {
+    let callers = 16;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let (client, ns) = (client.clone(), ns.to_owned());
+            tokio::spawn(async move {
+                for i in (c..small).step_by(callers) {
+                    let mut data = vec![7u8; 1024];
+                    data[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                    let r = pb::WriteFileRequest {
+                        namespace_id: ns.clone(),
+                        path: format!("s/{i}"),
+                        data: data.into(),
+                        ..Default::default()
+                    };
+                    client.files.clone().write_file(r).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let writes = small as f64 / start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let (client, ns) = (client.clone(), ns.to_owned());
+            tokio::spawn(async move {
+                for i in (c..small).step_by(callers) {
+                    let r = pb::ReadFileRequest {
+                        namespace_id: ns.clone(),
+                        path: format!("s/{i}"),
+                        ..Default::default()
+                    };
+                    client.files.clone().read_file(r).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (writes, small as f64 / start.elapsed().as_secs_f64())
+}
+
 fn main() {
     let (echo_server, args) = parse_args();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -946,6 +1098,9 @@ fn main() {
         }
         if run("checkpoints") {
             checkpoints(10_000).await;
+        }
+        if run("s3") {
+            s3_backend(args.s3_size_mib, args.s3_small).await;
         }
     });
 }
