@@ -558,32 +558,6 @@ async fn list_all(
     }
 }
 
-fn local_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-fn join_remote(base: &str, rel: &str) -> String {
-    let base = base.trim_matches('/');
-    if base.is_empty() {
-        rel.to_owned()
-    } else {
-        format!("{base}/{rel}")
-    }
-}
-
 async fn run(cli: Cli) -> Result<(), Failure> {
     let out = Out { json: cli.json };
     let client = Client::connect_with(
@@ -716,17 +690,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let (ns, path) = remote(&spec);
             if recursive {
-                let mut done = Vec::new();
-                for file in local_files(&local)? {
-                    let rel = file
-                        .strip_prefix(&local)
-                        .map_err(|_| fail(10, "bad local path"))?
-                        .to_string_lossy()
-                        .replace('\\', "/");
-                    done.push(
-                        put_one(&client, &ns, &join_remote(&path, &rel), &file, &mime).await?,
-                    );
-                }
+                let done = client
+                    .upload_tree(&ns, &local, &path, 4, &TransferOptions::default())
+                    .await?;
                 out.show(Value::Array(done.iter().map(entry_json).collect()), || {
                     format!("uploaded {} files", done.len())
                 });
@@ -758,23 +724,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let (ns, path) = remote(&spec);
             if recursive {
-                let prefix = path.trim_matches('/').to_owned();
-                let entries = list_all(&client, &ns, &prefix, true).await?;
-                let mut count = 0;
-                for e in entries
-                    .iter()
-                    .filter(|e| e.kind == pb::EntryKind::File as i32)
-                {
-                    let rel = e
-                        .path
-                        .strip_prefix(&prefix)
-                        .unwrap_or(&e.path)
-                        .trim_start_matches('/');
-                    get_one(&client, &ns, &e.path, &local.join(rel), e.size).await?;
-                    count += 1;
-                }
-                out.show(json!({"files": count}), || {
-                    format!("downloaded {count} files")
+                let done = client
+                    .download_tree(&ns, &path, &local, 4, &TransferOptions::default())
+                    .await?;
+                out.show(json!({"files": done.len()}), || {
+                    format!("downloaded {} files", done.len())
                 });
             } else {
                 let entry = files
@@ -1138,5 +1092,14 @@ async fn main() -> ExitCode {
             eprintln!("arca: {}", failure.message);
             ExitCode::from(failure.code)
         }
+    }
+}
+
+fn join_remote(base: &str, rel: &str) -> String {
+    let base = base.trim_matches('/');
+    if base.is_empty() {
+        rel.to_owned()
+    } else {
+        format!("{base}/{rel}")
     }
 }
