@@ -1001,6 +1001,7 @@ async fn s3_backend(size_mib: u64, small: usize) {
         sse_kms_key_id: None,
         part_size: 8 << 20,
         max_attempts: 3,
+        attempt_timeout: std::time::Duration::from_secs(10),
     })
     .await
     .unwrap();

@@ -206,6 +206,14 @@ pub struct S3Config {
     /// Attempts per request, retries with jittered backoff included.
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
+    /// Seconds one attempt may take before it is retried (a stalled store
+    /// is an error, not a hang). Large parts need time: keep it generous.
+    #[serde(default = "default_attempt_timeout")]
+    pub attempt_timeout_secs: u64,
+}
+
+fn default_attempt_timeout() -> u64 {
+    60
 }
 
 fn default_region() -> String {

@@ -116,6 +116,7 @@ pub fn test_config(backend: Backend, dir: &std::path::Path) -> Config {
                     sse_kms_key_id: None,
                     part_size_mib: 5,
                     max_attempts: 3,
+                    attempt_timeout_secs: 10,
                 }),
             );
             c.default_backend.all = "s3".into();
@@ -425,6 +426,7 @@ async fn ensure_s3_bucket() {
         sse_kms_key_id: None,
         part_size: 5 << 20,
         max_attempts: 3,
+        attempt_timeout: std::time::Duration::from_secs(10),
     })
     .await
     .expect("s3 client");

@@ -89,6 +89,7 @@ async fn s3_going_away_commits_nothing_and_readiness_follows() {
             sse_kms_key_id: None,
             part_size: 5 << 20,
             max_attempts: 2,
+            attempt_timeout: std::time::Duration::from_secs(10),
         })
         .await
         .unwrap();
@@ -213,6 +214,7 @@ async fn s3_going_away_commits_nothing_and_readiness_follows() {
             sse_kms_key_id: None,
             part_size: 5 << 20,
             max_attempts: 2,
+            attempt_timeout: std::time::Duration::from_secs(10),
         })
         .await
         .unwrap();
@@ -250,6 +252,7 @@ fn test_config_s3(dir: &std::path::Path, endpoint: &str) -> arca_server::Config 
             sse_kms_key_id: None,
             part_size_mib: 5,
             max_attempts: 2,
+            attempt_timeout_secs: 5,
         }),
     );
     config.default_backend.all = "s3".into();

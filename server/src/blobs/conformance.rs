@@ -318,6 +318,7 @@ mod tests {
             sse_kms_key_id: None,
             part_size: 5 << 20,
             max_attempts: 3,
+            attempt_timeout: std::time::Duration::from_secs(10),
         })
         .await
         .unwrap();

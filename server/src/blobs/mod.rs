@@ -196,5 +196,6 @@ fn s3_settings(config: &crate::config::S3Config) -> Result<s3::S3Settings> {
         sse_kms_key_id: config.sse_kms_key_id.clone(),
         part_size: config.part_size_mib.saturating_mul(1 << 20),
         max_attempts: config.max_attempts,
+        attempt_timeout: std::time::Duration::from_secs(config.attempt_timeout_secs.max(1)),
     })
 }

@@ -53,6 +53,9 @@ pub struct S3Settings {
     pub part_size: u64,
     /// Attempts per request, retries included.
     pub max_attempts: u32,
+    /// Longest one attempt may take (connect, send, answer) before it is
+    /// retried; a stalled store is an error, not a hang.
+    pub attempt_timeout: std::time::Duration,
 }
 
 struct Inner {
