@@ -86,41 +86,19 @@ pub fn test_config(backend: Backend, dir: &std::path::Path) -> Config {
             c
         }
         Backend::S3 => {
-            let mut c = Config {
-                data_dir: dir.to_owned(),
-                ..Config::default()
-            };
-            let (id, secret) = (dir.join("s3-key-id"), dir.join("s3-secret"));
-            for (path, value) in [(&id, "test"), (&secret, "test")] {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::write(path, value).expect("write s3 credentials");
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                    .expect("chmod");
-            }
-            c.backends.insert(
-                "s3".into(),
-                BackendConfig::S3(arca_server::config::S3Config {
-                    bucket: "arca-tests".into(),
-                    prefix: format!(
-                        "{}/",
-                        dir.file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default()
-                    ),
-                    region: "us-east-1".into(),
-                    endpoint: Some(s3_endpoint().expect("ARCA_TEST_S3_ENDPOINT")),
-                    path_style: true,
-                    access_key_id_file: Some(id),
-                    secret_access_key_file: Some(secret),
-                    sse: None,
-                    sse_kms_key_id: None,
-                    part_size_mib: 5,
-                    max_attempts: 3,
-                    attempt_timeout_secs: 10,
-                }),
+            let prefix = format!(
+                "{}/",
+                dir.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
             );
-            c.default_backend.all = "s3".into();
-            c
+            s3_config(
+                dir,
+                &s3_endpoint().expect("ARCA_TEST_S3_ENDPOINT"),
+                &prefix,
+                3,
+                10,
+            )
         }
     };
     let keys = &mut config.auth.keys;
@@ -415,11 +393,16 @@ pub fn sha256(data: &[u8]) -> String {
 }
 
 async fn ensure_s3_bucket() {
+    ensure_s3_bucket_at(&s3_endpoint().expect("ARCA_TEST_S3_ENDPOINT")).await;
+}
+
+/// Creates the test bucket on the S3 server at `endpoint` if it is missing.
+pub async fn ensure_s3_bucket_at(endpoint: &str) {
     let store = arca_server::blobs::s3::S3Store::open(arca_server::blobs::s3::S3Settings {
         bucket: "arca-tests".into(),
         prefix: String::new(),
         region: "us-east-1".into(),
-        endpoint: s3_endpoint(),
+        endpoint: Some(endpoint.to_owned()),
         path_style: true,
         static_credentials: Some(("test".into(), "test".into())),
         sse: None,
@@ -431,6 +414,46 @@ async fn ensure_s3_bucket() {
     .await
     .expect("s3 client");
     store.ensure_bucket().await.expect("create the test bucket");
+}
+
+/// A configuration whose only backend is the test bucket on the S3 server
+/// at `endpoint`, under `prefix`, with credentials in private files in `dir`.
+pub fn s3_config(
+    dir: &std::path::Path,
+    endpoint: &str,
+    prefix: &str,
+    max_attempts: u32,
+    attempt_timeout_secs: u64,
+) -> Config {
+    use std::os::unix::fs::PermissionsExt;
+    let mut config = Config {
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
+    let (id, secret) = (dir.join("s3-key-id"), dir.join("s3-secret"));
+    for path in [&id, &secret] {
+        std::fs::write(path, "test").expect("write s3 credentials");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    config.backends.insert(
+        "s3".into(),
+        BackendConfig::S3(arca_server::config::S3Config {
+            bucket: "arca-tests".into(),
+            prefix: prefix.to_owned(),
+            region: "us-east-1".into(),
+            endpoint: Some(endpoint.to_owned()),
+            path_style: true,
+            access_key_id_file: Some(id),
+            secret_access_key_file: Some(secret),
+            sse: None,
+            sse_kms_key_id: None,
+            part_size_mib: 5,
+            max_attempts,
+            attempt_timeout_secs,
+        }),
+    );
+    config.default_backend.all = "s3".into();
+    config
 }
 
 /// Instantiates async test functions `fn(Backend)` once per backend.

@@ -74,27 +74,10 @@ async fn s3_going_away_commits_nothing_and_readiness_follows() {
     let endpoint = format!("http://127.0.0.1:{port}");
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let mut config = test_config(Backend::Memory, dir.path());
-    let base = test_config_s3(dir.path(), &endpoint);
+    let base = arca_tests::s3_config(dir.path(), &endpoint, "faults/", 2, 5);
     config.backends = base.backends;
     config.default_backend = base.default_backend;
-    {
-        let store = arca_server::blobs::s3::S3Store::open(arca_server::blobs::s3::S3Settings {
-            bucket: "arca-tests".into(),
-            prefix: String::new(),
-            region: "us-east-1".into(),
-            endpoint: Some(endpoint.clone()),
-            path_style: true,
-            static_credentials: Some(("test".into(), "test".into())),
-            sse: None,
-            sse_kms_key_id: None,
-            part_size: 5 << 20,
-            max_attempts: 2,
-            attempt_timeout: std::time::Duration::from_secs(10),
-        })
-        .await
-        .unwrap();
-        store.ensure_bucket().await.unwrap();
-    }
+    arca_tests::ensure_s3_bucket_at(&endpoint).await;
     let server = TestServer::start_with(config, dir).await;
     let ns = server.workspace().await;
     wait_status(&server, ServingStatus::Serving).await;
@@ -202,59 +185,10 @@ async fn s3_going_away_commits_nothing_and_readiness_follows() {
     // S3 back: ready again, and writes work.
     let mut moto = start_moto(port);
     wait_for(port).await;
-    {
-        let store = arca_server::blobs::s3::S3Store::open(arca_server::blobs::s3::S3Settings {
-            bucket: "arca-tests".into(),
-            prefix: String::new(),
-            region: "us-east-1".into(),
-            endpoint: Some(endpoint.clone()),
-            path_style: true,
-            static_credentials: Some(("test".into(), "test".into())),
-            sse: None,
-            sse_kms_key_id: None,
-            part_size: 5 << 20,
-            max_attempts: 2,
-            attempt_timeout: std::time::Duration::from_secs(10),
-        })
-        .await
-        .unwrap();
-        store.ensure_bucket().await.unwrap();
-    }
+    arca_tests::ensure_s3_bucket_at(&endpoint).await;
     wait_status(&server, ServingStatus::Serving).await;
     server.write(&ns, "after", b"back").await;
     assert_eq!(server.read(&ns, "after").await.unwrap(), b"back");
     moto.kill().unwrap();
     let _ = moto.wait();
-}
-
-fn test_config_s3(dir: &std::path::Path, endpoint: &str) -> arca_server::Config {
-    use std::os::unix::fs::PermissionsExt;
-    let mut config = arca_server::Config {
-        data_dir: dir.to_owned(),
-        ..arca_server::Config::default()
-    };
-    let (id, secret) = (dir.join("key-id"), dir.join("secret"));
-    for path in [&id, &secret] {
-        std::fs::write(path, "test").unwrap();
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    config.backends.insert(
-        "s3".into(),
-        arca_server::config::BackendConfig::S3(arca_server::config::S3Config {
-            bucket: "arca-tests".into(),
-            prefix: "faults/".into(),
-            region: "us-east-1".into(),
-            endpoint: Some(endpoint.to_owned()),
-            path_style: true,
-            access_key_id_file: Some(id),
-            secret_access_key_file: Some(secret),
-            sse: None,
-            sse_kms_key_id: None,
-            part_size_mib: 5,
-            max_attempts: 2,
-            attempt_timeout_secs: 5,
-        }),
-    );
-    config.default_backend.all = "s3".into();
-    config
 }
