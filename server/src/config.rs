@@ -44,6 +44,39 @@ pub struct Config {
     pub quotas: QuotaConfig,
     /// TLS; plaintext when absent.
     pub tls: Option<TlsConfig>,
+    /// Presigned URLs.
+    pub presign: PresignConfig,
+}
+
+/// Presigned URLs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PresignConfig {
+    /// Longest expiry a URL may be given, in seconds.
+    pub max_expiry_secs: u64,
+    /// Seconds a presigned upload may still be finalized after its URLs
+    /// expired; after that the reclaimer discards it.
+    pub finalize_window_secs: u64,
+    /// The base URL clients reach this server at (scheme, host, port), for
+    /// the URLs it serves itself (filesystem and memory backends). Default:
+    /// the listening address, `https` with TLS. Set it behind a proxy or an
+    /// ingress.
+    pub public_url: Option<String>,
+    /// A file holding the HMAC key that signs those URLs (at least 32
+    /// characters; refused if other users may read it). Default: a key
+    /// generated on first start in `presign.key` in the data directory.
+    pub hmac_key_file: Option<PathBuf>,
+}
+
+impl Default for PresignConfig {
+    fn default() -> Self {
+        PresignConfig {
+            max_expiry_secs: 24 * 3600,
+            finalize_window_secs: 3600,
+            public_url: None,
+            hmac_key_file: None,
+        }
+    }
 }
 
 /// Server TLS (rustls).
@@ -369,6 +402,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             quotas: QuotaConfig::default(),
             tls: None,
+            presign: PresignConfig::default(),
         }
     }
 }
@@ -462,6 +496,18 @@ impl Config {
                 "configuration: session TTLs must be positive, the default at most the maximum"
                     .into(),
             ));
+        }
+        if self.presign.max_expiry_secs == 0 {
+            return Err(Error::InvalidArgument(
+                "configuration: presign.max_expiry_secs must be > 0".into(),
+            ));
+        }
+        if let Some(url) = &self.presign.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(Error::InvalidArgument(format!(
+                "configuration: presign.public_url {url:?} must start with http:// or https://"
+            )));
         }
         if self.uploads.persist_interval_bytes == 0 {
             return Err(Error::InvalidArgument(

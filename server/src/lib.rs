@@ -9,7 +9,7 @@
 //!
 //! Beside them: [`config`], [`error`] (the one error enum and its gRPC
 //! mapping), [`paths`] (the one path normalisation), [`ids`] and [`grid`]
-//! (where bytes land).
+//! (where bytes land), [`presign`] (URLs the server signs and serves).
 
 pub mod api;
 pub mod auth;
@@ -21,6 +21,7 @@ pub mod grid;
 pub mod ids;
 pub mod meta;
 pub mod paths;
+pub mod presign;
 
 pub use api::serve;
 pub use config::Config;

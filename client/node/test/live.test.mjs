@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,11 +21,12 @@ const arca = grpc.loadPackageDefinition(definition).arca.v1;
 let server;
 let address;
 let key;
+let data;
 
 before(async () => {
   const binary = process.env.ARCA_SERVER_BIN;
   assert.ok(binary, "set ARCA_SERVER_BIN to the arca-server binary (tests/run.sh does)");
-  const data = mkdtempSync(join(tmpdir(), "arca-node-"));
+  data = mkdtempSync(join(tmpdir(), "arca-node-"));
   server = spawn(binary, ["--listen", "127.0.0.1:0", "--data-dir", data, "--log-format", "json"], { stdio: ["ignore", "pipe", "ignore"] });
   address = await new Promise((resolve, reject) => {
     const lines = createInterface({ input: server.stdout });
@@ -40,7 +41,14 @@ before(async () => {
   key = readFileSync(join(data, "admin.key"), "utf8").trim();
 });
 
-after(() => server?.kill("SIGTERM"));
+after(async () => {
+  if (server && server.exitCode === null) {
+    const exited = new Promise((resolve) => server.on("exit", resolve));
+    server.kill("SIGTERM");
+    await exited;
+  }
+  if (data) rmSync(data, { recursive: true, force: true });
+});
 
 function client(Service) {
   return new Service(address, grpc.credentials.createInsecure(), { "grpc.max_receive_message_length": 16 << 20, "grpc.max_send_message_length": 16 << 20 });

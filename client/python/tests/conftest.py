@@ -4,6 +4,7 @@ loopback port with a fresh data directory, for the whole test session."""
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -40,3 +41,4 @@ def server():
     yield {"address": address, "admin_key": key}
     proc.terminate()
     proc.wait(timeout=15)
+    shutil.rmtree(data, ignore_errors=True)

@@ -9,6 +9,7 @@ mod convert;
 mod download;
 mod file;
 mod namespace;
+mod presign;
 mod session;
 mod upload;
 
@@ -18,6 +19,7 @@ use std::time::Duration;
 use arca_proto::v1::checkpoint_service_server::CheckpointServiceServer;
 use arca_proto::v1::file_service_server::FileServiceServer;
 use arca_proto::v1::namespace_service_server::NamespaceServiceServer;
+use arca_proto::v1::presign_service_server::PresignServiceServer;
 use arca_proto::v1::session_service_server::SessionServiceServer;
 use std::sync::Arc;
 use tonic::service::interceptor::InterceptedService;
@@ -32,6 +34,7 @@ use tonic::transport::Server;
 pub use checkpoint::CheckpointApi;
 pub use file::FileApi;
 pub use namespace::NamespaceApi;
+pub use presign::PresignApi;
 pub use session::SessionApi;
 
 use crate::config::Config;
@@ -112,6 +115,9 @@ async fn set_serving(health: &tonic_health::server::HealthReporter, serving: boo
             .set_serving::<CheckpointServiceServer<CheckpointApi>>()
             .await;
         health
+            .set_serving::<PresignServiceServer<PresignApi>>()
+            .await;
+        health
             .set_service_status("", tonic_health::ServingStatus::Serving)
             .await;
     } else {
@@ -124,6 +130,9 @@ async fn set_serving(health: &tonic_health::server::HealthReporter, serving: boo
             .await;
         health
             .set_not_serving::<CheckpointServiceServer<CheckpointApi>>()
+            .await;
+        health
+            .set_not_serving::<PresignServiceServer<PresignApi>>()
             .await;
         health
             .set_service_status("", tonic_health::ServingStatus::NotServing)
@@ -147,14 +156,18 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<()> {
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::Internal(format!("listener address: {e}")))?;
+    // What the server signs URLs for is where it really listens (port 0
+    // in the configuration becomes the port it got).
+    let mut config = config;
+    config.listen = local;
     let config = config.finalize()?;
     let grace = config.shutdown_grace();
     let max_message = config.limits.max_message_bytes;
     let tls = config.tls.clone();
     let core = Core::open(config).await?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| Error::Internal(format!("listener address: {e}")))?;
     if let Some(path) = core.keys.bootstrap_key_file() {
         if !local.ip().is_loopback() {
             core.close();
@@ -170,10 +183,6 @@ pub async fn serve(
     let reclaimer = tokio::spawn(reclaim::run(core.clone(), stop_rx));
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<NamespaceServiceServer<NamespaceApi>>()
-        .await;
-    health.set_serving::<FileServiceServer<FileApi>>().await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(arca_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -204,14 +213,26 @@ pub async fn serve(
     );
     let checkpoints = InterceptedService::new(
         CheckpointServiceServer::new(CheckpointApi::new(core.clone())),
+        auth.clone(),
+    );
+    let presign = InterceptedService::new(
+        PresignServiceServer::new(PresignApi::new(core.clone())),
         auth,
     );
-    health
-        .set_serving::<CheckpointServiceServer<CheckpointApi>>()
-        .await;
-    health
-        .set_serving::<SessionServiceServer<SessionApi>>()
-        .await;
+    set_serving(&health, true).await;
+    // One router: the gRPC services, and the HTTP endpoint of presigned
+    // URLs (HTTP/1.1 or HTTP/2 on the same port; it checks signatures, not
+    // bearer credentials).
+    let routes = tonic::service::Routes::new(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(namespaces)
+        .add_service(files)
+        .add_service(sessions)
+        .add_service(checkpoints)
+        .add_service(presign)
+        .into_axum_router()
+        .merge(crate::presign::http::router(core.clone()));
 
     tracing::info!(address = %local, "arca listening");
     // The builder's TCP options do not reach a caller-supplied listener:
@@ -248,17 +269,12 @@ pub async fn serve(
             .map_err(|e| Error::InvalidArgument(format!("tls: {e}")))?;
     }
     let server = builder
+        .accept_http1(true)
         .tcp_nodelay(true)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(namespaces)
-        .add_service(files)
-        .add_service(sessions)
-        .add_service(checkpoints)
+        .add_routes(tonic::service::Routes::from(routes))
         .serve_with_incoming_shutdown(incoming, async {
             let _ = drained.await;
         });

@@ -209,6 +209,13 @@ fn check_private(path: &Path) -> Result<()> {
 }
 
 fn bootstrap_secret(path: &Path) -> Result<String> {
+    load_or_create_secret(path, "arca_k_")
+}
+
+/// Reads the secret in `path`, or creates the file (mode 0600) with a new
+/// random secret starting with `prefix` if there is none. Refuses a file
+/// other users may read, or an empty one.
+pub fn load_or_create_secret(path: &Path, prefix: &str) -> Result<String> {
     if path.exists() {
         let secret = read_private_file(path)?.trim().to_owned();
         if secret.is_empty() {
@@ -223,7 +230,7 @@ fn bootstrap_secret(path: &Path) -> Result<String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Internal(format!("create {}: {e}", dir.display())))?;
     }
-    let secret = new_secret("arca_k_")?;
+    let secret = new_secret(prefix)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -37,6 +37,7 @@ pub async fn run_all(store: &dyn BlobStore) {
     resume_truncates_to_persisted(store).await;
     discard_removes_staged(store).await;
     missing_objects(store).await;
+    promote_moves_an_object(store).await;
     list_and_delete_prefix(store).await;
     large_object_in_many_chunks(store).await;
 }
@@ -218,6 +219,21 @@ pub async fn missing_objects(store: &dyn BlobStore) {
     ));
     assert_eq!(store.size(&key).await.unwrap(), None);
     store.delete(&key).await.unwrap();
+}
+
+/// `promote` moves a completed object: its content appears at the new key
+/// and the old key is gone; promoting a missing object is NOT_FOUND.
+pub async fn promote_moves_an_object(store: &dyn BlobStore) {
+    let (from, to) = (key("promote-from"), key("promote-to"));
+    let data = pattern(2 * 1024 * 1024 + 5, 9);
+    store.put(&from, Bytes::from(data.clone())).await.unwrap();
+    store.promote(&from, &to).await.unwrap();
+    assert_eq!(read_all(store, &to, 0..u64::MAX).await.unwrap(), data);
+    assert_eq!(store.size(&from).await.unwrap(), None);
+    assert!(matches!(
+        store.promote(&from, &key("promote-nowhere")).await.err(),
+        Some(Error::NotFound(_))
+    ));
 }
 
 /// Listing is by prefix and sorted; deleting a prefix removes it all,

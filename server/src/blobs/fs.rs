@@ -342,6 +342,26 @@ impl BlobStore for FsStore {
         }
     }
 
+    async fn promote(&self, from: &str, to: &str) -> Result<()> {
+        let (source, target) = (self.path_of(from)?, self.path_of(to)?);
+        let dir_syncs = self.dir_syncs.clone();
+        blocking(move || {
+            if let Some(dir) = target.parent() {
+                ensure_dir(dir)?;
+            }
+            std::fs::rename(&source, &target).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    crate::error::not_found(format!("no object at {}", source.display()))
+                }
+                _ => backend_io("rename object", e),
+            })?;
+            // Both listings changed; the target's is the one that matters
+            // (a lost source rename only leaves an orphan to sweep).
+            target.parent().map_or(Ok(()), |dir| dir_syncs.sync(dir))
+        })
+        .await
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         let path = self.path_of(key)?;
         blocking(move || remove_if_present(&path)).await

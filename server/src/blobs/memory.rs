@@ -133,6 +133,16 @@ impl BlobStore for MemoryStore {
         Ok(keys)
     }
 
+    async fn promote(&self, from: &str, to: &str) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        let object = state
+            .objects
+            .remove(from)
+            .ok_or_else(|| crate::error::not_found(format!("no object at {from}")))?;
+        state.objects.insert(to.to_owned(), object);
+        Ok(())
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         let mut state = self.state.lock().unwrap();
         state.objects.remove(key);

@@ -20,6 +20,7 @@ pub mod s3;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -74,6 +75,32 @@ pub trait BlobStore: Send + Sync + 'static {
         true
     }
 
+    /// Moves the completed object at `from` to `to` (which must not exist);
+    /// afterwards `from` is gone. Used to take a presigned upload out of
+    /// reach of its URL before it is verified and committed. The default
+    /// copies through a staged write; backends override it with a rename
+    /// or a server-side copy.
+    async fn promote(&self, from: &str, to: &str) -> Result<()> {
+        use futures::StreamExt;
+        let size = self
+            .size(from)
+            .await?
+            .ok_or_else(|| crate::error::not_found(format!("no object at {from}")))?;
+        let mut reader = self.read(from, 0..size).await?;
+        let mut writer = self.begin(to).await?;
+        while let Some(chunk) = reader.next().await {
+            writer.write(chunk?).await?;
+        }
+        writer.complete().await?;
+        self.delete(from).await
+    }
+
+    /// The store's own presigned URLs, if it has them (S3). Without them the
+    /// server signs URLs that it serves itself.
+    fn direct_urls(&self) -> Option<&dyn DirectUrls> {
+        None
+    }
+
     /// Deletes everything under `prefix`, staged writes included; returns how
     /// many keys went. Fails closed: a listing error deletes nothing more.
     async fn delete_prefix(&self, prefix: &str) -> Result<u64> {
@@ -83,6 +110,47 @@ pub trait BlobStore: Send + Sync + 'static {
         }
         Ok(keys.len() as u64)
     }
+}
+
+/// URLs signed by the store itself, so that content moves between the
+/// client and the store without passing through the server.
+#[async_trait]
+pub trait DirectUrls: Send + Sync {
+    /// A URL that GETs the object at `key` (Range requests allowed).
+    async fn presign_get(&self, key: &str, expires: Duration) -> Result<SignedUrl>;
+
+    /// A URL that PUTs a whole object at `key` in one request.
+    async fn presign_put(&self, key: &str, expires: Duration) -> Result<SignedUrl>;
+
+    /// The size of every part but the last of a multipart plan.
+    fn part_size(&self) -> u64;
+
+    /// Starts a multipart upload of `key`; returns its token (for
+    /// [`BlobStore::discard`], which aborts it).
+    async fn start_parts(&self, key: &str) -> Result<String>;
+
+    /// A URL that PUTs part `number` (1-based) of the multipart upload `token`.
+    async fn presign_part(
+        &self,
+        key: &str,
+        token: &str,
+        number: u32,
+        expires: Duration,
+    ) -> Result<SignedUrl>;
+
+    /// Completes the multipart upload `token` with every part the store
+    /// holds for it, in order; the object appears at `key`. NOT_FOUND when
+    /// no part has arrived (or the upload is gone).
+    async fn complete_parts(&self, key: &str, token: &str) -> Result<()>;
+}
+
+/// A presigned request: its URL and the headers that were signed with it.
+#[derive(Debug, Clone)]
+pub struct SignedUrl {
+    /// The URL.
+    pub url: String,
+    /// Headers the request must carry, with these values.
+    pub headers: Vec<(String, String)>,
 }
 
 /// A write in progress. Dropping it without `complete` or `suspend` aborts it.

@@ -17,12 +17,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
+use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use aws_sdk_s3::primitives::ByteStream as S3Body;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use bytes::{Bytes, BytesMut};
 
-use super::{BlobStore, ByteStream, StagedWrite};
+use super::{BlobStore, ByteStream, DirectUrls, SignedUrl, StagedWrite};
 use crate::error::{Error, Result, not_found};
 
 /// Chunk size of reads.
@@ -60,6 +61,10 @@ pub struct S3Settings {
 
 struct Inner {
     client: Client,
+    /// The same client computing request checksums only where required:
+    /// a presigned request has no body when it is signed, and a checksum of
+    /// the empty body baked into the URL would refuse every real upload.
+    presigner: Client,
     settings: S3Settings,
 }
 
@@ -110,9 +115,17 @@ impl S3Store {
         if let Some(endpoint) = &settings.endpoint {
             builder = builder.endpoint_url(endpoint);
         }
+        let config = builder.build();
+        let presigner = Client::from_conf(
+            config
+                .to_builder()
+                .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+                .build(),
+        );
         Ok(S3Store {
             inner: Arc::new(Inner {
-                client: Client::from_conf(builder.build()),
+                client: Client::from_conf(config),
+                presigner,
                 settings,
             }),
         })
@@ -376,6 +389,34 @@ impl BlobStore for S3Store {
         }
     }
 
+    async fn promote(&self, from: &str, to: &str) -> Result<()> {
+        // A server-side copy (S3 copies up to 5 GiB in one request, which
+        // is also the most one presigned PUT can upload), then the delete.
+        // Keys are built from validated ids only: nothing to percent-encode.
+        let source = format!("{}/{}", self.bucket(), self.full_key(from));
+        self.inner
+            .client
+            .copy_object()
+            .bucket(self.bucket())
+            .key(self.full_key(to))
+            .copy_source(source)
+            .set_server_side_encryption(self.sse())
+            .set_ssekms_key_id(self.inner.settings.sse_kms_key_id.clone())
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(s) if s.meta().code() == Some("NoSuchKey") => {
+                    not_found(format!("no object at {from}"))
+                }
+                _ => s3_error("copy object", e),
+            })?;
+        self.delete(from).await
+    }
+
+    fn direct_urls(&self) -> Option<&dyn DirectUrls> {
+        Some(self)
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         if let Some(base) = key.strip_suffix(".partial") {
             let full = self.full_key(base);
@@ -430,6 +471,139 @@ impl BlobStore for S3Store {
         keys.sort();
         keys.dedup();
         Ok(keys)
+    }
+}
+
+fn presigning(expires: std::time::Duration) -> Result<PresigningConfig> {
+    PresigningConfig::expires_in(expires)
+        .map_err(|e| Error::InvalidArgument(format!("presigned URL expiry: {e}")))
+}
+
+fn signed(request: &PresignedRequest) -> SignedUrl {
+    SignedUrl {
+        url: request.uri().to_owned(),
+        headers: request
+            .headers()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    }
+}
+
+#[async_trait]
+impl DirectUrls for S3Store {
+    async fn presign_get(&self, key: &str, expires: std::time::Duration) -> Result<SignedUrl> {
+        let request = self
+            .inner
+            .presigner
+            .get_object()
+            .bucket(self.bucket())
+            .key(self.full_key(key))
+            .presigned(presigning(expires)?)
+            .await
+            .map_err(|e| s3_error("presign get object", e))?;
+        Ok(signed(&request))
+    }
+
+    async fn presign_put(&self, key: &str, expires: std::time::Duration) -> Result<SignedUrl> {
+        let request = self
+            .inner
+            .presigner
+            .put_object()
+            .bucket(self.bucket())
+            .key(self.full_key(key))
+            .set_server_side_encryption(self.sse())
+            .set_ssekms_key_id(self.inner.settings.sse_kms_key_id.clone())
+            .presigned(presigning(expires)?)
+            .await
+            .map_err(|e| s3_error("presign put object", e))?;
+        Ok(signed(&request))
+    }
+
+    fn part_size(&self) -> u64 {
+        self.inner.settings.part_size
+    }
+
+    async fn start_parts(&self, key: &str) -> Result<String> {
+        self.create_upload(key).await
+    }
+
+    async fn presign_part(
+        &self,
+        key: &str,
+        token: &str,
+        number: u32,
+        expires: std::time::Duration,
+    ) -> Result<SignedUrl> {
+        let (upload_id, _) = parse_token(token)?;
+        let number = i32::try_from(number)
+            .map_err(|_| Error::InvalidArgument(format!("part number {number} is too large")))?;
+        let request = self
+            .inner
+            .presigner
+            .upload_part()
+            .bucket(self.bucket())
+            .key(self.full_key(key))
+            .upload_id(upload_id)
+            .part_number(number)
+            .presigned(presigning(expires)?)
+            .await
+            .map_err(|e| s3_error("presign upload part", e))?;
+        Ok(signed(&request))
+    }
+
+    async fn complete_parts(&self, key: &str, token: &str) -> Result<()> {
+        let (upload_id, _) = parse_token(token)?;
+        let mut parts = Vec::new();
+        let mut marker = None::<String>;
+        loop {
+            let page = self
+                .inner
+                .client
+                .list_parts()
+                .bucket(self.bucket())
+                .key(self.full_key(key))
+                .upload_id(&upload_id)
+                .set_part_number_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|e| match e.as_service_error() {
+                    Some(s) if s.meta().code() == Some("NoSuchUpload") => {
+                        not_found("the multipart upload is gone")
+                    }
+                    _ => s3_error("list parts", e),
+                })?;
+            for part in page.parts() {
+                parts.push(
+                    CompletedPart::builder()
+                        .set_part_number(part.part_number())
+                        .set_e_tag(part.e_tag().map(str::to_owned))
+                        .build(),
+                );
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            marker = page.next_part_number_marker().map(str::to_owned);
+        }
+        if parts.is_empty() {
+            return Err(not_found("no part has been uploaded"));
+        }
+        parts.sort_by_key(|p| p.part_number());
+        self.inner
+            .client
+            .complete_multipart_upload()
+            .bucket(self.bucket())
+            .key(self.full_key(key))
+            .upload_id(&upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| s3_error("complete multipart upload", e))?;
+        Ok(())
     }
 }
 

@@ -11,6 +11,7 @@ pub mod access;
 pub mod checkpoints;
 pub mod files;
 pub mod namespaces;
+pub mod presign;
 pub mod quota;
 pub mod reclaim;
 pub mod sessions;
@@ -51,6 +52,8 @@ pub struct Core {
     pub keys: crate::auth::KeyRing,
     /// Quotas (shared with metadata jobs).
     pub quotas: Arc<crate::config::QuotaConfig>,
+    /// Signs the presigned URLs this server serves itself.
+    pub signer: crate::presign::UrlSigner,
     /// Wakes the reclaimer when there is work.
     pub reclaim_wakeup: Notify,
     /// Uploads currently attached to a stream, so one cannot be resumed twice.
@@ -233,10 +236,12 @@ impl Core {
     pub fn open_with(config: Config, backends: Backends) -> Result<Arc<Self>> {
         let meta = MetaStore::open(&config.metadata_path())?;
         let keys = crate::auth::KeyRing::load(&config)?;
+        let signer = crate::presign::UrlSigner::load(&config)?;
         Ok(Arc::new(Core {
             meta,
             backends,
             keys,
+            signer,
             quotas: Arc::new(config.quotas.clone()),
             config,
             reclaim_wakeup: Notify::new(),

@@ -23,7 +23,16 @@ fn read(table: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> R
     Ok(meta::get_record(table, key)?.unwrap_or_default())
 }
 
-/// Refuses a file of `size` bytes if it is over the largest-file limit.
+/// The largest file `sandbox` may hold, if limited.
+pub fn largest_file(quotas: &QuotaConfig, sandbox: &str) -> Option<u64> {
+    let (sandbox_quota, user_quota) = quotas.for_sandbox(sandbox);
+    [sandbox_quota.max_file_bytes, user_quota.max_file_bytes]
+        .into_iter()
+        .filter(|limit| *limit > 0)
+        .min()
+}
+
+/// Refuses a file of `size` bytes over the largest-file quota.
 pub fn check_file_size(quotas: &QuotaConfig, sandbox: &str, size: u64) -> Result<()> {
     let (sandbox_quota, user_quota) = quotas.for_sandbox(sandbox);
     for limit in [sandbox_quota.max_file_bytes, user_quota.max_file_bytes] {

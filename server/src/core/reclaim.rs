@@ -263,7 +263,11 @@ impl Core {
                 }
                 for item in txn.open_table(meta::UPLOADS)?.iter()? {
                     let (_, v) = item?;
-                    known.insert(decode::<UploadRecord>(v.value())?.object_key);
+                    let upload = decode::<UploadRecord>(v.value())?;
+                    if !upload.staging_key.is_empty() {
+                        known.insert(upload.staging_key);
+                    }
+                    known.insert(upload.object_key);
                 }
                 Ok(known)
             })

@@ -145,6 +145,8 @@ impl Core {
             persisted: 0,
             hash_state: hash_state(&hasher),
             lease_expires_ms: meta::now_ms().saturating_add(self.upload_lease_ms()),
+            presigned: false,
+            staging_key: String::new(),
         };
         let id = new_id();
         self.claim_upload(&id)?;
@@ -186,6 +188,12 @@ impl Core {
                 })?;
             if record.lease_expires_ms <= meta::now_ms() {
                 return Err(not_found(format!("upload {upload_id} has expired")));
+            }
+            if record.presigned {
+                return Err(Error::FailedPrecondition(format!(
+                    "upload {upload_id} takes its content through presigned URLs: \
+                     commit it with FinalizeUpload"
+                )));
             }
             // Only a caller who may write the target resumes; to anyone else
             // the upload does not exist.
@@ -512,6 +520,9 @@ pub(crate) async fn discard_upload(
 ) -> Result<bool> {
     let store = core.backend(&record.backend)?;
     store.discard(&record.object_key, &record.token).await?;
+    if !record.staging_key.is_empty() {
+        store.delete(&record.staging_key).await?;
+    }
     let (id_owned, object_id, ns) = (
         id.to_owned(),
         record.object_id.clone(),

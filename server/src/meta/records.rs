@@ -169,6 +169,15 @@ pub struct UploadRecord {
     /// When the upload is discarded if unfinished, ms since the epoch.
     #[prost(int64, tag = "15")]
     pub lease_expires_ms: i64,
+    /// Content arrives through presigned URLs, not a stream; FinalizeUpload
+    /// commits it.
+    #[prost(bool, tag = "16")]
+    pub presigned: bool,
+    /// Presigned single-PUT uploads: the key the URL writes to, moved to
+    /// `object_key` at finalize (so the URL cannot change committed
+    /// content). Empty for multipart plans, which write `object_key` itself.
+    #[prost(string, tag = "17")]
+    pub staging_key: String,
 }
 
 /// A session: a lease held by one user of one sandbox.
