@@ -1,14 +1,16 @@
 //! Rust client for the Arca storage service.
 //!
 //! [`Client`] holds the generated stubs ([`Client::namespaces`],
-//! [`Client::files`], [`Client::sessions`] and [`Client::checkpoints`],
-//! usable directly for every
+//! [`Client::files`], [`Client::sessions`], [`Client::checkpoints`] and
+//! [`Client::presign`], usable directly for every
 //! RPC), sends the credential (`authorization: Bearer <secret>`) on every
 //! call, connects over TLS with a custom CA when asked, and adds the streaming
 //! helpers most callers want: [`Client::upload`] sends content in chunks
 //! with offsets and returns the committed entry; [`Client::download`]
 //! fetches a file or range and checks the whole-file digest when it has all
-//! of it. Message size limits are raised to fit 4 MiB chunks.
+//! of it; [`Client::presign_download`], [`Client::presign_upload`] and
+//! [`Client::finalize_upload`] hand out and commit presigned URLs. Message
+//! size limits are raised to fit 4 MiB chunks.
 
 mod transfer;
 
@@ -22,6 +24,7 @@ use futures::{Stream, StreamExt};
 use pb::checkpoint_service_client::CheckpointServiceClient;
 use pb::file_service_client::FileServiceClient;
 use pb::namespace_service_client::NamespaceServiceClient;
+use pb::presign_service_client::PresignServiceClient;
 use pb::session_service_client::SessionServiceClient;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -65,6 +68,11 @@ pub enum ClientError {
 
 /// Result alias of the client.
 pub type Result<T> = std::result::Result<T, ClientError>;
+
+/// Whole seconds of an expiry, at least 1 (0 would mean the server's default).
+fn expiry_secs(expires_in: Duration) -> u32 {
+    u32::try_from(expires_in.as_secs().max(1)).unwrap_or(u32::MAX)
+}
 
 /// Adds the bearer credential to every call.
 #[derive(Clone, Debug, Default)]
@@ -118,6 +126,8 @@ pub struct Client {
     pub sessions: SessionServiceClient<AuthChannel>,
     /// The CheckpointService stub.
     pub checkpoints: CheckpointServiceClient<AuthChannel>,
+    /// The PresignService stub.
+    pub presign: PresignServiceClient<AuthChannel>,
     channel: Channel,
 }
 
@@ -181,6 +191,7 @@ impl Client {
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
             sessions: SessionServiceClient::new(auth()),
             checkpoints: CheckpointServiceClient::new(auth()),
+            presign: PresignServiceClient::new(auth()),
             channel,
         }
     }
@@ -318,6 +329,76 @@ impl Client {
         };
         sender.abort();
         result
+    }
+
+    /// A URL that serves the file at `path` with plain HTTP GET (Range
+    /// requests included) until `expires_in` has passed.
+    pub async fn presign_download(
+        &self,
+        namespace_id: &str,
+        path: &str,
+        expires_in: Duration,
+    ) -> Result<pb::PresignDownloadResponse> {
+        Ok(self
+            .presign
+            .clone()
+            .presign_download(pb::PresignDownloadRequest {
+                namespace_id: namespace_id.to_owned(),
+                path: path.to_owned(),
+                expires_in_secs: expiry_secs(expires_in),
+            })
+            .await?
+            .into_inner())
+    }
+
+    /// URLs to upload the file at `path` with plain HTTP PUT (one, or one
+    /// per part of a large file on S3); nothing is visible until
+    /// [`Client::finalize_upload`]. `total_size`, when given, is checked at
+    /// finalize.
+    pub async fn presign_upload(
+        &self,
+        namespace_id: &str,
+        path: &str,
+        total_size: Option<u64>,
+        expires_in: Duration,
+    ) -> Result<pb::PresignUploadResponse> {
+        Ok(self
+            .presign
+            .clone()
+            .presign_upload(pb::PresignUploadRequest {
+                namespace_id: namespace_id.to_owned(),
+                path: path.to_owned(),
+                total_size,
+                expires_in_secs: expiry_secs(expires_in),
+                ..Default::default()
+            })
+            .await?
+            .into_inner())
+    }
+
+    /// Verifies and commits what was uploaded through presigned URLs;
+    /// `expected_sha256`, when given, must match. `parts` lists, for a
+    /// multipart plan, each part's number and the ETag its PUT answered
+    /// with; it is empty for a one-part plan.
+    pub async fn finalize_upload(
+        &self,
+        upload_id: &str,
+        expected_sha256: Option<&str>,
+        parts: Vec<pb::UploadedPart>,
+    ) -> Result<pb::Entry> {
+        let response = self
+            .presign
+            .clone()
+            .finalize_upload(pb::FinalizeUploadRequest {
+                upload_id: upload_id.to_owned(),
+                expected_sha256: expected_sha256.unwrap_or_default().to_owned(),
+                parts,
+            })
+            .await?
+            .into_inner();
+        response
+            .entry
+            .ok_or_else(|| ClientError::Protocol("finalize answered without an entry".into()))
     }
 
     /// Uploads an in-memory buffer in chunks of `chunk_size`.

@@ -360,13 +360,14 @@ impl Drop for TestServer {
 
 /// Asserts that `result` failed with `code`, printing the message otherwise.
 #[track_caller]
-pub fn assert_code<T: std::fmt::Debug>(
-    result: Result<T, tonic::Status>,
+pub fn assert_code<T: std::fmt::Debug, E: IntoStatus>(
+    result: Result<T, E>,
     code: Code,
 ) -> tonic::Status {
     match result {
         Ok(v) => panic!("expected {code:?}, got success: {v:?}"),
-        Err(status) => {
+        Err(e) => {
+            let status = e.into_status();
             assert_eq!(status.code(), code, "unexpected status: {status:?}");
             assert!(!status.message().is_empty(), "status without a message");
             status
@@ -559,5 +560,82 @@ async fn pump(
         if limit.is_some_and(|l| moved >= l) {
             return;
         }
+    }
+}
+
+/// An error that carries a gRPC status: the stubs' own, or the client
+/// library's (any other client error fails the test).
+pub trait IntoStatus {
+    /// The status.
+    fn into_status(self) -> tonic::Status;
+}
+
+impl IntoStatus for tonic::Status {
+    fn into_status(self) -> tonic::Status {
+        self
+    }
+}
+
+impl IntoStatus for arca_client::ClientError {
+    fn into_status(self) -> tonic::Status {
+        match self {
+            arca_client::ClientError::Status(status) => status,
+            other => panic!("expected a gRPC status, got {other}"),
+        }
+    }
+}
+
+/// A plain HTTP/1.1 answer.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    /// Status code.
+    pub status: u16,
+    /// Headers (lowercase names).
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// One request with a plain HTTP/1.1 client (no gRPC, no credential), as a
+/// browser or curl would send to a presigned URL.
+pub async fn http(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> HttpAnswer {
+    use http_body_util::{BodyExt, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<bytes::Bytes>>();
+    let mut request = hyper::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let request = request
+        .body(Full::new(bytes::Bytes::from(body)))
+        .expect("request");
+    let response = client.request(request).await.expect("http request");
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                v.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("http body")
+        .to_bytes()
+        .to_vec();
+    HttpAnswer {
+        status,
+        headers,
+        body,
     }
 }

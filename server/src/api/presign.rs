@@ -96,7 +96,15 @@ impl PresignService for PresignApi {
         let expected = Some(r.expected_sha256).filter(|s| !s.is_empty());
         let committed = self
             .core
-            .finalize_upload(&who, &r.upload_id, expected)
+            .finalize_upload(
+                &who,
+                &r.upload_id,
+                expected,
+                r.parts
+                    .into_iter()
+                    .map(|p| (p.part_number, p.etag))
+                    .collect(),
+            )
             .await;
         audit(&who, "FinalizeUpload", &r.upload_id, &committed);
         let (path, entry) = committed?;

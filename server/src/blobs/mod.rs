@@ -138,10 +138,15 @@ pub trait DirectUrls: Send + Sync {
         expires: Duration,
     ) -> Result<SignedUrl>;
 
-    /// Completes the multipart upload `token` with every part the store
-    /// holds for it, in order; the object appears at `key`. NOT_FOUND when
-    /// no part has arrived (or the upload is gone).
-    async fn complete_parts(&self, key: &str, token: &str) -> Result<()>;
+    /// Completes the multipart upload `token` from `parts` (number, the
+    /// ETag the store answered the part's PUT with), in order; the object
+    /// appears at `key`. NOT_FOUND when the upload is gone, INVALID_ARGUMENT
+    /// when the store refuses the parts (one missing, a wrong ETag).
+    ///
+    /// The caller's ETags are used rather than the store's ListParts: it is
+    /// the standard presigned multipart flow, and ListParts is what
+    /// S3-compatible stores get wrong most often.
+    async fn complete_parts(&self, key: &str, token: &str, parts: &[(u32, String)]) -> Result<()>;
 }
 
 /// A presigned request: its URL and the headers that were signed with it.

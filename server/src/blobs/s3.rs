@@ -551,44 +551,20 @@ impl DirectUrls for S3Store {
         Ok(signed(&request))
     }
 
-    async fn complete_parts(&self, key: &str, token: &str) -> Result<()> {
+    async fn complete_parts(&self, key: &str, token: &str, parts: &[(u32, String)]) -> Result<()> {
         let (upload_id, _) = parse_token(token)?;
-        let mut parts = Vec::new();
-        let mut marker = None::<String>;
-        loop {
-            let page = self
-                .inner
-                .client
-                .list_parts()
-                .bucket(self.bucket())
-                .key(self.full_key(key))
-                .upload_id(&upload_id)
-                .set_part_number_marker(marker.clone())
-                .send()
-                .await
-                .map_err(|e| match e.as_service_error() {
-                    Some(s) if s.meta().code() == Some("NoSuchUpload") => {
-                        not_found("the multipart upload is gone")
-                    }
-                    _ => s3_error("list parts", e),
-                })?;
-            for part in page.parts() {
-                parts.push(
-                    CompletedPart::builder()
-                        .set_part_number(part.part_number())
-                        .set_e_tag(part.e_tag().map(str::to_owned))
-                        .build(),
-                );
-            }
-            if page.is_truncated() != Some(true) {
-                break;
-            }
-            marker = page.next_part_number_marker().map(str::to_owned);
+        let mut completed = Vec::with_capacity(parts.len());
+        for (number, etag) in parts {
+            let number = i32::try_from(*number).map_err(|_| {
+                Error::InvalidArgument(format!("part number {number} is too large"))
+            })?;
+            completed.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .e_tag(etag)
+                    .build(),
+            );
         }
-        if parts.is_empty() {
-            return Err(not_found("no part has been uploaded"));
-        }
-        parts.sort_by_key(|p| p.part_number());
         self.inner
             .client
             .complete_multipart_upload()
@@ -597,12 +573,24 @@ impl DirectUrls for S3Store {
             .upload_id(&upload_id)
             .multipart_upload(
                 CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
+                    .set_parts(Some(completed))
                     .build(),
             )
             .send()
             .await
-            .map_err(|e| s3_error("complete multipart upload", e))?;
+            .map_err(
+                |e| match e.as_service_error().and_then(|s| s.meta().code()) {
+                    Some("NoSuchUpload") => not_found("the multipart upload is gone"),
+                    // A part missing, or an ETag that is not the part's.
+                    Some("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall") => {
+                        Error::InvalidArgument(format!(
+                            "the store refused the parts: {}",
+                            aws_sdk_s3::error::DisplayErrorContext(&e)
+                        ))
+                    }
+                    _ => s3_error("complete multipart upload", e),
+                },
+            )?;
         Ok(())
     }
 }

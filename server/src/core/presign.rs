@@ -163,14 +163,21 @@ impl Core {
         let object_key = grid::object_key(&ns.grid_prefix, &object_id);
         let upload_id = new_id();
         let expires_ms = expires_at(expiry);
-        let window_ms = i64::try_from(self.config.presign.finalize_window_secs.saturating_mul(1000))
-            .unwrap_or(i64::MAX);
+        let window_ms = i64::try_from(
+            self.config
+                .presign
+                .finalize_window_secs
+                .saturating_mul(1000),
+        )
+        .unwrap_or(i64::MAX);
         let finalize_by_ms = expires_ms.saturating_add(window_ms);
 
         // S3 multipart for a large declared size; one PUT otherwise.
-        let multipart = store
-            .direct_urls()
-            .and_then(|d| total_size.filter(|size| *size > d.part_size()).map(|s| (d, s)));
+        let multipart = store.direct_urls().and_then(|d| {
+            total_size
+                .filter(|size| *size > d.part_size())
+                .map(|s| (d, s))
+        });
         let (token, staging_key, parts, headers) = match (store.direct_urls(), multipart) {
             (Some(_), Some((direct, size))) => {
                 let part_size = direct.part_size();
@@ -357,10 +364,22 @@ impl Core {
         who: &Identity,
         upload_id: &str,
         expected_sha256: Option<String>,
+        mut parts: Vec<(u32, String)>,
     ) -> Result<(String, EntryRecord)> {
         validate_server_id("upload", upload_id)?;
         if let Some(sha) = &expected_sha256 {
             super::validate_sha256(sha)?;
+        }
+        parts.sort_by_key(|(number, _)| *number);
+        for (i, (number, etag)) in parts.iter().enumerate() {
+            if *number as usize != i + 1 {
+                return Err(invalid(
+                    "parts must be numbered 1 to N, each once".to_owned(),
+                ));
+            }
+            if etag.is_empty() || etag.len() > 256 || etag.chars().any(char::is_control) {
+                return Err(invalid(format!("part {number}: a malformed ETag")));
+            }
         }
         let _claim = self.claim(upload_id)?;
         let record = self.presigned_record(upload_id)?;
@@ -380,11 +399,26 @@ impl Core {
             let direct = store.direct_urls().ok_or_else(|| {
                 Error::Internal("a multipart plan on a backend without direct URLs".into())
             })?;
-            direct.complete_parts(&record.object_key, &record.token).await
-        } else {
-            store
-                .promote(&record.staging_key, &record.object_key)
+            let planned = record
+                .total_size
+                .unwrap_or_default()
+                .div_ceil(direct.part_size().max(1));
+            if parts.len() as u64 != planned {
+                return Err(invalid(format!(
+                    "this upload was planned in {planned} parts: list each with its ETag, not {}",
+                    parts.len()
+                )));
+            }
+            direct
+                .complete_parts(&record.object_key, &record.token, &parts)
                 .await
+        } else {
+            if !parts.is_empty() {
+                return Err(invalid(
+                    "this upload was planned as one PUT: it takes no parts",
+                ));
+            }
+            store.promote(&record.staging_key, &record.object_key).await
         };
         match moved {
             Ok(()) => {}
@@ -401,7 +435,9 @@ impl Core {
             Ok(found) => found,
             Err(e) => {
                 // The content cannot commit: the upload is over.
-                if let Err(cleanup) = super::uploads::discard_upload(self, upload_id, &record, false).await {
+                if let Err(cleanup) =
+                    super::uploads::discard_upload(self, upload_id, &record, false).await
+                {
                     tracing::warn!(upload = %upload_id, error = %cleanup, "could not discard a refused presigned upload");
                 }
                 return Err(e);

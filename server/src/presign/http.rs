@@ -85,7 +85,9 @@ fn byte_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> 
     let range = match (first.parse::<u64>(), last.parse::<u64>()) {
         (Ok(a), Ok(b)) if a <= b => (a, b.min(size.saturating_sub(1))),
         (Ok(a), Err(_)) if last.is_empty() => (a, size.saturating_sub(1)),
-        (Err(_), Ok(n)) if first.is_empty() && n > 0 => (size.saturating_sub(n), size.saturating_sub(1)),
+        (Err(_), Ok(n)) if first.is_empty() && n > 0 => {
+            (size.saturating_sub(n), size.saturating_sub(1))
+        }
         _ => return Ok(None),
     };
     if range.0 >= size {

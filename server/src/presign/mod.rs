@@ -73,10 +73,9 @@ impl UrlSigner {
     pub fn load(config: &Config) -> Result<Self> {
         let key = match &config.presign.hmac_key_file {
             Some(path) => crate::auth::read_private_file(path)?.trim().to_owned(),
-            None => crate::auth::load_or_create_secret(
-                &config.data_dir.join("presign.key"),
-                "arca_p_",
-            )?,
+            None => {
+                crate::auth::load_or_create_secret(&config.data_dir.join("presign.key"), "arca_p_")?
+            }
         };
         if key.len() < MIN_KEY_BYTES {
             return Err(Error::InvalidArgument(format!(
@@ -86,7 +85,11 @@ impl UrlSigner {
         let base = match &config.presign.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => {
-                let scheme = if config.tls.is_some() { "https" } else { "http" };
+                let scheme = if config.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
                 format!("{scheme}://{}", config.listen)
             }
         };
