@@ -288,3 +288,56 @@ async fn address_and_token_from_the_environment_or_a_file() {
         4
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presigned_urls_round_trip_through_plain_http() {
+    let server = TestServer::start(Backend::Filesystem).await;
+    let ns = ok(arca(&server, &["ns", "create", "--user", "alice"]))
+        .trim()
+        .to_owned();
+    let plan = json(arca(
+        &server,
+        &[
+            "--json",
+            "presign",
+            "put",
+            &format!("{ns}:shared/report.txt"),
+            "--size",
+            "13",
+            "--expires",
+            "900",
+        ],
+    ));
+    let url = plan["parts"][0]["url"].as_str().unwrap().to_owned();
+    let put = arca_tests::http("PUT", &url, &[], b"hello, world!".to_vec()).await;
+    assert_eq!(put.status, 200);
+    let upload_id = plan["upload_id"].as_str().unwrap();
+    let entry = json(arca(
+        &server,
+        &["--json", "presign", "finalize", upload_id],
+    ));
+    assert_eq!(entry["size"], 13);
+
+    let url = ok(arca(
+        &server,
+        &["presign", "get", &format!("{ns}:shared/report.txt")],
+    ));
+    let got = arca_tests::http("GET", url.trim(), &[], Vec::new()).await;
+    assert_eq!(got.body, b"hello, world!");
+
+    // An expiry past the server's maximum is bad input (exit code 6).
+    let refused = arca(
+        &server,
+        &[
+            "presign",
+            "get",
+            &format!("{ns}:shared/report.txt"),
+            "--expires",
+            "999999",
+        ],
+    );
+    assert_eq!(code(&refused), 6);
+    // A malformed part is a usage error.
+    let usage = arca(&server, &["presign", "finalize", upload_id, "--part", "x"]);
+    assert_eq!(code(&usage), 2);
+}

@@ -152,6 +152,47 @@ enum Command {
     /// Sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Presigned URLs, to move a file with plain HTTP (curl, a browser).
+    #[command(subcommand)]
+    Presign(PresignCommand),
+}
+
+#[derive(Subcommand)]
+enum PresignCommand {
+    /// Print a URL that downloads a file with GET (Range requests work).
+    Get {
+        /// NAMESPACE:PATH.
+        remote: String,
+        /// Seconds the URL stays valid (900, 3600, 86400, ... up to the
+        /// server's maximum).
+        #[arg(long, default_value_t = 3600)]
+        expires: u32,
+    },
+    /// Print the upload id and the URL(s) to PUT a file's content to; then
+    /// run `arca presign finalize`.
+    Put {
+        /// NAMESPACE:PATH.
+        remote: String,
+        /// The file's size in bytes (checked at finalize; on S3 a large size
+        /// gets one URL per part).
+        #[arg(long)]
+        size: Option<u64>,
+        /// Seconds the URLs stay valid.
+        #[arg(long, default_value_t = 3600)]
+        expires: u32,
+    },
+    /// Verify and commit a presigned upload.
+    Finalize {
+        /// The upload id `arca presign put` printed.
+        upload_id: String,
+        /// The expected SHA-256 (lowercase hex).
+        #[arg(long)]
+        sha256: Option<String>,
+        /// For a multipart plan: NUMBER=ETAG of each part, from the ETag
+        /// header each part's PUT answered with.
+        #[arg(long = "part", value_parser = part_etag)]
+        parts: Vec<(u32, String)>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -309,6 +350,16 @@ fn key_value(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+fn part_etag(s: &str) -> Result<(u32, String), String> {
+    let (number, etag) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NUMBER=ETAG, got {s:?}"))?;
+    let number = number
+        .parse()
+        .map_err(|_| format!("{number:?} is not a part number"))?;
+    Ok((number, etag.to_owned()))
 }
 
 /// `NAMESPACE:PATH` → (namespace, path).
@@ -1038,6 +1089,72 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
+        Command::Presign(command) => match command {
+            PresignCommand::Get { remote: spec, expires } => {
+                let (ns, path) = remote(&spec);
+                let signed = client
+                    .presign_download(&ns, &path, std::time::Duration::from_secs(u64::from(expires)))
+                    .await?;
+                out.show(
+                    json!({
+                        "url": signed.url,
+                        "method": signed.method,
+                        "expires_at": signed.expires_at.map(|t| t.seconds),
+                    }),
+                    || signed.url.clone(),
+                );
+            }
+            PresignCommand::Put {
+                remote: spec,
+                size,
+                expires,
+            } => {
+                let (ns, path) = remote(&spec);
+                let plan = client
+                    .presign_upload(&ns, &path, size, std::time::Duration::from_secs(u64::from(expires)))
+                    .await?;
+                let parts: Vec<Value> = plan
+                    .parts
+                    .iter()
+                    .map(|p| {
+                        json!({"part_number": p.part_number, "url": p.url, "offset": p.offset, "length": p.length})
+                    })
+                    .collect();
+                out.show(
+                    json!({
+                        "upload_id": plan.upload_id,
+                        "method": plan.method,
+                        "parts": parts,
+                        "headers": plan.headers,
+                        "expires_at": plan.expires_at.map(|t| t.seconds),
+                        "finalize_by": plan.finalize_by.map(|t| t.seconds),
+                    }),
+                    || {
+                        let mut text = plan.upload_id.clone();
+                        for part in &plan.parts {
+                            text.push_str(&format!("\n{} {}", plan.method, part.url));
+                        }
+                        text
+                    },
+                );
+            }
+            PresignCommand::Finalize {
+                upload_id,
+                sha256,
+                parts,
+            } => {
+                let parts = parts
+                    .into_iter()
+                    .map(|(part_number, etag)| pb::UploadedPart { part_number, etag })
+                    .collect();
+                let entry = client
+                    .finalize_upload(&upload_id, sha256.as_deref(), parts)
+                    .await?;
+                out.show(entry_json(&entry), || {
+                    format!("{} {} {}", entry.path, entry.size, entry.sha256)
+                });
+            }
+        },
         Command::Session(command) => {
             let mut sessions = client.sessions.clone();
             match command {
