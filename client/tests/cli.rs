@@ -312,10 +312,7 @@ async fn presigned_urls_round_trip_through_plain_http() {
     let put = arca_tests::http("PUT", &url, &[], b"hello, world!".to_vec()).await;
     assert_eq!(put.status, 200);
     let upload_id = plan["upload_id"].as_str().unwrap();
-    let entry = json(arca(
-        &server,
-        &["--json", "presign", "finalize", upload_id],
-    ));
+    let entry = json(arca(&server, &["--json", "presign", "finalize", upload_id]));
     assert_eq!(entry["size"], 13);
 
     let url = ok(arca(

@@ -192,3 +192,229 @@ async fn s3_going_away_commits_nothing_and_readiness_follows() {
     moto.kill().unwrap();
     let _ = moto.wait();
 }
+
+/// How an upload stream goes: sends 1 MiB chunks of `data` from the offset
+/// the server accepts at, up to `to`, then `finish` if asked. Returns the
+/// upload id, the last persisted offset seen and how the stream ended; with
+/// `leave_at`, it leaves (an abandoned stream) once that much is persisted.
+async fn upload_through(
+    server: &TestServer,
+    first: In,
+    data: &[u8],
+    to: usize,
+    finish: bool,
+    leave_at: Option<u64>,
+) -> (String, u64, Result<pb::Entry, tonic::Status>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(pb::UploadRequest {
+        message: Some(first),
+    })
+    .await
+    .unwrap();
+    let mut answers = match server
+        .client
+        .files
+        .clone()
+        .upload(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+    {
+        Ok(answers) => answers.into_inner(),
+        Err(status) => return (String::new(), 0, Err(status)),
+    };
+    let (id, mut persisted) = match answers.message().await {
+        Ok(Some(pb::UploadResponse {
+            message: Some(pb::upload_response::Message::Accepted(a)),
+        })) => (a.upload_id, a.persisted_offset),
+        Ok(other) => panic!("expected accepted, got {other:?}"),
+        Err(status) => return (String::new(), 0, Err(status)),
+    };
+    let sender = {
+        let data = data.to_vec();
+        let from = persisted as usize;
+        tokio::spawn(async move {
+            for at in (from..to).step_by(1 << 20) {
+                let end = (at + (1 << 20)).min(to);
+                let message = In::Data(pb::UploadData {
+                    offset: at as u64,
+                    data: data[at..end].to_vec().into(),
+                });
+                if tx
+                    .send(pb::UploadRequest {
+                        message: Some(message),
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            if finish {
+                let _ = tx
+                    .send(pb::UploadRequest {
+                        message: Some(In::Finish(pb::UploadFinish::default())),
+                    })
+                    .await;
+            }
+            tx.closed().await;
+        })
+    };
+    let ended = loop {
+        match answers.message().await {
+            Ok(Some(pb::UploadResponse {
+                message: Some(pb::upload_response::Message::Progress(p)),
+            })) => {
+                persisted = p.persisted_offset;
+                if leave_at.is_some_and(|at| persisted >= at) {
+                    break Err(tonic::Status::cancelled("left on purpose"));
+                }
+            }
+            Ok(Some(pb::UploadResponse {
+                message: Some(pb::upload_response::Message::Committed(e)),
+            })) => break Ok(e),
+            Ok(Some(_)) => {}
+            Ok(None) => break Err(tonic::Status::unknown("stream ended without a commit")),
+            Err(status) => break Err(status),
+        }
+    };
+    sender.abort();
+    (id, persisted, ended)
+}
+
+/// A store that answers 5xx, then one that stalls: the upload fails with
+/// UNAVAILABLE and nothing is visible; once the store is back it resumes
+/// from the persisted offset and commits exactly the content; no multipart
+/// upload is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_answering_5xx_or_stalling_fails_cleanly_and_resumes() {
+    let Some(endpoint) = arca_tests::s3_endpoint() else {
+        eprintln!("ARCA_TEST_S3_ENDPOINT is not set: run through tests/run.sh");
+        return;
+    };
+    arca_tests::ensure_s3_bucket_at(&endpoint).await;
+    let target: std::net::SocketAddr = endpoint
+        .trim_start_matches("http://")
+        .parse()
+        .expect("a loopback S3 endpoint");
+    let proxy = arca_tests::FaultProxy::start(target).await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let prefix = format!("faultproxy-{}/", arca_server::ids::new_id());
+    let mut config = test_config(Backend::Memory, dir.path());
+    // Two attempts of at most two seconds each: the store is given up on
+    // quickly, so the test is short.
+    let base = arca_tests::s3_config(dir.path(), &format!("http://{}", proxy.addr), &prefix, 2, 2);
+    config.backends = base.backends;
+    config.default_backend = base.default_backend;
+    let server = TestServer::start_with(config, dir.clone()).await;
+    let ns = server.workspace().await;
+
+    for (fault, path) in [
+        (arca_tests::Fault::Unavailable, "five-xx.bin"),
+        (arca_tests::Fault::Stall, "stalled.bin"),
+    ] {
+        let data = arca_tests::pattern(12 * 1024 * 1024 + 5, path.len() as u8);
+        let start = In::Start(pb::UploadStart {
+            namespace_id: ns.clone(),
+            path: path.into(),
+            total_size: Some(data.len() as u64),
+            ..Default::default()
+        });
+        // Until one 5 MiB part is in the store and persisted; then away.
+        let (id, persisted, _) =
+            upload_through(&server, start, &data, 8 << 20, false, Some(5 << 20)).await;
+        assert!(persisted >= 5 << 20);
+        proxy.set(fault);
+        let resume = || {
+            In::Resume(pb::UploadResume {
+                upload_id: id.clone(),
+            })
+        };
+        // The stream's hold on the upload ends a moment after it is left.
+        let mut ended = Err(tonic::Status::aborted("not tried"));
+        for _ in 0..50 {
+            ended = upload_through(&server, resume(), &data, data.len(), true, None)
+                .await
+                .2;
+            match &ended {
+                Err(status) if status.code() == Code::Aborted => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                _ => break,
+            }
+        }
+        let status = ended.expect_err("an upload through a failing store must fail");
+        assert_eq!(status.code(), Code::Unavailable, "{fault:?}: {status:?}");
+        assert_code(
+            server
+                .client
+                .files
+                .clone()
+                .stat(pb::StatRequest {
+                    namespace_id: ns.clone(),
+                    path: path.into(),
+                })
+                .await,
+            Code::NotFound,
+        );
+
+        // The store is back: resume from what was persisted, and commit.
+        proxy.set(arca_tests::Fault::Pass);
+        let mut committed = None;
+        for _ in 0..50 {
+            match upload_through(&server, resume(), &data, data.len(), true, None)
+                .await
+                .2
+            {
+                Ok(entry) => {
+                    committed = Some(entry);
+                    break;
+                }
+                Err(status) if status.code() == Code::Aborted => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(status) => panic!("{fault:?}: resuming failed: {status:?}"),
+            }
+        }
+        let entry = committed.expect("the upload resumed and committed");
+        assert_eq!(entry.size, data.len() as u64);
+        assert_eq!(entry.sha256, arca_tests::sha256(&data));
+        assert_eq!(
+            server
+                .client
+                .download(pb::DownloadRequest {
+                    namespace_id: ns.clone(),
+                    path: path.into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .data,
+            data
+        );
+    }
+
+    // No multipart upload is left under the test prefix.
+    let direct = arca_server::blobs::s3::S3Store::open(arca_server::blobs::s3::S3Settings {
+        bucket: "arca-tests".into(),
+        prefix: prefix.clone(),
+        region: "us-east-1".into(),
+        endpoint: Some(endpoint.clone()),
+        path_style: true,
+        static_credentials: Some(("test".into(), "test".into())),
+        sse: None,
+        sse_kms_key_id: None,
+        part_size: 5 << 20,
+        max_attempts: 2,
+        attempt_timeout: Duration::from_secs(10),
+    })
+    .await
+    .unwrap();
+    use arca_server::blobs::BlobStore;
+    let left: Vec<String> = direct
+        .list("")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.ends_with(".partial"))
+        .collect();
+    assert!(left.is_empty(), "multipart uploads left behind: {left:?}");
+}

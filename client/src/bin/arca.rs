@@ -1090,10 +1090,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Presign(command) => match command {
-            PresignCommand::Get { remote: spec, expires } => {
+            PresignCommand::Get {
+                remote: spec,
+                expires,
+            } => {
                 let (ns, path) = remote(&spec);
                 let signed = client
-                    .presign_download(&ns, &path, std::time::Duration::from_secs(u64::from(expires)))
+                    .presign_download(
+                        &ns,
+                        &path,
+                        std::time::Duration::from_secs(u64::from(expires)),
+                    )
                     .await?;
                 out.show(
                     json!({
@@ -1111,7 +1118,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             } => {
                 let (ns, path) = remote(&spec);
                 let plan = client
-                    .presign_upload(&ns, &path, size, std::time::Duration::from_secs(u64::from(expires)))
+                    .presign_upload(
+                        &ns,
+                        &path,
+                        size,
+                        std::time::Duration::from_secs(u64::from(expires)),
+                    )
                     .await?;
                 let parts: Vec<Value> = plan
                     .parts

@@ -111,6 +111,14 @@ impl S3Store {
             .retry_config(
                 aws_sdk_s3::config::retry::RetryConfig::standard()
                     .with_max_attempts(settings.max_attempts.max(1)),
+            )
+            // A store that accepts the connection and then says nothing is
+            // an error to retry, not a hang: each attempt is bounded.
+            .timeout_config(
+                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(settings.attempt_timeout)
+                    .operation_attempt_timeout(settings.attempt_timeout)
+                    .build(),
             );
         if let Some(endpoint) = &settings.endpoint {
             builder = builder.endpoint_url(endpoint);
