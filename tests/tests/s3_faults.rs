@@ -1,7 +1,10 @@
-//! The S3 backend when S3 goes away: an upload fails cleanly with nothing
-//! half-written visible, and readiness reports NOT_SERVING until the bucket
-//! answers again. Uses its own moto server (ARCA_TEST_MOTO_SERVER, which
-//! tests/run.sh sets) so that stopping it disturbs no other test.
+//! The S3 backend when S3 fails: gone altogether, answering 5xx, or
+//! stalling. An upload fails cleanly with nothing half-written visible,
+//! resumes once the store is back, leaves no multipart upload behind, and
+//! readiness reports NOT_SERVING while the bucket does not answer. The
+//! stopped-server test uses its own moto server (ARCA_TEST_MOTO_SERVER,
+//! which tests/run.sh sets) so that stopping it disturbs no other test; the
+//! 5xx and stall tests put a fault proxy in front of the shared one.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
