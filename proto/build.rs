@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/arca/v1/session.proto",
         "proto/arca/v1/checkpoint.proto",
         "proto/arca/v1/presign.proto",
+        "proto/arca/v1/admin.proto",
     ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");

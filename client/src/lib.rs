@@ -1,8 +1,8 @@
 //! Rust client for the Arca storage service.
 //!
 //! [`Client`] holds the generated stubs ([`Client::namespaces`],
-//! [`Client::files`], [`Client::sessions`], [`Client::checkpoints`] and
-//! [`Client::presign`], usable directly for every
+//! [`Client::files`], [`Client::sessions`], [`Client::checkpoints`],
+//! [`Client::presign`] and [`Client::admin`], usable directly for every
 //! RPC), sends the credential (`authorization: Bearer <secret>`) on every
 //! call, connects over TLS with a custom CA when asked, and adds the streaming
 //! helpers most callers want: [`Client::upload`] sends content in chunks
@@ -21,6 +21,7 @@ pub use transfer::{ProgressFn, SessionKeeper, TransferOptions, TreeItem};
 pub use arca_proto::v1 as pb;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use pb::admin_service_client::AdminServiceClient;
 use pb::checkpoint_service_client::CheckpointServiceClient;
 use pb::file_service_client::FileServiceClient;
 use pb::namespace_service_client::NamespaceServiceClient;
@@ -128,6 +129,8 @@ pub struct Client {
     pub checkpoints: CheckpointServiceClient<AuthChannel>,
     /// The PresignService stub.
     pub presign: PresignServiceClient<AuthChannel>,
+    /// The AdminService stub (admin keys).
+    pub admin: AdminServiceClient<AuthChannel>,
     channel: Channel,
 }
 
@@ -192,6 +195,7 @@ impl Client {
             sessions: SessionServiceClient::new(auth()),
             checkpoints: CheckpointServiceClient::new(auth()),
             presign: PresignServiceClient::new(auth()),
+            admin: AdminServiceClient::new(auth()),
             channel,
         }
     }

@@ -4,6 +4,7 @@
 //! Services here are thin: they translate messages (`convert`) and call the
 //! core; no policy lives in this module.
 
+mod admin;
 mod checkpoint;
 mod convert;
 mod download;
@@ -16,6 +17,7 @@ mod upload;
 use std::future::Future;
 use std::time::Duration;
 
+use arca_proto::v1::admin_service_server::AdminServiceServer;
 use arca_proto::v1::checkpoint_service_server::CheckpointServiceServer;
 use arca_proto::v1::file_service_server::FileServiceServer;
 use arca_proto::v1::namespace_service_server::NamespaceServiceServer;
@@ -31,6 +33,7 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
+pub use admin::AdminApi;
 pub use checkpoint::CheckpointApi;
 pub use file::FileApi;
 pub use namespace::NamespaceApi;
@@ -117,6 +120,7 @@ async fn set_serving(health: &tonic_health::server::HealthReporter, serving: boo
         health
             .set_serving::<PresignServiceServer<PresignApi>>()
             .await;
+        health.set_serving::<AdminServiceServer<AdminApi>>().await;
         health
             .set_service_status("", tonic_health::ServingStatus::Serving)
             .await;
@@ -133,6 +137,9 @@ async fn set_serving(health: &tonic_health::server::HealthReporter, serving: boo
             .await;
         health
             .set_not_serving::<PresignServiceServer<PresignApi>>()
+            .await;
+        health
+            .set_not_serving::<AdminServiceServer<AdminApi>>()
             .await;
         health
             .set_service_status("", tonic_health::ServingStatus::NotServing)
@@ -217,8 +224,9 @@ pub async fn serve(
     );
     let presign = InterceptedService::new(
         PresignServiceServer::new(PresignApi::new(core.clone())),
-        auth,
+        auth.clone(),
     );
+    let admin = InterceptedService::new(AdminServiceServer::new(AdminApi::new(core.clone())), auth);
     set_serving(&health, true).await;
     // One router: the gRPC services, and the HTTP endpoint of presigned
     // URLs (HTTP/1.1 or HTTP/2 on the same port; it checks signatures, not
@@ -231,6 +239,7 @@ pub async fn serve(
         .add_service(sessions)
         .add_service(checkpoints)
         .add_service(presign)
+        .add_service(admin)
         .into_axum_router()
         .merge(crate::presign::http::router(core.clone()));
 

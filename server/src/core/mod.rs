@@ -15,6 +15,7 @@ pub mod presign;
 pub mod quota;
 pub mod reclaim;
 pub mod sessions;
+pub mod stats;
 pub mod tree;
 pub mod uploads;
 
