@@ -46,6 +46,17 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// Presigned URLs.
     pub presign: PresignConfig,
+    /// The Prometheus metrics endpoint.
+    pub metrics: MetricsConfig,
+}
+
+/// The Prometheus metrics endpoint.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served (plain HTTP, no credential: keep it
+    /// on a port only the cluster reaches). Off when absent.
+    pub listen: Option<SocketAddr>,
 }
 
 /// Presigned URLs.
@@ -403,6 +414,7 @@ impl Default for Config {
             quotas: QuotaConfig::default(),
             tls: None,
             presign: PresignConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }

@@ -106,6 +106,9 @@ impl From<Error> for Status {
         if err.is_fault() {
             tracing::error!(error = %err, "request failed");
         }
+        if matches!(err, Error::Backend(_)) {
+            crate::metrics::metrics().backend_errors.inc();
+        }
         Status::new(err.code(), err.public_message())
     }
 }

@@ -9,7 +9,8 @@
 //!
 //! Beside them: [`config`], [`error`] (the one error enum and its gRPC
 //! mapping), [`paths`] (the one path normalisation), [`ids`] and [`grid`]
-//! (where bytes land), [`presign`] (URLs the server signs and serves).
+//! (where bytes land), [`presign`] (URLs the server signs and serves),
+//! [`metrics`] (Prometheus series on their own port).
 
 pub mod api;
 pub mod auth;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod grid;
 pub mod ids;
 pub mod meta;
+pub mod metrics;
 pub mod paths;
 pub mod presign;
 

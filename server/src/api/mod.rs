@@ -186,6 +186,33 @@ pub async fn serve(
         tracing::warn!(key_file = %path.display(), "no API keys configured: an admin key for all sandboxes is in this file; listening on loopback only");
     }
 
+    // Metrics on their own port, bound before serving so that a taken port
+    // is a start-up error.
+    let metrics_server = match core.config.metrics.listen {
+        Some(address) => {
+            let listener = match TcpListener::bind(address).await {
+                Ok(listener) => listener,
+                Err(e) => {
+                    core.close();
+                    return Err(Error::InvalidArgument(format!(
+                        "metrics: cannot listen on {address}: {e}"
+                    )));
+                }
+            };
+            let bound = listener
+                .local_addr()
+                .map_err(|e| Error::Internal(format!("metrics listener address: {e}")))?;
+            tracing::info!(address = %bound, "metrics listening");
+            let router = crate::metrics::router(core.clone());
+            Some(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::warn!(error = %e, "metrics endpoint stopped");
+                }
+            }))
+        }
+        None => None,
+    };
+
     let (stop_reclaim, stop_rx) = watch::channel(false);
     let reclaimer = tokio::spawn(reclaim::run(core.clone(), stop_rx));
 
@@ -241,7 +268,8 @@ pub async fn serve(
         .add_service(presign)
         .add_service(admin)
         .into_axum_router()
-        .merge(crate::presign::http::router(core.clone()));
+        .merge(crate::presign::http::router(core.clone()))
+        .layer(axum::middleware::from_fn(crate::metrics::track));
 
     tracing::info!(address = %local, "arca listening");
     // The builder's TCP options do not reach a caller-supplied listener:
@@ -305,6 +333,9 @@ pub async fn serve(
         }
     };
     readiness.abort();
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     let _ = stop_reclaim.send(true);
     let _ = reclaimer.await;
     core.close();

@@ -112,6 +112,7 @@ impl S3Store {
                 aws_sdk_s3::config::retry::RetryConfig::standard()
                     .with_max_attempts(settings.max_attempts.max(1)),
             )
+            .interceptor(crate::metrics::S3Attempts)
             // A store that accepts the connection and then says nothing is
             // an error to retry, not a hang: each attempt is bounded.
             .timeout_config(

@@ -334,6 +334,11 @@ impl Core {
         self.in_flight.lock().unwrap().clone()
     }
 
+    /// How many uploads are attached to a stream (or a presigned request) now.
+    pub fn attached_uploads(&self) -> usize {
+        self.active_uploads.lock().unwrap().len()
+    }
+
     pub(crate) fn release_upload(&self, id: &str) {
         self.active_uploads.lock().unwrap().remove(id);
     }

@@ -302,8 +302,18 @@ pub async fn run(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
         // The orphan sweep lists every namespace: at start, then now and then.
         let sweep = passes.is_multiple_of(ORPHAN_SWEEP_EVERY);
         passes += 1;
-        if let Err(e) = core.reclaim_pass_with(sweep).await {
-            tracing::warn!(error = %e, "reclaim pass stopped (fails closed); retrying later");
+        let m = crate::metrics::metrics();
+        m.reclaim_passes.inc();
+        match core.reclaim_pass_with(sweep).await {
+            Ok(report) => {
+                m.reclaim_deleted_objects
+                    .inc_by(report.deleted_objects + report.orphans);
+                m.reclaim_expired_uploads.inc_by(report.expired_uploads);
+            }
+            Err(e) => {
+                m.reclaim_failures.inc();
+                tracing::warn!(error = %e, "reclaim pass stopped (fails closed); retrying later");
+            }
         }
         tokio::select! {
             _ = core.reclaim_wakeup.notified() => {
