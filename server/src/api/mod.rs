@@ -102,6 +102,11 @@ impl tonic::service::Interceptor for Authenticate {
     }
 }
 
+/// The health service name liveness probes ask for: SERVING for as long as
+/// the process serves at all, whatever the backends do (a backend outage
+/// must make the pod unready, not get it restarted).
+pub const LIVENESS_SERVICE: &str = "arca.liveness";
+
 /// How often readiness probes the backends.
 const READINESS_PROBE: Duration = Duration::from_secs(2);
 
@@ -217,6 +222,9 @@ pub async fn serve(
     let reclaimer = tokio::spawn(reclaim::run(core.clone(), stop_rx));
 
     let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status(LIVENESS_SERVICE, tonic_health::ServingStatus::Serving)
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(arca_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
