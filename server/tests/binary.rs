@@ -13,10 +13,15 @@ struct Running {
 }
 
 fn start(data_dir: &std::path::Path) -> Running {
+    start_with(data_dir, &[])
+}
+
+fn start_with(data_dir: &std::path::Path, extra: &[&str]) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_arca-server"))
         .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
         .arg("--data-dir")
         .arg(data_dir)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -259,4 +264,222 @@ fn the_readme_configuration_is_valid() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// An upload stream driven by hand.
+struct Stream {
+    tx: tokio::sync::mpsc::Sender<pb::UploadRequest>,
+    answers: tonic::Streaming<pb::UploadResponse>,
+    id: String,
+    persisted: u64,
+}
+
+impl Stream {
+    async fn open(client: &Client, first: pb::upload_request::Message) -> Stream {
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tx.send(pb::UploadRequest {
+            message: Some(first),
+        })
+        .await
+        .unwrap();
+        let mut answers = client
+            .files
+            .clone()
+            .upload(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+            .unwrap()
+            .into_inner();
+        match answers.message().await.unwrap() {
+            Some(pb::UploadResponse {
+                message: Some(pb::upload_response::Message::Accepted(a)),
+            }) => Stream {
+                tx,
+                answers,
+                id: a.upload_id,
+                persisted: a.persisted_offset,
+            },
+            other => panic!("expected accepted, got {other:?}"),
+        }
+    }
+
+    async fn send(&self, data: &[u8], from: usize, to: usize) {
+        for at in (from..to).step_by(1 << 20) {
+            let end = (at + (1 << 20)).min(to);
+            self.tx
+                .send(pb::UploadRequest {
+                    message: Some(pb::upload_request::Message::Data(pb::UploadData {
+                        offset: at as u64,
+                        data: data[at..end].to_vec().into(),
+                    })),
+                })
+                .await
+                .unwrap();
+        }
+    }
+
+    /// Waits for a progress answer with at least `at` bytes persisted.
+    async fn persisted_at_least(&mut self, at: u64) {
+        while self.persisted < at {
+            match self.answers.message().await.unwrap() {
+                Some(pb::UploadResponse {
+                    message: Some(pb::upload_response::Message::Progress(p)),
+                }) => self.persisted = p.persisted_offset,
+                other => panic!("expected progress, got {other:?}"),
+            }
+        }
+    }
+
+    async fn finish(mut self) -> pb::Entry {
+        self.tx
+            .send(pb::UploadRequest {
+                message: Some(pb::upload_request::Message::Finish(
+                    pb::UploadFinish::default(),
+                )),
+            })
+            .await
+            .unwrap();
+        loop {
+            match self.answers.message().await.unwrap() {
+                Some(pb::UploadResponse {
+                    message: Some(pb::upload_response::Message::Committed(e)),
+                }) => return e,
+                Some(_) => continue,
+                None => panic!("the stream ended without a commit"),
+            }
+        }
+    }
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// SIGTERM with two uploads in flight: readiness turns NOT_SERVING at
+/// once, new calls are refused, the upload that keeps going finishes
+/// within the grace period, the one left waiting is cut off when the grace
+/// period ends and resumes after a restart; nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_upload_finishes_it_or_leaves_it_resumable() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("arca.toml");
+    std::fs::write(&config, "shutdown_grace_secs = 3\n").unwrap();
+    let data_dir = dir.path().join("data");
+    let args = ["--config", config.to_str().unwrap()];
+    let running = start_with(&data_dir, &args);
+    let key = admin_key(&data_dir);
+    let client = Client::connect(format!("http://{}", running.addr), &key)
+        .await
+        .unwrap();
+    let ns = client
+        .namespaces
+        .clone()
+        .create_namespace(pb::CreateNamespaceRequest {
+            r#type: pb::NamespaceType::Workspace as i32,
+            scope: pb::Scope::User as i32,
+            owner: Some(pb::Owner {
+                sandbox: "sb".into(),
+                user: "alice".into(),
+                session: String::new(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .namespace_id;
+    let (a, b) = (pattern(20 << 20, 1), pattern(20 << 20, 2));
+    let start = |path: &str, len: usize| {
+        pb::upload_request::Message::Start(pb::UploadStart {
+            namespace_id: ns.clone(),
+            path: path.into(),
+            total_size: Some(len as u64),
+            ..Default::default()
+        })
+    };
+    let mut first = Stream::open(&client, start("finished.bin", a.len())).await;
+    first.send(&a, 0, 6 << 20).await;
+    first.persisted_at_least(4 << 20).await;
+    let mut second = Stream::open(&client, start("resumed.bin", b.len())).await;
+    second.send(&b, 0, 6 << 20).await;
+    second.persisted_at_least(4 << 20).await;
+    let upload_b = second.id.clone();
+
+    let pid = running.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Readiness goes NOT_SERVING on the connection still open.
+    let mut health = tonic_health::pb::health_client::HealthClient::new(client.channel());
+    let mut not_serving = false;
+    for _ in 0..40 {
+        match health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+        {
+            Ok(answer)
+                if answer.get_ref().status()
+                    == tonic_health::pb::health_check_response::ServingStatus::NotServing =>
+            {
+                not_serving = true;
+                break;
+            }
+            // A refused call also tells the prober to look elsewhere.
+            Err(_) => {
+                not_serving = true;
+                break;
+            }
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+    assert!(not_serving, "readiness stayed SERVING while draining");
+    // The upload that keeps going completes inside the grace period.
+    first.send(&a, 6 << 20, a.len()).await;
+    let entry = first.finish().await;
+    assert_eq!(entry.sha256, sha256_hex(&a));
+    // The other waits; the grace period ends and the server exits cleanly.
+    let mut running = running;
+    let exit = running.child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    drop(second);
+    drop(client);
+
+    let running = start_with(&data_dir, &args);
+    let client = Client::connect(format!("http://{}", running.addr), &key)
+        .await
+        .unwrap();
+    let read = client
+        .download(pb::DownloadRequest {
+            namespace_id: ns.clone(),
+            path: "finished.bin".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(read.data, a);
+    let resumed = Stream::open(
+        &client,
+        pb::upload_request::Message::Resume(pb::UploadResume {
+            upload_id: upload_b,
+        }),
+    )
+    .await;
+    assert!(resumed.persisted >= 4 << 20, "{}", resumed.persisted);
+    resumed.send(&b, resumed.persisted as usize, b.len()).await;
+    let entry = resumed.finish().await;
+    assert_eq!(entry.sha256, sha256_hex(&b));
+    drop(client);
+    terminate(running);
 }

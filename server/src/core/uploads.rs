@@ -504,7 +504,18 @@ impl Upload {
 }
 
 impl Drop for Upload {
+    /// An upload dropped without `finish` or `close` (its task cancelled,
+    /// as when the process stops after the shutdown grace period) stays
+    /// resumable from its recorded offset: the staged write is suspended,
+    /// not aborted. Only content known bad is thrown away.
     fn drop(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            if self.doomed {
+                drop(writer); // aborts
+            } else {
+                writer.suspend();
+            }
+        }
         self.core.release_upload(&self.id);
     }
 }
