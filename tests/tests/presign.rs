@@ -563,64 +563,110 @@ async fn own_urls_refuse_misuse(backend: Backend) {
 }
 
 /// An upload never finalized is discarded when its lease runs out: its
-/// staged content goes, and finalize no longer knows it.
+/// staged content goes (on S3, the multipart upload of a multipart plan is
+/// aborted too), and finalize no longer knows it.
 async fn unfinalized_uploads_are_reclaimed(backend: Backend) {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let mut config = test_config(backend, dir.path());
     config.presign.finalize_window_secs = 0;
+    let s3_prefix = format!("{}/", dir.path().file_name().unwrap().to_string_lossy());
     let server = TestServer::start_with(config, dir).await;
     let ns = server.workspace().await;
-    let plan = server
-        .client
-        .presign
-        .clone()
-        .presign_upload(pb::PresignUploadRequest {
-            namespace_id: ns.clone(),
-            path: "never.txt".into(),
-            expires_in_secs: 1,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    put_plan(&plan, b"staged but never finalized").await;
-    let blobs = |server: &TestServer| {
-        server.blob_root().map(|root| {
-            walk(&root)
-                .into_iter()
-                .filter(|p| p.contains("/objects/"))
-                .count()
-        })
+    let plan = |path: &'static str, size: Option<u64>| {
+        let presign = server.client.presign.clone();
+        let ns = ns.clone();
+        async move {
+            presign
+                .clone()
+                .presign_upload(pb::PresignUploadRequest {
+                    namespace_id: ns,
+                    path: path.into(),
+                    total_size: size,
+                    expires_in_secs: 1,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }
     };
-    if backend == Backend::Filesystem {
-        assert_eq!(blobs(&server), Some(1));
+    let single = plan("never.txt", None).await;
+    put_plan(&single, b"staged but never finalized").await;
+    // A multipart plan on S3 (two parts of 5 MiB), of which one part came.
+    let big = pattern(6 << 20, 3);
+    let multi = plan("never-big.bin", Some(big.len() as u64)).await;
+    let first = &multi.parts[0];
+    let answer = http(
+        "PUT",
+        &first.url,
+        &[],
+        big[..first.length.max(1) as usize].to_vec(),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+
+    let stored = || async {
+        match backend {
+            Backend::Filesystem => server.blob_root().map(|root| {
+                walk(&root)
+                    .into_iter()
+                    .filter(|p| p.contains("/objects/"))
+                    .collect::<Vec<_>>()
+            }),
+            Backend::S3 => {
+                use arca_server::blobs::BlobStore;
+                let store =
+                    arca_server::blobs::s3::S3Store::open(arca_server::blobs::s3::S3Settings {
+                        bucket: "arca-tests".into(),
+                        prefix: s3_prefix.clone(),
+                        region: "us-east-1".into(),
+                        endpoint: arca_tests::s3_endpoint(),
+                        path_style: true,
+                        static_credentials: Some(("test".into(), "test".into())),
+                        sse: None,
+                        sse_kms_key_id: None,
+                        part_size: 5 << 20,
+                        max_attempts: 2,
+                        attempt_timeout: Duration::from_secs(10),
+                    })
+                    .await
+                    .unwrap();
+                Some(store.list("").await.unwrap())
+            }
+            Backend::Memory => None,
+        }
+    };
+    if let Some(keys) = stored().await {
+        assert_eq!(keys.len(), 2, "{keys:?}");
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let mut gone = false;
-    for _ in 0..50 {
-        match server
-            .client
-            .finalize_upload(&plan.upload_id, None, vec![])
-            .await
-        {
-            Err(arca_client::ClientError::Status(s)) if s.code() == Code::NotFound => {
-                gone = true;
-                break;
+    for upload in [&single.upload_id, &multi.upload_id] {
+        let mut gone = false;
+        for _ in 0..50 {
+            match server.client.finalize_upload(upload, None, vec![]).await {
+                Err(arca_client::ClientError::Status(s)) if s.code() == Code::NotFound => {
+                    gone = true;
+                    break;
+                }
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
+        assert!(gone, "an expired presigned upload was still finalizable");
     }
-    assert!(gone, "an expired presigned upload was still finalizable");
-    if backend == Backend::Filesystem {
+    if stored().await.is_some() {
         let mut empty = false;
         for _ in 0..50 {
-            if blobs(&server) == Some(0) {
+            if stored().await.is_some_and(|keys| keys.is_empty()) {
                 empty = true;
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(empty, "the staged content of an expired upload stayed");
+        assert!(
+            empty,
+            "staged content of expired uploads stayed: {:?}",
+            stored().await
+        );
     }
     assert_code(stat(&server, &ns, "never.txt").await, Code::NotFound);
 }
@@ -640,7 +686,7 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     out
 }
 
-mod own_endpoint {
+mod by_backend {
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -661,6 +707,16 @@ mod own_endpoint {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn filesystem_reclaims_unfinalized() {
         unfinalized_uploads_are_reclaimed(Backend::Filesystem).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn s3_reclaims_unfinalized() {
+        if arca_tests::s3_endpoint().is_none() {
+            eprintln!("ARCA_TEST_S3_ENDPOINT is not set: run through tests/run.sh");
+            return;
+        }
+        arca_tests::ensure_s3_bucket_at(&arca_tests::s3_endpoint().unwrap()).await;
+        unfinalized_uploads_are_reclaimed(Backend::S3).await;
     }
 
     /// The key persists: a URL signed before a restart works after it.
