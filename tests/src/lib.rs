@@ -417,6 +417,26 @@ pub async fn ensure_s3_bucket_at(endpoint: &str) {
     store.ensure_bucket().await.expect("create the test bucket");
 }
 
+/// The test bucket reached directly (not through a server) under
+/// `prefix`, to see what the server left in it.
+pub async fn s3_store(prefix: &str) -> arca_server::blobs::s3::S3Store {
+    arca_server::blobs::s3::S3Store::open(arca_server::blobs::s3::S3Settings {
+        bucket: "arca-tests".into(),
+        prefix: prefix.to_owned(),
+        region: "us-east-1".into(),
+        endpoint: Some(s3_endpoint().expect("ARCA_TEST_S3_ENDPOINT")),
+        path_style: true,
+        static_credentials: Some(("test".into(), "test".into())),
+        sse: None,
+        sse_kms_key_id: None,
+        part_size: 5 << 20,
+        max_attempts: 2,
+        attempt_timeout: std::time::Duration::from_secs(10),
+    })
+    .await
+    .expect("s3 client")
+}
+
 /// A configuration whose only backend is the test bucket on the S3 server
 /// at `endpoint`, under `prefix`, with credentials in private files in `dir`.
 pub fn s3_config(

@@ -615,22 +615,7 @@ async fn unfinalized_uploads_are_reclaimed(backend: Backend) {
             }),
             Backend::S3 => {
                 use arca_server::blobs::BlobStore;
-                let store =
-                    arca_server::blobs::s3::S3Store::open(arca_server::blobs::s3::S3Settings {
-                        bucket: "arca-tests".into(),
-                        prefix: s3_prefix.clone(),
-                        region: "us-east-1".into(),
-                        endpoint: arca_tests::s3_endpoint(),
-                        path_style: true,
-                        static_credentials: Some(("test".into(), "test".into())),
-                        sse: None,
-                        sse_kms_key_id: None,
-                        part_size: 5 << 20,
-                        max_attempts: 2,
-                        attempt_timeout: Duration::from_secs(10),
-                    })
-                    .await
-                    .unwrap();
+                let store = arca_tests::s3_store(&s3_prefix).await;
                 Some(store.list("").await.unwrap())
             }
             Backend::Memory => None,

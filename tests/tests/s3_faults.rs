@@ -396,21 +396,7 @@ async fn s3_answering_5xx_or_stalling_fails_cleanly_and_resumes() {
     }
 
     // No multipart upload is left under the test prefix.
-    let direct = arca_server::blobs::s3::S3Store::open(arca_server::blobs::s3::S3Settings {
-        bucket: "arca-tests".into(),
-        prefix: prefix.clone(),
-        region: "us-east-1".into(),
-        endpoint: Some(endpoint.clone()),
-        path_style: true,
-        static_credentials: Some(("test".into(), "test".into())),
-        sse: None,
-        sse_kms_key_id: None,
-        part_size: 5 << 20,
-        max_attempts: 2,
-        attempt_timeout: Duration::from_secs(10),
-    })
-    .await
-    .unwrap();
+    let direct = arca_tests::s3_store(&prefix).await;
     use arca_server::blobs::BlobStore;
     let left: Vec<String> = direct
         .list("")

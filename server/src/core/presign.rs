@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use super::access::Access;
 use super::quota;
 use super::tree::NewFile;
-use super::{Core, Precondition, WriteOptions};
+use super::{Core, WriteOptions};
 use crate::auth::Identity;
 use crate::blobs::{BlobStore, SignedUrl};
 use crate::error::{Error, Result, invalid, not_found, precondition};
@@ -231,11 +231,8 @@ impl Core {
                 (String::new(), staging_key, vec![part], Vec::new())
             }
         };
-        let (must_not_exist, if_version_match) = match opts.precondition {
-            Precondition::None => (false, None),
-            Precondition::MustNotExist => (true, None),
-            Precondition::VersionMatch(v) => (false, Some(v)),
-        };
+        let (must_not_exist, if_version_match) =
+            super::uploads::precondition_fields(opts.precondition);
         let record = UploadRecord {
             namespace_id: ns_id.to_owned(),
             path: path.clone(),
@@ -447,11 +444,7 @@ impl Core {
             let _ = super::uploads::discard_upload(self, upload_id, &record, false).await;
             return Err(e);
         }
-        let precondition = match (record.must_not_exist, record.if_version_match) {
-            (true, _) => Precondition::MustNotExist,
-            (false, Some(v)) => Precondition::VersionMatch(v),
-            (false, None) => Precondition::None,
-        };
+        let precondition = super::uploads::record_precondition(&record);
         let file = NewFile {
             object_id: record.object_id.clone(),
             object_key: record.object_key.clone(),

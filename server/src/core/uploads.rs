@@ -60,6 +60,24 @@ pub struct Upload {
     sandbox: String,
 }
 
+/// How an upload record stores a precondition: (must not exist, version).
+pub(crate) fn precondition_fields(precondition: Precondition) -> (bool, Option<u64>) {
+    match precondition {
+        Precondition::None => (false, None),
+        Precondition::MustNotExist => (true, None),
+        Precondition::VersionMatch(v) => (false, Some(v)),
+    }
+}
+
+/// The precondition an upload record stores.
+pub(crate) fn record_precondition(record: &UploadRecord) -> Precondition {
+    match (record.must_not_exist, record.if_version_match) {
+        (true, _) => Precondition::MustNotExist,
+        (false, Some(v)) => Precondition::VersionMatch(v),
+        (false, None) => Precondition::None,
+    }
+}
+
 fn hash_state(hasher: &Sha256) -> Vec<u8> {
     hasher.serialize().to_vec()
 }
@@ -123,11 +141,7 @@ impl Core {
         // sweep off the staged object.
         let writing = self.writing(&object_key);
         let writer = self.backend(&ns.backend)?.begin(&object_key).await?;
-        let (must_not_exist, if_version_match) = match opts.precondition {
-            Precondition::None => (false, None),
-            Precondition::MustNotExist => (true, None),
-            Precondition::VersionMatch(v) => (false, Some(v)),
-        };
+        let (must_not_exist, if_version_match) = precondition_fields(opts.precondition);
         let hasher = Sha256::new();
         let record = UploadRecord {
             namespace_id: ns_id.to_owned(),
@@ -433,11 +447,7 @@ impl Upload {
             .take()
             .ok_or_else(|| Error::Internal("upload used after it ended".into()))?;
         writer.complete().await?;
-        let precondition = match (self.record.must_not_exist, self.record.if_version_match) {
-            (true, _) => Precondition::MustNotExist,
-            (false, Some(v)) => Precondition::VersionMatch(v),
-            (false, None) => Precondition::None,
-        };
+        let precondition = record_precondition(&self.record);
         let file = NewFile {
             object_id: self.record.object_id.clone(),
             object_key: self.record.object_key.clone(),
