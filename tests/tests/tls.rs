@@ -11,6 +11,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose,
 };
+use rustls::pki_types::pem::PemObject;
 use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
 struct Pki {
@@ -199,4 +200,98 @@ async fn tls_with_client_certificates() {
         task.await.unwrap().is_err(),
         "a world-readable key file was accepted"
     );
+}
+
+/// Presigned URLs over TLS reach clients that speak HTTP/1.1 only (the
+/// port offers ALPN h2 and http/1.1; gRPC keeps working beside them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presigned_urls_over_tls_serve_http1_clients() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let pki = make_pki();
+    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+    write(&cert, &pki.server_cert, 0o644);
+    write(&key, &pki.server_key, 0o600);
+    let mut config = test_config(Backend::Memory, dir.path());
+    config.tls = Some(TlsConfig {
+        cert_file: cert,
+        key_file: key,
+        client_ca_file: None,
+    });
+    let (addr, stop, task) = serve(config).await;
+    let client = Client::connect_with(
+        format!("https://localhost:{}", addr.port()),
+        ConnectOptions {
+            secret: Some(APP.into()),
+            tls: Some(
+                ClientTlsConfig::new()
+                    .ca_certificate(Certificate::from_pem(&pki.ca))
+                    .domain_name("localhost"),
+            ),
+        },
+    )
+    .await
+    .unwrap();
+    let ns = client
+        .namespaces
+        .clone()
+        .create_namespace(pb::CreateNamespaceRequest {
+            r#type: pb::NamespaceType::Workspace as i32,
+            scope: pb::Scope::User as i32,
+            owner: Some(pb::Owner {
+                user: "alice".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .namespace_id;
+    client
+        .files
+        .clone()
+        .write_file(pb::WriteFileRequest {
+            namespace_id: ns.clone(),
+            path: "hello.txt".into(),
+            data: b"hello over https".to_vec().into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let signed = client
+        .presign_download(&ns, "hello.txt", std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(signed.url.starts_with("https://"), "{}", signed.url);
+    let path = &signed.url[signed.url.find("/presigned/").unwrap()..];
+
+    // An HTTP/1.1-only TLS client, as many HTTP libraries are.
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_slice(pki.ca.as_bytes()).unwrap())
+        .unwrap();
+    let mut tls = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut stream = connector.connect(name, tcp).await.unwrap();
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("hello over https"), "{answer}");
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
 }

@@ -9,6 +9,7 @@ mod checkpoint;
 mod convert;
 mod download;
 mod file;
+mod listener;
 mod namespace;
 mod presign;
 mod session;
@@ -29,8 +30,6 @@ use tonic::service::interceptor::InterceptedService;
 use crate::auth::Identity;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
-use tokio_stream::StreamExt;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 pub use admin::AdminApi;
@@ -279,16 +278,19 @@ pub async fn serve(
         .merge(crate::presign::http::router(core.clone()))
         .layer(axum::middleware::from_fn(crate::metrics::track));
 
-    tracing::info!(address = %local, "arca listening");
-    // The builder's TCP options do not reach a caller-supplied listener:
-    // set TCP_NODELAY here, or small answers wait out delayed ACKs.
-    let incoming = TcpListenerStream::new(listener).map(|accepted| {
-        accepted.inspect(|stream| {
-            if let Err(e) = stream.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+    // TLS is terminated here rather than by tonic, whose TLS offers h2 alone.
+    let acceptor = match &tls {
+        Some(tls) => match listener::acceptor(tls) {
+            Ok(acceptor) => Some(acceptor),
+            Err(e) => {
+                core.close();
+                return Err(e);
             }
-        })
-    });
+        },
+        None => None,
+    };
+    let (incoming, accept_loop) = listener::accept(listener, acceptor);
+    tracing::info!(address = %local, tls = tls.is_some(), "arca listening");
     // Readiness follows the backends: NOT_SERVING while one is unreachable.
     let readiness = {
         let (core, health) = (core.clone(), health.clone());
@@ -306,14 +308,7 @@ pub async fn serve(
         })
     };
     let (drain, drained) = oneshot::channel::<()>();
-    let mut builder = Server::builder();
-    if let Some(tls) = &tls {
-        crate::install_crypto_provider();
-        builder = builder
-            .tls_config(server_tls(tls)?)
-            .map_err(|e| Error::InvalidArgument(format!("tls: {e}")))?;
-    }
-    let server = builder
+    let server = Server::builder()
         .accept_http1(true)
         .tcp_nodelay(true)
         .initial_stream_window_size(STREAM_WINDOW)
@@ -330,6 +325,7 @@ pub async fn serve(
             tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining in-flight calls");
             readiness.abort();
             set_serving(&health, false).await;
+            accept_loop.abort();
             let _ = drain.send(());
             match tokio::time::timeout(grace, &mut server).await {
                 Ok(result) => result,
@@ -341,6 +337,7 @@ pub async fn serve(
         }
     };
     readiness.abort();
+    accept_loop.abort();
     if let Some(metrics_server) = metrics_server {
         metrics_server.abort();
     }
@@ -349,19 +346,4 @@ pub async fn serve(
     core.close();
     tracing::info!("arca stopped");
     served.map_err(|e| Error::Internal(format!("transport: {e}")))
-}
-
-fn server_tls(tls: &crate::config::TlsConfig) -> Result<tonic::transport::ServerTlsConfig> {
-    let read = |path: &std::path::Path| {
-        std::fs::read(path)
-            .map_err(|e| Error::InvalidArgument(format!("tls: reading {}: {e}", path.display())))
-    };
-    let key = crate::auth::read_private_file(&tls.key_file)?;
-    let mut config = tonic::transport::ServerTlsConfig::new().identity(
-        tonic::transport::Identity::from_pem(read(&tls.cert_file)?, key),
-    );
-    if let Some(ca) = &tls.client_ca_file {
-        config = config.client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?));
-    }
-    Ok(config)
 }
