@@ -262,9 +262,11 @@ pub async fn track(request: Request, next: Next) -> Response {
             .is_none_or(|v| !v.as_bytes().starts_with(b"application/grpc")))
         .then(|| response.status().as_u16().to_string())
     });
+    let sent = m.sent.get_or_create(&labels).clone();
     response.map(|body| {
         Body::new(Tracked {
             inner: body,
+            sent,
             labels,
             code,
             started,
@@ -320,6 +322,7 @@ impl http_body::Body for Counted {
 /// as when the client goes away: CANCELLED unless a status was seen).
 struct Tracked {
     inner: Body,
+    sent: Counter,
     labels: Labels,
     code: Option<String>,
     started: Instant,
@@ -356,10 +359,7 @@ impl http_body::Body for Tracked {
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    metrics()
-                        .sent
-                        .get_or_create(&self.labels)
-                        .inc_by(data.len() as u64);
+                    self.sent.inc_by(data.len() as u64);
                 } else if let Some(trailers) = frame.trailers_ref()
                     && let Some(code) = outcome(trailers)
                 {
