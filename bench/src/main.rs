@@ -1000,6 +1000,7 @@ async fn s3_backend(size_mib: u64, small: usize) {
         sse: None,
         sse_kms_key_id: None,
         part_size: 8 << 20,
+        part_concurrency: 4,
         max_attempts: 3,
         attempt_timeout: std::time::Duration::from_secs(10),
     })

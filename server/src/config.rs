@@ -247,6 +247,10 @@ pub struct S3Config {
     /// Multipart part size in MiB (at least 5).
     #[serde(default = "default_part_mib")]
     pub part_size_mib: u64,
+    /// Parts of one upload sent at once (at least 1). Memory per upload:
+    /// about (part_concurrency + 1) x part size.
+    #[serde(default = "default_part_concurrency")]
+    pub part_concurrency: usize,
     /// Attempts per request, retries with jittered backoff included.
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
@@ -266,6 +270,10 @@ fn default_region() -> String {
 
 fn default_part_mib() -> u64 {
     8
+}
+
+fn default_part_concurrency() -> usize {
+    4
 }
 
 fn default_attempts() -> u32 {

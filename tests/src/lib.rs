@@ -409,6 +409,7 @@ pub async fn ensure_s3_bucket_at(endpoint: &str) {
         sse: None,
         sse_kms_key_id: None,
         part_size: 5 << 20,
+        part_concurrency: 2,
         max_attempts: 3,
         attempt_timeout: std::time::Duration::from_secs(10),
     })
@@ -430,6 +431,7 @@ pub async fn s3_store(prefix: &str) -> arca_server::blobs::s3::S3Store {
         sse: None,
         sse_kms_key_id: None,
         part_size: 5 << 20,
+        part_concurrency: 2,
         max_attempts: 2,
         attempt_timeout: std::time::Duration::from_secs(10),
     })
@@ -469,6 +471,7 @@ pub fn s3_config(
             sse: None,
             sse_kms_key_id: None,
             part_size_mib: 5,
+            part_concurrency: 2,
             max_attempts,
             attempt_timeout_secs,
         }),

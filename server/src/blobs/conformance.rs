@@ -333,6 +333,7 @@ mod tests {
             sse: None,
             sse_kms_key_id: None,
             part_size: 5 << 20,
+            part_concurrency: 2,
             max_attempts: 3,
             attempt_timeout: std::time::Duration::from_secs(10),
         })

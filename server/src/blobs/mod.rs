@@ -170,9 +170,17 @@ pub trait StagedWrite: Send + Sync {
 
     /// Makes what it can of what was written durable and returns the number
     /// of bytes a [`BlobStore::resume`] would keep: all of it on the
-    /// filesystem, whole parts only on S3. Always an offset at which a
-    /// `write` started or ended.
+    /// filesystem, acknowledged whole parts only on S3. Always an offset at
+    /// which a `write` started or ended. Work still in flight (S3 parts on
+    /// their way) is not waited for: it counts at a later call.
     async fn persist(&mut self) -> Result<u64>;
+
+    /// Like [`StagedWrite::persist`], after waiting for the work in flight:
+    /// for when the writer is about to be left (a stream ends, a client
+    /// asks where it stands).
+    async fn settle(&mut self) -> Result<u64> {
+        self.persist().await
+    }
 
     /// Publishes the content under the key, atomically and durably.
     async fn complete(self: Box<Self>) -> Result<()>;
@@ -268,6 +276,7 @@ fn s3_settings(config: &crate::config::S3Config) -> Result<s3::S3Settings> {
         sse: config.sse.clone(),
         sse_kms_key_id: config.sse_kms_key_id.clone(),
         part_size: config.part_size_mib.saturating_mul(1 << 20),
+        part_concurrency: config.part_concurrency.max(1),
         max_attempts: config.max_attempts,
         attempt_timeout: std::time::Duration::from_secs(config.attempt_timeout_secs.max(1)),
     })

@@ -3,8 +3,9 @@
 //!
 //! A staged write is a multipart upload: chunks are buffered and sent as
 //! parts of at least `part_size` bytes (cut only at chunk boundaries, so a
-//! persisted offset is always one the upload can name); `persist` reports the
-//! bytes in uploaded parts; `complete` sends the rest as the last part and
+//! persisted offset is always one the upload can name), up to
+//! `part_concurrency` parts at once, each on its own task; `persist`
+//! reports the bytes in the acknowledged parts at the front; `complete` sends the rest as the last part and
 //! completes the upload, the single moment the object appears. Abort, or
 //! dropping an unfinished writer, aborts the multipart upload, so no parts
 //! stay behind. Small objects written whole take one PutObject. A suspended
@@ -52,6 +53,9 @@ pub struct S3Settings {
     pub sse_kms_key_id: Option<String>,
     /// Bytes per multipart part (at least 5 MiB).
     pub part_size: u64,
+    /// Parts of one upload sent at once (memory: this many parts, plus
+    /// the one being filled).
+    pub part_concurrency: usize,
     /// Attempts per request, retries included.
     pub max_attempts: u32,
     /// Longest one attempt may take (connect, send, answer) before it is
@@ -622,16 +626,23 @@ fn parse_token(token: &str) -> Result<(String, PartList)> {
 }
 
 /// A multipart upload in progress.
+/// A part on its way to the store: its upload task and its size.
+type PartInFlight = (tokio::task::JoinHandle<Result<CompletedPart>>, u64);
+
 struct S3Write {
     store: S3Store,
     key: String,
     upload_id: String,
-    /// Parts sent, with their sizes.
+    /// Parts the store has acknowledged, in order, with their sizes.
     parts: Vec<(CompletedPart, u64)>,
+    /// Parts being sent, oldest first (at most `part_concurrency`).
+    in_flight: std::collections::VecDeque<PartInFlight>,
+    /// The number the next part gets.
+    next_number: i32,
     /// Chunks not yet sent as a part.
     buffer: Vec<Bytes>,
     buffered: u64,
-    /// Bytes in uploaded parts.
+    /// Bytes in acknowledged parts.
     persisted: u64,
     /// Set by complete, abort and suspend: the drop guard does nothing.
     settled: bool,
@@ -649,7 +660,9 @@ impl S3Write {
             store,
             key: key.to_owned(),
             upload_id,
+            next_number: parts.len() as i32 + 1,
             parts,
+            in_flight: std::collections::VecDeque::new(),
             buffer: Vec::new(),
             buffered: 0,
             persisted,
@@ -657,6 +670,8 @@ impl S3Write {
         }
     }
 
+    /// Sends the buffer as the next part, on its own task; waits for the
+    /// oldest part while `part_concurrency` are already on their way.
     async fn flush_part(&mut self) -> Result<()> {
         if self.buffer.is_empty() {
             return Ok(());
@@ -665,8 +680,9 @@ impl S3Write {
         for chunk in self.buffer.drain(..) {
             body.extend_from_slice(&chunk);
         }
-        let number = self.parts.len() as i32 + 1;
-        let out = self
+        let number = self.next_number;
+        self.next_number += 1;
+        let request = self
             .store
             .inner
             .client
@@ -675,23 +691,65 @@ impl S3Write {
             .key(self.store.full_key(&self.key))
             .upload_id(&self.upload_id)
             .part_number(number)
-            .body(S3Body::from(body.freeze()))
-            .send()
-            .await
-            .map_err(|e| s3_error("upload part", e))?;
-        let etag = out
-            .e_tag()
-            .ok_or_else(|| s3_problem("upload part", "no ETag"))?;
-        self.parts.push((
-            CompletedPart::builder()
+            .body(S3Body::from(body.freeze()));
+        let task = tokio::spawn(async move {
+            let out = request
+                .send()
+                .await
+                .map_err(|e| s3_error("upload part", e))?;
+            let etag = out
+                .e_tag()
+                .ok_or_else(|| s3_problem("upload part", "no ETag"))?;
+            Ok(CompletedPart::builder()
                 .part_number(number)
                 .e_tag(etag)
-                .build(),
-            self.buffered,
-        ));
-        self.persisted += self.buffered;
+                .build())
+        });
+        self.in_flight.push_back((task, self.buffered));
         self.buffered = 0;
+        while self.in_flight.len() >= self.store.inner.settings.part_concurrency.max(1) {
+            self.settle_oldest().await?;
+        }
         Ok(())
+    }
+
+    /// Waits for the oldest part in flight and records it.
+    async fn settle_oldest(&mut self) -> Result<()> {
+        let Some((task, size)) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let part = task
+            .await
+            .map_err(|e| Error::Internal(format!("part upload task failed: {e}")))??;
+        self.parts.push((part, size));
+        self.persisted += size;
+        Ok(())
+    }
+
+    /// Records the parts at the front that have already arrived, without
+    /// waiting for the others.
+    async fn settle_finished(&mut self) -> Result<()> {
+        while self
+            .in_flight
+            .front()
+            .is_some_and(|(task, _)| task.is_finished())
+        {
+            self.settle_oldest().await?;
+        }
+        Ok(())
+    }
+
+    async fn settle_all(&mut self) -> Result<()> {
+        while !self.in_flight.is_empty() {
+            self.settle_oldest().await?;
+        }
+        Ok(())
+    }
+
+    fn cancel_in_flight(&mut self) {
+        for (task, _) in self.in_flight.drain(..) {
+            task.abort();
+        }
     }
 }
 
@@ -722,18 +780,27 @@ impl StagedWrite for S3Write {
     }
 
     async fn persist(&mut self) -> Result<u64> {
-        // Only whole parts are durable; the buffer goes with the next part.
+        // Only acknowledged whole parts are durable, in order; the buffer
+        // goes with the next part and parts on their way count once they
+        // arrive (waiting for them here would undo their concurrency).
+        self.settle_finished().await?;
+        Ok(self.persisted)
+    }
+
+    async fn settle(&mut self) -> Result<u64> {
+        self.settle_all().await?;
         Ok(self.persisted)
     }
 
     async fn complete(mut self: Box<Self>) -> Result<()> {
-        if self.parts.is_empty() && self.buffer.is_empty() {
+        if self.parts.is_empty() && self.in_flight.is_empty() && self.buffer.is_empty() {
             // An empty object: multipart needs a part, a PUT does not.
             self.store.abort_upload(&self.key, &self.upload_id).await?;
             self.settled = true;
             return self.store.put(&self.key, Bytes::new()).await;
         }
         self.flush_part().await?;
+        self.settle_all().await?;
         let parts = CompletedMultipartUpload::builder()
             .set_parts(Some(self.parts.iter().map(|(p, _)| p.clone()).collect()))
             .build();
@@ -754,16 +821,21 @@ impl StagedWrite for S3Write {
 
     async fn abort(mut self: Box<Self>) -> Result<()> {
         self.settled = true;
+        self.cancel_in_flight();
         self.store.abort_upload(&self.key, &self.upload_id).await
     }
 
     fn suspend(mut self: Box<Self>) {
+        // Parts still on their way are not in the token: a resume sends
+        // them again under the same numbers, which replaces them.
+        self.cancel_in_flight();
         self.settled = true;
     }
 }
 
 impl Drop for S3Write {
     fn drop(&mut self) {
+        self.cancel_in_flight();
         if !self.settled {
             // Drop = abort: no parts stay behind.
             let (store, key, id) = (self.store.clone(), self.key.clone(), self.upload_id.clone());

@@ -363,14 +363,22 @@ impl Upload {
         if self.received - self.record.persisted >= self.core.config.uploads.persist_interval_bytes
         {
             let before = self.record.persisted;
-            self.persist().await?;
+            self.persist_with(false).await?;
             return Ok(self.record.persisted != before);
         }
         Ok(false)
     }
 
-    /// Makes everything received durable and records it; returns the offset.
+    /// Makes everything received durable (waiting for the backend's work in
+    /// flight) and records it; returns the offset.
     pub async fn persist(&mut self) -> Result<u64> {
+        self.persist_with(true).await
+    }
+
+    /// Records what the backend has made durable; with `wait`, after its
+    /// work in flight ends (the periodic persist does not wait, so S3
+    /// parts keep going up side by side).
+    async fn persist_with(&mut self, wait: bool) -> Result<u64> {
         if self.received == self.record.persisted {
             return Ok(self.record.persisted);
         }
@@ -379,7 +387,12 @@ impl Upload {
             .push((self.received, hash_state(&self.hasher)));
         // A backend may keep the tail back (S3 persists whole parts only):
         // the record then names the last chunk boundary it did persist.
-        let persisted = self.writer()?.persist().await?;
+        let writer = self.writer()?;
+        let persisted = if wait {
+            writer.settle().await?
+        } else {
+            writer.persist().await?
+        };
         if persisted == self.record.persisted {
             return Ok(persisted);
         }
