@@ -242,6 +242,18 @@ async fn reads(client: &arca_client::Client, ns: &str) -> Vec<(&'static str, Out
         ),
         ("BatchRead", batch_read(&mut files, &id).await),
         ("Download", download.await),
+        (
+            "PresignDownload",
+            ok(client
+                .presign
+                .clone()
+                .presign_download(pb::PresignDownloadRequest {
+                    namespace_id: id.clone(),
+                    path: "f".into(),
+                    expires_in_secs: 60,
+                })
+                .await),
+        ),
     ]
 }
 
@@ -295,6 +307,28 @@ async fn writes(client: &arca_client::Client, ns: &str, tag: &str) -> Vec<(&'sta
             .await?
             .into_inner();
         while answers.message().await?.is_some() {}
+        Ok(())
+    };
+    let (presign, pu_id) = (client.presign.clone(), id.clone());
+    let presigned = async move {
+        let plan = presign
+            .clone()
+            .presign_upload(pb::PresignUploadRequest {
+                namespace_id: pu_id,
+                path: format!("p-{tag}"),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        let put = arca_tests::http("PUT", &plan.parts[0].url, &[], b"presigned".to_vec()).await;
+        assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
+        presign
+            .clone()
+            .finalize_upload(pb::FinalizeUploadRequest {
+                upload_id: plan.upload_id,
+                ..Default::default()
+            })
+            .await?;
         Ok(())
     };
     let (bw_files, bw_id) = (files.clone(), id.clone());
@@ -410,6 +444,7 @@ async fn writes(client: &arca_client::Client, ns: &str, tag: &str) -> Vec<(&'sta
         ),
         ("BatchWrite", batch_write.await),
         ("BatchDelete", batch_delete.await),
+        ("PresignUpload+FinalizeUpload", presigned.await),
         (
             "UpdateNamespaceMetadata",
             ok(client
