@@ -147,33 +147,28 @@ impl Core {
             })
             .await?;
         for (id, record) in expired {
-            // Hold the upload while deciding, so no stream resumes it meanwhile.
-            if self.claim_upload(&id).is_err() {
+            // Decide first, claim only to act: an upload is held only while
+            // it is being discarded, so a stream, a presigned PUT or a
+            // finalize is not turned away by a pass that leaves it alone.
+            if !self.upload_is_dead(&record, now).await? {
                 continue;
             }
+            if self.claim_upload(&id).is_err() {
+                continue; // attached: whoever holds it decides its fate
+            }
             let _held = ReleaseUpload(self, &id);
+            // It may have finished or moved on between the look and the claim.
+            let Some(record) = self.meta.read(|txn| {
+                meta::get_record::<UploadRecord>(&txn.open_table(meta::UPLOADS)?, &id)
+            })?
+            else {
+                continue;
+            };
+            if !self.upload_is_dead(&record, now).await? {
+                continue;
+            }
             let expired = record.lease_expires_ms <= now;
-            // A finish cut off between completing the object and committing
-            // it (a crash) leaves a whole object the upload can no longer
-            // resume from; it was never acknowledged, so it goes.
-            let cut_off = !expired
-                && self
-                    .backend(&record.backend)?
-                    .size(&record.object_key)
-                    .await?
-                    .is_some()
-                && {
-                    let (ns, object) = (record.namespace_id.clone(), record.object_id.clone());
-                    !self.meta.read(|txn| {
-                        Ok(txn
-                            .open_table(meta::OBJECTS)?
-                            .get((ns.as_str(), object.as_str()))?
-                            .is_some())
-                    })?
-                };
-            if (expired || cut_off)
-                && super::uploads::discard_upload(self, &id, &record, expired).await?
-            {
+            if super::uploads::discard_upload(self, &id, &record, expired).await? {
                 report.expired_uploads += 1;
             }
         }
@@ -233,6 +228,32 @@ impl Core {
 }
 
 impl Core {
+    /// Whether an unfinished upload is to be discarded: its lease ran out,
+    /// or a finish was cut off (a crash) between completing its object and
+    /// committing it, leaving a whole object it can no longer resume from
+    /// that was never acknowledged.
+    async fn upload_is_dead(&self, record: &UploadRecord, now: i64) -> Result<bool> {
+        if record.lease_expires_ms <= now {
+            return Ok(true);
+        }
+        if self
+            .backend(&record.backend)?
+            .size(&record.object_key)
+            .await?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        let (ns, object) = (record.namespace_id.clone(), record.object_id.clone());
+        let committed = self.meta.read(|txn| {
+            Ok(txn
+                .open_table(meta::OBJECTS)?
+                .get((ns.as_str(), object.as_str()))?
+                .is_some())
+        })?;
+        Ok(!committed)
+    }
+
     /// Deletes backend keys under live namespaces that no metadata knows:
     /// objects written just before a crash cut their commit off. Lists
     /// first, then reads which keys are being written, then the metadata,
