@@ -60,6 +60,17 @@ out="$("$grpcurl" -plaintext "${auth[@]}" -d "{\"namespace_id\":\"$ns\",\"path\"
 check "ranged download" "$(printf 'arca' | base64)" "$out"
 check "download trailer" "trailer" "$out"
 
+out="$("$grpcurl" -plaintext "${auth[@]}" -d "{\"namespace_id\":\"$ns\",\"path\":\"docs/hello.txt\",\"expires_in_secs\":900}" "$addr" arca.v1.PresignService/PresignDownload)"
+check "presign download" "/presigned/v1/objects/" "$out"
+url="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])' <<<"$out")"
+out="$(curl -sS -H 'Range: bytes=6-' "$url")"
+check "presigned URL with curl, ranged" "arca" "$out"
+out="$(curl -sS -o /dev/null -w '%{http_code}' -X PUT --data-binary x "$url")"
+check "presigned URL refuses another method" "403" "$out"
+
+out="$("$grpcurl" -plaintext "${auth[@]}" -d '{}' "$addr" arca.v1.AdminService/GetStats)"
+check "admin stats" '"files": "1"' "$out"
+
 out="$("$grpcurl" -plaintext "${auth[@]}" -d "{\"namespace_id\":\"$ns\",\"path\":\"../escape\",\"data\":\"$data\"}" "$addr" arca.v1.FileService/WriteFile 2>&1 || true)"
 check "path traversal refused" "InvalidArgument" "$out"
 
