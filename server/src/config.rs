@@ -498,7 +498,7 @@ impl Config {
         for (id, key) in &self.auth.keys {
             crate::ids::validate_id("key", id)?;
             crate::ids::validate_id("sandbox", &key.sandbox)?;
-            if !crate::auth::is_sha256_hex(&key.secret_sha256) {
+            if !crate::ids::is_sha256_hex(&key.secret_sha256) {
                 return Err(Error::InvalidArgument(format!(
                     "configuration: key {id:?}: secret_sha256 must be 64 lowercase hex characters"
                 )));

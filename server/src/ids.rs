@@ -1,4 +1,5 @@
-//! Identifiers: validation of caller-supplied ids and generation of ours.
+//! Identifiers: validation of caller-supplied ids and digests, and
+//! generation of ours.
 //!
 //! Sandbox, user and session ids become segments of grid keys, so they are
 //! held to a strict charset: 1 to 64 characters of `[A-Za-z0-9_.-]`, not
@@ -7,6 +8,12 @@
 //! simple (32 hex) form.
 
 use crate::error::{Result, invalid};
+
+/// Whether `s` is a lowercase hex SHA-256 (64 characters), the form every
+/// digest takes in the contract, the configuration and the metadata.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
 
 /// Longest accepted sandbox, user or session id.
 pub const MAX_ID_LEN: usize = 64;

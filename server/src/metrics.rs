@@ -1,10 +1,11 @@
 //! Prometheus metrics, served on their own port (`metrics.listen`).
 //!
 //! One process-wide set ([`metrics()`]): the request layer, the S3 client's
-//! interceptor and the reclaimer all reach it without plumbing, and one
-//! server runs per process in production. Gauges of state (attached
-//! uploads, the metadata file's size) are read from the core at scrape
-//! time.
+//! interceptor, the error mapping and the reclaimer all reach it without
+//! plumbing, and one server runs per process in production. This module
+//! depends on nothing else of the server's; gauges of state (attached
+//! uploads, the metadata file's size) are handed to [`Metrics::render`] by
+//! the endpoint at scrape time.
 //!
 //! Series:
 //! - `arca_requests_total{rpc,code}`, `arca_request_duration_seconds{rpc}`:
@@ -23,15 +24,15 @@
 //! - `arca_metadata_bytes`: the redb file's size.
 
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use http_body::Frame;
 use prometheus_client::encoding::text::encode;
@@ -40,8 +41,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-use crate::core::Core;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -175,15 +174,13 @@ impl Metrics {
         }
     }
 
-    /// The text exposition, with the core's state read now.
-    pub fn render(&self, core: &Core) -> String {
+    /// The text exposition, with the state gauges set to what the caller
+    /// read just now.
+    pub fn render(&self, attached_uploads: usize, metadata_bytes: u64) -> String {
         self.attached_uploads
-            .set(i64::try_from(core.attached_uploads()).unwrap_or(i64::MAX));
-        self.metadata_bytes.set(
-            std::fs::metadata(core.config.metadata_path())
-                .map(|m| i64::try_from(m.len()).unwrap_or(i64::MAX))
-                .unwrap_or(0),
-        );
+            .set(i64::try_from(attached_uploads).unwrap_or(i64::MAX));
+        self.metadata_bytes
+            .set(i64::try_from(metadata_bytes).unwrap_or(i64::MAX));
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();
@@ -197,25 +194,6 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 /// The process's metrics.
 pub fn metrics() -> &'static Metrics {
     &METRICS
-}
-
-/// The metrics endpoint's router: `GET /metrics`.
-pub fn router(core: Arc<Core>) -> axum::Router {
-    axum::Router::new()
-        .route(
-            "/metrics",
-            axum::routing::get(|State(core): State<Arc<Core>>| async move {
-                (
-                    [(
-                        header::CONTENT_TYPE,
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    )],
-                    metrics().render(&core),
-                )
-                    .into_response()
-            }),
-        )
-        .with_state(core)
 }
 
 /// The method label of a request path: the gRPC method, a presigned URL's

@@ -207,7 +207,7 @@ pub async fn serve(
                 .local_addr()
                 .map_err(|e| Error::Internal(format!("metrics listener address: {e}")))?;
             tracing::info!(address = %bound, "metrics listening");
-            let router = crate::metrics::router(core.clone());
+            let router = metrics_router(core.clone());
             Some(tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, router).await {
                     tracing::warn!(error = %e, "metrics endpoint stopped");
@@ -346,4 +346,32 @@ pub async fn serve(
     core.close();
     tracing::info!("arca stopped");
     served.map_err(|e| Error::Internal(format!("transport: {e}")))
+}
+
+/// The metrics endpoint: `GET /metrics`, with the core's state read at
+/// each scrape.
+fn metrics_router(core: Arc<Core>) -> axum::Router {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let core = core.clone();
+            async move {
+                let metadata_bytes = std::fs::metadata(core.config.metadata_path())
+                    .map(|m| m.len())
+                    .unwrap_or(0);
+                let text =
+                    crate::metrics::metrics().render(core.attached_uploads(), metadata_bytes);
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    text,
+                )
+                    .into_response()
+            }
+        }),
+    )
 }

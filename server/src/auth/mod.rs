@@ -73,11 +73,6 @@ pub fn sha256_hex(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Whether `s` is 64 lowercase hex characters.
-pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
 /// A new random secret: `prefix` then 256 random bits in hex.
 pub fn new_secret(prefix: &str) -> Result<String> {
     let mut bytes = [0u8; 32];

@@ -174,7 +174,7 @@ pub fn validate_metadata(map: &BTreeMap<String, String>) -> Result<()> {
 
 /// Checks a caller's SHA-256 (64 lowercase hex characters).
 pub fn validate_sha256(sha: &str) -> Result<()> {
-    if sha.len() == 64 && sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if crate::ids::is_sha256_hex(sha) {
         Ok(())
     } else {
         Err(invalid(
