@@ -315,7 +315,7 @@ impl Core {
             Ok(())
         } else {
             Err(Error::Aborted(format!(
-                "upload {id} is attached to another stream; retry when it has ended"
+                "upload {id} is in use by another request (a stream, a presigned PUT or a finalize); retry when it has ended"
             )))
         }
     }
