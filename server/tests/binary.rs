@@ -445,6 +445,16 @@ async fn sigterm_mid_upload_finishes_it_or_leaves_it_resumable() {
         }
     }
     assert!(not_serving, "readiness stayed SERVING while draining");
+    // New connections are refused while the open ones drain.
+    let mut refused = false;
+    for _ in 0..40 {
+        if tokio::net::TcpStream::connect(&running.addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(refused, "a new connection was accepted while draining");
     // The upload that keeps going completes inside the grace period.
     first.send(&a, 6 << 20, a.len()).await;
     let entry = first.finish().await;
