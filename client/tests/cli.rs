@@ -338,3 +338,37 @@ async fn presigned_urls_round_trip_through_plain_http() {
     let usage = arca(&server, &["presign", "finalize", upload_id, "--part", "x"]);
     assert_eq!(code(&usage), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_for_admins_only() {
+    let server = TestServer::start(Backend::Filesystem).await;
+    let ns = ok(arca(&server, &["ns", "create", "--user", "alice"]))
+        .trim()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("f.txt");
+    std::fs::write(&local, b"12345").unwrap();
+    ok(arca(
+        &server,
+        &["put", local.to_str().unwrap(), &format!("{ns}:f.txt")],
+    ));
+    let as_admin = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_arca"))
+            .args([
+                "--addr",
+                &format!("http://{}", server.addr),
+                "--token",
+                arca_tests::ADMIN,
+            ])
+            .args(args)
+            .output()
+            .expect("run arca")
+    };
+    let stats = json(as_admin(&["--json", "stats"]));
+    assert_eq!(stats["usage"][0]["files"], 1);
+    assert_eq!(stats["usage"][0]["bytes"], 5);
+    assert_eq!(stats["backends"][0]["reachable"], true);
+    assert!(ok(as_admin(&["stats"])).contains("SANDBOX\tBACKEND"));
+    // An app key is not an admin: exit code 4 (not allowed).
+    assert_eq!(code(&arca(&server, &["stats"])), 4);
+}

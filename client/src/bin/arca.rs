@@ -155,6 +155,12 @@ enum Command {
     /// Presigned URLs, to move a file with plain HTTP (curl, a browser).
     #[command(subcommand)]
     Presign(PresignCommand),
+    /// Usage and backend state (admin keys).
+    Stats {
+        /// Only this sandbox.
+        #[arg(long)]
+        sandbox: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1088,6 +1094,75 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     });
                 }
             }
+        }
+        Command::Stats { sandbox } => {
+            let stats = client
+                .admin
+                .clone()
+                .get_stats(pb::GetStatsRequest {
+                    sandbox: sandbox.unwrap_or_default(),
+                })
+                .await?
+                .into_inner();
+            let usage: Vec<Value> = stats
+                .usage
+                .iter()
+                .map(|u| {
+                    json!({
+                        "sandbox": u.sandbox, "backend": u.backend,
+                        "scope": pb::Scope::try_from(u.scope).map(|s| s.as_str_name()).unwrap_or("?"),
+                        "namespaces": u.namespaces, "files": u.files, "bytes": u.bytes,
+                        "stored_objects": u.stored_objects, "stored_bytes": u.stored_bytes,
+                    })
+                })
+                .collect();
+            let backends: Vec<Value> = stats
+                .backends
+                .iter()
+                .map(|b| json!({"name": b.name, "kind": b.kind, "reachable": b.reachable, "location": b.location}))
+                .collect();
+            out.show(
+                json!({
+                    "usage": usage, "backends": backends,
+                    "active_sessions": stats.active_sessions,
+                    "uploads_in_progress": stats.uploads_in_progress,
+                    "checkpoints": stats.checkpoints,
+                    "metadata_bytes": stats.metadata_bytes,
+                    "version": stats.version,
+                }),
+                || {
+                    let mut text =
+                        String::from("SANDBOX\tBACKEND\tSCOPE\tNAMESPACES\tFILES\tBYTES\tSTORED");
+                    for u in &stats.usage {
+                        let scope = pb::Scope::try_from(u.scope)
+                            .map(|s| s.as_str_name())
+                            .unwrap_or("?");
+                        text.push_str(&format!(
+                            "\n{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                            u.sandbox,
+                            u.backend,
+                            scope,
+                            u.namespaces,
+                            u.files,
+                            u.bytes,
+                            u.stored_bytes
+                        ));
+                    }
+                    for b in &stats.backends {
+                        let state = if b.reachable {
+                            "reachable"
+                        } else {
+                            "UNREACHABLE"
+                        };
+                        text.push_str(&format!("\nbackend {} ({}): {state}", b.name, b.kind));
+                    }
+                    text.push_str(&format!(
+                        "\nsessions {}, uploads in progress {}, checkpoints {}",
+                        stats.active_sessions, stats.uploads_in_progress, stats.checkpoints
+                    ));
+                    text
+                },
+            );
         }
         Command::Presign(command) => match command {
             PresignCommand::Get {
