@@ -114,15 +114,18 @@ impl Core {
         expires_in_secs: u32,
     ) -> Result<PresignedDownload> {
         let expiry = self.signer.expiry(expires_in_secs)?;
-        let (path, entry) = self.stat(who, ns_id, raw_path)?;
+        validate_server_id("namespace", ns_id)?;
+        let path = crate::paths::normalize(raw_path, self.config.limits.paths())?;
+        // One snapshot: who may read, which backend, which object.
+        let (ns, entry) = self.meta.read(|txn| {
+            let ns = Core::namespace_for(txn, who, ns_id, Access::Read)?;
+            let entry = super::tree::stat(txn, &ns, &path)?;
+            Ok((ns, entry))
+        })?;
         if entry.is_dir() {
             return Err(precondition(format!("{path} is a directory")));
         }
-        let backend = self
-            .meta
-            .read(|txn| Core::namespace_for(txn, who, ns_id, Access::Read))?
-            .backend;
-        let store = self.backend(&backend)?;
+        let store = self.backend(&ns.backend)?;
         let expires_ms = expires_at(expiry);
         let url = match store.direct_urls() {
             Some(direct) => direct.presign_get(&entry.object_key, expiry).await?.url,
