@@ -51,6 +51,26 @@ fn start_with(data_dir: &std::path::Path, extra: &[&str]) -> Running {
     Running { child, addr, log }
 }
 
+/// A USER-scope workspace for alice in sandbox "sb".
+async fn alice_workspace(client: &Client) -> pb::Namespace {
+    client
+        .namespaces
+        .clone()
+        .create_namespace(pb::CreateNamespaceRequest {
+            r#type: pb::NamespaceType::Workspace as i32,
+            scope: pb::Scope::User as i32,
+            owner: Some(pb::Owner {
+                sandbox: "sb".into(),
+                user: "alice".into(),
+                session: String::new(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 fn admin_key(data_dir: &std::path::Path) -> String {
     use std::os::unix::fs::PermissionsExt;
     let path = data_dir.join("admin.key");
@@ -82,22 +102,7 @@ async fn sigterm_is_clean_and_data_survives() {
     let client = Client::connect(format!("http://{}", running.addr), &admin_key(dir.path()))
         .await
         .unwrap();
-    let ns = client
-        .namespaces
-        .clone()
-        .create_namespace(pb::CreateNamespaceRequest {
-            r#type: pb::NamespaceType::Workspace as i32,
-            scope: pb::Scope::User as i32,
-            owner: Some(pb::Owner {
-                sandbox: "sb".into(),
-                user: "alice".into(),
-                session: String::new(),
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let ns = alice_workspace(&client).await;
     client
         .files
         .clone()
@@ -377,23 +382,7 @@ async fn sigterm_mid_upload_finishes_it_or_leaves_it_resumable() {
     let client = Client::connect(format!("http://{}", running.addr), &key)
         .await
         .unwrap();
-    let ns = client
-        .namespaces
-        .clone()
-        .create_namespace(pb::CreateNamespaceRequest {
-            r#type: pb::NamespaceType::Workspace as i32,
-            scope: pb::Scope::User as i32,
-            owner: Some(pb::Owner {
-                sandbox: "sb".into(),
-                user: "alice".into(),
-                session: String::new(),
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .namespace_id;
+    let ns = alice_workspace(&client).await.namespace_id;
     let (a, b) = (pattern(20 << 20, 1), pattern(20 << 20, 2));
     let start = |path: &str, len: usize| {
         pb::upload_request::Message::Start(pb::UploadStart {

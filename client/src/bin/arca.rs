@@ -358,6 +358,11 @@ fn key_value(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
 }
 
+/// A scope's proto name, for display.
+fn scope_name(scope: i32) -> &'static str {
+    pb::Scope::try_from(scope).map_or("?", |s| s.as_str_name())
+}
+
 fn part_etag(s: &str) -> Result<(u32, String), String> {
     let (number, etag) = s
         .split_once('=')
@@ -458,7 +463,7 @@ fn namespace_json(n: &pb::Namespace) -> Value {
     json!({
         "namespace_id": n.namespace_id,
         "type": pb::NamespaceType::try_from(n.r#type).map(|t| t.as_str_name()).unwrap_or("?"),
-        "scope": pb::Scope::try_from(n.scope).map(|s| s.as_str_name()).unwrap_or("?"),
+        "scope": scope_name(n.scope),
         "name": n.name,
         "sandbox": owner.sandbox,
         "user": owner.user,
@@ -693,9 +698,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     all.iter()
                         .map(|n| {
                             let owner = n.owner.clone().unwrap_or_default();
-                            let scope = pb::Scope::try_from(n.scope)
-                                .map(|s| s.as_str_name())
-                                .unwrap_or("?");
+                            let scope = scope_name(n.scope);
                             format!(
                                 "{}  {:<13} {:<10} {:>10}  {}",
                                 n.namespace_id, scope, owner.user, n.total_bytes, n.name
@@ -1110,7 +1113,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .map(|u| {
                     json!({
                         "sandbox": u.sandbox, "backend": u.backend,
-                        "scope": pb::Scope::try_from(u.scope).map(|s| s.as_str_name()).unwrap_or("?"),
+                        "scope": scope_name(u.scope),
                         "namespaces": u.namespaces, "files": u.files, "bytes": u.bytes,
                         "stored_objects": u.stored_objects, "stored_bytes": u.stored_bytes,
                     })
@@ -1134,9 +1137,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     let mut text =
                         String::from("SANDBOX\tBACKEND\tSCOPE\tNAMESPACES\tFILES\tBYTES\tSTORED");
                     for u in &stats.usage {
-                        let scope = pb::Scope::try_from(u.scope)
-                            .map(|s| s.as_str_name())
-                            .unwrap_or("?");
+                        let scope = scope_name(u.scope);
                         text.push_str(&format!(
                             "\n{}\t{}\t{}\t{}\t{}\t{}\t{}",
                             u.sandbox,
