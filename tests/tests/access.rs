@@ -457,6 +457,18 @@ async fn writes(client: &arca_client::Client, ns: &str, tag: &str) -> Vec<(&'sta
                 })
                 .await),
         ),
+        (
+            "UpdateNamespace",
+            ok(client
+                .namespaces
+                .clone()
+                .update_namespace(pb::UpdateNamespaceRequest {
+                    namespace_id: id.clone(),
+                    summary: Some(tag.to_owned()),
+                    ..Default::default()
+                })
+                .await),
+        ),
     ]
 }
 

@@ -4,8 +4,9 @@
 //! like scp. The address comes from `--addr` or `ARCA_ADDR` (default
 //! `http://127.0.0.1:7420`); the credential from `--token`, `ARCA_TOKEN`, a
 //! token file (`--token-file`, `ARCA_TOKEN_FILE`), or else the admin key a
-//! local server writes on first start (`./arca-data/admin.key`). Progress
-//! bars show on a terminal only; `--json` prints machine-readable results.
+//! local server writes on first start (`./arca-data/admin.key`). TLS: an
+//! `https://` address trusts the system roots, `--ca-file` / `ARCA_CA_FILE`
+//! a custom CA. Progress bars show on a terminal only; `--json` prints machine-readable results.
 //! Errors are one line on stderr, with an exit code per kind of failure.
 
 use std::collections::HashMap;
@@ -41,6 +42,10 @@ struct Cli {
     /// A file holding the API key or session token.
     #[arg(long, env = "ARCA_TOKEN_FILE", global = true)]
     token_file: Option<PathBuf>,
+    /// PEM CA to trust for TLS (implies TLS); an https:// address without
+    /// it trusts the system's roots.
+    #[arg(long, env = "ARCA_CA_FILE", global = true)]
+    ca_file: Option<PathBuf>,
     /// Print results as JSON.
     #[arg(long, global = true)]
     json: bool,
@@ -527,6 +532,30 @@ fn options_with(bar: &ProgressBar) -> TransferOptions {
     }
 }
 
+/// The address to dial and its TLS settings: a CA file (flag or
+/// `ARCA_CA_FILE`) means TLS trusting that CA; an `https://` address without
+/// one trusts the system's roots; `http://` is plaintext.
+fn tls_for(cli: &Cli) -> Result<(String, Option<tonic::transport::ClientTlsConfig>), Failure> {
+    use tonic::transport::{Certificate, ClientTlsConfig};
+    let https = cli.addr.starts_with("https://");
+    let Some(ca_file) = &cli.ca_file else {
+        return Ok((
+            cli.addr.clone(),
+            https.then(|| ClientTlsConfig::new().with_native_roots()),
+        ));
+    };
+    let pem = std::fs::read(ca_file)
+        .map_err(|e| fail(2, format!("cannot read CA file {}: {e}", ca_file.display())))?;
+    let addr = match cli.addr.strip_prefix("http://") {
+        Some(rest) => format!("https://{rest}"),
+        None => cli.addr.clone(),
+    };
+    Ok((
+        addr,
+        Some(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem))),
+    ))
+}
+
 fn token(cli: &Cli) -> Result<Option<String>, Failure> {
     if let Some(token) = &cli.token {
         return Ok(Some(token.clone()));
@@ -622,11 +651,12 @@ async fn list_all(
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     let out = Out { json: cli.json };
+    let (addr, tls) = tls_for(&cli)?;
     let client = Client::connect_with(
-        cli.addr.clone(),
+        addr,
         arca_client::ConnectOptions {
             secret: token(&cli)?,
-            tls: None,
+            tls,
         },
     )
     .await
@@ -658,6 +688,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     user,
                     session,
                 }),
+                summary: String::new(),
+                initial_file: None,
                 name,
                 metadata: metadata.into_iter().collect(),
                 ttl: seconds(ttl),

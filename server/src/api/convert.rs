@@ -63,6 +63,7 @@ pub fn namespace(ns: &NamespaceRecord) -> pb::Namespace {
         grid_prefix: ns.grid_prefix.clone(),
         file_count: ns.file_count,
         total_bytes: ns.total_bytes,
+        summary: ns.summary.clone(),
     }
 }
 

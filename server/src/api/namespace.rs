@@ -9,8 +9,19 @@ use tonic::{Request, Response, Status};
 
 use super::{caller, convert};
 use crate::core::Core;
-use crate::core::namespaces::{NamespaceFilter, NewNamespace};
+use crate::core::WriteOptions;
+use crate::core::namespaces::{
+    ExpiryChange, InitialFile, NamespaceFilter, NamespaceUpdate, NewNamespace,
+};
 use crate::error::invalid;
+
+/// A duration from the wire; negative ones are refused.
+fn duration(what: &str, d: prost_types::Duration) -> Result<Duration, Status> {
+    if d.seconds < 0 || d.nanos < 0 {
+        return Err(invalid(format!("{what} must be positive")).into());
+    }
+    Ok(Duration::new(d.seconds as u64, d.nanos as u32))
+}
 
 /// The namespace service.
 pub struct NamespaceApi {
@@ -34,13 +45,17 @@ impl NamespaceService for NamespaceApi {
         let who = caller(&request)?;
         let r = request.into_inner();
         let owner = r.owner.unwrap_or_default();
-        let ttl = match r.ttl {
-            None => None,
-            Some(d) if d.seconds < 0 || d.nanos < 0 => {
-                return Err(invalid("ttl must be positive").into());
-            }
-            Some(d) => Some(Duration::new(d.seconds as u64, d.nanos as u32)),
-        };
+        let ttl = r.ttl.map(|d| duration("ttl", d)).transpose()?;
+        let initial_file = r.initial_file.map(|f| InitialFile {
+            path: f.path,
+            data: f.data,
+            opts: WriteOptions {
+                mime_type: f.mime_type,
+                metadata: convert::map(f.metadata),
+                precondition: Default::default(),
+                expected_sha256: (!f.expected_sha256.is_empty()).then_some(f.expected_sha256),
+            },
+        });
         let req = NewNamespace {
             ns_type: pb::NamespaceType::try_from(r.r#type)
                 .map_err(|_| invalid("unknown namespace type"))?,
@@ -52,6 +67,8 @@ impl NamespaceService for NamespaceApi {
             metadata: convert::map(r.metadata),
             ttl,
             backend: r.backend,
+            summary: r.summary,
+            initial_file,
         };
         let ns = self.core.create_namespace(&who, req).await?;
         Ok(Response::new(convert::namespace(&ns)))
@@ -94,6 +111,7 @@ impl NamespaceService for NamespaceApi {
             ns_type,
             name_prefix: r.name_prefix,
             metadata: convert::map(r.metadata),
+            mime_prefix: r.mime_prefix,
         };
         let (found, next) = self
             .core
@@ -132,6 +150,40 @@ impl NamespaceService for NamespaceApi {
         let ns = self
             .core
             .update_namespace_metadata(&who, &r.namespace_id, update)
+            .await?;
+        Ok(Response::new(convert::namespace(&ns)))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn update_namespace(
+        &self,
+        request: Request<pb::UpdateNamespaceRequest>,
+    ) -> Result<Response<pb::Namespace>, Status> {
+        use pb::update_namespace_request::Expiry;
+        let who = caller(&request)?;
+        let r = request.into_inner();
+        let metadata = match (r.metadata.is_empty() && r.remove_keys.is_empty(), r.mode) {
+            // MERGE of nothing keeps the map; REPLACE with nothing empties it.
+            (true, m) if m != pb::MetadataUpdateMode::Replace as i32 => None,
+            _ => Some(convert::metadata_update(r.mode, r.metadata, r.remove_keys)?),
+        };
+        let expiry = match r.expiry {
+            None => None,
+            Some(Expiry::ExpiresIn(d)) => Some(ExpiryChange::In(duration("expires_in", d)?)),
+            Some(Expiry::ExtendBy(d)) => Some(ExpiryChange::ExtendBy(duration("extend_by", d)?)),
+            Some(Expiry::ClearTtl(true)) => Some(ExpiryChange::Clear),
+            Some(Expiry::ClearTtl(false)) => {
+                return Err(invalid("clear_ttl must be true when set").into());
+            }
+        };
+        let update = NamespaceUpdate {
+            summary: r.summary,
+            metadata,
+            expiry,
+        };
+        let ns = self
+            .core
+            .update_namespace(&who, &r.namespace_id, update)
             .await?;
         Ok(Response::new(convert::namespace(&ns)))
     }

@@ -10,7 +10,10 @@ use redb::ReadableTable;
 
 use super::access::{self, Access};
 use super::quota;
-use super::{Core, MetadataUpdate, page_size, page_token, parse_page_token, validate_metadata};
+use super::tree::{NewFile, Tree};
+use super::{
+    Core, MetadataUpdate, WriteOptions, page_size, page_token, parse_page_token, validate_metadata,
+};
 use crate::auth::Identity;
 use crate::error::{Error, Result, invalid, not_found};
 use crate::grid;
@@ -38,6 +41,66 @@ pub struct NewNamespace {
     pub ttl: Option<Duration>,
     /// Optional backend name.
     pub backend: String,
+    /// Optional summary.
+    pub summary: String,
+    /// Optional first file, committed with the namespace.
+    pub initial_file: Option<InitialFile>,
+}
+
+/// A namespace's first file, committed in the namespace's own commit.
+#[derive(Debug, Clone)]
+pub struct InitialFile {
+    /// Path (empty: "data").
+    pub path: String,
+    /// The whole content (at most the unary limit).
+    pub data: bytes::Bytes,
+    /// MIME type, metadata and expected digest.
+    pub opts: WriteOptions,
+}
+
+/// What UpdateNamespace changes; `None` keeps a field.
+#[derive(Debug, Clone, Default)]
+pub struct NamespaceUpdate {
+    /// New summary.
+    pub summary: Option<String>,
+    /// Metadata change.
+    pub metadata: Option<MetadataUpdate>,
+    /// Expiry change.
+    pub expiry: Option<ExpiryChange>,
+}
+
+/// How UpdateNamespace moves an expiry.
+#[derive(Debug, Clone, Copy)]
+pub enum ExpiryChange {
+    /// Expires this long from now.
+    In(Duration),
+    /// Expires this much later than now planned.
+    ExtendBy(Duration),
+    /// Never expires.
+    Clear,
+}
+
+/// The longest summary, in bytes.
+pub const MAX_SUMMARY: usize = 4096;
+
+fn validate_summary(summary: &str) -> Result<()> {
+    if summary.len() > MAX_SUMMARY
+        || summary
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(invalid(format!(
+            "summary must be at most {MAX_SUMMARY} bytes without control characters other than newline and tab"
+        )));
+    }
+    Ok(())
+}
+
+fn duration_ms(what: &str, d: Duration) -> Result<i64> {
+    if d.is_zero() {
+        return Err(invalid(format!("{what} must be positive")));
+    }
+    i64::try_from(d.as_millis()).map_err(|_| invalid(format!("{what} is too long")))
 }
 
 /// ListNamespaces filters.
@@ -57,6 +120,8 @@ pub struct NamespaceFilter {
     pub name_prefix: String,
     /// Only namespaces with all these pairs.
     pub metadata: BTreeMap<String, String>,
+    /// Only BLOB namespaces whose file's MIME type starts with this.
+    pub mime_prefix: String,
 }
 
 impl NamespaceFilter {
@@ -158,13 +223,8 @@ impl Core {
             ));
         }
         validate_metadata(&req.metadata)?;
-        let ttl_ms = match req.ttl {
-            Some(ttl) if ttl.is_zero() => return Err(invalid("ttl must be positive")),
-            Some(ttl) => {
-                Some(i64::try_from(ttl.as_millis()).map_err(|_| invalid("ttl is too long"))?)
-            }
-            None => None,
-        };
+        validate_summary(&req.summary)?;
+        let ttl_ms = req.ttl.map(|ttl| duration_ms("ttl", ttl)).transpose()?;
         let backend = if req.backend.is_empty() {
             self.default_backend(req.scope)
         } else {
@@ -195,12 +255,25 @@ impl Core {
             backend,
             file_count: 0,
             total_bytes: 0,
+            summary: req.summary,
+        };
+        let initial = match req.initial_file {
+            Some(file) => Some(self.stage_initial_file(&record, file).await?),
+            None => None,
         };
         let stored = record.clone();
         let quotas = self.quotas.clone();
-        self.meta
+        let first = initial
+            .as_ref()
+            .map(|(path, file, _)| (path.clone(), file.clone()));
+        let committed = self
+            .meta
             .write(move |txn| {
-                quota::check(txn, &quotas, &stored, 0, 1)?;
+                // Everything is checked before anything is written (a job
+                // in a grouped commit must not half-write): the quota for
+                // the namespace and its first file together, and the name.
+                let first_size = first.as_ref().map_or(0, |(_, f)| f.size);
+                quota::check(txn, &quotas, &stored, first_size, 1)?;
                 if !stored.name.is_empty() {
                     let mut names = txn.open_table(meta::NAMESPACE_NAMES)?;
                     let key = name_key(&stored);
@@ -227,11 +300,109 @@ impl Core {
                     prost::Message::encode_to_vec(&stored).as_slice(),
                 )?;
                 quota::adjust(txn, &stored, 0, 1)?;
+                let Some((path, file)) = first else {
+                    return Ok(stored);
+                };
+                // Its checks passed above; a refusal now would leave the
+                // namespace written, so it fails the whole group instead.
+                let unexpected = |e: Error| {
+                    Error::Internal(format!(
+                        "the first file was refused after its namespace was written: {e}"
+                    ))
+                };
+                let mut tree = Tree::open(txn, &stored.id, None, quotas).map_err(unexpected)?;
+                tree.commit_file(&path, file).map_err(unexpected)?;
+                let ns = tree.ns.clone();
+                tree.finish().map_err(unexpected)?;
+                // The content is committed: the intent to purge it goes.
+                txn.open_table(meta::PURGES)?.remove(ns.id.as_str())?;
+                Ok(ns)
+            })
+            .await;
+        drop(initial);
+        let record = committed.inspect_err(|_| {
+            // A refused first file leaves its purge intent: the reclaimer
+            // deletes the staged object.
+            self.reclaim_wakeup.notify_one();
+        })?;
+        tracing::info!(namespace = %record.id, scope = record.scope, sandbox = %record.sandbox, "namespace created");
+        Ok(record)
+    }
+
+    /// Checks and stores a new namespace's first file before the commit
+    /// that creates both. The namespace does not exist yet, so no orphan
+    /// sweep covers its prefix: a purge of the prefix is queued first (an
+    /// intent the creating commit removes), so a crash or a refused commit
+    /// leaves nothing behind. The object stays marked in flight until the
+    /// returned guard drops, which keeps the reclaimer off the prefix.
+    async fn stage_initial_file(
+        self: &Arc<Self>,
+        ns: &NamespaceRecord,
+        file: InitialFile,
+    ) -> Result<(String, NewFile, super::InFlight)> {
+        let raw = if file.path.is_empty() {
+            "data"
+        } else {
+            file.path.as_str()
+        };
+        let path = crate::paths::normalize_entry(raw, self.config.limits.paths())?;
+        if ns.ns_type == NamespaceType::Blob as i32 && path.contains('/') {
+            return Err(crate::error::precondition(
+                "a BLOB namespace holds one file at its top level; it has no directories",
+            ));
+        }
+        let opts = file.opts.validated()?;
+        let limit = self.config.limits.max_unary_bytes;
+        if file.data.len() as u64 > limit {
+            return Err(Error::ResourceExhausted(format!(
+                "{} bytes is over the unary limit of {limit}; create the namespace, then Upload",
+                file.data.len()
+            )));
+        }
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&file.data));
+        if let Some(expected) = &opts.expected_sha256
+            && *expected != sha256
+        {
+            return Err(invalid(format!(
+                "content SHA-256 is {sha256}, not the expected {expected}"
+            )));
+        }
+        quota::check_file_size(&self.quotas, &ns.sandbox, file.data.len() as u64)?;
+        let object_id = new_id();
+        let object_key = grid::object_key(&ns.grid_prefix, &object_id);
+        let writing = self.writing(&object_key);
+        let (id, intent) = (
+            ns.id.clone(),
+            PurgeRecord {
+                backend: ns.backend.clone(),
+                prefix: ns.grid_prefix.clone(),
+            },
+        );
+        self.meta
+            .write(move |txn| {
+                txn.open_table(meta::PURGES)?.insert(
+                    id.as_str(),
+                    prost::Message::encode_to_vec(&intent).as_slice(),
+                )?;
                 Ok(())
             })
             .await?;
-        tracing::info!(namespace = %record.id, scope = record.scope, sandbox = %record.sandbox, "namespace created");
-        Ok(record)
+        let size = file.data.len() as u64;
+        if let Err(e) = self.backend(&ns.backend)?.put(&object_key, file.data).await {
+            self.reclaim_wakeup.notify_one();
+            return Err(e);
+        }
+        let staged = NewFile {
+            object_id,
+            object_key,
+            size,
+            sha256,
+            mime_type: opts.mime_type,
+            metadata: opts.metadata,
+            precondition: super::Precondition::None,
+            written: true,
+        };
+        Ok((path, staged, writing))
     }
 
     fn default_backend(&self, scope: Scope) -> String {
@@ -279,6 +450,7 @@ impl Core {
         self.scan(move |txn| {
             let table = txn.open_table(meta::NAMESPACES)?;
             let sessions = txn.open_table(meta::SESSIONS)?;
+            let entries = txn.open_table(meta::ENTRIES)?;
             let now = meta::now_ms();
             let mut out = Vec::new();
             let range = match &after {
@@ -295,6 +467,7 @@ impl Core {
                 if !filter.matches(&ns)
                     || !access::may_access(&who, &ns, Access::Read)
                     || !super::is_alive(&ns, &sessions, now)?
+                    || !blob_mime_matches(&entries, &ns, &filter.mime_prefix)?
                 {
                     continue;
                 }
@@ -336,6 +509,71 @@ impl Core {
             })
             .await;
         access::audit(who, "UpdateNamespaceMetadata", id, &result);
+        result
+    }
+
+    /// Changes a live namespace's summary, metadata and expiry in one commit.
+    pub async fn update_namespace(
+        &self,
+        who: &Identity,
+        id: &str,
+        update: NamespaceUpdate,
+    ) -> Result<NamespaceRecord> {
+        let (ns_id, caller) = (id.to_owned(), who.clone());
+        let result = async {
+            if let Some(summary) = &update.summary {
+                validate_summary(summary)?;
+            }
+            match update.expiry {
+                Some(ExpiryChange::In(d)) => {
+                    duration_ms("expires_in", d)?;
+                }
+                Some(ExpiryChange::ExtendBy(d)) => {
+                    duration_ms("extend_by", d)?;
+                }
+                Some(ExpiryChange::Clear) | None => {}
+            }
+            self.meta
+                .write(move |txn| {
+                    let mut ns = Core::resolve_namespace(
+                        &txn.open_table(meta::NAMESPACES)?,
+                        &txn.open_table(meta::SESSIONS)?,
+                        Some(&caller),
+                        &ns_id,
+                        Access::Write,
+                    )?;
+                    if let Some(summary) = update.summary {
+                        ns.summary = summary;
+                    }
+                    if let Some(change) = update.metadata {
+                        change.apply(&mut ns.metadata)?;
+                    }
+                    let now = meta::now_ms();
+                    match update.expiry {
+                        None => {}
+                        Some(ExpiryChange::In(d)) => {
+                            ns.expires_ms = Some(now.saturating_add(duration_ms("expires_in", d)?));
+                        }
+                        Some(ExpiryChange::ExtendBy(d)) => {
+                            let Some(at) = ns.expires_ms else {
+                                return Err(Error::FailedPrecondition(format!(
+                                    "namespace {ns_id} has no TTL to extend: it never expires"
+                                )));
+                            };
+                            ns.expires_ms = Some(at.saturating_add(duration_ms("extend_by", d)?));
+                        }
+                        Some(ExpiryChange::Clear) => ns.expires_ms = None,
+                    }
+                    txn.open_table(meta::NAMESPACES)?.insert(
+                        ns_id.as_str(),
+                        prost::Message::encode_to_vec(&ns).as_slice(),
+                    )?;
+                    Ok(ns)
+                })
+                .await
+        }
+        .await;
+        access::audit(who, "UpdateNamespace", id, &result);
         result
     }
 
@@ -438,13 +676,44 @@ impl Core {
             })
             .await?;
         tracing::info!(namespace = %id, files = destroyed.files, bytes = destroyed.bytes, "namespace destroyed");
-        // Delete the content now; if this fails the reclaimer retries it.
-        if let Err(e) = self.purge_prefix(id, &purge).await {
-            tracing::warn!(namespace = %id, error = %e, "purge deferred to the reclaimer");
-            self.reclaim_wakeup.notify_one();
+        // Delete the content now; if this fails, or a write is still in
+        // flight under the prefix, the reclaimer finishes it.
+        match self.purge_prefix(id, &purge).await {
+            Ok(true) => {}
+            Ok(false) => self.reclaim_wakeup.notify_one(),
+            Err(e) => {
+                tracing::warn!(namespace = %id, error = %e, "purge deferred to the reclaimer");
+                self.reclaim_wakeup.notify_one();
+            }
         }
         Ok(destroyed)
     }
+}
+
+/// Whether `ns` passes a MIME filter: empty passes everything; otherwise
+/// only a BLOB whose one file's MIME type starts with the prefix.
+fn blob_mime_matches(
+    entries: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    ns: &NamespaceRecord,
+    prefix: &str,
+) -> Result<bool> {
+    if prefix.is_empty() {
+        return Ok(true);
+    }
+    if ns.ns_type != NamespaceType::Blob as i32 {
+        return Ok(false);
+    }
+    for item in entries.range((ns.id.as_str(), "")..)? {
+        let (k, v) = item?;
+        if k.value().0 != ns.id {
+            break;
+        }
+        let entry: meta::EntryRecord = decode(v.value())?;
+        if !entry.is_dir() {
+            return Ok(entry.mime_type.starts_with(prefix));
+        }
+    }
+    Ok(false)
 }
 
 fn remove_namespace_rows(table: &mut redb::Table<(&str, &str), &[u8]>, ns: &str) -> Result<()> {

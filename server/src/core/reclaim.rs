@@ -54,7 +54,27 @@ pub struct ReclaimReport {
 
 impl Core {
     /// Deletes a destroyed namespace's prefix and drops its purge record.
-    pub(crate) async fn purge_prefix(&self, ns_id: &str, purge: &PurgeRecord) -> Result<()> {
+    ///
+    /// A purge record is also the intent a namespace created with its first
+    /// file queues before storing it (see `stage_initial_file`), removed by
+    /// the commit that creates the namespace. So the prefix is deleted only
+    /// if, after checking that nothing is being written under it, the record
+    /// is still there and no namespace has the id. Returns whether it was.
+    pub(crate) async fn purge_prefix(&self, ns_id: &str, purge: &PurgeRecord) -> Result<bool> {
+        if self
+            .in_flight_keys()
+            .iter()
+            .any(|key| key.starts_with(&purge.prefix))
+        {
+            return Ok(false);
+        }
+        let still_doomed = self.meta.read(|txn| {
+            Ok(txn.open_table(meta::PURGES)?.get(ns_id)?.is_some()
+                && txn.open_table(meta::NAMESPACES)?.get(ns_id)?.is_none())
+        })?;
+        if !still_doomed {
+            return Ok(false);
+        }
         self.backend(&purge.backend)?
             .delete_prefix(&purge.prefix)
             .await?;
@@ -62,7 +82,7 @@ impl Core {
         self.meta
             .write(move |txn| {
                 txn.open_table(meta::PURGES)?.remove(id.as_str())?;
-                Ok(())
+                Ok(true)
             })
             .await
     }
@@ -131,8 +151,9 @@ impl Core {
             })
             .await?;
         for (ns, purge) in purges {
-            self.purge_prefix(&ns, &purge).await?;
-            report.purged_prefixes += 1;
+            if self.purge_prefix(&ns, &purge).await? {
+                report.purged_prefixes += 1;
+            }
         }
 
         let expired: Vec<(String, UploadRecord)> = self
@@ -365,6 +386,7 @@ mod tests {
     use crate::config::Config;
     use crate::core::namespaces::NewNamespace;
     use crate::core::{Core, WriteOptions};
+    use crate::meta::{self, PurgeRecord};
 
     fn admin() -> Identity {
         Identity {
@@ -410,6 +432,8 @@ mod tests {
             metadata: Default::default(),
             ttl: None,
             backend: String::new(),
+            summary: String::new(),
+            initial_file: None,
         };
         core.create_namespace(&admin(), req).await.unwrap().id
     }
@@ -519,6 +543,79 @@ mod tests {
             partials, 1,
             "the suspended upload's staged bytes were deleted"
         );
+    }
+
+    /// A namespace created with its first file queues a purge of its prefix
+    /// before the bytes go in (the creating commit removes it). The purge
+    /// deletes only once nothing is in flight under the prefix and no
+    /// namespace has the id: a crash between staging and commit leaves
+    /// nothing; a staging in progress and a committed namespace keep theirs.
+    #[tokio::test]
+    async fn purge_intents_of_stores_delete_only_what_never_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (core, _faults, root) = setup(dir.path()).await;
+        let intend = |id: &str, prefix: &str| {
+            let (id, record) = (
+                id.to_owned(),
+                PurgeRecord {
+                    backend: "local".into(),
+                    prefix: prefix.to_owned(),
+                },
+            );
+            let core = core.clone();
+            async move {
+                core.meta
+                    .write(move |txn| {
+                        txn.open_table(meta::PURGES)?.insert(
+                            id.as_str(),
+                            prost::Message::encode_to_vec(&record).as_slice(),
+                        )?;
+                        Ok(())
+                    })
+                    .await
+                    .unwrap()
+            }
+        };
+        let put = |key: String| {
+            let core = core.clone();
+            async move {
+                core.backend("local")
+                    .unwrap()
+                    .put(&key, Bytes::from_static(b"staged"))
+                    .await
+                    .unwrap()
+            }
+        };
+        // A crash after staging: the intent and the object, no namespace.
+        let crashed = crate::ids::new_id();
+        let crashed_prefix = format!("grid/sb/user-alice/{crashed}/");
+        intend(&crashed, &crashed_prefix).await;
+        put(format!("{crashed_prefix}objects/a")).await;
+        // A staging still in flight.
+        let staging = crate::ids::new_id();
+        let staging_prefix = format!("grid/sb/user-alice/{staging}/");
+        let staging_key = format!("{staging_prefix}objects/b");
+        intend(&staging, &staging_prefix).await;
+        put(staging_key.clone()).await;
+        let guard = core.writing(&staging_key);
+        // A namespace that committed while a pass had read the intent.
+        let live = workspace(&core).await;
+        let live_key = write(&core, &live, "f", b"live").await;
+        let live_prefix = core.get_namespace(&admin(), &live).unwrap().grid_prefix;
+        intend(&live, &live_prefix).await;
+
+        core.reclaim_pass().await.unwrap();
+        assert!(!root.join(&crashed_prefix).join("objects/a").exists());
+        assert!(
+            root.join(&staging_key).exists(),
+            "deleted a staging in flight"
+        );
+        assert!(root.join(&live_key).exists(), "deleted a live namespace");
+        // Once the staging gave up (its guard dropped), it goes too.
+        drop(guard);
+        core.reclaim_pass().await.unwrap();
+        assert!(!root.join(&staging_key).exists());
+        assert!(root.join(&live_key).exists());
     }
 
     fn walk(dir: &std::path::Path) -> Vec<String> {

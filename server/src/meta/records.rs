@@ -57,6 +57,9 @@ pub struct NamespaceRecord {
     /// Bytes in files.
     #[prost(uint64, tag = "14")]
     pub total_bytes: u64,
+    /// Short description (the reference's artifact summary).
+    #[prost(string, tag = "15")]
+    pub summary: String,
 }
 
 /// A file or directory.
