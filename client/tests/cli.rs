@@ -372,3 +372,89 @@ async fn stats_for_admins_only() {
     // An app key is not an admin: exit code 4 (not allowed).
     assert_eq!(code(&arca(&server, &["stats"])), 4);
 }
+
+/// The CLI over TLS: a custom CA by flag or `ARCA_CA_FILE`; without it the
+/// server's certificate is not trusted and the CLI says it cannot connect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_custom_ca() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server_cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &ca)
+        .unwrap();
+    let (ca_file, cert_file, key_file) = (
+        dir.path().join("ca.pem"),
+        dir.path().join("server.pem"),
+        dir.path().join("server.key"),
+    );
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    std::fs::write(&cert_file, server_cert.pem()).unwrap();
+    std::fs::write(&key_file, server_key.serialize_pem()).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut config = arca_tests::test_config(Backend::Memory, dir.path());
+    config.tls = Some(arca_server::config::TlsConfig {
+        cert_file,
+        key_file,
+        client_ca_file: None,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = format!(
+        "https://localhost:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(arca_server::serve(config, listener, async {
+        let _ = stopped.await;
+    }));
+    let run = |args: &[&str], ca_env: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_arca"));
+        command
+            .env_remove("ARCA_CA_FILE")
+            .args(["--addr", &addr, "--token", APP])
+            .args(args);
+        if let Some(ca) = ca_env {
+            command.env("ARCA_CA_FILE", ca);
+        }
+        command.output().expect("run arca")
+    };
+    let ca = ca_file.to_str().unwrap();
+    let ns = ok(run(
+        &["--ca-file", ca, "ns", "create", "--user", "alice"],
+        None,
+    ));
+    let ns = ns.trim();
+    let local = ca_file.with_file_name("hello.txt");
+    std::fs::write(&local, b"over tls").unwrap();
+    ok(run(
+        &["put", local.to_str().unwrap(), &format!("{ns}:hello.txt")],
+        Some(&ca_file),
+    ));
+    let cat = run(&["cat", &format!("{ns}:hello.txt")], Some(&ca_file));
+    assert_eq!(ok(cat), "over tls");
+    // Not trusted without the CA (the system roots do not know it).
+    let refused = run(&["ls", ns], None);
+    assert_eq!(
+        code(&refused),
+        7,
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot reach"));
+    // A CA file that cannot be read is a usage error.
+    let missing = run(&["--ca-file", "/nonexistent/ca.pem", "ls", ns], None);
+    assert_eq!(code(&missing), 2);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("CA file"));
+    let _ = stop.send(());
+    served.await.unwrap().unwrap();
+    drop(dir);
+}
