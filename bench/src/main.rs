@@ -10,11 +10,15 @@
 //! 3. recursive List and Find over a workspace of 100,000 files;
 //! 4. checkpoint create and restore on 10,000-file workspaces of 10 MiB and
 //!    of 1 GiB (their cost must follow entries, not bytes);
-//! 5. the S3 backend against moto, beside the filesystem backend.
+//! 5. the S3 backend against moto, beside the filesystem backend;
+//! 6. the Python SDK: its 256 MiB transfer beside the Rust client's (in the
+//!    transfer section), and 1 KiB store/retrieve by 64 asyncio tasks
+//!    against a durable filesystem server beside the reference library
+//!    (chuk-artifacts, in-process) on the same workload.
 //!
 //! Usage: `cargo run --release -p arca-bench -- [--size-mib N] [--small N]
-//! [--tree N] [--runs N] [--s3-size-mib N] [--s3-small N]
-//! [--only transfer|small|tree|checkpoints|s3]`. Transfers run
+//! [--tree N] [--runs N] [--s3-size-mib N] [--s3-small N] [--python-small N]
+//! [--only transfer|small|tree|checkpoints|s3|python]`. Transfers run
 //! `--runs` times (default 3), interleaved with their ceilings.
 
 use std::io::{BufRead, BufReader, Write};
@@ -26,6 +30,8 @@ use arca_client::{Client, pb};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::json;
+
+mod python;
 
 mod echo {
     #![allow(clippy::all, missing_docs)]
@@ -46,6 +52,7 @@ struct Args {
     runs: usize,
     s3_size_mib: u64,
     s3_small: usize,
+    python_small: usize,
 }
 
 fn parse_args() -> (bool, Args) {
@@ -56,6 +63,7 @@ fn parse_args() -> (bool, Args) {
         runs: 3,
         s3_size_mib: 256,
         s3_small: 2000,
+        python_small: 5000,
         only: None,
     };
     let mut echo_server = false;
@@ -84,6 +92,12 @@ fn parse_args() -> (bool, Args) {
                     .next()
                     .and_then(|v| v.parse().ok())
                     .expect("--s3-small N")
+            }
+            "--python-small" => {
+                args.python_small = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--python-small N")
             }
             other => panic!("unknown argument {other}"),
         }
@@ -589,7 +603,7 @@ async fn transfers(size_mib: u64, runs: usize) {
         "raw_stub_upload_mb_s": best(&up[1]),
         "raw_stub_download_mb_s": best(&down[1]),
     }));
-    python_client(&fs.process.addr);
+    python::transfer(&fs.process.addr, best(&lib_up), best(&lib_down));
 }
 
 async fn client_library_once(client: &Client, ns: &str, size_mib: u64) -> (f64, f64) {
@@ -630,36 +644,6 @@ async fn client_library_once(client: &Client, ns: &str, size_mib: u64) -> (f64, 
         .await
         .unwrap();
     (up, mb_per_s(size_mib * MIB, start.elapsed().as_secs_f64()))
-}
-
-/// The generated Python client's 256 MiB rate, when the test command's venv
-/// (grpcio) exists; otherwise says why it is skipped.
-fn python_client(addr: &str) {
-    let venv = std::env::var("ARCA_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/arca-test-venv")
-        });
-    let python = venv.join("bin/python");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../client/python/bench.py");
-    if !python.exists() {
-        emit(
-            json!({"figure": "python_client", "skipped": format!("no venv at {} (run bash tests/run.sh once)", venv.display())}),
-        );
-        return;
-    }
-    let output = Command::new(&python)
-        .arg(&script)
-        .args([addr, BENCH_SECRET, "256"])
-        .output()
-        .expect("run the Python benchmark");
-    let line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    match serde_json::from_str::<serde_json::Value>(&line) {
-        Ok(value) => emit(value),
-        Err(_) => emit(
-            json!({"figure": "python_client", "error": String::from_utf8_lossy(&output.stderr).trim().to_owned()}),
-        ),
-    }
 }
 
 async fn small_files(backend: &str, count: usize) {
@@ -1103,6 +1087,9 @@ fn main() {
         }
         if run("s3") {
             s3_backend(args.s3_size_mib, args.s3_small).await;
+        }
+        if run("python") {
+            python::small(args.python_small);
         }
     });
 }

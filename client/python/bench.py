@@ -1,40 +1,70 @@
-"""The generated Python client's upload and download rate, for the benchmark
-program: `python bench.py HOST:PORT SECRET MIB` prints one JSON line."""
+"""The Python SDK's figures, for the benchmark program (one JSON line each):
 
-import io
+    python bench.py transfer HOST:PORT SECRET MIB   # upload and download of MIB MiB
+    python bench.py small HOST:PORT SECRET N        # N 1 KiB store then retrieve, 64 asyncio tasks
+
+Run with the test command's venv, where the SDK is installed."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
 import json
 import os
-import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-if not os.path.isdir(os.path.join(HERE, "arca_client", "_generated")):
-    subprocess.check_call([sys.executable, os.path.join(HERE, "generate.py")])
+import arca
 
-import arca_client as arca  # noqa: E402
-from arca_client import common_pb2, namespace_pb2  # noqa: E402
+TASKS = 64
+
+
+async def transfer(address: str, secret: str, mib: int) -> None:
+    data = os.urandom(mib << 20)
+    async with arca.connect(address, secret) as client:
+        ns = (await client.create_namespace(arca.NamespaceType.WORKSPACE, "user", user_id="python")).namespace_id
+        start = time.perf_counter()
+        entry = await client.upload(ns, "python.bin", data)
+        up = len(data) / 1e6 / (time.perf_counter() - start)
+        assert entry.sha256 == hashlib.sha256(data).hexdigest()
+        received = 0
+        start = time.perf_counter()
+        async for chunk in client.stream_download(ns, "python.bin"):
+            received += len(chunk)
+        down = len(data) / 1e6 / (time.perf_counter() - start)
+        assert received == len(data)
+    print(json.dumps({"figure": "python_sdk_transfer", "size_mib": mib, "upload_mb_s": round(up, 1),
+                      "download_mb_s": round(down, 1)}))
+
+
+async def small(address: str, secret: str, count: int) -> None:
+    payload = b"x" * 1024
+    async with arca.connect(address, secret) as client:
+        ids: list[str] = []
+
+        async def store(worker: int) -> None:
+            for i in range(worker, count, TASKS):
+                ids.append(await client.store(payload, mime="text/plain", summary="bench", filename=f"a{i}.txt",
+                                             user_id="bench"))
+
+        start = time.perf_counter()
+        await asyncio.gather(*(store(w) for w in range(TASKS)))
+        stored = count / (time.perf_counter() - start)
+
+        async def retrieve(worker: int) -> None:
+            for i in range(worker, count, TASKS):
+                assert await client.retrieve(ids[i]) == payload
+
+        start = time.perf_counter()
+        await asyncio.gather(*(retrieve(w) for w in range(TASKS)))
+        retrieved = count / (time.perf_counter() - start)
+    print(json.dumps({"figure": "python_sdk_small", "count": count, "tasks": TASKS, "size": 1024,
+                      "store_per_s": round(stored), "retrieve_per_s": round(retrieved)}))
 
 
 def main() -> None:
-    address, secret, mib = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    client = arca.connect(address, secret)
-    ns = client.namespaces.CreateNamespace(
-        namespace_pb2.CreateNamespaceRequest(
-            type=common_pb2.NAMESPACE_TYPE_WORKSPACE, scope=common_pb2.SCOPE_USER, owner=common_pb2.Owner(user="python")
-        )
-    ).namespace_id
-    data = os.urandom(mib << 20)
-    start = time.perf_counter()
-    arca.upload(client, ns, "python.bin", io.BytesIO(data))
-    up = len(data) / 1e6 / (time.perf_counter() - start)
-    sink = io.BytesIO()
-    start = time.perf_counter()
-    arca.download(client, ns, "python.bin", sink)
-    down = len(data) / 1e6 / (time.perf_counter() - start)
-    assert sink.getvalue() == data
-    print(json.dumps({"figure": "python_client", "size_mib": mib, "upload_mb_s": round(up, 1), "download_mb_s": round(down, 1)}))
+    mode, address, secret, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    asyncio.run(transfer(address, secret, n) if mode == "transfer" else small(address, secret, n))
 
 
 if __name__ == "__main__":

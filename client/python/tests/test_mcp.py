@@ -123,3 +123,37 @@ async def test_quota_is_a_tool_error(server: Server) -> None:
             await session.initialize()
             message = error(await session.call_tool("write", {"path": "big", "content": "x" * 60000}))
             assert "quota exceeded" in message
+
+
+async def test_streamable_http_transport(server: Server) -> None:
+    import socket
+    import subprocess
+
+    import anyio
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with arca.connect(server.address, server.admin_key) as admin:
+        ns = (await admin.create_namespace(arca.NamespaceType.WORKSPACE, "user", user_id="web-agent")).namespace_id
+        await admin.write_file(ns, "hello.txt", b"over http")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "ARCA_ADDR": server.address, "ARCA_TOKEN": server.admin_key}
+    proc = subprocess.Popen([sys.executable, "-m", "arca.mcp_server", "--namespace", ns, "--transport",
+                             "streamable-http", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                await anyio.sleep(0.1)
+        async with streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write, *_):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                assert {t.name for t in (await session.list_tools()).tools} == TOOLS
+                assert value(await session.call_tool("read", {"path": "hello.txt"}))["content"] == "over http"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

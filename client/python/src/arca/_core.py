@@ -171,7 +171,7 @@ class CoreCalls:
         clear_ttl: bool = False,
     ) -> NamespaceInfo:
         """Changes summary, metadata and expiry in one commit."""
-        if sum(x is not None and x is not False for x in (expires_in, extend_by, clear_ttl or None)) > 1:
+        if (expires_in is not None) + (extend_by is not None) + clear_ttl > 1:
             raise InvalidArgument("give at most one of expires_in, extend_by and clear_ttl")
         request = namespace_pb2.UpdateNamespaceRequest(
             namespace_id=namespace_id,

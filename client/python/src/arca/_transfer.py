@@ -354,12 +354,16 @@ class Download:
                             whole = answer.header.offset == 0 and answer.header.length == answer.header.total_size
                             self.entry = NodeInfo.from_pb(answer.header.entry)
                     elif kind == "data":
-                        if answer.data.offset != self.offset + self.received:
-                            raise DataLoss(f"chunk at {answer.data.offset} arrived out of order")
-                        hasher.update(answer.data.data)
-                        self.received += len(answer.data.data)
-                        yield answer.data.data
-                        await report(self.progress, self.received, span)
+                        # Each read of a bytes field copies it: read it once.
+                        chunk = answer.data
+                        data = chunk.data
+                        if chunk.offset != self.offset + self.received:
+                            raise DataLoss(f"chunk at {chunk.offset} arrived out of order")
+                        hasher.update(data)
+                        self.received += len(data)
+                        yield data
+                        if self.progress is not None:
+                            await report(self.progress, self.received, span)
                     elif kind == "trailer":
                         if whole and answer.trailer.sha256 != hasher.hexdigest():
                             raise DataLoss(f"{self.path}: received content does not match its SHA-256 {answer.trailer.sha256}")
