@@ -43,7 +43,7 @@ async fn run(core: Arc<Core>, who: Identity, mut inbound: Streaming<pb::Download
             Ok(Some(r)) => r,
             Ok(None) => return,
             Err(status) => {
-                tracing::debug!(%status, "download stream broke");
+                let _ = tx.send(Err(super::inbound_failure(status))).await;
                 return;
             }
         };

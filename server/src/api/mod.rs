@@ -48,6 +48,17 @@ pub type ResponseStreamOf<T> =
     std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, tonic::Status>> + Send + 'static>>;
 
 /// The identity the authentication layer attached to a request.
+/// What a client stream's read error tells the client. The one place that
+/// answers for every stream: a message over `limits.max_message_bytes`
+/// (tonic's decoder refuses it with OUT_OF_RANGE, naming its size and the
+/// limit, as it does for unary calls) and any other decode error are the
+/// client's to hear, so the stream ends with that status instead of OK. A
+/// transport that broke has no one left to hear it; sending costs nothing.
+pub(crate) fn inbound_failure(status: tonic::Status) -> tonic::Status {
+    tracing::debug!(%status, "a client stream ended with an error");
+    status
+}
+
 pub(crate) fn caller<T>(request: &tonic::Request<T>) -> Result<Identity, tonic::Status> {
     request
         .extensions()

@@ -67,7 +67,7 @@ async fn run(core: Arc<Core>, who: Identity, mut inbound: Streaming<pb::UploadRe
         )),
         Ok(None) => return,
         Err(status) => {
-            tracing::debug!(%status, "upload stream broke before it started");
+            let _ = tx.send(Err(super::inbound_failure(status))).await;
             return;
         }
     };
@@ -142,8 +142,10 @@ async fn run(core: Arc<Core>, who: Identity, mut inbound: Streaming<pb::UploadRe
                 return;
             }
             Err(status) => {
-                tracing::debug!(%status, upload = %upload.id(), "upload stream broke; leaving it resumable");
+                // Broken or refused (an oversized message): what was
+                // persisted stays resumable either way.
                 upload.close().await;
+                let _ = tx.send(Err(super::inbound_failure(status))).await;
                 return;
             }
         };

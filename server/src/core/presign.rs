@@ -284,13 +284,9 @@ impl Core {
         let record: UploadRecord = self
             .meta
             .read(|txn| meta::get_record(&txn.open_table(meta::UPLOADS)?, upload_id))?
-            .ok_or_else(|| {
-                not_found(format!(
-                    "upload {upload_id} not found (finalized, discarded or expired)"
-                ))
-            })?;
+            .ok_or_else(|| super::uploads::unknown_upload(upload_id))?;
         if record.lease_expires_ms <= meta::now_ms() {
-            return Err(not_found(format!("upload {upload_id} has expired")));
+            return Err(super::uploads::unknown_upload(upload_id));
         }
         if !record.presigned {
             return Err(precondition(format!(
@@ -381,17 +377,15 @@ impl Core {
                 return Err(invalid(format!("part {number}: a malformed ETag")));
             }
         }
+        // Only a caller who may write the target finalizes; to anyone else
+        // the upload does not exist (the same answer as an unknown id, given
+        // before anything else, even whether a request holds it).
+        self.owned_upload(who, upload_id)?;
         let _claim = self.claim(upload_id)?;
         let record = self.presigned_record(upload_id)?;
-        // Only a caller who may write the target finalizes; to anyone else
-        // the upload does not exist.
         let ns = self
             .meta
-            .read(|txn| Core::namespace_for(txn, who, &record.namespace_id, Access::Write))
-            .map_err(|e| match e {
-                Error::PermissionDenied(_) => not_found(format!("upload {upload_id} not found")),
-                other => other,
-            })?;
+            .read(|txn| Core::namespace_for(txn, who, &record.namespace_id, Access::Write))?;
         let store = self.backend(&record.backend)?;
 
         // Take the content out of the URLs' reach.

@@ -31,6 +31,13 @@ use crate::grid;
 use crate::ids::{new_id, validate_server_id};
 use crate::meta::{self, EntryRecord, UploadRecord, decode};
 
+/// The answer for an upload id the caller cannot use, whatever the reason.
+pub(crate) fn unknown_upload(upload_id: &str) -> Error {
+    not_found(format!(
+        "upload {upload_id} not found (it finished, was discarded, expired, or is not yours)"
+    ))
+}
+
 /// What starting an upload led to.
 pub enum Started {
     /// An upload to send content to.
@@ -183,6 +190,32 @@ impl Core {
         Ok(Started::Upload(Box::new(upload)))
     }
 
+    /// The upload `upload_id` if `who` may write its target and its lease
+    /// runs; to anyone else, and for an id that never existed, finished or
+    /// expired, the one same answer, so ids cannot be probed.
+    pub(crate) fn owned_upload(&self, who: &Identity, upload_id: &str) -> Result<UploadRecord> {
+        let record: Option<UploadRecord> = self
+            .meta
+            .read(|txn| meta::get_record(&txn.open_table(meta::UPLOADS)?, upload_id))?;
+        let Some(record) = record else {
+            return Err(unknown_upload(upload_id));
+        };
+        match self
+            .meta
+            .read(|txn| Core::namespace_for(txn, who, &record.namespace_id, Access::Write))
+        {
+            Ok(_) => {}
+            Err(Error::PermissionDenied(_) | Error::NotFound(_)) => {
+                return Err(unknown_upload(upload_id));
+            }
+            Err(other) => return Err(other),
+        }
+        if record.lease_expires_ms <= meta::now_ms() {
+            return Err(unknown_upload(upload_id));
+        }
+        Ok(record)
+    }
+
     /// Reattaches a broken upload to a new stream, at its persisted offset.
     pub async fn resume_upload(
         self: &Arc<Self>,
@@ -190,36 +223,21 @@ impl Core {
         upload_id: &str,
     ) -> Result<Upload> {
         validate_server_id("upload", upload_id)?;
+        // Who may not have it learns nothing, not even that a stream holds it.
+        self.owned_upload(who, upload_id)?;
         self.claim_upload(upload_id)?;
         let attach = async {
-            let record: UploadRecord = self
-                .meta
-                .read(|txn| meta::get_record(&txn.open_table(meta::UPLOADS)?, upload_id))?
-                .ok_or_else(|| {
-                    not_found(format!(
-                        "upload {upload_id} not found (finished, discarded or expired)"
-                    ))
-                })?;
-            if record.lease_expires_ms <= meta::now_ms() {
-                return Err(not_found(format!("upload {upload_id} has expired")));
-            }
+            // Read again now that it is held: it may have finished meanwhile.
+            let record = self.owned_upload(who, upload_id)?;
             if record.presigned {
                 return Err(Error::FailedPrecondition(format!(
                     "upload {upload_id} takes its content through presigned URLs: \
                      commit it with FinalizeUpload"
                 )));
             }
-            // Only a caller who may write the target resumes; to anyone else
-            // the upload does not exist.
             let ns = self
                 .meta
-                .read(|txn| Core::namespace_for(txn, who, &record.namespace_id, Access::Write))
-                .map_err(|e| match e {
-                    Error::PermissionDenied(_) => {
-                        not_found(format!("upload {upload_id} not found"))
-                    }
-                    other => other,
-                })?;
+                .read(|txn| Core::namespace_for(txn, who, &record.namespace_id, Access::Write))?;
             let hasher = restore_hash(&record.hash_state)?;
             let store = self.backend(&record.backend)?;
             let writer = store

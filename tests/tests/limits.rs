@@ -1,0 +1,239 @@
+//! Bad input at the edges, each answered with a clear status: messages
+//! over the size limit on every kind of call, and upload ids that do not
+//! tell whether they exist elsewhere.
+
+use std::sync::Arc;
+
+use arca_tests::{APP, Backend, OTHER_APP, TestServer, assert_code, pattern, pb, test_config};
+use tonic::Code;
+
+/// A server whose messages are limited to 5 MiB (chunks and unary content
+/// to 4 MiB, the defaults).
+async fn limited() -> TestServer {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut config = test_config(Backend::Memory, dir.path());
+    config.limits.max_message_bytes = 5 << 20;
+    TestServer::start_with(config, dir).await
+}
+
+fn upload(
+    first: pb::upload_request::Message,
+    then: Vec<pb::upload_request::Message>,
+) -> Vec<pb::UploadRequest> {
+    std::iter::once(first)
+        .chain(then)
+        .map(|m| pb::UploadRequest { message: Some(m) })
+        .collect()
+}
+
+/// Reads a stream to its end: the messages, then how it ended.
+async fn drain<T>(mut stream: tonic::Streaming<T>) -> (Vec<T>, Result<(), tonic::Status>) {
+    let mut out = Vec::new();
+    loop {
+        match stream.message().await {
+            Ok(Some(m)) => out.push(m),
+            Ok(None) => return (out, Ok(())),
+            Err(status) => return (out, Err(status)),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_message_ends_every_stream_with_a_status() {
+    use pb::upload_request::Message as In;
+    let server = limited().await;
+    let ns = server.workspace().await;
+    let start = pb::UploadStart {
+        namespace_id: ns.clone(),
+        path: "big.bin".into(),
+        ..Default::default()
+    };
+    // Upload: start, one 6 MiB data message, finish. Not OK: the limit.
+    let requests = upload(
+        In::Start(start.clone()),
+        vec![
+            In::Data(pb::UploadData {
+                offset: 0,
+                data: pattern(6 << 20, 1).into(),
+            }),
+            In::Finish(pb::UploadFinish::default()),
+        ],
+    );
+    let answers = server
+        .client
+        .files
+        .clone()
+        .upload(futures::stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    let (messages, end) = drain(answers).await;
+    let status = assert_code(end, Code::OutOfRange);
+    assert!(status.message().contains("too large"), "{status:?}");
+    assert!(
+        !messages
+            .iter()
+            .any(|m| matches!(m.message, Some(pb::upload_response::Message::Committed(_)))),
+        "committed: {messages:?}"
+    );
+    assert_code(
+        server
+            .client
+            .files
+            .clone()
+            .stat(pb::StatRequest {
+                namespace_id: ns.clone(),
+                path: "big.bin".into(),
+            })
+            .await,
+        Code::NotFound,
+    );
+    // The same as the first message.
+    let requests = upload(
+        In::Start(pb::UploadStart {
+            path: "p".repeat(6 << 20),
+            ..start.clone()
+        }),
+        vec![],
+    );
+    let (_, end) = drain(
+        server
+            .client
+            .files
+            .clone()
+            .upload(futures::stream::iter(requests))
+            .await
+            .unwrap()
+            .into_inner(),
+    )
+    .await;
+    assert_code(end, Code::OutOfRange);
+    // Download: a request with a 6 MiB path.
+    let request = pb::DownloadRequest {
+        namespace_id: ns.clone(),
+        path: "p".repeat(6 << 20),
+        ..Default::default()
+    };
+    let (messages, end) = drain(
+        server
+            .client
+            .files
+            .clone()
+            .download(futures::stream::iter(vec![request]))
+            .await
+            .unwrap()
+            .into_inner(),
+    )
+    .await;
+    assert!(messages.is_empty());
+    assert_code(end, Code::OutOfRange);
+    // Unary calls answer the same way.
+    assert_code(
+        server
+            .client
+            .files
+            .clone()
+            .write_file(pb::WriteFileRequest {
+                namespace_id: ns.clone(),
+                path: "w".into(),
+                data: pattern(6 << 20, 2).into(),
+                ..Default::default()
+            })
+            .await,
+        Code::OutOfRange,
+    );
+    // Under the limit all is well.
+    server.write(&ns, "small", b"fine").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_id_answers_the_same_whether_or_not_it_exists_elsewhere() {
+    use pb::upload_request::Message as In;
+    let server = TestServer::start(Backend::Memory).await;
+    let ns = server.workspace().await;
+    // A live upload of sandbox "sb", left resumable.
+    let requests = upload(
+        In::Start(pb::UploadStart {
+            namespace_id: ns.clone(),
+            path: "mine.bin".into(),
+            ..Default::default()
+        }),
+        vec![In::Data(pb::UploadData {
+            offset: 0,
+            data: pattern(1000, 3).into(),
+        })],
+    );
+    let (messages, _) = drain(
+        server
+            .client
+            .files
+            .clone()
+            .upload(futures::stream::iter(requests))
+            .await
+            .unwrap()
+            .into_inner(),
+    )
+    .await;
+    let Some(pb::upload_response::Message::Accepted(accepted)) = &messages[0].message else {
+        panic!("not accepted: {messages:?}")
+    };
+    let live = accepted.upload_id.clone();
+    let made_up = "0123456789abcdef0123456789abcdef".to_owned();
+    let other = server.as_secret(OTHER_APP);
+    let mut answers = Vec::new();
+    for id in [&live, &made_up] {
+        let resume = upload(
+            In::Resume(pb::UploadResume {
+                upload_id: id.clone(),
+            }),
+            vec![],
+        );
+        let (_, end) = drain(
+            other
+                .files
+                .clone()
+                .upload(futures::stream::iter(resume))
+                .await
+                .unwrap()
+                .into_inner(),
+        )
+        .await;
+        let resumed = assert_code(end, Code::NotFound);
+        let finalized = assert_code(
+            other
+                .presign
+                .clone()
+                .finalize_upload(pb::FinalizeUploadRequest {
+                    upload_id: id.clone(),
+                    ..Default::default()
+                })
+                .await,
+            Code::NotFound,
+        );
+        answers.push((
+            resumed.message().replace(id.as_str(), "ID"),
+            finalized.message().replace(id.as_str(), "ID"),
+        ));
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "the answers tell a live id from a made-up one"
+    );
+    // Its owner still resumes it.
+    let resume = upload(In::Resume(pb::UploadResume { upload_id: live }), vec![]);
+    let (messages, _) = drain(
+        server
+            .as_secret(APP)
+            .files
+            .clone()
+            .upload(futures::stream::iter(resume))
+            .await
+            .unwrap()
+            .into_inner(),
+    )
+    .await;
+    assert!(matches!(
+        messages.first().and_then(|m| m.message.as_ref()),
+        Some(pb::upload_response::Message::Accepted(_))
+    ));
+}
