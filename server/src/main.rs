@@ -109,6 +109,11 @@ async fn main() -> std::process::ExitCode {
         }
     };
     if args.check_config {
+        // The same validation as startup: every file the configuration names.
+        if let Err(e) = arca_server::api::check_referenced_files(&config) {
+            eprintln!("arca-server: {e}");
+            return std::process::ExitCode::from(2);
+        }
         println!("configuration ok");
         return std::process::ExitCode::SUCCESS;
     }

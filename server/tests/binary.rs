@@ -2,6 +2,7 @@
 //! defaults, SIGTERM, and data that outlives the process.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 
 use arca_client::{Client, pb};
@@ -255,19 +256,77 @@ fn the_readme_configuration_is_valid() {
         .expect("a TOML example in the README")
         + "```toml\n".len();
     let end = start + readme[start..].find("```").unwrap();
+    // --check-config reads every file the configuration names: make them,
+    // under a temporary /etc/arca.
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("arca.toml");
-    std::fs::write(&config, &readme[start..end]).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_arca-server"))
-        .arg("--config")
-        .arg(&config)
-        .arg("--check-config")
-        .output()
+    let etc = dir.path().join("etc");
+    std::fs::create_dir(&etc).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
         .unwrap();
+    for (name, text) in [
+        ("s3-id", "id".to_owned()),
+        ("s3-secret", "secret".to_owned()),
+        ("keys.toml", String::new()),
+        ("presign-hmac-key", "k".repeat(40)),
+        ("tls.crt", cert.pem()),
+        ("tls.key", key.serialize_pem()),
+        ("ca.crt", cert.pem()),
+    ] {
+        private_file(&etc.join(name), &text);
+    }
+    let text = readme[start..end].replace("/etc/arca/", &format!("{}/", etc.display()));
+    let config = dir.path().join("arca.toml");
+    std::fs::write(&config, &text).unwrap();
+    let check = || {
+        Command::new(env!("CARGO_BIN_EXE_arca-server"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--check-config")
+            .output()
+            .unwrap()
+    };
+    let out = check();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    // Each referenced file is read: missing, world-readable or malformed,
+    // the check refuses as startup would.
+    let keys = etc.join("keys.toml");
+    std::fs::remove_file(&keys).unwrap();
+    assert_refused(check(), "keys.toml");
+    private_file(&keys, "[keys.x]\nsandbox = \"sb\"\n");
+    assert_refused(check(), "keys file");
+    private_file(&keys, "");
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_refused(check(), "keys.toml");
+    private_file(&keys, "");
+    private_file(&etc.join("tls.key"), "not a key");
+    assert_refused(check(), "private key");
+    private_file(&etc.join("tls.key"), &key.serialize_pem());
+    std::fs::remove_file(etc.join("s3-secret")).unwrap();
+    assert_refused(check(), "s3-secret");
+    private_file(&etc.join("s3-secret"), "secret");
+    std::fs::remove_file(etc.join("presign-hmac-key")).unwrap();
+    assert_refused(check(), "presign-hmac-key");
+}
+
+fn private_file(path: &std::path::Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[track_caller]
+fn assert_refused(out: std::process::Output, naming: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "accepted: {stderr}");
+    assert!(
+        stderr.contains(naming),
+        "{stderr} (expected it to name {naming})"
     );
 }
 

@@ -237,3 +237,32 @@ async fn an_upload_id_answers_the_same_whether_or_not_it_exists_elsewhere() {
         Some(pb::upload_response::Message::Accepted(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_requests_no_route_serves_are_404() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start(Backend::Memory).await;
+    for path in ["/", "/nothing", "/presigned/v1/", "/arca.v1.FileService"] {
+        let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        tcp.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: arca\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 404"), "{path}: {answer}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metadata_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::start(Backend::Filesystem).await;
+    server.workspace().await; // the server has opened its metadata
+    let mode = std::fs::metadata(server.config.metadata_path())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+}

@@ -48,6 +48,45 @@ pub type ResponseStreamOf<T> =
     std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, tonic::Status>> + Send + 'static>>;
 
 /// The identity the authentication layer attached to a request.
+/// Requests no route serves. A gRPC call of an unknown method is
+/// UNIMPLEMENTED, as tonic answers it; any other request is 404, so a plain
+/// HTTP client sees the failure (`curl -f` fails) instead of an empty 200.
+async fn no_route(request: axum::extract::Request) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let grpc = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if grpc {
+        let status = tonic::Status::unimplemented(format!("no method {}", request.uri().path()));
+        let (parts, ()) = status.into_http::<()>().into_parts();
+        return axum::response::Response::from_parts(parts, axum::body::Body::empty());
+    }
+    (axum::http::StatusCode::NOT_FOUND, "no such route\n").into_response()
+}
+
+/// Reads and validates every file a finalized configuration refers to, as
+/// startup does, without starting anything or writing any file: the keys
+/// file, the TLS certificate, key and client CA, S3 credential files and
+/// the presign key file. `arca-server --check-config` runs it, so a
+/// configuration it accepts is one the server starts with.
+pub fn check_referenced_files(config: &crate::Config) -> crate::Result<()> {
+    crate::auth::KeyRing::configured(config)?;
+    if let Some(tls) = &config.tls {
+        listener::acceptor(tls)?;
+    }
+    for backend in config.backends.values() {
+        if let crate::config::BackendConfig::S3(s3) = backend {
+            crate::blobs::s3_settings(s3)?;
+        }
+    }
+    if let Some(path) = &config.presign.hmac_key_file {
+        crate::auth::read_private_file(path)?;
+    }
+    Ok(())
+}
+
 /// What a client stream's read error tells the client. The one place that
 /// answers for every stream: a message over `limits.max_message_bytes`
 /// (tonic's decoder refuses it with OUT_OF_RANGE, naming its size and the
@@ -287,6 +326,7 @@ pub async fn serve(
         .add_service(admin)
         .into_axum_router()
         .merge(crate::presign::http::router(core.clone()))
+        .fallback(no_route)
         .layer(axum::middleware::from_fn(crate::metrics::track));
 
     // TLS is terminated here rather than by tonic, whose TLS offers h2 alone.

@@ -101,9 +101,10 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// Loads the keys of the configuration and its keys file; with none,
-    /// creates (or reuses) the first-start admin key in the data directory.
-    pub fn load(config: &Config) -> Result<KeyRing> {
+    /// The keys of the configuration and of its keys file (read and
+    /// validated: private, well-formed, no id twice), without creating the
+    /// first-start key. `--check-config` runs this too.
+    pub fn configured(config: &Config) -> Result<std::collections::BTreeMap<String, ApiKeyConfig>> {
         let mut configured = config.auth.keys.clone();
         if let Some(file) = &config.auth.keys_file {
             let text = read_private_file(file)?;
@@ -127,6 +128,13 @@ impl KeyRing {
             .finalize()
             .map_err(|e| Error::InvalidArgument(format!("keys file {}: {e}", file.display())))?;
         }
+        Ok(configured)
+    }
+
+    /// Loads the keys of the configuration and its keys file; with none,
+    /// creates (or reuses) the first-start admin key in the data directory.
+    pub fn load(config: &Config) -> Result<KeyRing> {
+        let mut configured = Self::configured(config)?;
         let mut bootstrap = None;
         if configured.is_empty() {
             let path = config.data_dir.join(BOOTSTRAP_KEY_FILE);

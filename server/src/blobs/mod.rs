@@ -253,7 +253,9 @@ pub async fn read_all(store: &dyn BlobStore, key: &str, range: Range<u64>) -> Re
     Ok(out)
 }
 
-fn s3_settings(config: &crate::config::S3Config) -> Result<s3::S3Settings> {
+/// The S3 backend's settings, its credential files read (refused if
+/// others may read them).
+pub(crate) fn s3_settings(config: &crate::config::S3Config) -> Result<s3::S3Settings> {
     let static_credentials = match (&config.access_key_id_file, &config.secret_access_key_file) {
         (Some(id), Some(secret)) => Some((
             crate::auth::read_private_file(id)?.trim().to_owned(),

@@ -75,6 +75,23 @@ impl MetaStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Metadata(format!("create {}: {e}", dir.display())))?;
         }
+        // Metadata names every tenant's files: for this user alone, from the
+        // moment the file exists (and tightened if an older one is not).
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            let private = |e: std::io::Error| {
+                Error::Metadata(format!("make {} private: {e}", path.display()))
+            };
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)
+                .map_err(private)?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(private)?;
+        }
         let db = Arc::new(Database::create(path)?);
         {
             let txn = db.begin_write()?;
