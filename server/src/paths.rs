@@ -66,6 +66,18 @@ pub fn normalize_entry(raw: &str, limits: PathLimits) -> Result<String> {
     Ok(path)
 }
 
+/// Like [`normalize_entry`], for a file about to be written: a trailing
+/// '/' names a directory, so `"notes/"` is refused rather than written as
+/// the file `notes`.
+pub fn normalize_file(raw: &str, limits: PathLimits) -> Result<String> {
+    if raw.ends_with('/') {
+        return Err(invalid(format!(
+            "{raw:?} ends with '/', which names a directory; a file path may not"
+        )));
+    }
+    normalize_entry(raw, limits)
+}
+
 fn check_segment(segment: &str, limits: PathLimits) -> Result<()> {
     match segment {
         "" => return Err(invalid("path has an empty segment ('//')")),

@@ -115,6 +115,42 @@ async fn sigterm_is_clean_and_data_survives() {
         })
         .await
         .unwrap();
+    // A streamed upload's commit and a denied read are audited too.
+    client
+        .upload_bytes(
+            pb::UploadStart {
+                namespace_id: ns.namespace_id.clone(),
+                path: "streamed.bin".into(),
+                ..Default::default()
+            },
+            vec![7u8; 100_000].into(),
+            1 << 16,
+        )
+        .await
+        .unwrap();
+    let bob = client
+        .sessions
+        .clone()
+        .open_session(pb::OpenSessionRequest {
+            user: "bob".into(),
+            sandbox: "sb".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let denied = client
+        .with_secret(&bob.token)
+        .unwrap()
+        .files
+        .clone()
+        .read_file(pb::ReadFileRequest {
+            namespace_id: ns.namespace_id.clone(),
+            path: "notes.txt".into(),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(denied.unwrap_err().code(), tonic::Code::PermissionDenied);
     // Every mutation and every denial is an audit event: who, what, which
     // namespace, the result; never a secret.
     let key = admin_key(dir.path());
@@ -153,6 +189,24 @@ async fn sigterm_is_clean_and_data_survives() {
             .iter()
             .any(|e| e["fields"]["result"] == "Unauthenticated"),
         "no denial event in {events:?}"
+    );
+    let streamed = events
+        .iter()
+        .find(|e| e["fields"]["action"] == "Upload")
+        .unwrap_or_else(|| panic!("no Upload audit event in {events:?}"));
+    assert_eq!(streamed["fields"]["result"], "ok");
+    assert_eq!(streamed["fields"]["namespace"], ns.namespace_id.as_str());
+    let read = events
+        .iter()
+        .find(|e| e["fields"]["action"] == "Read")
+        .unwrap_or_else(|| panic!("no denied-read audit event in {events:?}"));
+    assert_eq!(read["fields"]["result"], "PermissionDenied");
+    assert_eq!(read["fields"]["namespace"], ns.namespace_id.as_str());
+    assert!(
+        read["fields"]["principal"]
+            .as_str()
+            .unwrap()
+            .starts_with("session:")
     );
     let all = format!("{:?}", log.lock().unwrap());
     assert!(!all.contains(&key), "a secret reached the log");

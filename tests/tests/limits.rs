@@ -1,6 +1,8 @@
 //! Bad input at the edges, each answered with a clear status: messages
-//! over the size limit on every kind of call, and upload ids that do not
-//! tell whether they exist elsewhere.
+//! over the size limit on every kind of call, upload ids that do not tell
+//! whether they exist elsewhere, file paths that name a directory, an
+//! upload whose namespace goes away, HTTP requests for nothing, and the
+//! metadata file's mode.
 
 use std::sync::Arc;
 
@@ -266,3 +268,114 @@ async fn the_metadata_file_is_private() {
         .mode();
     assert_eq!(mode & 0o777, 0o600, "{mode:o}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_path_with_a_trailing_slash_is_refused() {
+    use pb::upload_request::Message as In;
+    let server = TestServer::start(Backend::Memory).await;
+    let ns = server.workspace().await;
+    let status = assert_code(
+        server.try_write(&ns, "trail/", b"x").await,
+        Code::InvalidArgument,
+    );
+    assert!(status.message().contains("directory"), "{status:?}");
+    let requests = upload(
+        In::Start(pb::UploadStart {
+            namespace_id: ns.clone(),
+            path: "trail/".into(),
+            ..Default::default()
+        }),
+        vec![],
+    );
+    let (_, end) = drain(
+        server
+            .client
+            .files
+            .clone()
+            .upload(futures::stream::iter(requests))
+            .await
+            .unwrap()
+            .into_inner(),
+    )
+    .await;
+    assert_code(end, Code::InvalidArgument);
+    assert!(
+        server.ls(&ns, "", true).await.is_empty(),
+        "nothing was written"
+    );
+    // A directory path may still end with '/'.
+    server
+        .client
+        .files
+        .clone()
+        .mkdir(pb::MkdirRequest {
+            namespace_id: ns.clone(),
+            path: "dir/".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    server.write(&ns, "dir/f", b"x").await;
+    assert_eq!(server.ls(&ns, "dir/", false).await, ["dir/f"]);
+}
+
+async fn an_upload_whose_namespace_is_destroyed_says_it_is_gone(backend: Backend) {
+    use pb::upload_request::Message as In;
+    let server = TestServer::start(backend).await;
+    let ns = server.workspace().await;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let send = |m: In| {
+        let tx = tx.clone();
+        async move {
+            tx.send(pb::UploadRequest { message: Some(m) })
+                .await
+                .is_ok()
+        }
+    };
+    send(In::Start(pb::UploadStart {
+        namespace_id: ns.clone(),
+        path: "doomed.bin".into(),
+        ..Default::default()
+    }))
+    .await;
+    let mut answers = server
+        .client
+        .files
+        .clone()
+        .upload(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    answers.message().await.unwrap().expect("accepted");
+    send(In::Data(pb::UploadData {
+        offset: 0,
+        data: pattern(1 << 20, 5).into(),
+    }))
+    .await;
+    send(In::QueryState(pb::QueryState {})).await;
+    answers.message().await.unwrap().expect("progress");
+    server
+        .client
+        .namespaces
+        .clone()
+        .destroy_namespace(pb::DestroyNamespaceRequest {
+            namespace_id: ns.clone(),
+        })
+        .await
+        .unwrap();
+    send(In::Data(pb::UploadData {
+        offset: 1 << 20,
+        data: pattern(1 << 20, 6).into(),
+    }))
+    .await;
+    send(In::Finish(pb::UploadFinish::default())).await;
+    drop(tx);
+    let (_, end) = drain(answers).await;
+    let code = end.as_ref().map_err(|s| s.code()).unwrap_err();
+    assert!(
+        matches!(code, Code::NotFound | Code::PermissionDenied),
+        "a destroyed namespace must not read as retryable: {end:?}"
+    );
+}
+
+arca_tests::on_every_backend!(an_upload_whose_namespace_is_destroyed_says_it_is_gone);

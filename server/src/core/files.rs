@@ -66,7 +66,7 @@ impl Core {
         opts: WriteOptions,
     ) -> Result<EntryRecord> {
         validate_server_id("namespace", ns_id)?;
-        let path = self.entry_path(raw_path)?;
+        let path = paths::normalize_file(raw_path, self.config.limits.paths())?;
         let opts = opts.validated()?;
         let limit = self.config.limits.max_unary_bytes;
         if data.len() as u64 > limit {

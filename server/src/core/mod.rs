@@ -290,13 +290,19 @@ impl Core {
         id: &str,
         access: Access,
     ) -> Result<NamespaceRecord> {
-        Self::resolve_namespace(
+        let found = Self::resolve_namespace(
             &txn.open_table(meta::NAMESPACES)?,
             &txn.open_table(meta::SESSIONS)?,
             Some(who),
             id,
             access,
-        )
+        );
+        // Every lookup comes here, so every denied read is logged here
+        // (writes log their own outcome, denials included).
+        if access == Access::Read && matches!(found, Err(Error::PermissionDenied(_))) {
+            access::audit(who, "Read", id, &found);
+        }
+        found
     }
 
     /// Runs `f` on a blocking thread with a read transaction, for scans.

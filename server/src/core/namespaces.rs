@@ -345,7 +345,7 @@ impl Core {
         } else {
             file.path.as_str()
         };
-        let path = crate::paths::normalize_entry(raw, self.config.limits.paths())?;
+        let path = crate::paths::normalize_file(raw, self.config.limits.paths())?;
         if ns.ns_type == NamespaceType::Blob as i32 && path.contains('/') {
             return Err(crate::error::precondition(
                 "a BLOB namespace holds one file at its top level; it has no directories",

@@ -17,7 +17,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
-use super::access::Access;
+use super::access::{self, Access};
 use super::quota;
 use super::tree::NewFile;
 use super::{Core, WriteOptions};
@@ -155,7 +155,7 @@ impl Core {
     ) -> Result<PresignedUpload> {
         validate_server_id("namespace", ns_id)?;
         let expiry = self.signer.expiry(expires_in_secs)?;
-        let path = crate::paths::normalize_entry(raw_path, self.config.limits.paths())?;
+        let path = crate::paths::normalize_file(raw_path, self.config.limits.paths())?;
         let opts = opts.validated()?;
         let ns = self.check_write_target(who, ns_id, &path, opts.precondition)?;
         if let Some(size) = total_size {
@@ -356,6 +356,25 @@ impl Core {
 
     /// Verifies and commits a presigned upload, as `who`.
     pub async fn finalize_upload(
+        self: &Arc<Self>,
+        who: &Identity,
+        upload_id: &str,
+        expected_sha256: Option<String>,
+        parts: Vec<(u32, String)>,
+    ) -> Result<(String, EntryRecord)> {
+        let result = self
+            .finalize_upload_as(who, upload_id, expected_sha256, parts)
+            .await;
+        access::audit(
+            who,
+            "FinalizeUpload",
+            &format!("upload:{upload_id}"),
+            &result,
+        );
+        result
+    }
+
+    async fn finalize_upload_as(
         self: &Arc<Self>,
         who: &Identity,
         upload_id: &str,

@@ -111,7 +111,7 @@ impl Core {
         total_size: Option<u64>,
     ) -> Result<Started> {
         validate_server_id("namespace", ns_id)?;
-        let path = crate::paths::normalize_entry(raw_path, self.config.limits.paths())?;
+        let path = crate::paths::normalize_file(raw_path, self.config.limits.paths())?;
         let opts = opts.validated()?;
         let ns = self.check_write_target(who, ns_id, &path, opts.precondition)?;
         if let Some(size) = total_size {
@@ -327,6 +327,38 @@ impl Upload {
     /// Appends a chunk at `offset`. Returns `true` when the chunk crossed a
     /// persist interval and was made durable (a progress message is due).
     pub async fn write(&mut self, offset: u64, data: Bytes) -> Result<bool> {
+        match self.write_chunk(offset, data).await {
+            Ok(persisted) => Ok(persisted),
+            Err(e) => Err(self.explain(e)),
+        }
+    }
+
+    /// A storage failure because the namespace went away mid-stream (it was
+    /// destroyed and its content purged) is told as what it is, not as a
+    /// failure worth retrying.
+    fn explain(&self, e: Error) -> Error {
+        if !matches!(
+            e,
+            Error::Backend(_) | Error::Unavailable(_) | Error::NotFound(_)
+        ) {
+            return e;
+        }
+        let ns = &self.record.namespace_id;
+        let gone = self.core.meta.read(|txn| {
+            Ok(
+                meta::get_record::<meta::NamespaceRecord>(&txn.open_table(meta::NAMESPACES)?, ns)?
+                    .is_none(),
+            )
+        });
+        match gone {
+            Ok(true) => not_found(format!(
+                "namespace {ns} was destroyed during the upload; nothing was committed"
+            )),
+            _ => e,
+        }
+    }
+
+    async fn write_chunk(&mut self, offset: u64, data: Bytes) -> Result<bool> {
         let max = self.core.config.limits.max_chunk_bytes;
         if data.len() as u64 > max {
             return Err(invalid(format!(
@@ -390,7 +422,10 @@ impl Upload {
     /// Makes everything received durable (waiting for the backend's work in
     /// flight) and records it; returns the offset.
     pub async fn persist(&mut self) -> Result<u64> {
-        self.persist_with(true).await
+        match self.persist_with(true).await {
+            Ok(offset) => Ok(offset),
+            Err(e) => Err(self.explain(e)),
+        }
     }
 
     /// Records what the backend has made durable; with `wait`, after its
@@ -441,10 +476,11 @@ impl Upload {
         expected_sha256: Option<String>,
     ) -> Result<(String, EntryRecord)> {
         let path = self.record.path.clone();
-        let result = self
-            .try_finish(expected_sha256)
-            .await
-            .map(|entry| (path, entry));
+        let result = match self.try_finish(expected_sha256).await {
+            Ok(entry) => Ok((path, entry)),
+            Err(e) => Err(self.explain(e)),
+        };
+        super::access::audit(&self.who, "Upload", &self.record.namespace_id, &result);
         if result.is_err() {
             self.doomed = true;
         }
