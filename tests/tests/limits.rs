@@ -28,6 +28,21 @@ fn upload(
         .collect()
 }
 
+/// Sends `requests` on one Upload stream of `client`; its answers and end.
+async fn run_upload(
+    client: &arca_client::Client,
+    requests: Vec<pb::UploadRequest>,
+) -> (Vec<pb::UploadResponse>, Result<(), tonic::Status>) {
+    let answers = client
+        .files
+        .clone()
+        .upload(futures::stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    drain(answers).await
+}
+
 /// Reads a stream to its end: the messages, then how it ended.
 async fn drain<T>(mut stream: tonic::Streaming<T>) -> (Vec<T>, Result<(), tonic::Status>) {
     let mut out = Vec::new();
@@ -61,15 +76,7 @@ async fn an_oversized_message_ends_every_stream_with_a_status() {
             In::Finish(pb::UploadFinish::default()),
         ],
     );
-    let answers = server
-        .client
-        .files
-        .clone()
-        .upload(futures::stream::iter(requests))
-        .await
-        .unwrap()
-        .into_inner();
-    let (messages, end) = drain(answers).await;
+    let (messages, end) = run_upload(&server.client, requests).await;
     let status = assert_code(end, Code::OutOfRange);
     assert!(status.message().contains("too large"), "{status:?}");
     assert!(
@@ -98,17 +105,7 @@ async fn an_oversized_message_ends_every_stream_with_a_status() {
         }),
         vec![],
     );
-    let (_, end) = drain(
-        server
-            .client
-            .files
-            .clone()
-            .upload(futures::stream::iter(requests))
-            .await
-            .unwrap()
-            .into_inner(),
-    )
-    .await;
+    let (_, end) = run_upload(&server.client, requests).await;
     assert_code(end, Code::OutOfRange);
     // Download: a request with a 6 MiB path.
     let request = pb::DownloadRequest {
@@ -165,17 +162,7 @@ async fn an_upload_id_answers_the_same_whether_or_not_it_exists_elsewhere() {
             data: pattern(1000, 3).into(),
         })],
     );
-    let (messages, _) = drain(
-        server
-            .client
-            .files
-            .clone()
-            .upload(futures::stream::iter(requests))
-            .await
-            .unwrap()
-            .into_inner(),
-    )
-    .await;
+    let (messages, _) = run_upload(&server.client, requests).await;
     let Some(pb::upload_response::Message::Accepted(accepted)) = &messages[0].message else {
         panic!("not accepted: {messages:?}")
     };
@@ -190,16 +177,7 @@ async fn an_upload_id_answers_the_same_whether_or_not_it_exists_elsewhere() {
             }),
             vec![],
         );
-        let (_, end) = drain(
-            other
-                .files
-                .clone()
-                .upload(futures::stream::iter(resume))
-                .await
-                .unwrap()
-                .into_inner(),
-        )
-        .await;
+        let (_, end) = run_upload(&other, resume).await;
         let resumed = assert_code(end, Code::NotFound);
         let finalized = assert_code(
             other
@@ -223,17 +201,7 @@ async fn an_upload_id_answers_the_same_whether_or_not_it_exists_elsewhere() {
     );
     // Its owner still resumes it.
     let resume = upload(In::Resume(pb::UploadResume { upload_id: live }), vec![]);
-    let (messages, _) = drain(
-        server
-            .as_secret(APP)
-            .files
-            .clone()
-            .upload(futures::stream::iter(resume))
-            .await
-            .unwrap()
-            .into_inner(),
-    )
-    .await;
+    let (messages, _) = run_upload(&server.as_secret(APP), resume).await;
     assert!(matches!(
         messages.first().and_then(|m| m.message.as_ref()),
         Some(pb::upload_response::Message::Accepted(_))
@@ -287,17 +255,7 @@ async fn a_file_path_with_a_trailing_slash_is_refused() {
         }),
         vec![],
     );
-    let (_, end) = drain(
-        server
-            .client
-            .files
-            .clone()
-            .upload(futures::stream::iter(requests))
-            .await
-            .unwrap()
-            .into_inner(),
-    )
-    .await;
+    let (_, end) = run_upload(&server.client, requests).await;
     assert_code(end, Code::InvalidArgument);
     assert!(
         server.ls(&ns, "", true).await.is_empty(),

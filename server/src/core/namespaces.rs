@@ -489,25 +489,11 @@ impl Core {
         id: &str,
         update: MetadataUpdate,
     ) -> Result<NamespaceRecord> {
-        let (ns_id, caller) = (id.to_owned(), who.clone());
-        let result = self
-            .meta
-            .write(move |txn| {
-                let mut ns = Core::resolve_namespace(
-                    &txn.open_table(meta::NAMESPACES)?,
-                    &txn.open_table(meta::SESSIONS)?,
-                    Some(&caller),
-                    &ns_id,
-                    Access::Write,
-                )?;
-                update.apply(&mut ns.metadata)?;
-                txn.open_table(meta::NAMESPACES)?.insert(
-                    ns_id.as_str(),
-                    prost::Message::encode_to_vec(&ns).as_slice(),
-                )?;
-                Ok(ns)
-            })
-            .await;
+        let change = NamespaceUpdate {
+            metadata: Some(update),
+            ..Default::default()
+        };
+        let result = self.update_namespace_as(who, id, change).await;
         access::audit(who, "UpdateNamespaceMetadata", id, &result);
         result
     }
@@ -519,8 +505,19 @@ impl Core {
         id: &str,
         update: NamespaceUpdate,
     ) -> Result<NamespaceRecord> {
+        let result = self.update_namespace_as(who, id, update).await;
+        access::audit(who, "UpdateNamespace", id, &result);
+        result
+    }
+
+    async fn update_namespace_as(
+        &self,
+        who: &Identity,
+        id: &str,
+        update: NamespaceUpdate,
+    ) -> Result<NamespaceRecord> {
         let (ns_id, caller) = (id.to_owned(), who.clone());
-        let result = async {
+        {
             if let Some(summary) = &update.summary {
                 validate_summary(summary)?;
             }
@@ -572,9 +569,6 @@ impl Core {
                 })
                 .await
         }
-        .await;
-        access::audit(who, "UpdateNamespace", id, &result);
-        result
     }
 
     /// Destroys a namespace: its metadata goes in one commit, then its grid
