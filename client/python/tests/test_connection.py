@@ -52,6 +52,12 @@ async def test_tls_with_a_custom_ca(tls_server: Server, monkeypatch: Any) -> Non
     with arca.connect_sync(tls_server.address, tls_server.admin_key) as sync:
         assert sync.get_namespace(ns.namespace_id).user_id == "tls"
     monkeypatch.delenv("ARCA_CA_FILE")
+    # The system's roots (here through SSL_CERT_FILE, as OpenSSL reads it)
+    # are trusted for an https:// address without a CA file.
+    monkeypatch.setenv("SSL_CERT_FILE", tls_server.ca_file)
+    async with arca.connect(tls_server.address, tls_server.admin_key) as system:
+        assert (await system.get_namespace(ns.namespace_id)).user_id == "tls"
+    monkeypatch.delenv("SSL_CERT_FILE")
     # Without the CA the server's certificate is not trusted: no connection.
     async with arca.connect(tls_server.address, tls_server.admin_key) as untrusting:
         with pytest.raises(arca.Unavailable):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import ssl
 from dataclasses import dataclass
 from typing import Optional, Union
 
@@ -47,6 +48,19 @@ def _read_secret(path: PathLike) -> str:
     return secret
 
 
+def system_roots() -> Optional[bytes]:
+    """The system's CA bundle (what OpenSSL trusts here, `SSL_CERT_FILE`
+    included), or None to let gRPC use the roots it ships."""
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile):
+        if candidate and os.path.isfile(candidate):
+            try:
+                return pathlib.Path(candidate).read_bytes()
+            except OSError:
+                continue
+    return None
+
+
 def resolve(
     address: Optional[str] = None,
     token: Optional[str] = None,
@@ -58,8 +72,8 @@ def resolve(
     """Arguments first, then the environment, then the defaults.
 
     `address` is "host:port", "http://host:port" (plaintext) or
-    "https://host:port" (TLS with the default roots, or `ca_file`). A CA
-    file, given or from `ARCA_CA_FILE`, implies TLS.
+    "https://host:port" (TLS trusting the system's CA bundle, or `ca_file`).
+    A CA file, given or from `ARCA_CA_FILE`, implies TLS.
     """
     address = address or os.environ.get("ARCA_ADDR") or DEFAULT_ADDRESS
     if token is None:
@@ -85,4 +99,6 @@ def resolve(
             roots = pathlib.Path(ca).read_bytes()
         except OSError as e:
             raise ArcaError(f"cannot read CA file {ca}: {e.strerror}") from None
+    elif use_tls:
+        roots = system_roots()
     return Target(host_port=host_port, tls=use_tls, root_certificates=roots, token=token)
