@@ -184,6 +184,20 @@ mod tests {
     }
 
     #[test]
+    fn a_file_path_may_not_name_a_directory() {
+        let limits = PathLimits::default();
+        for bad in ["trail/", "a/b/", "/", ""] {
+            assert!(
+                matches!(normalize_file(bad, limits), Err(Error::InvalidArgument(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(normalize_file("/a/b.txt", limits).unwrap(), "a/b.txt");
+        // Directory paths keep their trailing slash.
+        assert_eq!(normalize_entry("a/b/", limits).unwrap(), "a/b");
+    }
+
+    #[test]
     fn helpers() {
         assert_eq!(parent("a/b/c"), "a/b");
         assert_eq!(parent("a"), "");
@@ -205,6 +219,15 @@ mod tests {
                 }
                 // Normalising again changes nothing.
                 prop_assert_eq!(norm(&p).unwrap(), p.clone());
+            }
+        }
+
+        #[test]
+        fn file_paths_are_entry_paths_without_a_trailing_slash(raw in "[a-z./]{0,20}") {
+            let limits = PathLimits::default();
+            match normalize_file(&raw, limits) {
+                Ok(p) => prop_assert_eq!(Some(p), normalize_entry(&raw, limits).ok()),
+                Err(_) => prop_assert!(raw.ends_with('/') || normalize_entry(&raw, limits).is_err()),
             }
         }
 
