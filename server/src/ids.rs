@@ -83,4 +83,20 @@ mod tests {
         validate_server_id("namespace", &new_id()).unwrap();
         assert!(validate_server_id("namespace", "XYZ").is_err());
     }
+
+    proptest::proptest! {
+        /// Whatever a caller sends, an accepted id is safe as a storage key
+        /// segment: its own characters only, never a path, never hidden.
+        #[test]
+        fn accepted_ids_are_key_safe(id in "\\PC{0,70}") {
+            if validate_id("user", &id).is_ok() {
+                proptest::prop_assert!(!id.is_empty() && id.len() <= 64);
+                proptest::prop_assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)));
+                proptest::prop_assert!(!id.starts_with('.') && !id.starts_with('-'));
+            }
+            if validate_server_id("namespace", &id).is_ok() {
+                proptest::prop_assert!(id.len() == 32 && id.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')));
+            }
+        }
+    }
 }

@@ -354,3 +354,23 @@ impl Core {
         self.meta.close();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// A page token is what the server made of a key (never empty: a
+        /// page ends at an entry), or refused: arbitrary input never panics
+        /// and never becomes a key unless it is the hex of UTF-8.
+        #[test]
+        fn page_tokens_round_trip_or_are_refused(token in "\\PC{0,60}", key in "\\PC{1,40}") {
+            match parse_page_token(&token) {
+                Ok(Some(k)) => proptest::prop_assert_eq!(page_token(&k), token.to_ascii_lowercase()),
+                Ok(None) => proptest::prop_assert!(token.is_empty()),
+                Err(e) => proptest::prop_assert!(matches!(e, Error::InvalidArgument(_))),
+            }
+            proptest::prop_assert_eq!(parse_page_token(&page_token(&key)).unwrap(), Some(key));
+        }
+    }
+}

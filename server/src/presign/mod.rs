@@ -185,6 +185,39 @@ mod tests {
         url.split_once('?').unwrap().1
     }
 
+    proptest::proptest! {
+        /// Any query string is refused unless it is exactly the signed
+        /// one's; the parser never panics, whatever it is given.
+        #[test]
+        fn only_the_signed_query_passes(query in ".{0,120}", now in 0i64..2_000) {
+            let s = signer();
+            let path = object_path("ns1", "obj1");
+            let url = s.sign("GET", &path, 1_000);
+            let genuine = super::tests::query(&url).to_owned();
+            let verdict = s.verify("GET", &path, &query, now);
+            if query != genuine && !genuine.split('&').all(|pair| query.split('&').any(|q| q == pair)) {
+                proptest::prop_assert!(verdict.is_err(), "{query:?} passed");
+            }
+        }
+
+        /// Tampering with any one character of a genuine URL's query is
+        /// refused.
+        #[test]
+        fn a_changed_character_is_refused(at in 0usize..200, c in proptest::char::range('0', 'z')) {
+            let s = signer();
+            let path = object_path("ns1", "obj1");
+            let url = s.sign("GET", &path, 1_000);
+            let genuine = super::tests::query(&url);
+            let at = at % genuine.len();
+            let mut changed: Vec<char> = genuine.chars().collect();
+            // (Hex is read in either case: 'e' and 'E' are the same byte.)
+            proptest::prop_assume!(!changed[at].eq_ignore_ascii_case(&c));
+            changed[at] = c;
+            let changed: String = changed.into_iter().collect();
+            proptest::prop_assert!(s.verify("GET", &path, &changed, 999).is_err(), "{changed:?} passed");
+        }
+    }
+
     #[test]
     fn a_url_passes_for_its_method_path_and_time_only() {
         let s = signer();
