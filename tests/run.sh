@@ -61,6 +61,11 @@ python3 -m venv "$fresh"
 "$fresh/bin/python" -c 'import importlib.util, arca, arca.v1.file_pb2
 assert importlib.util.find_spec("grpc_tools") is None, "grpcio-tools must not be needed"
 print("installed arca", arca.__version__, "without grpcio-tools")'
+# Without the [mcp] extra, arca-mcp says what is missing instead of a traceback.
+if "$fresh/bin/arca-mcp" --namespace x 2>"$fresh/mcp.err"; then
+  echo "arca-mcp ran without the MCP SDK" >&2; exit 1
+fi
+grep -q "pip install 'arca-sdk\[mcp\]'" "$fresh/mcp.err" || { cat "$fresh/mcp.err" >&2; exit 1; }
 rm -rf "$fresh" client/python/build
 "$venv/bin/pip" install --quiet --no-build-isolation --no-deps --force-reinstall ./client/python
 (cd client/python && "$venv/bin/mypy" && ARCA_SERVER_BIN="$CARGO_TARGET_DIR/debug/arca-server" \

@@ -19,8 +19,13 @@ import os
 import sys
 from typing import Any, Optional
 
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+try:
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+except ImportError as missing:  # the package without its [mcp] extra
+    _MISSING_MCP: Optional[ImportError] = missing
+else:
+    _MISSING_MCP = None
 
 from . import errors
 from .client import AsyncClient, connect
@@ -263,6 +268,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="streamable-http: address to listen on")
     parser.add_argument("--port", type=int, default=8765, help="streamable-http: port")
     args = parser.parse_args(argv)
+    if _MISSING_MCP is not None:
+        print(f"arca-mcp needs the MCP SDK ({_MISSING_MCP}): pip install 'arca-sdk[mcp]'", file=sys.stderr)
+        raise SystemExit(2)
     if not args.namespace:
         parser.error("--namespace (or ARCA_NAMESPACE) is required")
     try:
