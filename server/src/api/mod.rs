@@ -59,7 +59,10 @@ async fn no_route(request: axum::extract::Request) -> axum::response::Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/grpc"));
     if grpc {
-        let status = tonic::Status::unimplemented(format!("no method {}", request.uri().path()));
+        let status = tonic::Status::new(
+            tonic::Code::Unimplemented,
+            format!("no method {}", request.uri().path()),
+        );
         let (parts, ()) = status.into_http::<()>().into_parts();
         return axum::response::Response::from_parts(parts, axum::body::Body::empty());
     }

@@ -19,8 +19,7 @@ use super::{
 use crate::auth::Identity;
 use crate::blobs::ByteStream;
 use crate::error::{Error, Result, invalid, precondition};
-use crate::grid;
-use crate::ids::{new_id, validate_server_id};
+use crate::ids::validate_server_id;
 use crate::meta::{self, EntryRecord, NamespaceRecord};
 use crate::paths;
 
@@ -56,6 +55,33 @@ impl Core {
         paths::normalize_entry(raw, self.config.limits.paths())
     }
 
+    /// Checks content sent whole in one message: at most the unary limit
+    /// (RESOURCE_EXHAUSTED, with `instead` saying what to use) and the
+    /// expected digest if one was given. Returns its SHA-256.
+    pub(crate) fn small_content_sha256(
+        &self,
+        data: &[u8],
+        expected: Option<&str>,
+        instead: &str,
+    ) -> Result<String> {
+        let limit = self.config.limits.max_unary_bytes;
+        if data.len() as u64 > limit {
+            return Err(Error::ResourceExhausted(format!(
+                "{} bytes is over the unary limit of {limit}; {instead}",
+                data.len()
+            )));
+        }
+        let sha256 = hex::encode(Sha256::digest(data));
+        if let Some(expected) = expected
+            && expected != sha256
+        {
+            return Err(invalid(format!(
+                "content SHA-256 is {sha256}, not the expected {expected}"
+            )));
+        }
+        Ok(sha256)
+    }
+
     /// Writes a small file in one call.
     pub async fn write_file(
         self: &Arc<Self>,
@@ -68,37 +94,14 @@ impl Core {
         validate_server_id("namespace", ns_id)?;
         let path = paths::normalize_file(raw_path, self.config.limits.paths())?;
         let opts = opts.validated()?;
-        let limit = self.config.limits.max_unary_bytes;
-        if data.len() as u64 > limit {
-            return Err(Error::ResourceExhausted(format!(
-                "{} bytes is over the unary limit of {limit}; use Upload",
-                data.len()
-            )));
-        }
-        let sha256 = hex::encode(Sha256::digest(&data));
-        if let Some(expected) = &opts.expected_sha256
-            && *expected != sha256
-        {
-            return Err(invalid(format!(
-                "content SHA-256 is {sha256}, not the expected {expected}"
-            )));
-        }
+        let sha256 =
+            self.small_content_sha256(&data, opts.expected_sha256.as_deref(), "use Upload")?;
         // Fail early, before any bytes move, on what can be known now.
         let ns = self.check_write_target(who, ns_id, &path, opts.precondition)?;
-        quota::check_file_size(&self.quotas, &ns.sandbox, data.len() as u64)?;
-        let object_id = new_id();
-        let object_key = grid::object_key(&ns.grid_prefix, &object_id);
         let size = data.len() as u64;
-        let mut file = NewFile {
-            object_id,
-            object_key,
-            size,
-            sha256,
-            mime_type: opts.mime_type,
-            metadata: opts.metadata,
-            precondition: opts.precondition,
-            written: false,
-        };
+        quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
+        let precondition = opts.precondition;
+        let mut file = NewFile::fresh(&ns, size, sha256, opts, precondition);
         // Content the namespace already holds is committed without storing
         // the bytes again; if it vanished meanwhile, store them after all.
         let result = match self.has_content(&ns.id, &file.sha256, size)? {

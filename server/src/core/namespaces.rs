@@ -80,6 +80,24 @@ pub enum ExpiryChange {
     Clear,
 }
 
+/// An [`ExpiryChange`] checked, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+enum ExpiryMs {
+    In(i64),
+    ExtendBy(i64),
+    Clear,
+}
+
+impl ExpiryChange {
+    fn in_ms(self) -> Result<ExpiryMs> {
+        Ok(match self {
+            ExpiryChange::In(d) => ExpiryMs::In(duration_ms("expires_in", d)?),
+            ExpiryChange::ExtendBy(d) => ExpiryMs::ExtendBy(duration_ms("extend_by", d)?),
+            ExpiryChange::Clear => ExpiryMs::Clear,
+        })
+    }
+}
+
 /// The longest summary, in bytes.
 pub const MAX_SUMMARY: usize = 4096;
 
@@ -352,24 +370,15 @@ impl Core {
             ));
         }
         let opts = file.opts.validated()?;
-        let limit = self.config.limits.max_unary_bytes;
-        if file.data.len() as u64 > limit {
-            return Err(Error::ResourceExhausted(format!(
-                "{} bytes is over the unary limit of {limit}; create the namespace, then Upload",
-                file.data.len()
-            )));
-        }
-        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&file.data));
-        if let Some(expected) = &opts.expected_sha256
-            && *expected != sha256
-        {
-            return Err(invalid(format!(
-                "content SHA-256 is {sha256}, not the expected {expected}"
-            )));
-        }
-        quota::check_file_size(&self.quotas, &ns.sandbox, file.data.len() as u64)?;
-        let object_id = new_id();
-        let object_key = grid::object_key(&ns.grid_prefix, &object_id);
+        let sha256 = self.small_content_sha256(
+            &file.data,
+            opts.expected_sha256.as_deref(),
+            "create the namespace, then Upload",
+        )?;
+        let size = file.data.len() as u64;
+        quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
+        let mut staged = NewFile::fresh(ns, size, sha256, opts, super::Precondition::None);
+        let object_key = staged.object_key.clone();
         let writing = self.writing(&object_key);
         let (id, intent) = (
             ns.id.clone(),
@@ -387,21 +396,11 @@ impl Core {
                 Ok(())
             })
             .await?;
-        let size = file.data.len() as u64;
         if let Err(e) = self.backend(&ns.backend)?.put(&object_key, file.data).await {
             self.reclaim_wakeup.notify_one();
             return Err(e);
         }
-        let staged = NewFile {
-            object_id,
-            object_key,
-            size,
-            sha256,
-            mime_type: opts.mime_type,
-            metadata: opts.metadata,
-            precondition: super::Precondition::None,
-            written: true,
-        };
+        staged.written = true;
         Ok((path, staged, writing))
     }
 
@@ -521,15 +520,8 @@ impl Core {
             if let Some(summary) = &update.summary {
                 validate_summary(summary)?;
             }
-            match update.expiry {
-                Some(ExpiryChange::In(d)) => {
-                    duration_ms("expires_in", d)?;
-                }
-                Some(ExpiryChange::ExtendBy(d)) => {
-                    duration_ms("extend_by", d)?;
-                }
-                Some(ExpiryChange::Clear) | None => {}
-            }
+            // Durations checked and turned into milliseconds once, before the job.
+            let expiry = update.expiry.map(ExpiryChange::in_ms).transpose()?;
             self.meta
                 .write(move |txn| {
                     let mut ns = Core::resolve_namespace(
@@ -546,20 +538,18 @@ impl Core {
                         change.apply(&mut ns.metadata)?;
                     }
                     let now = meta::now_ms();
-                    match update.expiry {
+                    match expiry {
                         None => {}
-                        Some(ExpiryChange::In(d)) => {
-                            ns.expires_ms = Some(now.saturating_add(duration_ms("expires_in", d)?));
-                        }
-                        Some(ExpiryChange::ExtendBy(d)) => {
+                        Some(ExpiryMs::In(ms)) => ns.expires_ms = Some(now.saturating_add(ms)),
+                        Some(ExpiryMs::ExtendBy(ms)) => {
                             let Some(at) = ns.expires_ms else {
                                 return Err(Error::FailedPrecondition(format!(
                                     "namespace {ns_id} has no TTL to extend: it never expires"
                                 )));
                             };
-                            ns.expires_ms = Some(at.saturating_add(duration_ms("extend_by", d)?));
+                            ns.expires_ms = Some(at.saturating_add(ms));
                         }
-                        Some(ExpiryChange::Clear) => ns.expires_ms = None,
+                        Some(ExpiryMs::Clear) => ns.expires_ms = None,
                     }
                     txn.open_table(meta::NAMESPACES)?.insert(
                         ns_id.as_str(),

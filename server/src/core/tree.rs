@@ -50,6 +50,30 @@ pub struct NewFile {
     pub written: bool,
 }
 
+impl NewFile {
+    /// A file of `size` bytes with this digest, to be stored under a fresh
+    /// object key in `ns`'s grid prefix (not written yet).
+    pub fn fresh(
+        ns: &NamespaceRecord,
+        size: u64,
+        sha256: String,
+        opts: super::WriteOptions,
+        precondition: Precondition,
+    ) -> NewFile {
+        let object_id = crate::ids::new_id();
+        NewFile {
+            object_key: crate::grid::object_key(&ns.grid_prefix, &object_id),
+            object_id,
+            size,
+            sha256,
+            mime_type: opts.mime_type,
+            metadata: opts.metadata,
+            precondition,
+            written: false,
+        }
+    }
+}
+
 /// The synthetic root directory entry.
 pub fn root_entry(ns: &NamespaceRecord) -> EntryRecord {
     EntryRecord {

@@ -131,26 +131,19 @@ class CoreCalls:
     ) -> list[NamespaceInfo]:
         """Every namespace the credential may read that matches all filters
         (all pages)."""
-        out: list[NamespaceInfo] = []
-        token = ""
-        while True:
-            request = namespace_pb2.ListNamespacesRequest(
-                sandbox=sandbox,
-                scope=pb_scope(scope) if scope is not None else None,
-                user=user_id or "",
-                session=session_id or "",
-                type=pb_type(type) if type is not None else None,
-                name_prefix=name_prefix,
-                metadata=metadata or {},
-                mime_prefix=mime_prefix,
-                page_size=1000,
-                page_token=token,
-            )
-            page = await self._rpc.call(NS + "ListNamespaces", request, namespace_pb2.ListNamespacesResponse)
-            out.extend(NamespaceInfo.from_pb(n) for n in page.namespaces)
-            token = page.next_page_token
-            if not token:
-                return out
+        request = namespace_pb2.ListNamespacesRequest(
+            sandbox=sandbox,
+            scope=pb_scope(scope) if scope is not None else None,
+            user=user_id or "",
+            session=session_id or "",
+            type=pb_type(type) if type is not None else None,
+            name_prefix=name_prefix,
+            metadata=metadata or {},
+            mime_prefix=mime_prefix,
+            page_size=1000,
+        )
+        return await self._rpc.every_page(NS + "ListNamespaces", request, namespace_pb2.ListNamespacesResponse,
+                                          lambda page: map(NamespaceInfo.from_pb, page.namespaces))
 
     async def destroy_namespace(self, namespace_id: str) -> int:
         """Destroys a namespace and all its content; returns files removed."""
@@ -200,16 +193,9 @@ class CoreCalls:
 
     async def list_entries(self, namespace_id: str, path: str = "", recursive: bool = False) -> list[NodeInfo]:
         """A directory's entries (or its whole subtree), sorted, all pages."""
-        out: list[NodeInfo] = []
-        token = ""
-        while True:
-            request = file_pb2.ListRequest(namespace_id=namespace_id, path=path, recursive=recursive,
-                                           page_size=10000, page_token=token)
-            page = await self._rpc.call(FS + "List", request, file_pb2.ListResponse)
-            out.extend(NodeInfo.from_pb(e) for e in page.entries)
-            token = page.next_page_token
-            if not token:
-                return out
+        request = file_pb2.ListRequest(namespace_id=namespace_id, path=path, recursive=recursive, page_size=10000)
+        return await self._rpc.every_page(FS + "List", request, file_pb2.ListResponse,
+                                          lambda page: map(NodeInfo.from_pb, page.entries))
 
     async def write_file(
         self,
@@ -350,17 +336,10 @@ class CoreCalls:
                            metadata: Optional[dict[str, str]] = None) -> list[NodeInfo]:
         """Files under `path` whose relative path matches the glob (`*`
         within a segment, `**` across), MIME prefix and metadata."""
-        out: list[NodeInfo] = []
-        token = ""
-        while True:
-            request = file_pb2.FindRequest(namespace_id=namespace_id, path=path, pattern=pattern,
-                                           mime_prefix=mime_prefix, metadata=metadata or {},
-                                           page_size=10000, page_token=token)
-            page = await self._rpc.call(FS + "Find", request, file_pb2.FindResponse)
-            out.extend(NodeInfo.from_pb(e) for e in page.entries)
-            token = page.next_page_token
-            if not token:
-                return out
+        request = file_pb2.FindRequest(namespace_id=namespace_id, path=path, pattern=pattern,
+                                       mime_prefix=mime_prefix, metadata=metadata or {}, page_size=10000)
+        return await self._rpc.every_page(FS + "Find", request, file_pb2.FindResponse,
+                                          lambda page: map(NodeInfo.from_pb, page.entries))
 
     async def set_metadata(self, namespace_id: str, path: str, metadata: dict[str, str], *, merge: bool = True,
                            remove_keys: Optional[list[str]] = None) -> NodeInfo:
@@ -410,15 +389,9 @@ class CoreCalls:
 
     async def list_checkpoints(self, namespace_id: str) -> list[CheckpointInfo]:
         """A namespace's checkpoints, oldest first (all pages)."""
-        out: list[CheckpointInfo] = []
-        token = ""
-        while True:
-            request = checkpoint_pb2.ListCheckpointsRequest(namespace_id=namespace_id, page_size=1000, page_token=token)
-            page = await self._rpc.call(CS + "ListCheckpoints", request, checkpoint_pb2.ListCheckpointsResponse)
-            out.extend(CheckpointInfo.from_pb(c) for c in page.checkpoints)
-            token = page.next_page_token
-            if not token:
-                return out
+        request = checkpoint_pb2.ListCheckpointsRequest(namespace_id=namespace_id, page_size=1000)
+        return await self._rpc.every_page(CS + "ListCheckpoints", request, checkpoint_pb2.ListCheckpointsResponse,
+                                          lambda page: map(CheckpointInfo.from_pb, page.checkpoints))
 
     async def get_checkpoint(self, namespace_id: str, checkpoint_id: str) -> CheckpointInfo:
         """One checkpoint."""
@@ -475,15 +448,9 @@ class CoreCalls:
 
     async def list_sessions(self, user_id: str = "") -> list[SessionInfo]:
         """Live sessions of the sandbox (keys only), all pages."""
-        out: list[SessionInfo] = []
-        token = ""
-        while True:
-            request = session_pb2.ListSessionsRequest(user=user_id, page_size=1000, page_token=token)
-            page = await self._rpc.call(SS + "ListSessions", request, session_pb2.ListSessionsResponse)
-            out.extend(SessionInfo.from_pb(s) for s in page.sessions)
-            token = page.next_page_token
-            if not token:
-                return out
+        request = session_pb2.ListSessionsRequest(user=user_id, page_size=1000)
+        return await self._rpc.every_page(SS + "ListSessions", request, session_pb2.ListSessionsResponse,
+                                          lambda page: map(SessionInfo.from_pb, page.sessions))
 
     # ------------------------------------------------------------ presigned URLs
 

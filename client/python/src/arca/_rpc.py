@@ -8,7 +8,7 @@ message classes, so they are typed end to end.
 
 from __future__ import annotations
 
-from typing import Any, Optional, TypeVar
+from typing import Any, Callable, Iterable, Optional, TypeVar
 
 import grpc
 import grpc.aio
@@ -19,6 +19,7 @@ from .errors import translate
 
 Req = TypeVar("Req", bound=Message)
 Resp = TypeVar("Resp", bound=Message)
+T = TypeVar("T")
 
 
 def open_channel(target: Target) -> grpc.aio.Channel:
@@ -60,6 +61,20 @@ class Rpc:
             return await stub(request, metadata=self.metadata, timeout=timeout)
         except grpc.aio.AioRpcError as e:
             raise translate(e) from None
+
+    async def every_page(
+        self, method: str, request: Req, response: type[Resp], items: Callable[[Resp], Iterable[T]]
+    ) -> list[T]:
+        """Every item of a paginated call: `request`'s `page_token` follows
+        each answer's `next_page_token` until it is empty."""
+        out: list[T] = []
+        while True:
+            page = await self.call(method, request, response)
+            out.extend(items(page))
+            token: str = getattr(page, "next_page_token")
+            if not token:
+                return out
+            setattr(request, "page_token", token)
 
     def stream(
         self, method: str, request: type[Req], response: type[Resp]
