@@ -91,7 +91,8 @@ impl CheckpointService for CheckpointApi {
         let r = request.into_inner();
         let found = self
             .core
-            .get_checkpoint(&who, &r.namespace_id, &r.checkpoint_id)?;
+            .get_checkpoint(&who, &r.namespace_id, &r.checkpoint_id)
+            .await?;
         Ok(Response::new(checkpoint(&r.namespace_id, &found)))
     }
 

@@ -198,7 +198,7 @@ impl FileService for FileApi {
     async fn stat(&self, request: Request<pb::StatRequest>) -> Result<Response<pb::Entry>, Status> {
         let who = caller(&request)?;
         let r = request.into_inner();
-        let (path, entry) = self.core.stat(&who, &r.namespace_id, &r.path)?;
+        let (path, entry) = self.core.stat(&who, &r.namespace_id, &r.path).await?;
         Ok(Response::new(convert::entry(&path, &entry)))
     }
 
@@ -346,7 +346,7 @@ impl FileService for FileApi {
     ) -> Result<Response<pb::GetMetadataResponse>, Status> {
         let who = caller(&request)?;
         let r = request.into_inner();
-        let (_, entry) = self.core.stat(&who, &r.namespace_id, &r.path)?;
+        let (_, entry) = self.core.stat(&who, &r.namespace_id, &r.path).await?;
         Ok(Response::new(pb::GetMetadataResponse {
             metadata: entry.metadata.into_iter().collect(),
             version: entry.version,

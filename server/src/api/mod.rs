@@ -16,6 +16,8 @@ mod session;
 mod upload;
 
 use std::future::Future;
+
+use axum::http;
 use std::time::Duration;
 
 use arca_proto::v1::admin_service_server::AdminServiceServer;
@@ -25,7 +27,6 @@ use arca_proto::v1::namespace_service_server::NamespaceServiceServer;
 use arca_proto::v1::presign_service_server::PresignServiceServer;
 use arca_proto::v1::session_service_server::SessionServiceServer;
 use std::sync::Arc;
-use tonic::service::interceptor::InterceptedService;
 
 use crate::auth::Identity;
 use tokio::net::TcpListener;
@@ -109,48 +110,103 @@ pub(crate) fn caller<T>(request: &tonic::Request<T>) -> Result<Identity, tonic::
         .ok_or_else(|| tonic::Status::unauthenticated("no credential"))
 }
 
-/// The authentication layer: resolves `authorization: Bearer <secret>`
-/// into an [`Identity`] on every call of the Arca services (health and
-/// reflection stay open). No credential, or an unknown or expired one, is
-/// UNAUTHENTICATED; what the identity may do is decided in the core.
+/// Resolves `authorization: Bearer <secret>` into an [`Identity`]. No
+/// credential, or an unknown or expired one, is UNAUTHENTICATED; what the
+/// identity may do is decided in the core.
+async fn authenticate(core: &Core, headers: &http::HeaderMap) -> Result<Identity, tonic::Status> {
+    let Some(header) = headers.get(http::header::AUTHORIZATION) else {
+        tracing::info!(target: "arca::audit", result = "Unauthenticated", reason = "no credential");
+        return Err(tonic::Status::unauthenticated(
+            "missing `authorization: Bearer <secret>`",
+        ));
+    };
+    let secret = header
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            tonic::Status::unauthenticated("the authorization header must be `Bearer <secret>`")
+        })?;
+    core.authenticate(secret).await.map_err(|e| {
+        tracing::info!(target: "arca::audit", result = ?e.code(), reason = %e.public_message(), "credential refused");
+        e.into()
+    })
+}
+
+/// The authentication layer around each Arca service (health and
+/// reflection stay open): a call goes on only with the [`Identity`] its
+/// credential resolves to. Asynchronous, because a session token is looked
+/// up in the metadata, which may be a database away.
 #[derive(Clone)]
-pub struct Authenticate {
+pub struct Authenticated<S> {
+    inner: S,
     core: Arc<Core>,
 }
 
-impl tonic::service::Interceptor for Authenticate {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        let Some(header) = request.metadata().get("authorization") else {
-            tracing::info!(target: "arca::audit", result = "Unauthenticated", reason = "no credential");
-            return Err(tonic::Status::unauthenticated(
-                "missing `authorization: Bearer <secret>`",
-            ));
-        };
-        let secret = header
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                tonic::Status::unauthenticated("the authorization header must be `Bearer <secret>`")
-            })?;
-        match self.core.authenticate(secret) {
-            Ok(identity) => {
-                request.extensions_mut().insert(identity);
-                Ok(request)
-            }
-            Err(e) => {
-                tracing::info!(target: "arca::audit", result = ?e.code(), reason = %e.public_message(), "credential refused");
-                Err(e.into())
-            }
+impl<S> Authenticated<S> {
+    fn new(core: &Arc<Core>, inner: S) -> Self {
+        Authenticated {
+            inner,
+            core: core.clone(),
         }
+    }
+}
+
+impl<S: tonic::server::NamedService> tonic::server::NamedService for Authenticated<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> tower::Service<http::Request<B>> for Authenticated<S>
+where
+    S: tower::Service<
+            http::Request<B>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        // The service that was polled ready serves this call; a clone
+        // stays for the next.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let core = self.core.clone();
+        Box::pin(async move {
+            match authenticate(&core, request.headers()).await {
+                Ok(identity) => {
+                    request.extensions_mut().insert(identity);
+                    inner.call(request).await
+                }
+                Err(status) => {
+                    let (parts, ()) = status.into_http::<()>().into_parts();
+                    Ok(http::Response::from_parts(
+                        parts,
+                        tonic::body::Body::default(),
+                    ))
+                }
+            }
+        })
     }
 }
 
@@ -288,32 +344,31 @@ pub async fn serve(
         .build_v1alpha()
         .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
 
-    let auth = Authenticate { core: core.clone() };
-    let namespaces = InterceptedService::new(
+    let namespaces = Authenticated::new(
+        &core,
         NamespaceServiceServer::new(NamespaceApi::new(core.clone()))
             .max_decoding_message_size(max_message)
             .max_encoding_message_size(max_message),
-        auth.clone(),
     );
-    let files = InterceptedService::new(
+    let files = Authenticated::new(
+        &core,
         FileServiceServer::new(FileApi::new(core.clone()))
             .max_decoding_message_size(max_message)
             .max_encoding_message_size(max_message),
-        auth.clone(),
     );
-    let sessions = InterceptedService::new(
+    let sessions = Authenticated::new(
+        &core,
         SessionServiceServer::new(SessionApi::new(core.clone())),
-        auth.clone(),
     );
-    let checkpoints = InterceptedService::new(
+    let checkpoints = Authenticated::new(
+        &core,
         CheckpointServiceServer::new(CheckpointApi::new(core.clone())),
-        auth.clone(),
     );
-    let presign = InterceptedService::new(
+    let presign = Authenticated::new(
+        &core,
         PresignServiceServer::new(PresignApi::new(core.clone())),
-        auth.clone(),
     );
-    let admin = InterceptedService::new(AdminServiceServer::new(AdminApi::new(core.clone())), auth);
+    let admin = Authenticated::new(&core, AdminServiceServer::new(AdminApi::new(core.clone())));
     set_serving(&health, true).await;
     // One router: the gRPC services, and the HTTP endpoint of presigned
     // URLs (HTTP/1.1 or HTTP/2 on the same port; it checks signatures, not
@@ -412,9 +467,7 @@ fn metrics_router(core: Arc<Core>) -> axum::Router {
         axum::routing::get(move || {
             let core = core.clone();
             async move {
-                let metadata_bytes = std::fs::metadata(core.config.metadata_path())
-                    .map(|m| m.len())
-                    .unwrap_or(0);
+                let metadata_bytes = core.meta.engine().stored_bytes().unwrap_or(0);
                 let text =
                     crate::metrics::metrics().render(core.attached_uploads(), metadata_bytes);
                 (

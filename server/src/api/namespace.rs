@@ -82,7 +82,8 @@ impl NamespaceService for NamespaceApi {
         let who = caller(&request)?;
         let ns = self
             .core
-            .get_namespace(&who, &request.into_inner().namespace_id)?;
+            .get_namespace(&who, &request.into_inner().namespace_id)
+            .await?;
         Ok(Response::new(convert::namespace(&ns)))
     }
 

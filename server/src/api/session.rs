@@ -96,7 +96,8 @@ impl SessionService for SessionApi {
         let who = caller(&request)?;
         let found = self
             .core
-            .get_session(&who, &request.into_inner().session_id)?;
+            .get_session(&who, &request.into_inner().session_id)
+            .await?;
         Ok(Response::new(session(&found)))
     }
 

@@ -10,15 +10,13 @@
 
 use std::sync::Arc;
 
-use redb::ReadableTable;
-
 use super::access::Access;
 use super::tree::Tree;
 use super::{Core, page_size, page_token, parse_page_token};
 use crate::auth::Identity;
 use crate::error::{Result, invalid, not_found};
 use crate::ids::validate_server_id;
-use crate::meta::{self, CheckpointRecord, EntryRecord, decode};
+use crate::meta::{self, CheckpointRecord, EntryRecord, Reader, Span, Step, Writer};
 
 /// A checkpoint with its id.
 pub type Checkpoint = (String, CheckpointRecord);
@@ -48,38 +46,17 @@ fn differs(a: &EntryRecord, b: &EntryRecord) -> bool {
 }
 
 /// Every entry of checkpoint `ckpt` of `ns`, in path order.
-fn checkpoint_entries(
-    table: &impl ReadableTable<(&'static str, &'static str, &'static str), &'static [u8]>,
-    ns: &str,
-    ckpt: &str,
-) -> Result<Vec<(String, EntryRecord)>> {
-    let mut out = Vec::new();
-    for item in table.range((ns, ckpt, "")..)? {
-        let (k, v) = item?;
-        let (key_ns, key_ckpt, path) = k.value();
-        if key_ns != ns || key_ckpt != ckpt {
-            break;
-        }
-        out.push((path.to_owned(), decode(v.value())?));
-    }
-    Ok(out)
+fn checkpoint_entries(r: &Reader<'_>, ns: &str, ckpt: &str) -> Result<Vec<(String, EntryRecord)>> {
+    r.rows(&meta::CHECKPOINT_ENTRIES, Span::under(&[ns, ckpt], ""))
+        .map(|row| row.map(|((_, _, path), entry)| (path, entry)))
+        .collect()
 }
 
 /// Every live entry of `ns`, in path order.
-fn live_entries(
-    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
-    ns: &str,
-) -> Result<Vec<(String, EntryRecord)>> {
-    let mut out = Vec::new();
-    for item in table.range((ns, "")..)? {
-        let (k, v) = item?;
-        let (key_ns, path) = k.value();
-        if key_ns != ns {
-            break;
-        }
-        out.push((path.to_owned(), decode(v.value())?));
-    }
-    Ok(out)
+fn live_entries(r: &Reader<'_>, ns: &str) -> Result<Vec<(String, EntryRecord)>> {
+    r.rows(&meta::ENTRIES, Span::under(&[ns], ""))
+        .map(|row| row.map(|((_, path), entry)| (path, entry)))
+        .collect()
 }
 
 impl Tree<'_> {
@@ -87,58 +64,45 @@ impl Tree<'_> {
     fn create_checkpoint(
         &mut self,
         id: &str,
-        name: String,
-        description: String,
+        name: &str,
+        description: &str,
     ) -> Result<CheckpointRecord> {
-        let entries = live_entries(&self.entries, &self.ns.id)?;
+        let entries = live_entries(self.txn, &self.ns.id)?;
         let mut record = CheckpointRecord {
-            name,
-            description,
+            name: name.to_owned(),
+            description: description.to_owned(),
             created_ms: self.now,
             ..Default::default()
         };
-        let mut copies = self.txn.open_table(meta::CHECKPOINT_ENTRIES)?;
         for (path, entry) in &entries {
-            copies.insert(
-                (self.ns.id.as_str(), id, path.as_str()),
-                prost::Message::encode_to_vec(entry).as_slice(),
-            )?;
+            self.txn
+                .put(&meta::CHECKPOINT_ENTRIES, (&self.ns.id, id, path), entry)?;
             record.entry_count += 1;
             if !entry.is_dir() {
                 record.file_count += 1;
                 record.total_bytes += entry.size;
             }
         }
-        drop(copies);
         for (_, entry) in entries.iter().filter(|(_, e)| !e.is_dir()) {
             self.add_ref(&entry.object_id)?;
         }
-        self.txn.open_table(meta::CHECKPOINTS)?.insert(
-            (self.ns.id.as_str(), id),
-            prost::Message::encode_to_vec(&record).as_slice(),
-        )?;
+        self.txn
+            .put(&meta::CHECKPOINTS, (&self.ns.id, id), &record)?;
         Ok(record)
     }
 
     fn checkpoint(&self, id: &str) -> Result<CheckpointRecord> {
-        let table = self.txn.open_table(meta::CHECKPOINTS)?;
-        let record = table
-            .get((self.ns.id.as_str(), id))?
-            .map(|v| decode(v.value()))
-            .transpose()?;
-        record.ok_or_else(|| not_found(format!("checkpoint {id} not found")))
+        self.txn
+            .get(&meta::CHECKPOINTS, (&self.ns.id, id))?
+            .ok_or_else(|| not_found(format!("checkpoint {id} not found")))
     }
 
     /// Makes the live tree exactly checkpoint `id`'s. Returns (entries now,
     /// live entries replaced).
     fn restore_checkpoint(&mut self, id: &str) -> Result<(u64, u64)> {
         let record = self.checkpoint(id)?;
-        let snapshot = checkpoint_entries(
-            &self.txn.open_table(meta::CHECKPOINT_ENTRIES)?,
-            &self.ns.id,
-            id,
-        )?;
-        let live = live_entries(&self.entries, &self.ns.id)?;
+        let snapshot = checkpoint_entries(self.txn, &self.ns.id, id)?;
+        let live = live_entries(self.txn, &self.ns.id)?;
         let live_bytes: u64 = live
             .iter()
             .filter(|(_, e)| !e.is_dir())
@@ -156,8 +120,9 @@ impl Tree<'_> {
         for (_, entry) in snapshot.iter().filter(|(_, e)| !e.is_dir()) {
             self.add_ref(&entry.object_id)?;
         }
-        for (path, entry) in &live {
-            self.entries.remove((self.ns.id.as_str(), path.as_str()))?;
+        self.txn
+            .delete_span(&meta::ENTRIES, Span::under(&[&self.ns.id], ""))?;
+        for (_, entry) in &live {
             if !entry.is_dir() {
                 self.file_gone(entry)?;
             }
@@ -178,18 +143,15 @@ impl Tree<'_> {
     /// Deletes checkpoint `id` and its references.
     fn delete_checkpoint(&mut self, id: &str) -> Result<()> {
         self.checkpoint(id)?;
-        let mut copies = self.txn.open_table(meta::CHECKPOINT_ENTRIES)?;
-        let snapshot = checkpoint_entries(&copies, &self.ns.id, id)?;
-        for (path, _) in &snapshot {
-            copies.remove((self.ns.id.as_str(), id, path.as_str()))?;
-        }
-        drop(copies);
+        let snapshot = checkpoint_entries(self.txn, &self.ns.id, id)?;
+        self.txn.delete_span(
+            &meta::CHECKPOINT_ENTRIES,
+            Span::under(&[&self.ns.id, id], ""),
+        )?;
         for (_, entry) in snapshot.iter().filter(|(_, e)| !e.is_dir()) {
             self.unref(&entry.object_id)?;
         }
-        self.txn
-            .open_table(meta::CHECKPOINTS)?
-            .remove((self.ns.id.as_str(), id))?;
+        self.txn.delete(&meta::CHECKPOINTS, (&self.ns.id, id))?;
         Ok(())
     }
 }
@@ -215,7 +177,7 @@ impl Core {
         let (key, name, description) = (id.clone(), name.to_owned(), description.to_owned());
         let record = self
             .mutate(who, "CreateCheckpoint", ns_id, move |t| {
-                t.create_checkpoint(&key, name, description)
+                t.create_checkpoint(&key, &name, &description)
             })
             .await?;
         Ok((id, record))
@@ -247,19 +209,22 @@ impl Core {
     }
 
     /// One checkpoint.
-    pub fn get_checkpoint(&self, who: &Identity, ns_id: &str, ckpt: &str) -> Result<Checkpoint> {
+    pub async fn get_checkpoint(
+        &self,
+        who: &Identity,
+        ns_id: &str,
+        ckpt: &str,
+    ) -> Result<Checkpoint> {
         validate_server_id("checkpoint", ckpt)?;
-        self.meta.read(|txn| {
-            Core::namespace_for(txn, who, ns_id, Access::Read)?;
-            let table = txn.open_table(meta::CHECKPOINTS)?;
-            let record = table
-                .get((ns_id, ckpt))?
-                .map(|v| decode(v.value()))
-                .transpose()?;
-            record
-                .map(|r| (ckpt.to_owned(), r))
-                .ok_or_else(|| not_found(format!("checkpoint {ckpt} not found")))
-        })
+        let (who, ns_id, ckpt) = (who.clone(), ns_id.to_owned(), ckpt.to_owned());
+        self.meta
+            .read(move |r| {
+                Core::namespace_for(r, &who, &ns_id, Access::Read)?;
+                r.get(&meta::CHECKPOINTS, (&ns_id, &ckpt))?
+                    .map(|record| (ckpt.clone(), record))
+                    .ok_or_else(|| not_found(format!("checkpoint {ckpt} not found")))
+            })
+            .await
     }
 
     /// A page of a namespace's checkpoints, oldest first.
@@ -273,27 +238,25 @@ impl Core {
         let after = parse_page_token(token)?;
         let limit = page_size(page, 100, 1000);
         let (who, ns_id) = (who.clone(), ns_id.to_owned());
-        self.scan(move |txn| {
-            Core::namespace_for(txn, &who, &ns_id, Access::Read)?;
-            let table = txn.open_table(meta::CHECKPOINTS)?;
-            let mut out: Vec<Checkpoint> = Vec::new();
-            let start = after.as_deref().unwrap_or("");
-            for item in table.range((ns_id.as_str(), start)..)? {
-                let (k, v) = item?;
-                let (key_ns, id) = k.value();
-                if key_ns != ns_id {
-                    break;
-                }
-                if after.as_deref() == Some(id) {
-                    continue;
-                }
-                if out.len() == limit {
-                    let next = page_token(&out[out.len() - 1].0);
-                    return Ok((out, next));
-                }
-                out.push((id.to_owned(), decode(v.value())?));
+        self.scan(move |r| {
+            Core::namespace_for(r, &who, &ns_id, Access::Read)?;
+            let mut span = Span::under(&[&ns_id], "");
+            if let Some(after) = &after {
+                span = span.after(meta::key_of(&meta::CHECKPOINTS, (&ns_id, after)));
             }
-            Ok((out, String::new()))
+            let page = r.page(&meta::CHECKPOINTS, span, limit, |_, record| {
+                Ok(Step::Take(record))
+            })?;
+            let out: Vec<Checkpoint> = page
+                .items
+                .into_iter()
+                .map(|((_, id), record)| (id, record))
+                .collect();
+            let next = match out.last() {
+                Some((id, _)) if page.more => page_token(id),
+                _ => String::new(),
+            };
+            Ok((out, next))
         })
         .await
     }
@@ -317,23 +280,21 @@ impl Core {
             from.to_owned(),
             to.to_owned(),
         );
-        self.scan(move |txn| {
-            Core::namespace_for(txn, &who, &ns_id, Access::Read)?;
-            let records = txn.open_table(meta::CHECKPOINTS)?;
+        self.scan(move |r| {
+            Core::namespace_for(r, &who, &ns_id, Access::Read)?;
             for id in [from.as_str(), to.as_str()]
                 .into_iter()
                 .filter(|id| !id.is_empty())
             {
-                if records.get((ns_id.as_str(), id))?.is_none() {
+                if r.get(&meta::CHECKPOINTS, (&ns_id, id))?.is_none() {
                     return Err(not_found(format!("checkpoint {id} not found")));
                 }
             }
-            let copies = txn.open_table(meta::CHECKPOINT_ENTRIES)?;
-            let before = checkpoint_entries(&copies, &ns_id, &from)?;
+            let before = checkpoint_entries(r, &ns_id, &from)?;
             let after = if to.is_empty() {
-                live_entries(&txn.open_table(meta::ENTRIES)?, &ns_id)?
+                live_entries(r, &ns_id)?
             } else {
-                checkpoint_entries(&copies, &ns_id, &to)?
+                checkpoint_entries(r, &ns_id, &to)?
             };
             Ok(merge(before, after))
         })
@@ -377,15 +338,8 @@ fn merge(before: Vec<(String, EntryRecord)>, after: Vec<(String, EntryRecord)>) 
 }
 
 /// Removes every checkpoint row of a namespace (it is being destroyed).
-pub(crate) fn remove_all(txn: &redb::WriteTransaction, ns: &str) -> Result<()> {
-    let mut records = txn.open_table(meta::CHECKPOINTS)?;
-    let ids = super::namespaces::namespace_keys(&records, ns)?;
-    let mut copies = txn.open_table(meta::CHECKPOINT_ENTRIES)?;
-    for id in &ids {
-        for (path, _) in checkpoint_entries(&copies, ns, id)? {
-            copies.remove((ns, id.as_str(), path.as_str()))?;
-        }
-        records.remove((ns, id.as_str()))?;
-    }
+pub(crate) fn remove_all(w: &Writer<'_>, ns: &str) -> Result<()> {
+    w.delete_span(&meta::CHECKPOINT_ENTRIES, Span::under(&[ns], ""))?;
+    w.delete_span(&meta::CHECKPOINTS, Span::under(&[ns], ""))?;
     Ok(())
 }

@@ -97,14 +97,16 @@ impl Core {
         let sha256 =
             self.small_content_sha256(&data, opts.expected_sha256.as_deref(), "use Upload")?;
         // Fail early, before any bytes move, on what can be known now.
-        let ns = self.check_write_target(who, ns_id, &path, opts.precondition)?;
+        let ns = self
+            .check_write_target(who, ns_id, &path, opts.precondition)
+            .await?;
         let size = data.len() as u64;
         quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
         let precondition = opts.precondition;
         let mut file = NewFile::fresh(&ns, size, sha256, opts, precondition);
         // Content the namespace already holds is committed without storing
         // the bytes again; if it vanished meanwhile, store them after all.
-        let result = match self.has_content(&ns.id, &file.sha256, size)? {
+        let result = match self.has_content(&ns.id, &file.sha256, size).await? {
             true => match self.commit_object(who, ns_id, &path, file.clone()).await {
                 Err(Error::Aborted(_)) => None,
                 other => Some(other),
@@ -140,8 +142,8 @@ impl Core {
         let result = self
             .meta
             .write(move |txn| {
-                let mut tree = Tree::open(txn, &ns, Some(&caller), quotas)?;
-                let entry = tree.commit_file(&p, f)?;
+                let mut tree = Tree::open(txn, &ns, Some(&caller), quotas.clone())?;
+                let entry = tree.commit_file(&p, f.clone())?;
                 Ok((entry, tree.finish()?))
             })
             .await;
@@ -168,7 +170,7 @@ impl Core {
         let recorded = self
             .meta
             .write(move |txn| {
-                let mut tree = Tree::open(txn, &ns, None, quotas)?;
+                let mut tree = Tree::open(txn, &ns, None, quotas.clone())?;
                 tree.abandon_object(&id, &key, size)?;
                 tree.finish()
             })
@@ -184,51 +186,49 @@ impl Core {
     }
 
     /// Whether namespace `ns_id` holds live content with this digest and size.
-    pub(crate) fn has_content(&self, ns_id: &str, sha256: &str, size: u64) -> Result<bool> {
-        Ok(self.stored_size(ns_id, sha256)? == Some(size))
+    pub(crate) async fn has_content(&self, ns_id: &str, sha256: &str, size: u64) -> Result<bool> {
+        Ok(self.stored_size(ns_id, sha256).await? == Some(size))
     }
 
     /// The size of live content with this digest in namespace `ns_id`.
-    pub(crate) fn stored_size(&self, ns_id: &str, sha256: &str) -> Result<Option<u64>> {
-        self.meta.read(|txn| {
-            let Some(id) = txn
-                .open_table(meta::DIGESTS)?
-                .get((ns_id, sha256))?
-                .map(|v| v.value().to_owned())
-            else {
-                return Ok(None);
-            };
-            let object: Option<meta::ObjectRecord> =
-                match txn.open_table(meta::OBJECTS)?.get((ns_id, id.as_str()))? {
-                    Some(v) => Some(meta::decode(v.value())?),
-                    None => None,
+    pub(crate) async fn stored_size(&self, ns_id: &str, sha256: &str) -> Result<Option<u64>> {
+        let (ns_id, sha256) = (ns_id.to_owned(), sha256.to_owned());
+        self.meta
+            .read(move |r| {
+                let Some(id) = r.get(&meta::DIGESTS, (&ns_id, &sha256))? else {
+                    return Ok(None);
                 };
-            Ok(object.filter(|o| o.refs > 0).map(|o| o.size))
-        })
+                let object = r.get(&meta::OBJECTS, (&ns_id, &id))?;
+                Ok(object.filter(|o| o.refs > 0).map(|o| o.size))
+            })
+            .await
     }
 
     /// Checks, before content moves, what a write to `path` can already be
     /// refused for. The commit checks again atomically.
-    pub(crate) fn check_write_target(
+    pub(crate) async fn check_write_target(
         &self,
         who: &Identity,
         ns_id: &str,
         path: &str,
         condition: Precondition,
     ) -> Result<NamespaceRecord> {
-        self.meta.read(|txn| {
-            let ns = Core::namespace_for(txn, who, ns_id, Access::Write)?;
-            let existing = match tree::stat(txn, &ns, path) {
-                Ok(e) => Some(e),
-                Err(Error::NotFound(_)) => None,
-                Err(e) => return Err(e),
-            };
-            if existing.as_ref().is_some_and(EntryRecord::is_dir) {
-                return Err(precondition(format!("{path} is a directory")));
-            }
-            tree::check_precondition(path, existing.as_ref(), condition)?;
-            Ok(ns)
-        })
+        let (who, ns_id, path) = (who.clone(), ns_id.to_owned(), path.to_owned());
+        self.meta
+            .read(move |r| {
+                let ns = Core::namespace_for(r, &who, &ns_id, Access::Write)?;
+                let existing = match tree::stat(r, &ns, &path) {
+                    Ok(e) => Some(e),
+                    Err(Error::NotFound(_)) => None,
+                    Err(e) => return Err(e),
+                };
+                if existing.as_ref().is_some_and(EntryRecord::is_dir) {
+                    return Err(precondition(format!("{path} is a directory")));
+                }
+                tree::check_precondition(&path, existing.as_ref(), condition)?;
+                Ok(ns)
+            })
+            .await
     }
 
     /// Resolves a file and opens a ranged read of it. `length` 0 means to
@@ -244,11 +244,16 @@ impl Core {
     ) -> Result<OpenRead> {
         validate_server_id("namespace", ns_id)?;
         let path = self.entry_path(raw_path)?;
-        let (ns, entry) = self.meta.read(|txn| {
-            let ns = Core::namespace_for(txn, who, ns_id, Access::Read)?;
-            let entry = tree::stat(txn, &ns, &path)?;
-            Ok((ns, entry))
-        })?;
+        let (ns, entry) = {
+            let (who, ns_id, path) = (who.clone(), ns_id.to_owned(), path.clone());
+            self.meta
+                .read(move |r| {
+                    let ns = Core::namespace_for(r, &who, &ns_id, Access::Read)?;
+                    let entry = tree::stat(r, &ns, &path)?;
+                    Ok((ns, entry))
+                })
+                .await?
+        };
         if entry.is_dir() {
             return Err(precondition(format!("{path} is a directory")));
         }
@@ -402,14 +407,14 @@ impl Core {
         who: &Identity,
         action: &'static str,
         ns_id: &str,
-        f: impl FnOnce(&mut Tree<'_>) -> Result<T> + Send + 'static,
+        f: impl Fn(&mut Tree<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         validate_server_id("namespace", ns_id)?;
         let (ns, caller, quotas) = (ns_id.to_owned(), who.clone(), self.quotas.clone());
         let result = self
             .meta
             .write(move |txn| {
-                let mut tree = Tree::open(txn, &ns, Some(&caller), quotas)?;
+                let mut tree = Tree::open(txn, &ns, Some(&caller), quotas.clone())?;
                 let value = f(&mut tree)?;
                 Ok((value, tree.finish()?))
             })
@@ -504,20 +509,29 @@ impl Core {
         let out = path.clone();
         let entry = self
             .mutate(who, "SetMetadata", ns_id, move |t| {
-                t.set_metadata(&path, update, if_version)
+                t.set_metadata(&path, update.clone(), if_version)
             })
             .await?;
         Ok((out, entry))
     }
 
     /// One entry.
-    pub fn stat(&self, who: &Identity, ns_id: &str, raw: &str) -> Result<(String, EntryRecord)> {
+    pub async fn stat(
+        &self,
+        who: &Identity,
+        ns_id: &str,
+        raw: &str,
+    ) -> Result<(String, EntryRecord)> {
         validate_server_id("namespace", ns_id)?;
         let path = self.path(raw)?;
-        let entry = self.meta.read(|txn| {
-            let ns = Core::namespace_for(txn, who, ns_id, Access::Read)?;
-            tree::stat(txn, &ns, &path)
-        })?;
+        let (caller, ns_id, p) = (who.clone(), ns_id.to_owned(), path.clone());
+        let entry = self
+            .meta
+            .read(move |r| {
+                let ns = Core::namespace_for(r, &caller, &ns_id, Access::Read)?;
+                tree::stat(r, &ns, &p)
+            })
+            .await?;
         Ok((path, entry))
     }
 

@@ -22,14 +22,13 @@ pub mod uploads;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use redb::{ReadTransaction, ReadableTable};
 use tokio::sync::Notify;
 
 use crate::auth::Identity;
 use crate::blobs::{Backends, BlobStore};
 use crate::config::Config;
 use crate::error::{Error, Result, invalid, not_found};
-use crate::meta::{self, MetaStore, NamespaceRecord};
+use crate::meta::{self, MetaStore, NamespaceRecord, Reader};
 use access::Access;
 
 /// Longest metadata key, in bytes.
@@ -185,16 +184,12 @@ pub fn validate_sha256(sha: &str) -> Result<()> {
 
 /// Whether a namespace is alive at `now`: before its TTL and, for SESSION
 /// scope, while its session's lease holds.
-pub fn is_alive(
-    ns: &NamespaceRecord,
-    sessions: &impl ReadableTable<&'static str, &'static [u8]>,
-    now: i64,
-) -> Result<bool> {
+pub fn is_alive(ns: &NamespaceRecord, r: &Reader<'_>, now: i64) -> Result<bool> {
     if ns.expires_ms.is_some_and(|at| at <= now) {
         return Ok(false);
     }
     if ns.scope == arca_proto::v1::Scope::Session as i32 {
-        let session: Option<meta::SessionRecord> = meta::get_record(sessions, &ns.session)?;
+        let session = r.get(&meta::SESSIONS, &ns.session)?;
         return Ok(session.is_some_and(|s| s.expires_ms > now && s.sandbox == ns.sandbox));
     }
     Ok(true)
@@ -235,7 +230,17 @@ impl Core {
     /// Opens the metadata store over the given backends (tests use this to
     /// put a fault-injecting backend in place).
     pub fn open_with(config: Config, backends: Backends) -> Result<Arc<Self>> {
-        let meta = MetaStore::open(&config.metadata_path())?;
+        let meta = MetaStore::open(&config)?;
+        Self::open_with_meta(config, backends, meta)
+    }
+
+    /// Opens over the given metadata store and backends (tests use this to
+    /// put a fault-injecting engine in place).
+    pub fn open_with_meta(
+        config: Config,
+        backends: Backends,
+        meta: MetaStore,
+    ) -> Result<Arc<Self>> {
         let keys = crate::auth::KeyRing::load(&config)?;
         let signer = crate::presign::UrlSigner::load(&config)?;
         Ok(Arc::new(Core {
@@ -261,14 +266,13 @@ impl Core {
     /// same way whether or not it exists; one past its TTL, or whose
     /// session's lease ran out, is NOT_FOUND (unreadable from that moment).
     pub fn resolve_namespace(
-        namespaces: &impl ReadableTable<&'static str, &'static [u8]>,
-        sessions: &impl ReadableTable<&'static str, &'static [u8]>,
+        r: &Reader<'_>,
         who: Option<&Identity>,
         id: &str,
         access: Access,
     ) -> Result<NamespaceRecord> {
         crate::ids::validate_server_id("namespace", id)?;
-        let found: Option<NamespaceRecord> = meta::get_record(namespaces, id)?;
+        let found = r.get(&meta::NAMESPACES, id)?;
         let ns = match (found, who) {
             (None, Some(who)) => return Err(access::denied(who, id)),
             (None, None) => return Err(not_found(format!("namespace {id} not found"))),
@@ -277,26 +281,20 @@ impl Core {
             }
             (Some(ns), _) => ns,
         };
-        if !is_alive(&ns, sessions, meta::now_ms())? {
+        if !is_alive(&ns, r, meta::now_ms())? {
             return Err(not_found(format!("namespace {id} has expired")));
         }
         Ok(ns)
     }
 
-    /// [`Core::resolve_namespace`] in a read transaction.
+    /// [`Core::resolve_namespace`] for a caller.
     pub fn namespace_for(
-        txn: &ReadTransaction,
+        r: &Reader<'_>,
         who: &Identity,
         id: &str,
         access: Access,
     ) -> Result<NamespaceRecord> {
-        let found = Self::resolve_namespace(
-            &txn.open_table(meta::NAMESPACES)?,
-            &txn.open_table(meta::SESSIONS)?,
-            Some(who),
-            id,
-            access,
-        );
+        let found = Self::resolve_namespace(r, Some(who), id, access);
         // Every lookup comes here, so every denied read is logged here
         // (writes log their own outcome, denials included).
         if access == Access::Read && matches!(found, Err(Error::PermissionDenied(_))) {
@@ -305,15 +303,12 @@ impl Core {
         found
     }
 
-    /// Runs `f` on a blocking thread with a read transaction, for scans.
+    /// Runs `f` on a blocking thread with a read snapshot, for scans.
     pub async fn scan<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&ReadTransaction) -> Result<T> + Send + 'static,
+        &self,
+        f: impl FnOnce(&Reader<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let core = self.clone();
-        tokio::task::spawn_blocking(move || core.meta.read(f))
-            .await
-            .map_err(|e| Error::Internal(format!("scan task failed: {e}")))?
+        self.meta.scan(f).await
     }
 
     pub(crate) fn claim_upload(&self, id: &str) -> Result<()> {

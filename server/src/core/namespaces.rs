@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arca_proto::v1::{NamespaceType, Scope};
-use redb::ReadableTable;
 
 use super::access::{self, Access};
 use super::quota;
@@ -18,7 +17,7 @@ use crate::auth::Identity;
 use crate::error::{Error, Result, invalid, not_found};
 use crate::grid;
 use crate::ids::{new_id, validate_id, validate_server_id};
-use crate::meta::{self, NamespaceRecord, PurgeRecord, decode};
+use crate::meta::{self, NamespaceRecord, PurgeRecord, Reader, Span, Step};
 
 /// What CreateNamespace asks for.
 #[derive(Debug, Clone)]
@@ -212,7 +211,10 @@ impl Core {
                 validate_id("user", &req.user)?;
                 validate_server_id("session", &req.session)?;
                 // A SESSION namespace lives on a real, live session of its user.
-                if !self.session_belongs(&req.session, &req.sandbox, &req.user)? {
+                if !self
+                    .session_belongs(&req.session, &req.sandbox, &req.user)
+                    .await?
+                {
                     return Err(Error::FailedPrecondition(format!(
                         "session {} is not a live session of user {:?} in sandbox {:?}",
                         req.session, req.user, req.sandbox
@@ -293,17 +295,10 @@ impl Core {
                 let first_size = first.as_ref().map_or(0, |(_, f)| f.size);
                 quota::check(txn, &quotas, &stored, first_size, 1)?;
                 if !stored.name.is_empty() {
-                    let mut names = txn.open_table(meta::NAMESPACE_NAMES)?;
                     let key = name_key(&stored);
-                    if let Some(existing) = names.get(key.as_str())?.map(|v| v.value().to_owned()) {
+                    if let Some(existing) = txn.get(&meta::NAMESPACE_NAMES, &key)? {
                         // A name held by an expired namespace is free again.
-                        let live = Core::resolve_namespace(
-                            &txn.open_table(meta::NAMESPACES)?,
-                            &txn.open_table(meta::SESSIONS)?,
-                            None,
-                            &existing,
-                            Access::Read,
-                        );
+                        let live = Core::resolve_namespace(txn, None, &existing, Access::Read);
                         if live.is_ok() {
                             return Err(Error::AlreadyExists(format!(
                                 "a namespace named {:?} already exists for this owner and scope",
@@ -311,15 +306,12 @@ impl Core {
                             )));
                         }
                     }
-                    names.insert(key.as_str(), stored.id.as_str())?;
+                    txn.put(&meta::NAMESPACE_NAMES, &key, &stored.id)?;
                 }
-                txn.open_table(meta::NAMESPACES)?.insert(
-                    stored.id.as_str(),
-                    prost::Message::encode_to_vec(&stored).as_slice(),
-                )?;
+                txn.put(&meta::NAMESPACES, &stored.id, &stored)?;
                 quota::adjust(txn, &stored, 0, 1)?;
-                let Some((path, file)) = first else {
-                    return Ok(stored);
+                let Some((path, file)) = first.clone() else {
+                    return Ok(stored.clone());
                 };
                 // Its checks passed above; a refusal now would leave the
                 // namespace written, so it fails the whole group instead.
@@ -328,12 +320,13 @@ impl Core {
                         "the first file was refused after its namespace was written: {e}"
                     ))
                 };
-                let mut tree = Tree::open(txn, &stored.id, None, quotas).map_err(unexpected)?;
+                let mut tree =
+                    Tree::open(txn, &stored.id, None, quotas.clone()).map_err(unexpected)?;
                 tree.commit_file(&path, file).map_err(unexpected)?;
                 let ns = tree.ns.clone();
                 tree.finish().map_err(unexpected)?;
                 // The content is committed: the intent to purge it goes.
-                txn.open_table(meta::PURGES)?.remove(ns.id.as_str())?;
+                txn.delete(&meta::PURGES, &ns.id)?;
                 Ok(ns)
             })
             .await;
@@ -388,13 +381,7 @@ impl Core {
             },
         );
         self.meta
-            .write(move |txn| {
-                txn.open_table(meta::PURGES)?.insert(
-                    id.as_str(),
-                    prost::Message::encode_to_vec(&intent).as_slice(),
-                )?;
-                Ok(())
-            })
+            .write(move |txn| txn.put(&meta::PURGES, &id, &intent))
             .await?;
         if let Err(e) = self.backend(&ns.backend)?.put(&object_key, file.data).await {
             self.reclaim_wakeup.notify_one();
@@ -420,9 +407,11 @@ impl Core {
     }
 
     /// Returns a live namespace.
-    pub fn get_namespace(&self, who: &Identity, id: &str) -> Result<NamespaceRecord> {
+    pub async fn get_namespace(&self, who: &Identity, id: &str) -> Result<NamespaceRecord> {
+        let (who, id) = (who.clone(), id.to_owned());
         self.meta
-            .read(|txn| Core::namespace_for(txn, who, id, Access::Read))
+            .read(move |r| Core::namespace_for(r, &who, &id, Access::Read))
+            .await
     }
 
     /// Lists namespaces matching `filter`, a page at a time.
@@ -446,37 +435,26 @@ impl Core {
         let after = parse_page_token(token)?;
         let limit = page_size(requested_page, 100, 1000);
         let who = who.clone();
-        self.scan(move |txn| {
-            let table = txn.open_table(meta::NAMESPACES)?;
-            let sessions = txn.open_table(meta::SESSIONS)?;
-            let entries = txn.open_table(meta::ENTRIES)?;
+        self.scan(move |r| {
             let now = meta::now_ms();
-            let mut out = Vec::new();
-            let range = match &after {
-                Some(a) => table.range::<&str>((
-                    std::ops::Bound::Excluded(a.as_str()),
-                    std::ops::Bound::Unbounded,
-                ))?,
-                None => table.range::<&str>(..)?,
+            let span = match &after {
+                Some(a) => Span::all().after(meta::key_of(&meta::NAMESPACES, a)),
+                None => Span::all(),
             };
-            for item in range {
-                let (_, value) = item?;
-                let ns: NamespaceRecord = decode(value.value())?;
+            let page = r.page(&meta::NAMESPACES, span, limit, |_, ns| {
                 // Only what the caller may read, and only what is alive.
-                if !filter.matches(&ns)
-                    || !access::may_access(&who, &ns, Access::Read)
-                    || !super::is_alive(&ns, &sessions, now)?
-                    || !blob_mime_matches(&entries, &ns, &filter.mime_prefix)?
-                {
-                    continue;
-                }
-                if out.len() == limit {
-                    let last: &NamespaceRecord = out.last().expect("limit > 0");
-                    return Ok((out.clone(), page_token(&last.id)));
-                }
-                out.push(ns);
-            }
-            Ok((out, String::new()))
+                let shown = filter.matches(&ns)
+                    && access::may_access(&who, &ns, Access::Read)
+                    && super::is_alive(&ns, r, now)?
+                    && blob_mime_matches(r, &ns, &filter.mime_prefix)?;
+                Ok(if shown { Step::Take(ns) } else { Step::Skip })
+            })?;
+            let out: Vec<NamespaceRecord> = page.items.into_iter().map(|(_, ns)| ns).collect();
+            let next = match out.last() {
+                Some(last) if page.more => page_token(&last.id),
+                _ => String::new(),
+            };
+            Ok((out, next))
         })
         .await
     }
@@ -524,18 +502,13 @@ impl Core {
             let expiry = update.expiry.map(ExpiryChange::in_ms).transpose()?;
             self.meta
                 .write(move |txn| {
-                    let mut ns = Core::resolve_namespace(
-                        &txn.open_table(meta::NAMESPACES)?,
-                        &txn.open_table(meta::SESSIONS)?,
-                        Some(&caller),
-                        &ns_id,
-                        Access::Write,
-                    )?;
-                    if let Some(summary) = update.summary {
-                        ns.summary = summary;
+                    let mut ns =
+                        Core::resolve_namespace(txn, Some(&caller), &ns_id, Access::Write)?;
+                    if let Some(summary) = &update.summary {
+                        ns.summary = summary.clone();
                     }
-                    if let Some(change) = update.metadata {
-                        change.apply(&mut ns.metadata)?;
+                    if let Some(change) = &update.metadata {
+                        change.clone().apply(&mut ns.metadata)?;
                     }
                     let now = meta::now_ms();
                     match expiry {
@@ -551,10 +524,7 @@ impl Core {
                         }
                         Some(ExpiryMs::Clear) => ns.expires_ms = None,
                     }
-                    txn.open_table(meta::NAMESPACES)?.insert(
-                        ns_id.as_str(),
-                        prost::Message::encode_to_vec(&ns).as_slice(),
-                    )?;
+                    txn.put(&meta::NAMESPACES, &ns_id, &ns)?;
                     Ok(ns)
                 })
                 .await
@@ -571,12 +541,12 @@ impl Core {
     ) -> Result<Destroyed> {
         let result = async {
             // Expired namespaces can still be destroyed by whoever owns them.
-            let found = self.meta.read(|txn| {
-                validate_server_id("namespace", id)?;
-                let ns: Option<NamespaceRecord> =
-                    meta::get_record(&txn.open_table(meta::NAMESPACES)?, id)?;
-                Ok(ns)
-            })?;
+            validate_server_id("namespace", id)?;
+            let key = id.to_owned();
+            let found = self
+                .meta
+                .read(move |r| r.get(&meta::NAMESPACES, &key))
+                .await?;
             match found {
                 Some(ns) if access::may_access(who, &ns, Access::Write) => {
                     self.destroy_namespace_unchecked(id).await
@@ -600,56 +570,38 @@ impl Core {
         let (destroyed, purge) = self
             .meta
             .write(move |txn| {
-                let mut namespaces = txn.open_table(meta::NAMESPACES)?;
-                let ns: NamespaceRecord = meta::get_record(&namespaces, &ns_id)?
+                let ns = txn
+                    .get(&meta::NAMESPACES, &ns_id)?
                     .ok_or_else(|| not_found(format!("namespace {ns_id} not found")))?;
-                namespaces.remove(ns_id.as_str())?;
+                txn.delete(&meta::NAMESPACES, &ns_id)?;
                 if !ns.name.is_empty() {
-                    let mut names = txn.open_table(meta::NAMESPACE_NAMES)?;
                     let key = name_key(&ns);
-                    if names.get(key.as_str())?.is_some_and(|v| v.value() == ns_id) {
-                        names.remove(key.as_str())?;
+                    if txn.get(&meta::NAMESPACE_NAMES, &key)?.as_deref() == Some(ns_id.as_str()) {
+                        txn.delete(&meta::NAMESPACE_NAMES, &key)?;
                     }
                 }
-                for def in [meta::ENTRIES, meta::OBJECTS] {
-                    remove_namespace_rows(&mut txn.open_table(def)?, &ns_id)?;
-                }
+                let rows = || Span::under(&[&ns_id], "");
+                txn.delete_span(&meta::ENTRIES, rows())?;
+                txn.delete_span(&meta::OBJECTS, rows())?;
+                txn.delete_span(&meta::DIGESTS, rows())?;
+                txn.delete_span(&meta::GARBAGE, rows())?;
                 super::checkpoints::remove_all(txn, &ns_id)?;
-                {
-                    let mut digests = txn.open_table(meta::DIGESTS)?;
-                    for sha in namespace_keys(&digests, &ns_id)? {
-                        digests.remove((ns_id.as_str(), sha.as_str()))?;
+                let mut doomed = Vec::new();
+                for row in txn.rows(&meta::UPLOADS, Span::all()) {
+                    let (id, upload) = row?;
+                    if upload.namespace_id == ns_id {
+                        doomed.push(id);
                     }
                 }
-                {
-                    let mut garbage = txn.open_table(meta::GARBAGE)?;
-                    for object in namespace_keys(&garbage, &ns_id)? {
-                        garbage.remove((ns_id.as_str(), object.as_str()))?;
-                    }
-                }
-                {
-                    let mut uploads = txn.open_table(meta::UPLOADS)?;
-                    let mut doomed = Vec::new();
-                    for item in uploads.iter()? {
-                        let (k, v) = item?;
-                        let upload: meta::UploadRecord = decode(v.value())?;
-                        if upload.namespace_id == ns_id {
-                            doomed.push(k.value().to_owned());
-                        }
-                    }
-                    for upload in doomed {
-                        uploads.remove(upload.as_str())?;
-                    }
+                for upload in doomed {
+                    txn.delete(&meta::UPLOADS, &upload)?;
                 }
                 quota::adjust(txn, &ns, -(ns.total_bytes as i64), -1)?;
                 let purge = PurgeRecord {
                     backend: ns.backend.clone(),
                     prefix: ns.grid_prefix.clone(),
                 };
-                txn.open_table(meta::PURGES)?.insert(
-                    ns_id.as_str(),
-                    prost::Message::encode_to_vec(&purge).as_slice(),
-                )?;
+                txn.put(&meta::PURGES, &ns_id, &purge)?;
                 Ok((
                     Destroyed {
                         files: ns.file_count,
@@ -676,50 +628,18 @@ impl Core {
 
 /// Whether `ns` passes a MIME filter: empty passes everything; otherwise
 /// only a BLOB whose one file's MIME type starts with the prefix.
-fn blob_mime_matches(
-    entries: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
-    ns: &NamespaceRecord,
-    prefix: &str,
-) -> Result<bool> {
+fn blob_mime_matches(r: &Reader<'_>, ns: &NamespaceRecord, prefix: &str) -> Result<bool> {
     if prefix.is_empty() {
         return Ok(true);
     }
     if ns.ns_type != NamespaceType::Blob as i32 {
         return Ok(false);
     }
-    for item in entries.range((ns.id.as_str(), "")..)? {
-        let (k, v) = item?;
-        if k.value().0 != ns.id {
-            break;
-        }
-        let entry: meta::EntryRecord = decode(v.value())?;
+    for row in r.rows(&meta::ENTRIES, Span::under(&[&ns.id], "")) {
+        let (_, entry) = row?;
         if !entry.is_dir() {
             return Ok(entry.mime_type.starts_with(prefix));
         }
     }
     Ok(false)
-}
-
-fn remove_namespace_rows(table: &mut redb::Table<(&str, &str), &[u8]>, ns: &str) -> Result<()> {
-    for key in namespace_keys(table, ns)? {
-        table.remove((ns, key.as_str()))?;
-    }
-    Ok(())
-}
-
-/// The second halves of every `(ns, _)` key of a table.
-pub(crate) fn namespace_keys<V: redb::Value + 'static>(
-    table: &impl ReadableTable<(&'static str, &'static str), V>,
-    ns: &str,
-) -> Result<Vec<String>> {
-    let mut keys = Vec::new();
-    for item in table.range((ns, "")..)? {
-        let (k, _) = item?;
-        let (key_ns, rest) = k.value();
-        if key_ns != ns {
-            break;
-        }
-        keys.push(rest.to_owned());
-    }
-    Ok(keys)
 }

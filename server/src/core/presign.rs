@@ -3,7 +3,7 @@
 //!
 //! Asking for a URL is checked like the read or write it stands for. A
 //! download URL is bound to the immutable object a file holds at signing
-//! time. A presigned upload is an upload record (kept in redb like a
+//! time. A presigned upload is an upload record (kept in the metadata like a
 //! streamed one, so the reclaimer discards it if it is never finalized)
 //! whose content arrives over HTTP: on the staging key for a single PUT, or
 //! as the parts of a multipart upload of the object key on S3. Finalize
@@ -117,11 +117,16 @@ impl Core {
         validate_server_id("namespace", ns_id)?;
         let path = crate::paths::normalize(raw_path, self.config.limits.paths())?;
         // One snapshot: who may read, which backend, which object.
-        let (ns, entry) = self.meta.read(|txn| {
-            let ns = Core::namespace_for(txn, who, ns_id, Access::Read)?;
-            let entry = super::tree::stat(txn, &ns, &path)?;
-            Ok((ns, entry))
-        })?;
+        let (ns, entry) = {
+            let (who, ns_id, path) = (who.clone(), ns_id.to_owned(), path.clone());
+            self.meta
+                .read(move |r| {
+                    let ns = Core::namespace_for(r, &who, &ns_id, Access::Read)?;
+                    let entry = super::tree::stat(r, &ns, &path)?;
+                    Ok((ns, entry))
+                })
+                .await?
+        };
         if entry.is_dir() {
             return Err(precondition(format!("{path} is a directory")));
         }
@@ -157,7 +162,9 @@ impl Core {
         let expiry = self.signer.expiry(expires_in_secs)?;
         let path = crate::paths::normalize_file(raw_path, self.config.limits.paths())?;
         let opts = opts.validated()?;
-        let ns = self.check_write_target(who, ns_id, &path, opts.precondition)?;
+        let ns = self
+            .check_write_target(who, ns_id, &path, opts.precondition)
+            .await?;
         if let Some(size) = total_size {
             quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
         }
@@ -255,14 +262,10 @@ impl Core {
             presigned: true,
             staging_key,
         };
-        let (id, bytes) = (upload_id.clone(), prost::Message::encode_to_vec(&record));
+        let (id, stored) = (upload_id.clone(), record.clone());
         let saved = self
             .meta
-            .write(move |txn| {
-                txn.open_table(meta::UPLOADS)?
-                    .insert(id.as_str(), bytes.as_slice())?;
-                Ok(())
-            })
+            .write(move |txn| txn.put(&meta::UPLOADS, &id, &stored))
             .await;
         if let Err(e) = saved {
             if !token.is_empty() {
@@ -280,10 +283,12 @@ impl Core {
         })
     }
 
-    fn presigned_record(&self, upload_id: &str) -> Result<UploadRecord> {
+    async fn presigned_record(&self, upload_id: &str) -> Result<UploadRecord> {
+        let key = upload_id.to_owned();
         let record: UploadRecord = self
             .meta
-            .read(|txn| meta::get_record(&txn.open_table(meta::UPLOADS)?, upload_id))?
+            .read(move |r| r.get(&meta::UPLOADS, &key))
+            .await?
             .ok_or_else(|| super::uploads::unknown_upload(upload_id))?;
         if record.lease_expires_ms <= meta::now_ms() {
             return Err(super::uploads::unknown_upload(upload_id));
@@ -298,19 +303,15 @@ impl Core {
 
     /// Where the server's own endpoint writes a PUT to upload `upload_id`
     /// (whose URL was already verified). Holds the upload while it lasts.
-    pub fn presigned_put_target(self: &Arc<Self>, upload_id: &str) -> Result<PutTarget> {
+    pub async fn presigned_put_target(self: &Arc<Self>, upload_id: &str) -> Result<PutTarget> {
         validate_server_id("upload", upload_id)?;
         let claim = self.claim(upload_id)?;
-        let record = self.presigned_record(upload_id)?;
-        let sandbox = self.meta.read(|txn| {
-            Core::resolve_namespace(
-                &txn.open_table(meta::NAMESPACES)?,
-                &txn.open_table(meta::SESSIONS)?,
-                None,
-                &record.namespace_id,
-                Access::Write,
-            )
-        })?;
+        let record = self.presigned_record(upload_id).await?;
+        let ns_id = record.namespace_id.clone();
+        let sandbox = self
+            .meta
+            .read(move |r| Core::resolve_namespace(r, None, &ns_id, Access::Write))
+            .await?;
         if record.staging_key.is_empty() {
             return Err(precondition(format!(
                 "upload {upload_id} takes its content in parts sent to the store"
@@ -331,26 +332,22 @@ impl Core {
 
     /// The object a download URL names, if its namespace is still alive
     /// and still holds it: its backend, key and size.
-    pub fn presigned_object(
+    pub async fn presigned_object(
         &self,
         ns_id: &str,
         object_id: &str,
     ) -> Result<(Arc<dyn BlobStore>, String, u64)> {
         validate_server_id("namespace", ns_id)?;
         validate_server_id("object", object_id)?;
-        let object: meta::ObjectRecord = self.meta.read(|txn| {
-            Core::resolve_namespace(
-                &txn.open_table(meta::NAMESPACES)?,
-                &txn.open_table(meta::SESSIONS)?,
-                None,
-                ns_id,
-                Access::Read,
-            )?;
-            match txn.open_table(meta::OBJECTS)?.get((ns_id, object_id))? {
-                Some(v) => meta::decode(v.value()),
-                None => Err(not_found("the object is gone")),
-            }
-        })?;
+        let (ns_id, object_id) = (ns_id.to_owned(), object_id.to_owned());
+        let object: meta::ObjectRecord = self
+            .meta
+            .read(move |r| {
+                Core::resolve_namespace(r, None, &ns_id, Access::Read)?;
+                r.get(&meta::OBJECTS, (&ns_id, &object_id))?
+                    .ok_or_else(|| not_found("the object is gone"))
+            })
+            .await?;
         Ok((self.backend(&object.backend)?, object.key, object.size))
     }
 
@@ -399,12 +396,14 @@ impl Core {
         // Only a caller who may write the target finalizes; to anyone else
         // the upload does not exist (the same answer as an unknown id, given
         // before anything else, even whether a request holds it).
-        self.owned_upload(who, upload_id)?;
+        self.owned_upload(who, upload_id).await?;
         let _claim = self.claim(upload_id)?;
-        let record = self.presigned_record(upload_id)?;
+        let record = self.presigned_record(upload_id).await?;
+        let (caller, ns_id) = (who.clone(), record.namespace_id.clone());
         let ns = self
             .meta
-            .read(|txn| Core::namespace_for(txn, who, &record.namespace_id, Access::Write))?;
+            .read(move |r| Core::namespace_for(r, &caller, &ns_id, Access::Write))
+            .await?;
         let store = self.backend(&record.backend)?;
 
         // Take the content out of the URLs' reach.
@@ -478,10 +477,7 @@ impl Core {
         let id = upload_id.to_owned();
         if let Err(e) = self
             .meta
-            .write(move |txn| {
-                txn.open_table(meta::UPLOADS)?.remove(id.as_str())?;
-                Ok(())
-            })
+            .write(move |txn| txn.delete(&meta::UPLOADS, &id))
             .await
         {
             tracing::warn!(upload = %upload_id, error = %e, "could not delete a finalized upload's record");

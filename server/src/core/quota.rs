@@ -1,13 +1,11 @@
 //! Quotas: bytes and namespaces per sandbox and per user, and the largest
-//! file. Usage is kept in redb beside the data it counts, changed in the
+//! file. Usage is kept in the metadata beside the data it counts, changed in the
 //! same transactions, and checked before anything is written, so a write
 //! over a limit is RESOURCE_EXHAUSTED and leaves nothing behind.
 
-use redb::{ReadableTable, WriteTransaction};
-
 use crate::config::{Quota, QuotaConfig};
 use crate::error::{Error, Result};
-use crate::meta::{self, NamespaceRecord, UsageRecord};
+use crate::meta::{self, NamespaceRecord, Reader, UsageRecord, Writer};
 
 /// The usage keys a namespace counts against: its sandbox, and its user if
 /// it has one.
@@ -19,8 +17,8 @@ fn keys(ns: &NamespaceRecord) -> Vec<(String, bool)> {
     keys
 }
 
-fn read(table: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<UsageRecord> {
-    Ok(meta::get_record(table, key)?.unwrap_or_default())
+fn read(r: &Reader<'_>, key: &str) -> Result<UsageRecord> {
+    Ok(r.get(&meta::USAGE, key)?.unwrap_or_default())
 }
 
 /// The largest file `sandbox` may hold, if limited.
@@ -47,7 +45,7 @@ pub fn check_file_size(quotas: &QuotaConfig, sandbox: &str, size: u64) -> Result
 
 /// Refuses a change that would take `ns`'s sandbox or user over a quota.
 pub fn check(
-    txn: &WriteTransaction,
+    r: &Reader<'_>,
     quotas: &QuotaConfig,
     ns: &NamespaceRecord,
     add_bytes: u64,
@@ -56,7 +54,6 @@ pub fn check(
     if add_bytes == 0 && add_namespaces == 0 {
         return Ok(());
     }
-    let table = txn.open_table(meta::USAGE)?;
     let (sandbox_quota, user_quota) = quotas.for_sandbox(&ns.sandbox);
     for (key, is_sandbox) in keys(ns) {
         let quota: Quota = if is_sandbox {
@@ -64,7 +61,7 @@ pub fn check(
         } else {
             user_quota
         };
-        let used = read(&table, &key)?;
+        let used = read(r, &key)?;
         let who = if is_sandbox { "sandbox" } else { "user" };
         if quota.max_bytes > 0 && used.bytes.saturating_add(add_bytes) > quota.max_bytes {
             return Err(Error::ResourceExhausted(format!(
@@ -85,24 +82,15 @@ pub fn check(
 }
 
 /// Records a change of usage (after `check`, in the same transaction).
-pub fn adjust(
-    txn: &WriteTransaction,
-    ns: &NamespaceRecord,
-    bytes: i64,
-    namespaces: i64,
-) -> Result<()> {
+pub fn adjust(w: &Writer<'_>, ns: &NamespaceRecord, bytes: i64, namespaces: i64) -> Result<()> {
     if bytes == 0 && namespaces == 0 {
         return Ok(());
     }
-    let mut table = txn.open_table(meta::USAGE)?;
     for (key, _) in keys(ns) {
-        let mut used = read(&table, &key)?;
+        let mut used = read(w, &key)?;
         used.bytes = used.bytes.saturating_add_signed(bytes);
         used.namespaces = used.namespaces.saturating_add_signed(namespaces);
-        table.insert(
-            key.as_str(),
-            prost::Message::encode_to_vec(&used).as_slice(),
-        )?;
+        w.put(&meta::USAGE, &key, &used)?;
     }
     Ok(())
 }

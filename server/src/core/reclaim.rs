@@ -2,7 +2,7 @@
 //!
 //! First, expiry: sessions whose lease ran out end, and namespaces past
 //! their TTL or whose session is gone are destroyed. Then three queues, all
-//! in redb so an interrupted pass resumes after restart: purges of
+//! in the metadata so an interrupted pass resumes after restart: purges of
 //! destroyed namespaces (their whole grid prefix), uploads whose
 //! lease ran out, and objects whose reference count reached zero (after the
 //! grace period, so a download that resolved an object just before it was
@@ -13,14 +13,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redb::ReadableTable;
 use tokio::sync::watch;
 
 use super::Core;
 use crate::error::Result;
-use crate::meta::{
-    self, NamespaceRecord, ObjectRecord, PurgeRecord, SessionRecord, UploadRecord, decode,
-};
+use crate::meta::{self, NamespaceRecord, ObjectRecord, PurgeRecord, Span, UploadRecord};
 
 /// Releases a claimed upload when dropped.
 struct ReleaseUpload<'a>(&'a Core, &'a str);
@@ -68,10 +65,14 @@ impl Core {
         {
             return Ok(false);
         }
-        let still_doomed = self.meta.read(|txn| {
-            Ok(txn.open_table(meta::PURGES)?.get(ns_id)?.is_some()
-                && txn.open_table(meta::NAMESPACES)?.get(ns_id)?.is_none())
-        })?;
+        let key = ns_id.to_owned();
+        let still_doomed = self
+            .meta
+            .read(move |r| {
+                Ok(r.get(&meta::PURGES, &key)?.is_some()
+                    && r.get(&meta::NAMESPACES, &key)?.is_none())
+            })
+            .await?;
         if !still_doomed {
             return Ok(false);
         }
@@ -81,7 +82,7 @@ impl Core {
         let id = ns_id.to_owned();
         self.meta
             .write(move |txn| {
-                txn.open_table(meta::PURGES)?.remove(id.as_str())?;
+                txn.delete(&meta::PURGES, &id)?;
                 Ok(true)
             })
             .await
@@ -100,13 +101,12 @@ impl Core {
         // Sessions whose lease ran out end (their namespaces die with them).
         let now = meta::now_ms();
         let expired_sessions: Vec<String> = self
-            .scan(move |txn| {
+            .scan(move |r| {
                 let mut out = Vec::new();
-                for item in txn.open_table(meta::SESSIONS)?.iter()? {
-                    let (k, v) = item?;
-                    let session: SessionRecord = decode(v.value())?;
+                for row in r.rows(&meta::SESSIONS, Span::all()) {
+                    let (id, session) = row?;
                     if session.expires_ms <= now {
-                        out.push(k.value().to_owned());
+                        out.push(id);
                     }
                 }
                 Ok(out)
@@ -119,14 +119,12 @@ impl Core {
         // Namespaces past their TTL, or whose session is gone (also those a
         // crash left behind between a session's end and their destruction).
         let dead_namespaces: Vec<String> = self
-            .scan(move |txn| {
-                let sessions = txn.open_table(meta::SESSIONS)?;
+            .scan(move |r| {
                 let mut out = Vec::new();
-                for item in txn.open_table(meta::NAMESPACES)?.iter()? {
-                    let (k, v) = item?;
-                    let ns: NamespaceRecord = decode(v.value())?;
-                    if !super::is_alive(&ns, &sessions, now)? {
-                        out.push(k.value().to_owned());
+                for row in r.rows(&meta::NAMESPACES, Span::all()) {
+                    let (id, ns) = row?;
+                    if !super::is_alive(&ns, r, now)? {
+                        out.push(id);
                     }
                 }
                 Ok(out)
@@ -141,14 +139,7 @@ impl Core {
         }
 
         let purges: Vec<(String, PurgeRecord)> = self
-            .scan(|txn| {
-                let mut out = Vec::new();
-                for item in txn.open_table(meta::PURGES)?.iter()? {
-                    let (k, v) = item?;
-                    out.push((k.value().to_owned(), decode(v.value())?));
-                }
-                Ok(out)
-            })
+            .scan(|r| r.rows(&meta::PURGES, Span::all()).collect())
             .await?;
         for (ns, purge) in purges {
             if self.purge_prefix(&ns, &purge).await? {
@@ -157,15 +148,7 @@ impl Core {
         }
 
         let expired: Vec<(String, UploadRecord)> = self
-            .scan(move |txn| {
-                let mut out = Vec::new();
-                for item in txn.open_table(meta::UPLOADS)?.iter()? {
-                    let (k, v) = item?;
-                    let record: UploadRecord = decode(v.value())?;
-                    out.push((k.value().to_owned(), record));
-                }
-                Ok(out)
-            })
+            .scan(|r| r.rows(&meta::UPLOADS, Span::all()).collect())
             .await?;
         for (id, record) in expired {
             // Decide first, claim only to act: an upload is held only while
@@ -179,10 +162,8 @@ impl Core {
             }
             let _held = ReleaseUpload(self, &id);
             // It may have finished or moved on between the look and the claim.
-            let Some(record) = self.meta.read(|txn| {
-                meta::get_record::<UploadRecord>(&txn.open_table(meta::UPLOADS)?, &id)
-            })?
-            else {
+            let key = id.clone();
+            let Some(record) = self.meta.read(move |r| r.get(&meta::UPLOADS, &key)).await? else {
                 continue;
             };
             if !self.upload_is_dead(&record, now).await? {
@@ -198,22 +179,18 @@ impl Core {
             i64::try_from(self.config.reclaim.grace_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         let due = now.saturating_sub(grace_ms);
         let doomed: Vec<(String, String, ObjectRecord)> = self
-            .scan(move |txn| {
-                let garbage = txn.open_table(meta::GARBAGE)?;
-                let objects = txn.open_table(meta::OBJECTS)?;
+            .scan(move |r| {
                 let mut out = Vec::new();
-                for item in garbage.iter()? {
-                    let (k, v) = item?;
-                    let (ns, object) = k.value();
-                    if v.value() > due {
+                for row in r.rows(&meta::GARBAGE, Span::all()) {
+                    let ((ns, object), since) = row?;
+                    if since > due {
                         continue;
                     }
-                    let Some(record) = objects.get((ns, object))? else {
+                    let Some(record) = r.get(&meta::OBJECTS, (&ns, &object))? else {
                         continue;
                     };
-                    let record: ObjectRecord = decode(record.value())?;
                     if record.refs == 0 {
-                        out.push((ns.to_owned(), object.to_owned(), record));
+                        out.push((ns, object, record));
                     }
                 }
                 Ok(out)
@@ -223,16 +200,12 @@ impl Core {
             self.backend(&record.backend)?.delete(&record.key).await?;
             self.meta
                 .write(move |txn| {
-                    let mut objects = txn.open_table(meta::OBJECTS)?;
-                    let refs = match objects.get((ns.as_str(), object.as_str()))? {
-                        Some(v) => decode::<ObjectRecord>(v.value())?.refs,
-                        None => 0,
-                    };
+                    let key = (ns.as_str(), object.as_str());
+                    let refs = txn.get(&meta::OBJECTS, key)?.map_or(0, |o| o.refs);
                     if refs == 0 {
-                        objects.remove((ns.as_str(), object.as_str()))?;
+                        txn.delete(&meta::OBJECTS, key)?;
                     }
-                    txn.open_table(meta::GARBAGE)?
-                        .remove((ns.as_str(), object.as_str()))?;
+                    txn.delete(&meta::GARBAGE, key)?;
                     Ok(())
                 })
                 .await?;
@@ -266,12 +239,10 @@ impl Core {
             return Ok(false);
         }
         let (ns, object) = (record.namespace_id.clone(), record.object_id.clone());
-        let committed = self.meta.read(|txn| {
-            Ok(txn
-                .open_table(meta::OBJECTS)?
-                .get((ns.as_str(), object.as_str()))?
-                .is_some())
-        })?;
+        let committed = self
+            .meta
+            .read(move |r| Ok(r.get(&meta::OBJECTS, (&ns, &object))?.is_some()))
+            .await?;
         Ok(!committed)
     }
 
@@ -282,12 +253,10 @@ impl Core {
     /// closed: a listing or metadata error deletes nothing.
     pub(crate) async fn sweep_orphans(self: &Arc<Self>) -> Result<u64> {
         let namespaces: Vec<NamespaceRecord> = self
-            .scan(|txn| {
-                let mut out = Vec::new();
-                for item in txn.open_table(meta::NAMESPACES)?.iter()? {
-                    out.push(decode(item?.1.value())?);
-                }
-                Ok(out)
+            .scan(|r| {
+                r.rows(&meta::NAMESPACES, Span::all())
+                    .map(|row| row.map(|(_, ns)| ns))
+                    .collect()
             })
             .await?;
         let mut listed = Vec::new();
@@ -297,15 +266,13 @@ impl Core {
         }
         let in_flight = self.in_flight_keys();
         let known: std::collections::HashSet<String> = self
-            .scan(|txn| {
+            .scan(|r| {
                 let mut known = std::collections::HashSet::new();
-                for item in txn.open_table(meta::OBJECTS)?.iter()? {
-                    let (_, v) = item?;
-                    known.insert(decode::<ObjectRecord>(v.value())?.key);
+                for row in r.rows(&meta::OBJECTS, Span::all()) {
+                    known.insert(row?.1.key);
                 }
-                for item in txn.open_table(meta::UPLOADS)?.iter()? {
-                    let (_, v) = item?;
-                    let upload = decode::<UploadRecord>(v.value())?;
+                for row in r.rows(&meta::UPLOADS, Span::all()) {
+                    let (_, upload) = row?;
                     if !upload.staging_key.is_empty() {
                         known.insert(upload.staging_key);
                     }
@@ -421,6 +388,45 @@ mod tests {
         (Core::open_with(config, backends).unwrap(), faults, root)
     }
 
+    /// [`setup`] with the metadata engine behind a fault switch too.
+    async fn setup_faulty_meta(
+        dir: &std::path::Path,
+    ) -> (Arc<Core>, Arc<meta::faulty::MetaFaults>, std::path::PathBuf) {
+        let (probe, _, root) = setup(dir).await;
+        let config = probe.config.clone();
+        probe.close();
+        let engine: Arc<dyn meta::Engine> =
+            Arc::new(meta::redb::RedbEngine::open(&config.metadata_path(), meta::ALL).unwrap());
+        let (faulty, faults) = meta::faulty::FaultyEngine::wrap(engine);
+        let mut backends = Backends::open(&Default::default()).await.unwrap();
+        backends.insert("local", Arc::new(FsStore::open(&root).unwrap()));
+        let core = Core::open_with_meta(config, backends, meta::MetaStore::new(faulty)).unwrap();
+        (core, faults, root)
+    }
+
+    /// The reclaimer fails closed on metadata too: while reads (point or
+    /// scan) or commits fail, a pass reports the failure and no live object
+    /// goes; once they work again, the unreferenced one is reclaimed.
+    #[tokio::test]
+    async fn failing_metadata_stops_the_pass_and_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (core, faults, root) = setup_faulty_meta(dir.path()).await;
+        let ns = workspace(&core).await;
+        let old = write(&core, &ns, "f", b"old").await;
+        let new = write(&core, &ns, "f", b"new").await;
+        for flag in [&faults.scan, &faults.get, &faults.commit] {
+            flag.store(true, Ordering::SeqCst);
+            assert!(core.reclaim_pass().await.is_err(), "the pass must fail");
+            flag.store(false, Ordering::SeqCst);
+            assert!(root.join(&new).exists(), "the live object must stay");
+        }
+        assert!(faults.injected.load(Ordering::SeqCst) >= 3);
+        core.reclaim_pass().await.unwrap();
+        assert!(!root.join(&old).exists());
+        let (_, data) = core.read_file(&admin(), &ns, "f", 0, 0).await.unwrap();
+        assert_eq!(data, b"new");
+    }
+
     async fn workspace(core: &Arc<Core>) -> String {
         let req = NewNamespace {
             ns_type: NamespaceType::Workspace,
@@ -481,7 +487,7 @@ mod tests {
         let live = write(&core, &ns, "f", b"live").await;
         // An orphan: bytes under the namespace that no metadata knows, as a
         // crash between a write and its commit leaves.
-        let prefix = core.get_namespace(&admin(), &ns).unwrap().grid_prefix;
+        let prefix = core.get_namespace(&admin(), &ns).await.unwrap().grid_prefix;
         let orphan = format!("{prefix}objects/orphan");
         core.backend("local")
             .unwrap()
@@ -565,13 +571,7 @@ mod tests {
             let core = core.clone();
             async move {
                 core.meta
-                    .write(move |txn| {
-                        txn.open_table(meta::PURGES)?.insert(
-                            id.as_str(),
-                            prost::Message::encode_to_vec(&record).as_slice(),
-                        )?;
-                        Ok(())
-                    })
+                    .write(move |txn| txn.put(&meta::PURGES, &id, &record))
                     .await
                     .unwrap()
             }
@@ -601,7 +601,11 @@ mod tests {
         // A namespace that committed while a pass had read the intent.
         let live = workspace(&core).await;
         let live_key = write(&core, &live, "f", b"live").await;
-        let live_prefix = core.get_namespace(&admin(), &live).unwrap().grid_prefix;
+        let live_prefix = core
+            .get_namespace(&admin(), &live)
+            .await
+            .unwrap()
+            .grid_prefix;
         intend(&live, &live_prefix).await;
 
         core.reclaim_pass().await.unwrap();

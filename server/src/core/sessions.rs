@@ -1,4 +1,4 @@
-//! Sessions: leases in redb that SESSION-scope namespaces live on, and the
+//! Sessions: leases in the metadata that SESSION-scope namespaces live on, and the
 //! resolution of bearer secrets into identities.
 //!
 //! A session has a random id and a random bearer token; only the token's
@@ -9,37 +9,33 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redb::ReadableTable;
-
 use super::access::{self, may_manage_session, may_open_sessions};
 use super::{Core, page_size, page_token, parse_page_token};
 use crate::auth::{Identity, Role, new_secret, sha256_hex};
 use crate::error::{Error, Result, invalid};
 use crate::ids::{new_id, validate_id, validate_server_id};
-use crate::meta::{self, NamespaceRecord, SessionRecord, decode};
+use crate::meta::{self, SessionRecord, Span, Step};
 
 /// A session with its id.
 pub type Session = (String, SessionRecord);
 
 impl Core {
     /// Resolves a bearer secret: an API key, else a live session token.
-    pub fn authenticate(&self, secret: &str) -> Result<Identity> {
+    pub async fn authenticate(&self, secret: &str) -> Result<Identity> {
         if let Some(identity) = self.keys.find(secret) {
             return Ok(identity);
         }
         let hash = sha256_hex(secret);
-        let session = self.meta.read(|txn| {
-            let Some(id) = txn
-                .open_table(meta::SESSION_TOKENS)?
-                .get(hash.as_str())?
-                .map(|v| v.value().to_owned())
-            else {
-                return Ok(None);
-            };
-            let record: Option<SessionRecord> =
-                meta::get_record(&txn.open_table(meta::SESSIONS)?, &id)?;
-            Ok(record.map(|r| (id, r)))
-        })?;
+        let key = hash.clone();
+        let session = self
+            .meta
+            .read(move |r| {
+                let Some(id) = r.get(&meta::SESSION_TOKENS, &key)? else {
+                    return Ok(None);
+                };
+                Ok(r.get(&meta::SESSIONS, &id)?.map(|record| (id, record)))
+            })
+            .await?;
         match session {
             Some((id, record))
                 if record.expires_ms > meta::now_ms() && record.token_sha256 == hash =>
@@ -110,13 +106,8 @@ impl Core {
             let (stored, key) = (record.clone(), id.clone());
             self.meta
                 .write(move |txn| {
-                    txn.open_table(meta::SESSION_TOKENS)?
-                        .insert(stored.token_sha256.as_str(), key.as_str())?;
-                    txn.open_table(meta::SESSIONS)?.insert(
-                        key.as_str(),
-                        prost::Message::encode_to_vec(&stored).as_slice(),
-                    )?;
-                    Ok(())
+                    txn.put(&meta::SESSION_TOKENS, &stored.token_sha256, &key)?;
+                    txn.put(&meta::SESSIONS, &key, &stored)
                 })
                 .await?;
             Ok(((id, record), token))
@@ -146,11 +137,13 @@ impl Core {
     }
 
     /// A live session `who` may manage.
-    pub fn get_session(&self, who: &Identity, session_id: &str) -> Result<Session> {
+    pub async fn get_session(&self, who: &Identity, session_id: &str) -> Result<Session> {
         let id = Self::own_or(who, session_id)?;
-        let record: Option<SessionRecord> = self
+        let key = id.clone();
+        let record = self
             .meta
-            .read(|txn| meta::get_record(&txn.open_table(meta::SESSIONS)?, &id))?;
+            .read(move |r| r.get(&meta::SESSIONS, &key))
+            .await?;
         match record {
             Some(r)
                 if may_manage_session(who, &r.sandbox, &id) && r.expires_ms > meta::now_ms() =>
@@ -169,21 +162,18 @@ impl Core {
         ttl: Option<Duration>,
     ) -> Result<Session> {
         let result = async {
-            let (id, _) = self.get_session(who, session_id)?;
+            let (id, _) = self.get_session(who, session_id).await?;
             let expires = self.session_lease(ttl)?;
             let key = id.clone();
             let record = self
                 .meta
                 .write(move |txn| {
-                    let mut sessions = txn.open_table(meta::SESSIONS)?;
-                    let mut record: SessionRecord = meta::get_record(&sessions, &key)?
+                    let mut record = txn
+                        .get(&meta::SESSIONS, &key)?
                         .filter(|r: &SessionRecord| r.expires_ms > meta::now_ms())
                         .ok_or_else(|| Error::NotFound("the session ended".into()))?;
                     record.expires_ms = expires;
-                    sessions.insert(
-                        key.as_str(),
-                        prost::Message::encode_to_vec(&record).as_slice(),
-                    )?;
+                    txn.put(&meta::SESSIONS, &key, &record)?;
                     Ok(record)
                 })
                 .await?;
@@ -197,7 +187,7 @@ impl Core {
     /// Ends a session and destroys its SESSION-scope namespaces.
     pub async fn close_session(self: &Arc<Self>, who: &Identity, session_id: &str) -> Result<u64> {
         let result = async {
-            let (id, _) = self.get_session(who, session_id)?;
+            let (id, _) = self.get_session(who, session_id).await?;
             self.end_session(&id).await
         }
         .await;
@@ -212,25 +202,21 @@ impl Core {
         let key = id.to_owned();
         self.meta
             .write(move |txn| {
-                let mut sessions = txn.open_table(meta::SESSIONS)?;
-                let record: Option<SessionRecord> = meta::get_record(&sessions, &key)?;
-                if let Some(record) = record {
-                    sessions.remove(key.as_str())?;
-                    txn.open_table(meta::SESSION_TOKENS)?
-                        .remove(record.token_sha256.as_str())?;
+                if let Some(record) = txn.get(&meta::SESSIONS, &key)? {
+                    txn.delete(&meta::SESSIONS, &key)?;
+                    txn.delete(&meta::SESSION_TOKENS, &record.token_sha256)?;
                 }
                 Ok(())
             })
             .await?;
         let id_owned = id.to_owned();
         let doomed: Vec<String> = self
-            .scan(move |txn| {
+            .scan(move |r| {
                 let mut out = Vec::new();
-                for item in txn.open_table(meta::NAMESPACES)?.iter()? {
-                    let (k, v) = item?;
-                    let ns: NamespaceRecord = decode(v.value())?;
+                for row in r.rows(&meta::NAMESPACES, Span::all()) {
+                    let (id, ns) = row?;
                     if ns.scope == arca_proto::v1::Scope::Session as i32 && ns.session == id_owned {
-                        out.push(k.value().to_owned());
+                        out.push(id);
                     }
                 }
                 Ok(out)
@@ -263,42 +249,44 @@ impl Core {
         let after = parse_page_token(token)?;
         let limit = page_size(requested_page, 100, 1000);
         let (who, user) = (who.clone(), user.to_owned());
-        self.scan(move |txn| {
-            let table = txn.open_table(meta::SESSIONS)?;
+        self.scan(move |r| {
             let now = meta::now_ms();
-            let mut out: Vec<Session> = Vec::new();
-            let range = match &after {
-                Some(a) => table.range::<&str>((
-                    std::ops::Bound::Excluded(a.as_str()),
-                    std::ops::Bound::Unbounded,
-                ))?,
-                None => table.range::<&str>(..)?,
+            let span = match &after {
+                Some(a) => Span::all().after(meta::key_of(&meta::SESSIONS, a)),
+                None => Span::all(),
             };
-            for item in range {
-                let (k, v) = item?;
-                let record: SessionRecord = decode(v.value())?;
-                if record.expires_ms <= now
-                    || record.sandbox != who.sandbox
-                    || (!user.is_empty() && record.user != user)
-                {
-                    continue;
-                }
-                if out.len() == limit {
-                    let next = page_token(&out[out.len() - 1].0);
-                    return Ok((out, next));
-                }
-                out.push((k.value().to_owned(), record));
-            }
-            Ok((out, String::new()))
+            let page = r.page(&meta::SESSIONS, span, limit, |_, record| {
+                let shown = record.expires_ms > now
+                    && record.sandbox == who.sandbox
+                    && (user.is_empty() || record.user == user);
+                Ok(if shown {
+                    Step::Take(record)
+                } else {
+                    Step::Skip
+                })
+            })?;
+            let out: Vec<Session> = page.items;
+            let next = match out.last() {
+                Some((id, _)) if page.more => page_token(id),
+                _ => String::new(),
+            };
+            Ok((out, next))
         })
         .await
     }
 
     /// Whether session `id` is live and belongs to `(sandbox, user)`.
-    pub(crate) fn session_belongs(&self, id: &str, sandbox: &str, user: &str) -> Result<bool> {
-        let record: Option<SessionRecord> = self
+    pub(crate) async fn session_belongs(
+        &self,
+        id: &str,
+        sandbox: &str,
+        user: &str,
+    ) -> Result<bool> {
+        let key = id.to_owned();
+        let record = self
             .meta
-            .read(|txn| meta::get_record(&txn.open_table(meta::SESSIONS)?, id))?;
+            .read(move |r| r.get(&meta::SESSIONS, &key))
+            .await?;
         Ok(record.is_some_and(|r| {
             r.sandbox == sandbox && r.user == user && r.expires_ms > meta::now_ms()
         }))

@@ -8,12 +8,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use redb::ReadableTable;
-
 use crate::auth::{Identity, Role};
 use crate::config::BackendConfig;
 use crate::error::{Error, Result};
-use crate::meta::{self, NamespaceRecord, ObjectRecord, SessionRecord, UploadRecord, decode};
+use crate::meta::{self, NamespaceRecord, Span};
 
 use super::{Core, is_alive};
 
@@ -84,12 +82,11 @@ impl Core {
         let mut stats = self
             .scan(move |txn| {
                 let now = meta::now_ms();
-                let sessions_table = txn.open_table(meta::SESSIONS)?;
                 let mut stats = Stats::default();
                 let mut namespaces: HashMap<String, NamespaceRecord> = HashMap::new();
-                for item in txn.open_table(meta::NAMESPACES)?.iter()? {
-                    let ns: NamespaceRecord = decode(item?.1.value())?;
-                    if !wanted(&ns.sandbox) || !is_alive(&ns, &sessions_table, now)? {
+                for row in txn.rows(&meta::NAMESPACES, Span::all()) {
+                    let (_, ns) = row?;
+                    if !wanted(&ns.sandbox) || !is_alive(&ns, txn, now)? {
                         continue;
                     }
                     let row = stats
@@ -101,13 +98,11 @@ impl Core {
                     row.bytes += ns.total_bytes;
                     namespaces.insert(ns.id.clone(), ns);
                 }
-                for item in txn.open_table(meta::OBJECTS)?.iter()? {
-                    let (key, value) = item?;
-                    let (ns_id, _) = key.value();
-                    let Some(ns) = namespaces.get(ns_id) else {
+                for row in txn.rows(&meta::OBJECTS, Span::all()) {
+                    let ((ns_id, _), object) = row?;
+                    let Some(ns) = namespaces.get(&ns_id) else {
                         continue;
                     };
-                    let object: ObjectRecord = decode(value.value())?;
                     if object.refs == 0 {
                         continue;
                     }
@@ -120,20 +115,19 @@ impl Core {
                         row.stored_bytes += object.size;
                     }
                 }
-                for item in txn.open_table(meta::CHECKPOINTS)?.iter()? {
-                    let (key, _) = item?;
-                    if namespaces.contains_key(key.value().0) {
+                for (ns_id, _) in txn.keys(&meta::CHECKPOINTS, Span::all())? {
+                    if namespaces.contains_key(&ns_id) {
                         stats.checkpoints += 1;
                     }
                 }
-                for item in sessions_table.iter()? {
-                    let session: SessionRecord = decode(item?.1.value())?;
+                for row in txn.rows(&meta::SESSIONS, Span::all()) {
+                    let (_, session) = row?;
                     if session.expires_ms > now && wanted(&session.sandbox) {
                         stats.active_sessions += 1;
                     }
                 }
-                for item in txn.open_table(meta::UPLOADS)?.iter()? {
-                    let upload: UploadRecord = decode(item?.1.value())?;
+                for row in txn.rows(&meta::UPLOADS, Span::all()) {
+                    let (_, upload) = row?;
                     if namespaces.contains_key(&upload.namespace_id) {
                         stats.uploads_in_progress += 1;
                     }
@@ -142,9 +136,7 @@ impl Core {
             })
             .await?;
         if all_sandboxes {
-            stats.metadata_bytes = std::fs::metadata(self.config.metadata_path())
-                .map(|m| m.len())
-                .unwrap_or(0);
+            stats.metadata_bytes = self.meta.engine().stored_bytes().unwrap_or(0);
         }
         for (name, config) in &self.config.backends {
             let (kind, location) = match config {

@@ -6,12 +6,8 @@
 //! an operation that returns a verdict has changed nothing. The read-side
 //! functions ([`stat`], [`list`], [`find`]) work on a read snapshot.
 
-use std::collections::BTreeMap;
-use std::ops::Bound;
-
 use arca_proto::v1::NamespaceType;
-use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
-
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::access::Access;
@@ -21,12 +17,10 @@ use crate::auth::Identity;
 use crate::config::QuotaConfig;
 use crate::error::{Error, Result, invalid, not_found, precondition};
 use crate::meta::{
-    self, EntryRecord, KIND_DIRECTORY, KIND_FILE, NamespaceRecord, ObjectRecord, decode,
+    self, ENTRIES, EntryRecord, KIND_DIRECTORY, KIND_FILE, NamespaceRecord, ObjectRecord, Reader,
+    Span, Step, Writer,
 };
 use crate::paths;
-
-type EntryTable<'t> = Table<'t, (&'static str, &'static str), &'static [u8]>;
-type GarbageTable<'t> = Table<'t, (&'static str, &'static str), i64>;
 
 /// A file about to be committed: its object is complete in the backend.
 #[derive(Debug, Clone)]
@@ -106,13 +100,9 @@ pub fn check_precondition(
     }
 }
 
-/// One namespace's tables in one write transaction.
+/// One namespace in one write transaction.
 pub struct Tree<'t> {
-    pub(super) txn: &'t WriteTransaction,
-    pub(super) entries: EntryTable<'t>,
-    objects: EntryTable<'t>,
-    garbage: GarbageTable<'t>,
-    digests: Table<'t, (&'static str, &'static str), &'static str>,
+    pub(super) txn: &'t Writer<'t>,
     /// The namespace; its totals are updated in place and saved by `finish`.
     pub ns: NamespaceRecord,
     pub(super) now: i64,
@@ -127,24 +117,14 @@ impl<'t> Tree<'t> {
     /// Opens the live namespace `ns_id` for changes by `who` (`None`: the
     /// server itself).
     pub fn open(
-        txn: &'t WriteTransaction,
+        txn: &'t Writer<'t>,
         ns_id: &str,
         who: Option<&Identity>,
         quotas: Arc<QuotaConfig>,
     ) -> Result<Tree<'t>> {
-        let ns = Core::resolve_namespace(
-            &txn.open_table(meta::NAMESPACES)?,
-            &txn.open_table(meta::SESSIONS)?,
-            who,
-            ns_id,
-            Access::Write,
-        )?;
+        let ns = Core::resolve_namespace(txn, who, ns_id, Access::Write)?;
         Ok(Tree {
             txn,
-            entries: txn.open_table(meta::ENTRIES)?,
-            objects: txn.open_table(meta::OBJECTS)?,
-            garbage: txn.open_table(meta::GARBAGE)?,
-            digests: txn.open_table(meta::DIGESTS)?,
             ns,
             now: meta::now_ms(),
             freed: false,
@@ -156,11 +136,7 @@ impl<'t> Tree<'t> {
     /// Saves the namespace totals. Call once, after the last change.
     pub fn finish(self) -> Result<bool> {
         quota::adjust(self.txn, &self.ns, self.bytes_delta, 0)?;
-        let mut namespaces = self.txn.open_table(meta::NAMESPACES)?;
-        namespaces.insert(
-            self.ns.id.as_str(),
-            prost::Message::encode_to_vec(&self.ns).as_slice(),
-        )?;
+        self.txn.put(&meta::NAMESPACES, &self.ns.id, &self.ns)?;
         Ok(self.freed)
     }
 
@@ -173,7 +149,7 @@ impl<'t> Tree<'t> {
         if path.is_empty() {
             return Ok(Some(root_entry(&self.ns)));
         }
-        meta::get_entry(&self.entries, &self.ns.id, path)
+        self.txn.get(&ENTRIES, (&self.ns.id, path))
     }
 
     /// The entry at `path`, or NOT_FOUND.
@@ -207,15 +183,11 @@ impl<'t> Tree<'t> {
     }
 
     pub(super) fn next_version(&self) -> Result<u64> {
-        meta::next_version(self.txn)
+        self.txn.next_version()
     }
 
     pub(super) fn put(&mut self, path: &str, entry: &EntryRecord) -> Result<()> {
-        self.entries.insert(
-            (self.ns.id.as_str(), path),
-            prost::Message::encode_to_vec(entry).as_slice(),
-        )?;
-        Ok(())
+        self.txn.put(&ENTRIES, (&self.ns.id, path), entry)
     }
 
     pub(super) fn create_dirs(&mut self, dirs: &[String]) -> Result<()> {
@@ -233,8 +205,8 @@ impl<'t> Tree<'t> {
     }
 
     pub(super) fn object(&self, object_id: &str) -> Result<ObjectRecord> {
-        match self.objects.get((self.ns.id.as_str(), object_id))? {
-            Some(v) => decode(v.value()),
+        match self.txn.get(&meta::OBJECTS, (&self.ns.id, object_id))? {
+            Some(object) => Ok(object),
             None => Err(Error::Internal(format!(
                 "object {object_id} of namespace {} has no record",
                 self.ns.id
@@ -243,11 +215,8 @@ impl<'t> Tree<'t> {
     }
 
     pub(super) fn save_object(&mut self, object_id: &str, object: &ObjectRecord) -> Result<()> {
-        self.objects.insert(
-            (self.ns.id.as_str(), object_id),
-            prost::Message::encode_to_vec(object).as_slice(),
-        )?;
-        Ok(())
+        self.txn
+            .put(&meta::OBJECTS, (&self.ns.id, object_id), object)
     }
 
     pub(super) fn add_ref(&mut self, object_id: &str) -> Result<()> {
@@ -260,17 +229,13 @@ impl<'t> Tree<'t> {
         let mut object = self.object(object_id)?;
         object.refs = object.refs.saturating_sub(1);
         if object.refs == 0 {
-            self.garbage
-                .insert((self.ns.id.as_str(), object_id), self.now)?;
+            self.txn
+                .put(&meta::GARBAGE, (&self.ns.id, object_id), &self.now)?;
             self.freed = true;
             // Unreferenced content is no longer offered for dedup.
-            let indexed = self
-                .digests
-                .get((self.ns.id.as_str(), object.sha256.as_str()))?
-                .map(|v| v.value() == object_id);
-            if indexed == Some(true) {
-                self.digests
-                    .remove((self.ns.id.as_str(), object.sha256.as_str()))?;
+            let digest = (self.ns.id.as_str(), object.sha256.as_str());
+            if self.txn.get(&meta::DIGESTS, digest)?.as_deref() == Some(object_id) {
+                self.txn.delete(&meta::DIGESTS, digest)?;
             }
         }
         self.save_object(object_id, &object)
@@ -294,27 +259,21 @@ impl<'t> Tree<'t> {
     /// Every entry strictly beneath `dir`, in path order.
     pub fn subtree(&self, dir: &str) -> Result<Vec<(String, EntryRecord)>> {
         let prefix = paths::subtree_prefix(dir);
-        let mut out = Vec::new();
-        for item in self
-            .entries
-            .range((self.ns.id.as_str(), prefix.as_str())..)?
-        {
-            let (k, v) = item?;
-            let (ns, path) = k.value();
-            if ns != self.ns.id || !path.starts_with(&prefix) {
-                break;
-            }
-            out.push((path.to_owned(), decode(v.value())?));
-        }
-        Ok(out)
+        self.txn
+            .rows(&ENTRIES, Span::under(&[&self.ns.id], &prefix))
+            .map(|row| row.map(|((_, path), entry)| (path, entry)))
+            .collect()
     }
 
     /// Whether the namespace holds any entry other than `path`.
     fn holds_other_than(&self, path: &str) -> Result<bool> {
-        for item in self.entries.range((self.ns.id.as_str(), "")..)?.take(2) {
-            let (k, _) = item?;
-            let (ns, other) = k.value();
-            if ns == self.ns.id && other != path {
+        for row in self
+            .txn
+            .rows(&ENTRIES, Span::under(&[&self.ns.id], ""))
+            .take(2)
+        {
+            let ((_, other), _) = row?;
+            if other != path {
                 return Ok(true);
             }
         }
@@ -399,10 +358,8 @@ impl<'t> Tree<'t> {
                     refs: 1,
                 };
                 self.save_object(&object_id, &object)?;
-                self.digests.insert(
-                    (self.ns.id.as_str(), file.sha256.as_str()),
-                    object_id.as_str(),
-                )?;
+                self.txn
+                    .put(&meta::DIGESTS, (&self.ns.id, &file.sha256), &object_id)?;
             }
         }
         if let Some(old) = &existing {
@@ -421,11 +378,7 @@ impl<'t> Tree<'t> {
         size: u64,
         except: &str,
     ) -> Result<Option<(String, String)>> {
-        let Some(id) = self
-            .digests
-            .get((self.ns.id.as_str(), sha256))?
-            .map(|v| v.value().to_owned())
-        else {
+        let Some(id) = self.txn.get(&meta::DIGESTS, (&self.ns.id, sha256))? else {
             return Ok(None);
         };
         if id == except {
@@ -449,8 +402,8 @@ impl<'t> Tree<'t> {
             refs: 0,
         };
         self.save_object(object_id, &object)?;
-        self.garbage
-            .insert((self.ns.id.as_str(), object_id), self.now)?;
+        self.txn
+            .put(&meta::GARBAGE, (&self.ns.id, object_id), &self.now)?;
         self.freed = true;
         Ok(())
     }
@@ -491,12 +444,12 @@ impl<'t> Tree<'t> {
             )));
         }
         for (child, child_entry) in &beneath {
-            self.entries.remove((self.ns.id.as_str(), child.as_str()))?;
+            self.txn.delete(&ENTRIES, (&self.ns.id, child))?;
             if !child_entry.is_dir() {
                 self.file_gone(child_entry)?;
             }
         }
-        self.entries.remove((self.ns.id.as_str(), path))?;
+        self.txn.delete(&ENTRIES, (&self.ns.id, path))?;
         if !entry.is_dir() {
             self.file_gone(&entry)?;
         }
@@ -630,7 +583,7 @@ impl<'t> Tree<'t> {
         }
         for (path, entry) in std::iter::once((src.to_owned(), src_entry)).chain(beneath) {
             let target = format!("{dst}{}", &path[src.len()..]);
-            self.entries.remove((self.ns.id.as_str(), path.as_str()))?;
+            self.txn.delete(&ENTRIES, (&self.ns.id, &path))?;
             let moved = EntryRecord {
                 version: self.next_version()?,
                 modified_ms: self.now,
@@ -670,11 +623,11 @@ fn display(path: &str) -> &str {
 }
 
 /// The entry at `path` in a read snapshot ("" is the root).
-pub fn stat(txn: &ReadTransaction, ns: &NamespaceRecord, path: &str) -> Result<EntryRecord> {
+pub fn stat(r: &Reader<'_>, ns: &NamespaceRecord, path: &str) -> Result<EntryRecord> {
     if path.is_empty() {
         return Ok(root_entry(ns));
     }
-    meta::get_entry(&txn.open_table(meta::ENTRIES)?, &ns.id, path)?
+    r.get(&ENTRIES, (&ns.id, path))?
         .ok_or_else(|| not_found(format!("{path} not found")))
 }
 
@@ -690,57 +643,63 @@ pub struct Page {
 /// starting after `after`. Direct listing skips each child directory's
 /// subtree with one seek, so its cost follows the children, not the tree.
 pub fn list(
-    txn: &ReadTransaction,
+    r: &Reader<'_>,
     ns: &NamespaceRecord,
     dir: &str,
     recursive: bool,
     limit: usize,
     after: Option<&str>,
 ) -> Result<Page> {
-    let dir_entry = stat(txn, ns, dir)?;
+    let dir_entry = stat(r, ns, dir)?;
     if !dir_entry.is_dir() {
         return Err(precondition(format!("{dir} is a file, not a directory")));
     }
-    let entries = txn.open_table(meta::ENTRIES)?;
     let prefix = paths::subtree_prefix(dir);
-    let mut start: Bound<String> = match after {
-        Some(a) => Bound::Excluded(a.to_owned()),
-        None => Bound::Included(prefix.clone()),
-    };
-    let mut out = Vec::new();
-    'scan: loop {
-        let lower = match &start {
-            Bound::Included(p) => Bound::Included((ns.id.as_str(), p.as_str())),
-            Bound::Excluded(p) => Bound::Excluded((ns.id.as_str(), p.as_str())),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        for item in entries.range::<(&str, &str)>((lower, Bound::Unbounded))? {
-            let (k, v) = item?;
-            let (key_ns, path) = k.value();
-            if key_ns != ns.id || !path.starts_with(&prefix) {
-                break 'scan;
-            }
+    let page = r.page(
+        &ENTRIES,
+        entries_after(ns, &prefix, after),
+        limit,
+        |(_, path), entry| {
             let rest = &path[prefix.len()..];
-            if !recursive && let Some(slash) = rest.find('/') {
+            Ok(match rest.find('/') {
                 // Inside a child directory: jump past its subtree ('0' follows '/').
-                start = Bound::Included(format!("{prefix}{}0", &rest[..slash]));
-                continue 'scan;
-            }
-            if out.len() == limit {
-                let next_after = out.last().map(|(p, _): &(String, EntryRecord)| p.clone());
-                return Ok(Page {
-                    entries: out,
-                    next_after,
-                });
-            }
-            out.push((path.to_owned(), decode(v.value())?));
-        }
-        break;
+                Some(slash) if !recursive => Step::SeekTo(meta::key_of(
+                    &ENTRIES,
+                    (&ns.id, &format!("{prefix}{}0", &rest[..slash])),
+                )),
+                _ => Step::Take(entry),
+            })
+        },
+    )?;
+    Ok(Page::from(page))
+}
+
+/// The entries of `ns` under `prefix`, after the path `after` if given.
+fn entries_after(ns: &NamespaceRecord, prefix: &str, after: Option<&str>) -> Span {
+    let span = Span::under(&[&ns.id], prefix);
+    match after {
+        Some(a) => span.after(meta::key_of(&ENTRIES, (&ns.id, a))),
+        None => span,
     }
-    Ok(Page {
-        entries: out,
-        next_after: None,
-    })
+}
+
+impl From<meta::Paged<(String, String), EntryRecord>> for Page {
+    fn from(page: meta::Paged<(String, String), EntryRecord>) -> Page {
+        let entries: Vec<(String, EntryRecord)> = page
+            .items
+            .into_iter()
+            .map(|((_, path), entry)| (path, entry))
+            .collect();
+        let next_after = if page.more {
+            entries.last().map(|(p, _)| p.clone())
+        } else {
+            None
+        };
+        Page {
+            entries,
+            next_after,
+        }
+    }
 }
 
 /// What Find looks for.
@@ -770,59 +729,41 @@ pub fn compile_glob(pattern: &str) -> Result<Option<globset::GlobMatcher>> {
 
 /// Finds files under `query.dir` matching the query, in path order.
 pub fn find(
-    txn: &ReadTransaction,
+    r: &Reader<'_>,
     ns: &NamespaceRecord,
     query: &FindQuery,
     limit: usize,
     after: Option<&str>,
 ) -> Result<Page> {
-    let dir_entry = stat(txn, ns, &query.dir)?;
+    let dir_entry = stat(r, ns, &query.dir)?;
     if !dir_entry.is_dir() {
         return Err(precondition(format!(
             "{} is a file, not a directory",
             query.dir
         )));
     }
-    let entries = txn.open_table(meta::ENTRIES)?;
     let prefix = paths::subtree_prefix(&query.dir);
-    let lower = match after {
-        Some(a) => Bound::Excluded((ns.id.as_str(), a)),
-        None => Bound::Included((ns.id.as_str(), prefix.as_str())),
-    };
-    let mut out = Vec::new();
-    for item in entries.range::<(&str, &str)>((lower, Bound::Unbounded))? {
-        let (k, v) = item?;
-        let (key_ns, path) = k.value();
-        if key_ns != ns.id || !path.starts_with(&prefix) {
-            break;
-        }
-        let entry: EntryRecord = decode(v.value())?;
-        if entry.is_dir() || !entry.mime_type.starts_with(&query.mime_prefix) {
-            continue;
-        }
-        if !query
-            .metadata
-            .iter()
-            .all(|(k, v)| entry.metadata.get(k) == Some(v))
-        {
-            continue;
-        }
-        if let Some(glob) = &query.glob
-            && !glob.is_match(&path[prefix.len()..])
-        {
-            continue;
-        }
-        if out.len() == limit {
-            let next_after = out.last().map(|(p, _): &(String, EntryRecord)| p.clone());
-            return Ok(Page {
-                entries: out,
-                next_after,
-            });
-        }
-        out.push((path.to_owned(), entry));
-    }
-    Ok(Page {
-        entries: out,
-        next_after: None,
-    })
+    let page = r.page(
+        &ENTRIES,
+        entries_after(ns, &prefix, after),
+        limit,
+        |(_, path), entry| {
+            let matches = !entry.is_dir()
+                && entry.mime_type.starts_with(&query.mime_prefix)
+                && query
+                    .metadata
+                    .iter()
+                    .all(|(k, v)| entry.metadata.get(k) == Some(v))
+                && query
+                    .glob
+                    .as_ref()
+                    .is_none_or(|glob| glob.is_match(&path[prefix.len()..]));
+            Ok(if matches {
+                Step::Take(entry)
+            } else {
+                Step::Skip
+            })
+        },
+    )?;
+    Ok(Page::from(page))
 }

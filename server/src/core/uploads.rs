@@ -1,6 +1,6 @@
 //! Resumable uploads.
 //!
-//! An upload stages its object in the backend and keeps a record in redb:
+//! An upload stages its object in the backend and keeps a record in the metadata:
 //! target, options, bytes durably persisted and the SHA-256 state over
 //! exactly those bytes. Every `persist_interval_bytes` the staged write is
 //! made durable and the record updated in the same breath, so after a broken
@@ -16,7 +16,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use redb::ReadableTable;
 use sha2::digest::common::hazmat::{SerializableState, SerializedState};
 use sha2::{Digest, Sha256};
 
@@ -29,7 +28,7 @@ use crate::blobs::StagedWrite;
 use crate::error::{Error, Result, invalid, not_found};
 use crate::grid;
 use crate::ids::{new_id, validate_server_id};
-use crate::meta::{self, EntryRecord, UploadRecord, decode};
+use crate::meta::{self, EntryRecord, UploadRecord};
 
 /// The answer for an upload id the caller cannot use, whatever the reason.
 pub(crate) fn unknown_upload(upload_id: &str) -> Error {
@@ -113,13 +112,15 @@ impl Core {
         validate_server_id("namespace", ns_id)?;
         let path = crate::paths::normalize_file(raw_path, self.config.limits.paths())?;
         let opts = opts.validated()?;
-        let ns = self.check_write_target(who, ns_id, &path, opts.precondition)?;
+        let ns = self
+            .check_write_target(who, ns_id, &path, opts.precondition)
+            .await?;
         if let Some(size) = total_size {
             quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
         }
         // Declared content the namespace already holds commits at once.
         if let Some(sha256) = &opts.expected_sha256
-            && let Some(size) = self.stored_size(&ns.id, sha256)?
+            && let Some(size) = self.stored_size(&ns.id, sha256).await?
             && total_size.is_none_or(|t| t == size)
         {
             let object_id = new_id();
@@ -193,17 +194,26 @@ impl Core {
     /// The upload `upload_id` if `who` may write its target and its lease
     /// runs; to anyone else, and for an id that never existed, finished or
     /// expired, the one same answer, so ids cannot be probed.
-    pub(crate) fn owned_upload(&self, who: &Identity, upload_id: &str) -> Result<UploadRecord> {
-        let record: Option<UploadRecord> = self
+    pub(crate) async fn owned_upload(
+        &self,
+        who: &Identity,
+        upload_id: &str,
+    ) -> Result<UploadRecord> {
+        let (caller, key) = (who.clone(), upload_id.to_owned());
+        let found = self
             .meta
-            .read(|txn| meta::get_record(&txn.open_table(meta::UPLOADS)?, upload_id))?;
-        let Some(record) = record else {
+            .read(move |r| {
+                let Some(record) = r.get(&meta::UPLOADS, &key)? else {
+                    return Ok(None);
+                };
+                let ns = Core::namespace_for(r, &caller, &record.namespace_id, Access::Write);
+                Ok(Some((record, ns)))
+            })
+            .await?;
+        let Some((record, ns)) = found else {
             return Err(unknown_upload(upload_id));
         };
-        match self
-            .meta
-            .read(|txn| Core::namespace_for(txn, who, &record.namespace_id, Access::Write))
-        {
+        match ns {
             Ok(_) => {}
             Err(Error::PermissionDenied(_) | Error::NotFound(_)) => {
                 return Err(unknown_upload(upload_id));
@@ -224,20 +234,22 @@ impl Core {
     ) -> Result<Upload> {
         validate_server_id("upload", upload_id)?;
         // Who may not have it learns nothing, not even that a stream holds it.
-        self.owned_upload(who, upload_id)?;
+        self.owned_upload(who, upload_id).await?;
         self.claim_upload(upload_id)?;
         let attach = async {
             // Read again now that it is held: it may have finished meanwhile.
-            let record = self.owned_upload(who, upload_id)?;
+            let record = self.owned_upload(who, upload_id).await?;
             if record.presigned {
                 return Err(Error::FailedPrecondition(format!(
                     "upload {upload_id} takes its content through presigned URLs: \
                      commit it with FinalizeUpload"
                 )));
             }
+            let (caller, ns_id) = (who.clone(), record.namespace_id.clone());
             let ns = self
                 .meta
-                .read(|txn| Core::namespace_for(txn, who, &record.namespace_id, Access::Write))?;
+                .read(move |r| Core::namespace_for(r, &caller, &ns_id, Access::Write))
+                .await?;
             let hasher = restore_hash(&record.hash_state)?;
             let store = self.backend(&record.backend)?;
             let writer = store
@@ -312,15 +324,10 @@ impl Upload {
     }
 
     async fn save_record(&mut self) -> Result<()> {
-        let id = self.id.clone();
-        let bytes = prost::Message::encode_to_vec(&self.record);
+        let (id, record) = (self.id.clone(), self.record.clone());
         self.core
             .meta
-            .write(move |txn| {
-                txn.open_table(meta::UPLOADS)?
-                    .insert(id.as_str(), bytes.as_slice())?;
-                Ok(())
-            })
+            .write(move |txn| txn.put(&meta::UPLOADS, &id, &record))
             .await
     }
 
@@ -329,27 +336,27 @@ impl Upload {
     pub async fn write(&mut self, offset: u64, data: Bytes) -> Result<bool> {
         match self.write_chunk(offset, data).await {
             Ok(persisted) => Ok(persisted),
-            Err(e) => Err(self.explain(e)),
+            Err(e) => Err(self.explain(e).await),
         }
     }
 
     /// A storage failure because the namespace went away mid-stream (it was
     /// destroyed and its content purged) is told as what it is, not as a
     /// failure worth retrying.
-    fn explain(&self, e: Error) -> Error {
+    async fn explain(&self, e: Error) -> Error {
         if !matches!(
             e,
             Error::Backend(_) | Error::Unavailable(_) | Error::NotFound(_)
         ) {
             return e;
         }
-        let ns = &self.record.namespace_id;
-        let gone = self.core.meta.read(|txn| {
-            Ok(
-                meta::get_record::<meta::NamespaceRecord>(&txn.open_table(meta::NAMESPACES)?, ns)?
-                    .is_none(),
-            )
-        });
+        let ns = self.record.namespace_id.clone();
+        let key = ns.clone();
+        let gone = self
+            .core
+            .meta
+            .read(move |r| Ok(r.get(&meta::NAMESPACES, &key)?.is_none()))
+            .await;
         match gone {
             Ok(true) => not_found(format!(
                 "namespace {ns} was destroyed during the upload; nothing was committed"
@@ -424,7 +431,7 @@ impl Upload {
     pub async fn persist(&mut self) -> Result<u64> {
         match self.persist_with(true).await {
             Ok(offset) => Ok(offset),
-            Err(e) => Err(self.explain(e)),
+            Err(e) => Err(self.explain(e).await),
         }
     }
 
@@ -478,7 +485,7 @@ impl Upload {
         let path = self.record.path.clone();
         let result = match self.try_finish(expected_sha256).await {
             Ok(entry) => Ok((path, entry)),
-            Err(e) => Err(self.explain(e)),
+            Err(e) => Err(self.explain(e).await),
         };
         super::access::audit(&self.who, "Upload", &self.record.namespace_id, &result);
         if result.is_err() {
@@ -547,10 +554,7 @@ impl Upload {
         if let Err(e) = self
             .core
             .meta
-            .write(move |txn| {
-                txn.open_table(meta::UPLOADS)?.remove(id.as_str())?;
-                Ok(())
-            })
+            .write(move |txn| txn.delete(&meta::UPLOADS, &id))
             .await
         {
             tracing::warn!(upload = %self.id, error = %e, "could not delete a finished upload's record");
@@ -616,25 +620,19 @@ pub(crate) async fn discard_upload(
         record.object_id.clone(),
         record.namespace_id.clone(),
     );
-    let committed_object_exists = core.meta.read(|txn| {
-        Ok(txn
-            .open_table(meta::OBJECTS)?
-            .get((ns.as_str(), object_id.as_str()))?
-            .is_some())
-    })?;
+    let committed_object_exists = core
+        .meta
+        .read(move |r| Ok(r.get(&meta::OBJECTS, (&ns, &object_id))?.is_some()))
+        .await?;
     if !committed_object_exists {
         // Completed in the backend but never committed (a crash in between).
         store.delete(&record.object_key).await?;
     }
     core.meta
         .write(move |txn| {
-            let mut uploads = txn.open_table(meta::UPLOADS)?;
-            let still: Option<UploadRecord> = match uploads.get(id_owned.as_str())? {
-                Some(v) => Some(decode(v.value())?),
-                None => None,
-            };
+            let still = txn.get(&meta::UPLOADS, &id_owned)?;
             if still.is_some_and(|r| !only_if_expired || r.lease_expires_ms <= meta::now_ms()) {
-                uploads.remove(id_owned.as_str())?;
+                txn.delete(&meta::UPLOADS, &id_owned)?;
             }
             Ok(())
         })

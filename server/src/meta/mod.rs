@@ -1,292 +1,396 @@
-//! Metadata in redb: namespaces, entries, objects with reference counts,
-//! uploads and the reclaim queues.
+//! Metadata: namespaces, entries, objects with reference counts, uploads,
+//! sessions, usage, checkpoints and the reclaim queues, behind one engine
+//! boundary.
 //!
-//! The metadata commit is the single moment a change becomes visible. Writes
-//! go through one committer thread that groups whatever jobs are waiting into
-//! one redb transaction with one fsync, so many concurrent small writes stay
-//! durable without paying an fsync each. A job must check everything before
-//! it changes anything: a job that returns a verdict (NOT_FOUND, ...) has
-//! written nothing, so the rest of its group commits unharmed. A job that
-//! fails with a fault abandons its whole group.
+//! The metadata commit is the single moment a change becomes visible. The
+//! core states its rules as jobs over typed tables ([`Reader`] for a
+//! snapshot, [`Writer`] for a transaction); [`MetaStore`] runs them on an
+//! [`Engine`] — redb embedded (`redb`), or PostgreSQL shared by replicas —
+//! which only ever sees bytes. A write job may run more than once (an
+//! engine retries on conflict), so it derives everything from what it reads;
+//! a job that returns an error has changed nothing, whatever it wrote first.
 //!
-//! This module owns the table layout and the record helpers; policy (what may
-//! change, and when) lives in `crate::core`.
+//! This module owns the table layout (`tables`), the key encoding (`keys`),
+//! the records (`records`) and the one pager ([`Reader::page`]); policy
+//! (what may change, and when) lives in `crate::core`.
 
+pub mod conformance;
+pub mod engine;
+pub mod faulty;
+pub mod keys;
+mod legacy;
 pub mod records;
+pub mod redb;
+pub mod tables;
 
-use std::sync::{Arc, RwLock};
-use std::thread::JoinHandle;
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::sync::{Arc, Mutex};
 
-use redb::{
-    Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
-};
-use tokio::sync::{mpsc, oneshot};
+pub use engine::{Engine, ReadOps, WriteOps};
+pub use records::*;
+pub use tables::*;
 
 use crate::error::{Error, Result};
-pub use records::*;
 
-/// Namespace id → [`NamespaceRecord`].
-pub const NAMESPACES: TableDefinition<&str, &[u8]> = TableDefinition::new("namespaces");
-/// Unique-name index: `sandbox \x1f scope \x1f user \x1f session \x1f name` → namespace id.
-pub const NAMESPACE_NAMES: TableDefinition<&str, &str> = TableDefinition::new("namespace_names");
-/// (namespace id, path) → [`EntryRecord`].
-pub const ENTRIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("entries");
-/// (namespace id, object id) → [`ObjectRecord`].
-pub const OBJECTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("objects");
-/// (namespace id, object id) → ms since the epoch when it became unreferenced.
-pub const GARBAGE: TableDefinition<(&str, &str), i64> = TableDefinition::new("garbage");
-/// Namespace id → [`PurgeRecord`] of a destroyed namespace still to delete.
-pub const PURGES: TableDefinition<&str, &[u8]> = TableDefinition::new("purges");
-/// Upload id → [`UploadRecord`].
-pub const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
-/// Session id → [`SessionRecord`].
-pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
-/// SHA-256 of a session token → session id.
-pub const SESSION_TOKENS: TableDefinition<&str, &str> = TableDefinition::new("session_tokens");
-/// `{sandbox}` or `{sandbox}/{user}` → [`UsageRecord`].
-pub const USAGE: TableDefinition<&str, &[u8]> = TableDefinition::new("usage");
-/// (namespace id, checkpoint id) → [`CheckpointRecord`].
-pub const CHECKPOINTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("checkpoints");
-/// (namespace id, checkpoint id, path) → [`EntryRecord`] as it was.
-pub const CHECKPOINT_ENTRIES: TableDefinition<(&str, &str, &str), &[u8]> =
-    TableDefinition::new("checkpoint_entries");
-/// (namespace id, SHA-256) → object id: content stored once per namespace.
-pub const DIGESTS: TableDefinition<(&str, &str), &str> = TableDefinition::new("digests");
-/// Named counters (the global version counter).
-pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
-
-/// Jobs grouped into one transaction at most.
-const MAX_GROUP: usize = 512;
-
-type Finish = Box<dyn FnOnce(Option<Error>) + Send>;
-type Job = Box<dyn FnOnce(&WriteTransaction) -> (bool, Finish) + Send>;
-
-/// The metadata store.
+/// The metadata store: typed jobs over one engine.
+#[derive(Clone)]
 pub struct MetaStore {
-    db: RwLock<Option<Arc<Database>>>,
-    jobs: mpsc::UnboundedSender<Msg>,
-    committer: std::sync::Mutex<Option<JoinHandle<()>>>,
+    engine: Arc<dyn Engine>,
 }
 
 impl MetaStore {
-    /// Opens (creating if needed) the redb file and starts the committer.
-    pub fn open(path: &std::path::Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::Metadata(format!("create {}: {e}", dir.display())))?;
-        }
-        // Metadata names every tenant's files: for this user alone, from the
-        // moment the file exists (and tightened if an older one is not).
-        {
-            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-            let private = |e: std::io::Error| {
-                Error::Metadata(format!("make {} private: {e}", path.display()))
-            };
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(path)
-                .map_err(private)?;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                .map_err(private)?;
-        }
-        let db = Arc::new(Database::create(path)?);
-        {
-            let txn = db.begin_write()?;
-            txn.open_table(NAMESPACES)?;
-            txn.open_table(NAMESPACE_NAMES)?;
-            txn.open_table(ENTRIES)?;
-            txn.open_table(OBJECTS)?;
-            txn.open_table(GARBAGE)?;
-            txn.open_table(PURGES)?;
-            txn.open_table(UPLOADS)?;
-            txn.open_table(COUNTERS)?;
-            txn.open_table(SESSIONS)?;
-            txn.open_table(SESSION_TOKENS)?;
-            txn.open_table(USAGE)?;
-            txn.open_table(CHECKPOINTS)?;
-            txn.open_table(CHECKPOINT_ENTRIES)?;
-            txn.open_table(DIGESTS)?;
-            txn.commit()?;
-        }
-        let (tx, rx) = mpsc::unbounded_channel();
-        let committer_db = db.clone();
-        let committer = std::thread::Builder::new()
-            .name("arca-meta-commit".into())
-            .spawn(move || run_committer(committer_db, rx))
-            .map_err(|e| Error::Internal(format!("spawn committer: {e}")))?;
-        Ok(MetaStore {
-            db: RwLock::new(Some(db)),
-            jobs: tx,
-            committer: std::sync::Mutex::new(Some(committer)),
-        })
+    /// Runs over `engine`.
+    pub fn new(engine: Arc<dyn Engine>) -> Self {
+        MetaStore { engine }
     }
 
-    fn db(&self) -> Result<Arc<Database>> {
-        self.db
-            .read()
-            .unwrap()
-            .clone()
-            .ok_or_else(|| Error::Unavailable("the server is shutting down".into()))
+    /// The engine the configuration names.
+    pub fn open(config: &crate::Config) -> Result<Self> {
+        Self::open_redb(&config.metadata_path())
     }
 
-    /// Runs `f` in a read transaction (a consistent snapshot). Blocking:
-    /// callers that scan much run it on a blocking thread.
-    pub fn read<T>(&self, f: impl FnOnce(&ReadTransaction) -> Result<T>) -> Result<T> {
-        let txn = self.db()?.begin_read()?;
-        f(&txn)
+    /// The embedded engine on the redb file at `path`.
+    pub fn open_redb(path: &std::path::Path) -> Result<Self> {
+        Ok(Self::new(Arc::new(redb::RedbEngine::open(path, ALL)?)))
     }
 
-    /// Runs `f` in the next grouped write transaction and waits until it is
-    /// durably committed. `f` must check before it writes (see module docs).
+    /// The engine.
+    pub fn engine(&self) -> &Arc<dyn Engine> {
+        &self.engine
+    }
+
+    /// Runs `f` on a consistent snapshot. Meant for short reads (a few
+    /// lookups): an embedded engine answers them on the calling task.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Reader<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        if self.engine.reads_inline() {
+            run_read(&*self.engine, f)
+        } else {
+            self.scan(f).await
+        }
+    }
+
+    /// Runs `f` on a consistent snapshot on a blocking thread, for reads
+    /// that scan much.
+    pub async fn scan<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Reader<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || run_read(&*engine, f))
+            .await
+            .map_err(|e| Error::Internal(format!("metadata read task failed: {e}")))?
+    }
+
+    /// Runs `f` in a write transaction and returns its result once the
+    /// transaction is durably committed. `f` may run more than once.
     pub async fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
+        f: impl Fn(&Writer<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let (reply, answer) = oneshot::channel::<Result<T>>();
-        let job: Job = Box::new(move |txn| {
-            let result = f(txn);
-            let fault = matches!(&result, Err(e) if e.is_fault());
-            let finish: Finish = Box::new(move |group_error| {
-                let outcome = match (result, group_error) {
-                    (Err(e), _) => Err(e),
-                    (Ok(_), Some(e)) => Err(e),
-                    (Ok(v), None) => Ok(v),
-                };
-                let _ = reply.send(outcome);
-            });
-            (fault, finish)
-        });
-        self.db()?;
-        self.jobs
-            .send(Msg::Job(job))
-            .map_err(|_| Error::Unavailable("the server is shutting down".into()))?;
-        answer
-            .await
-            .map_err(|_| Error::Internal("metadata committer stopped".into()))?
+        let slot = Arc::new(Mutex::new(None));
+        let job_slot = slot.clone();
+        self.engine
+            .write(Box::new(move |ops: &dyn WriteOps| {
+                let value = f(&Writer::new(ops))?;
+                *job_slot.lock().unwrap() = Some(value);
+                Ok(())
+            }))
+            .await?;
+        let value = slot.lock().unwrap().take();
+        value.ok_or_else(|| Error::Internal("a committed metadata job left no result".into()))
     }
 
-    /// Stops the committer after the jobs already queued and closes the
-    /// database file, waiting briefly for readers still holding it, so the
-    /// same file can be opened again at once (by a restart in tests).
+    /// Finishes queued writes and closes the engine.
     pub fn close(&self) {
-        let db = self.db.write().unwrap().take();
-        let _ = self.jobs.send(Msg::Stop);
-        if let Some(handle) = self.committer.lock().unwrap().take() {
-            let _ = handle.join();
-        }
-        if let Some(db) = db {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while Arc::strong_count(&db) > 1 && std::time::Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(2));
-            }
-        }
+        self.engine.close();
     }
 }
 
-enum Msg {
-    Job(Job),
+fn run_read<T>(engine: &dyn Engine, f: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
+    let mut f = Some(f);
+    let mut out = None;
+    engine.read_blocking(&mut |ops: &dyn ReadOps| {
+        let f = f
+            .take()
+            .ok_or_else(|| Error::Internal("a read job ran twice".into()))?;
+        out = Some(f(&Reader { ops })?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| Error::Internal("a read job did not run".into()))
+}
+
+/// A range of keys of one table: those starting with a prefix, from a
+/// start key on.
+#[derive(Debug, Clone)]
+pub struct Span {
+    start: Bound<Vec<u8>>,
+    end: Option<Vec<u8>>,
+}
+
+impl Span {
+    /// The whole table.
+    pub fn all() -> Span {
+        Span {
+            start: Bound::Unbounded,
+            end: None,
+        }
+    }
+
+    /// Keys whose first components are `complete` and whose next one starts
+    /// with `partial` (`""`: any).
+    pub fn under(complete: &[&str], partial: &str) -> Span {
+        let prefix = keys::prefix(complete, partial);
+        Span {
+            end: keys::prefix_end(&prefix),
+            start: Bound::Included(prefix),
+        }
+    }
+
+    /// The same span, from strictly after `key` (the encoded key) on, if
+    /// that is later than its start.
+    pub fn after(mut self, key: Vec<u8>) -> Span {
+        let later = match &self.start {
+            Bound::Unbounded => true,
+            Bound::Included(s) => key >= *s,
+            Bound::Excluded(s) => key > *s,
+        };
+        if later {
+            self.start = Bound::Excluded(key);
+        }
+        self
+    }
+}
+
+/// What the pager does with a row.
+pub enum Step<T> {
+    /// Include this item.
+    Take(T),
+    /// Leave this row out.
+    Skip,
+    /// Leave this row out and go on from the encoded key (inclusive).
+    SeekTo(Vec<u8>),
+    /// End the page here, with no more to follow.
     Stop,
 }
 
-fn run_committer(db: Arc<Database>, mut rx: mpsc::UnboundedReceiver<Msg>) {
-    let mut stopping = false;
-    while !stopping {
-        let Some(first) = rx.blocking_recv() else {
-            break;
+/// One page of a scan.
+pub struct Paged<K, T> {
+    /// The items taken, in key order, with their keys.
+    pub items: Vec<(K, T)>,
+    /// Whether more items follow the last one.
+    pub more: bool,
+}
+
+/// Rows fetched a batch at a time, so that a scan of any length holds
+/// a bounded amount and engines answer with bounded queries.
+pub struct RowIter<'r, K, V> {
+    ops: &'r dyn ReadOps,
+    table: &'static str,
+    start: Bound<Vec<u8>>,
+    end: Option<Vec<u8>>,
+    batch: VecDeque<(Vec<u8>, Vec<u8>)>,
+    batch_size: usize,
+    exhausted: bool,
+    shape: std::marker::PhantomData<fn() -> (K, V)>,
+}
+
+const FIRST_BATCH: usize = 32;
+const LARGEST_BATCH: usize = 1024;
+
+impl<K: KeyShape, V: ValueCodec> RowIter<'_, K, V> {
+    /// Goes on from the encoded `key` (inclusive), dropping what was fetched.
+    pub fn seek(&mut self, key: Vec<u8>) {
+        self.batch.clear();
+        self.start = Bound::Included(key);
+        self.exhausted = false;
+    }
+
+    /// The next row as bytes (the key undecoded).
+    fn next_raw(&mut self) -> Option<Result<(Vec<u8>, Vec<u8>)>> {
+        if self.batch.is_empty() && !self.exhausted {
+            let start = match &self.start {
+                Bound::Included(k) => Bound::Included(k.as_slice()),
+                Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            match self
+                .ops
+                .scan(self.table, start, self.end.as_deref(), self.batch_size)
+            {
+                Ok(rows) => {
+                    self.exhausted = rows.len() < self.batch_size;
+                    self.batch_size = (self.batch_size * 2).min(LARGEST_BATCH);
+                    if let Some((last, _)) = rows.last() {
+                        self.start = Bound::Excluded(last.clone());
+                    }
+                    self.batch.extend(rows);
+                }
+                Err(e) => {
+                    self.exhausted = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        self.batch.pop_front().map(Ok)
+    }
+}
+
+impl<K: KeyShape, V: ValueCodec> Iterator for RowIter<'_, K, V> {
+    type Item = Result<(K::Owned, V::Owned)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let row = self.next_raw()?;
+        Some(row.and_then(|(k, v)| Ok((K::decode(&k)?, V::decode(&v)?))))
+    }
+}
+
+/// Typed reads on a snapshot (or inside a write transaction).
+pub struct Reader<'a> {
+    ops: &'a dyn ReadOps,
+}
+
+impl<'a> Reader<'a> {
+    /// The value at `key`.
+    pub fn get<K: KeyShape, V: ValueCodec>(
+        &self,
+        table: &Table<K, V>,
+        key: K::Ref<'_>,
+    ) -> Result<Option<V::Owned>> {
+        match self.ops.get(table.name, &K::encode(key))? {
+            Some(bytes) => Ok(Some(V::decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The rows of `span`, in key order, fetched as they are consumed.
+    pub fn rows<K: KeyShape, V: ValueCodec>(
+        &self,
+        table: &Table<K, V>,
+        span: Span,
+    ) -> RowIter<'a, K, V> {
+        RowIter {
+            ops: self.ops,
+            table: table.name,
+            start: span.start,
+            end: span.end,
+            batch: VecDeque::new(),
+            batch_size: FIRST_BATCH,
+            exhausted: false,
+            shape: std::marker::PhantomData,
+        }
+    }
+
+    /// The keys of `span`, in order.
+    pub fn keys<K: KeyShape, V: ValueCodec>(
+        &self,
+        table: &Table<K, V>,
+        span: Span,
+    ) -> Result<Vec<K::Owned>> {
+        let mut rows = self.rows(table, span);
+        let mut out = Vec::new();
+        while let Some(row) = rows.next_raw() {
+            out.push(K::decode(&row?.0)?);
+        }
+        Ok(out)
+    }
+
+    /// The one pager: up to `limit` items of `span` made by `step` from its
+    /// rows in key order, and whether more follow (found by looking one
+    /// item past the page, so a page that ends the scan says so).
+    pub fn page<K: KeyShape, V: ValueCodec, T>(
+        &self,
+        table: &Table<K, V>,
+        span: Span,
+        limit: usize,
+        mut step: impl FnMut(&K::Owned, V::Owned) -> Result<Step<T>>,
+    ) -> Result<Paged<K::Owned, T>> {
+        let mut rows = self.rows(table, span);
+        let mut items = Vec::new();
+        while let Some(row) = rows.next() {
+            let (key, value) = row?;
+            match step(&key, value)? {
+                Step::Take(_) if items.len() == limit => {
+                    return Ok(Paged { items, more: true });
+                }
+                Step::Take(item) => items.push((key, item)),
+                Step::Skip => {}
+                Step::SeekTo(to) => rows.seek(to),
+                Step::Stop => break,
+            }
+        }
+        Ok(Paged { items, more: false })
+    }
+}
+
+/// Typed reads and writes in one transaction. Reads see its own writes.
+pub struct Writer<'a> {
+    ops: &'a dyn WriteOps,
+    reader: Reader<'a>,
+}
+
+impl<'a> std::ops::Deref for Writer<'a> {
+    type Target = Reader<'a>;
+    fn deref(&self) -> &Reader<'a> {
+        &self.reader
+    }
+}
+
+impl<'a> Writer<'a> {
+    fn new(ops: &'a dyn WriteOps) -> Self {
+        Writer {
+            ops,
+            reader: Reader { ops },
+        }
+    }
+
+    /// Stores `value` at `key`.
+    pub fn put<K: KeyShape, V: ValueCodec>(
+        &self,
+        table: &Table<K, V>,
+        key: K::Ref<'_>,
+        value: &V::Ref,
+    ) -> Result<()> {
+        self.ops.put(table.name, &K::encode(key), &V::encode(value))
+    }
+
+    /// Removes `key`; whether it was there.
+    pub fn delete<K: KeyShape, V: ValueCodec>(
+        &self,
+        table: &Table<K, V>,
+        key: K::Ref<'_>,
+    ) -> Result<bool> {
+        self.ops.delete(table.name, &K::encode(key))
+    }
+
+    /// Removes every row of `span`; how many.
+    pub fn delete_span<K: KeyShape, V: ValueCodec>(
+        &self,
+        table: &Table<K, V>,
+        span: Span,
+    ) -> Result<u64> {
+        let start = match span.start {
+            Bound::Included(k) => k,
+            Bound::Excluded(k) => keys::successor(&k),
+            Bound::Unbounded => Vec::new(),
         };
-        let mut group = Vec::new();
-        match first {
-            Msg::Job(job) => group.push(job),
-            Msg::Stop => stopping = true,
-        }
-        while group.len() < MAX_GROUP && !stopping {
-            match rx.try_recv() {
-                Ok(Msg::Job(job)) => group.push(job),
-                Ok(Msg::Stop) => stopping = true,
-                Err(_) => break,
-            }
-        }
-        if !group.is_empty() {
-            commit_group(&db, group);
-        }
+        self.ops
+            .delete_range(table.name, &start, span.end.as_deref())
+    }
+
+    /// A new entry version (see [`WriteOps::next_version`]).
+    pub fn next_version(&self) -> Result<u64> {
+        self.ops.next_version()
     }
 }
 
-fn commit_group(db: &Database, group: Vec<Job>) {
-    let txn = match db.begin_write() {
-        Ok(t) => t,
-        Err(e) => {
-            // Run nothing: each job's caller sees its reply dropped.
-            tracing::error!(error = %e, "metadata: cannot begin a write transaction");
-            drop(group);
-            return;
-        }
-    };
-    let mut finishes = Vec::with_capacity(group.len());
-    let mut faulted = false;
-    for job in group {
-        let (fault, finish) = job(&txn);
-        faulted |= fault;
-        finishes.push(finish);
-    }
-    let group_error = if faulted {
-        drop(txn);
-        Some(Error::Unavailable(
-            "metadata commit abandoned because another write in its group failed; retry".into(),
-        ))
-    } else {
-        match txn.commit() {
-            Ok(()) => None,
-            Err(e) => {
-                tracing::error!(error = %e, "metadata: commit failed");
-                Some(Error::Metadata(e.to_string()))
-            }
-        }
-    };
-    for finish in finishes {
-        finish(group_error.as_ref().map(clone_error));
-    }
-}
-
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::Unavailable(m) => Error::Unavailable(m.clone()),
-        other => Error::Metadata(other.to_string()),
-    }
-}
-
-/// The next value of the global version counter (within `txn`).
-pub fn next_version(txn: &WriteTransaction) -> Result<u64> {
-    let mut counters = txn.open_table(COUNTERS)?;
-    let next = counters.get("version")?.map_or(0, |v| v.value()) + 1;
-    counters.insert("version", next)?;
-    Ok(next)
-}
-
-/// Reads a record from a table keyed by `&str`.
-pub fn get_record<M: prost::Message + Default>(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-    key: &str,
-) -> Result<Option<M>> {
-    match table.get(key)? {
-        Some(v) => Ok(Some(decode(v.value())?)),
-        None => Ok(None),
-    }
-}
-
-/// Reads an entry.
-pub fn get_entry(
-    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
-    ns: &str,
-    path: &str,
-) -> Result<Option<EntryRecord>> {
-    match table.get((ns, path))? {
-        Some(v) => Ok(Some(decode(v.value())?)),
-        None => Ok(None),
-    }
+/// The encoded key of `key` in `table`, for [`Span::after`] and
+/// [`Step::SeekTo`].
+pub fn key_of<K: KeyShape, V>(_table: &Table<K, V>, key: K::Ref<'_>) -> Vec<u8> {
+    K::encode(key)
 }
 
 /// Milliseconds since the epoch, now.

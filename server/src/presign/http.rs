@@ -117,7 +117,7 @@ async fn object(
     ) {
         return refused(refusal);
     }
-    let (store, key, size) = match core.presigned_object(&namespace, &object) {
+    let (store, key, size) = match core.presigned_object(&namespace, &object).await {
         Ok(found) => found,
         Err(e) => return failed(&e),
     };
@@ -173,7 +173,7 @@ async fn upload(
     ) {
         return refused(refusal);
     }
-    let target = match core.presigned_put_target(&upload_id) {
+    let target = match core.presigned_put_target(&upload_id).await {
         Ok(target) => target,
         Err(e) => return failed(&e),
     };

@@ -1,0 +1,96 @@
+//! The metadata engine boundary: what an engine must provide, in bytes.
+//!
+//! An engine keeps named tables of byte keys and byte values, ordered by
+//! byte comparison, and runs jobs against them: reads on a consistent
+//! snapshot, writes in a transaction that is durable when the job's caller
+//! hears back. Everything above this trait (typed tables, records, policy)
+//! is the same for every engine; `conformance` holds what each must pass.
+//!
+//! Jobs are synchronous closures run on a thread that may block, so that
+//! the core's rules read as straight-line code whatever the engine: redb
+//! runs them on its committer thread or a blocking thread, PostgreSQL on a
+//! blocking thread that waits on the database for each operation.
+//!
+//! A write job may be run more than once: an engine retries it from the
+//! start when the database reports a conflict (a serialization failure or
+//! a deadlock), after rolling back what it wrote. Jobs must therefore
+//! derive everything from what they read, never from state they consumed.
+
+use std::ops::Bound;
+
+use crate::error::Result;
+
+/// Key-value pairs as an engine returns them.
+pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Reads, in one snapshot.
+pub trait ReadOps {
+    /// The value at `key` in `table`.
+    fn get(&self, table: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Up to `limit` pairs of `table` with keys from `start` up to, not
+    /// including, `end` (`None`: to the end), in ascending byte order.
+    fn scan(
+        &self,
+        table: &'static str,
+        start: Bound<&[u8]>,
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Rows>;
+}
+
+/// Reads and writes, in one transaction. Reads see the job's own writes.
+pub trait WriteOps: ReadOps {
+    /// Stores `value` at `key`, replacing what was there.
+    fn put(&self, table: &'static str, key: &[u8], value: &[u8]) -> Result<()>;
+
+    /// Removes `key`; whether it was there.
+    fn delete(&self, table: &'static str, key: &[u8]) -> Result<bool>;
+
+    /// Removes every key from `start` up to, not including, `end` (`None`:
+    /// to the end); how many were removed.
+    fn delete_range(&self, table: &'static str, start: &[u8], end: Option<&[u8]>) -> Result<u64>;
+
+    /// A new entry version, greater than every version this engine handed
+    /// out before. Unique, not gapless, and not a commit order: engines
+    /// shared by several writers take it from a sequence, so that no
+    /// counter row serializes every write.
+    fn next_version(&self) -> Result<u64>;
+}
+
+/// A read job: runs once against a snapshot.
+pub type ReadJob<'a> = &'a mut dyn FnMut(&dyn ReadOps) -> Result<()>;
+
+/// A write job: may run more than once (see the module docs). It reports
+/// through what it captures; the engine reports whether the commit held.
+pub type WriteJob = Box<dyn FnMut(&dyn WriteOps) -> Result<()> + Send>;
+
+/// A metadata engine.
+#[async_trait::async_trait]
+pub trait Engine: Send + Sync + 'static {
+    /// A short name for logs and metrics ("redb", "postgres").
+    fn name(&self) -> &'static str;
+
+    /// Runs `job` against a consistent snapshot, blocking the calling
+    /// thread (callers are on a blocking thread or accept a short wait).
+    fn read_blocking(&self, job: ReadJob<'_>) -> Result<()>;
+
+    /// Whether short reads may run on the async runtime's own threads
+    /// (an embedded engine answers from memory or the page cache; a
+    /// networked one must not block a runtime thread on a round trip).
+    fn reads_inline(&self) -> bool;
+
+    /// Runs `job` in a write transaction and returns once it is durably
+    /// committed (`Ok`), or not committed at all (`Err`). A job that
+    /// returns an error has its writes discarded.
+    async fn write(&self, job: WriteJob) -> Result<()>;
+
+    /// Whether the engine answers now (readiness).
+    async fn reachable(&self) -> bool;
+
+    /// Bytes the engine's own storage takes, if it can tell (metrics).
+    fn stored_bytes(&self) -> Option<u64>;
+
+    /// Finishes queued writes and closes; later calls fail UNAVAILABLE.
+    fn close(&self);
+}
