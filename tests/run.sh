@@ -4,7 +4,8 @@
 # walk-through, the Python SDK's test tools (pinned grpcio-tools for the
 # generated-code drift check, mypy, pytest, the official MCP SDK), moto as a
 # real S3-compatible server for the S3 backend, and kubernetes-validate for
-# the deployment manifests), then runs the walk-through, the deployment
+# the deployment manifests), starts PostgreSQL (tests/postgres.sh), then
+# runs the walk-through, the deployment
 # check, the Python SDK's checks and tests, the Node client's test, the
 # examples and every Rust test.
 set -euo pipefail
@@ -35,7 +36,13 @@ fi
 s3_port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >/dev/null 2>&1 &
 s3_pid=$!
-trap 'kill $s3_pid 2>/dev/null || true' EXIT
+# A real PostgreSQL server (initdb into a temporary directory as the
+# unprivileged postgres user, on a free loopback port), for the metadata engine.
+pg_dir="$(mktemp -d /tmp/arca-pg.XXXXXX)"
+trap 'kill $s3_pid 2>/dev/null || true; tests/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+read -r pg_port pg_password < <(tests/postgres.sh start "$pg_dir")
+export ARCA_TEST_POSTGRES_URL="postgres://arca@127.0.0.1:$pg_port/arca?sslmode=disable"
+export ARCA_TEST_POSTGRES_PASSWORD="$pg_password"
 export ARCA_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
 export ARCA_TEST_MOTO_SERVER="$venv/bin/moto_server"
 for _ in $(seq 1 100); do
@@ -83,3 +90,7 @@ done
 
 echo "== Rust tests"
 cargo nextest run --workspace --locked --no-fail-fast
+
+echo "== the integration suites again, with metadata on PostgreSQL"
+ARCA_TEST_METADATA=postgres cargo nextest run -p arca-tests --locked --no-fail-fast -E \
+  'binary(namespaces) | binary(files) | binary(streams) | binary(tree) | binary(checkpoints) | binary(access) | binary(presign) | binary(artifacts)'

@@ -48,6 +48,54 @@ pub struct Config {
     pub presign: PresignConfig,
     /// The Prometheus metrics endpoint.
     pub metrics: MetricsConfig,
+    /// Where metadata lives.
+    pub metadata: MetadataConfig,
+}
+
+/// Which metadata engine holds namespaces, entries, sessions and uploads.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MetadataEngine {
+    /// A redb file in the data directory: zero configuration, one replica.
+    #[default]
+    Redb,
+    /// A PostgreSQL database shared by every replica.
+    Postgres,
+}
+
+/// Where metadata lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetadataConfig {
+    /// The engine.
+    pub engine: MetadataEngine,
+    /// PostgreSQL: a file holding the connection URL
+    /// (`postgres://user@host:5432/db?sslmode=require`); refused if every
+    /// user may read it, since it may carry the password.
+    pub url_file: Option<PathBuf>,
+    /// PostgreSQL: a file holding the password, if the URL has none.
+    pub password_file: Option<PathBuf>,
+    /// PostgreSQL: PEM CA certificates to trust for TLS to the database
+    /// (the system's roots when absent). TLS is used unless the URL says
+    /// `sslmode=disable`.
+    pub ca_file: Option<PathBuf>,
+    /// PostgreSQL: connections per replica.
+    pub pool_size: usize,
+    /// PostgreSQL: seconds to wait for a connection before UNAVAILABLE.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for MetadataConfig {
+    fn default() -> Self {
+        MetadataConfig {
+            engine: MetadataEngine::Redb,
+            url_file: None,
+            password_file: None,
+            ca_file: None,
+            pool_size: 16,
+            connect_timeout_secs: 5,
+        }
+    }
 }
 
 /// The Prometheus metrics endpoint.
@@ -423,6 +471,7 @@ impl Default for Config {
             tls: None,
             presign: PresignConfig::default(),
             metrics: MetricsConfig::default(),
+            metadata: MetadataConfig::default(),
         }
     }
 }
@@ -528,6 +577,18 @@ impl Config {
             return Err(Error::InvalidArgument(format!(
                 "configuration: presign.public_url {url:?} must start with http:// or https://"
             )));
+        }
+        if self.metadata.engine == MetadataEngine::Postgres {
+            if self.metadata.url_file.is_none() {
+                return Err(Error::InvalidArgument(
+                    "configuration: metadata.engine = \"postgres\" needs metadata.url_file".into(),
+                ));
+            }
+            if self.metadata.pool_size == 0 {
+                return Err(Error::InvalidArgument(
+                    "configuration: metadata.pool_size must be > 0".into(),
+                ));
+            }
         }
         if self.uploads.persist_interval_bytes == 0 {
             return Err(Error::InvalidArgument(

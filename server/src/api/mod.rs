@@ -400,17 +400,22 @@ pub async fn serve(
     };
     let (incoming, accept_loop) = listener::accept(listener, acceptor);
     tracing::info!(address = %local, tls = tls.is_some(), "arca listening");
-    // Readiness follows the backends: NOT_SERVING while one is unreachable.
+    // Readiness follows the backends and the metadata engine: NOT_SERVING
+    // while one is unreachable.
     let readiness = {
         let (core, health) = (core.clone(), health.clone());
         tokio::spawn(async move {
             let mut serving = true;
             loop {
                 tokio::time::sleep(READINESS_PROBE).await;
-                let reachable = core.backends.all_reachable().await;
+                let reachable =
+                    core.backends.all_reachable().await && core.meta.engine().reachable().await;
                 if reachable != serving {
                     serving = reachable;
-                    tracing::warn!(serving, "a blob backend changed reachability");
+                    tracing::warn!(
+                        serving,
+                        "a blob backend or the metadata engine changed reachability"
+                    );
                     set_serving(&health, serving).await;
                 }
             }

@@ -224,13 +224,14 @@ impl Core {
     /// Opens the metadata store and the configured backends.
     pub async fn open(config: Config) -> Result<Arc<Self>> {
         let backends = Backends::open(&config.backends).await?;
-        Self::open_with(config, backends)
+        let meta = MetaStore::open(&config).await?;
+        Self::open_with_meta(config, backends, meta)
     }
 
     /// Opens the metadata store over the given backends (tests use this to
     /// put a fault-injecting backend in place).
-    pub fn open_with(config: Config, backends: Backends) -> Result<Arc<Self>> {
-        let meta = MetaStore::open(&config)?;
+    pub async fn open_with(config: Config, backends: Backends) -> Result<Arc<Self>> {
+        let meta = MetaStore::open(&config).await?;
         Self::open_with_meta(config, backends, meta)
     }
 

@@ -385,7 +385,11 @@ mod tests {
         let (store, faults) = FaultyStore::wrap(Arc::new(FsStore::open(&root).unwrap()));
         let mut backends = Backends::open(&Default::default()).await.unwrap();
         backends.insert("local", Arc::new(store));
-        (Core::open_with(config, backends).unwrap(), faults, root)
+        (
+            Core::open_with(config, backends).await.unwrap(),
+            faults,
+            root,
+        )
     }
 
     /// [`setup`] with the metadata engine behind a fault switch too.

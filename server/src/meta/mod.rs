@@ -19,6 +19,7 @@ pub mod engine;
 pub mod faulty;
 pub mod keys;
 mod legacy;
+pub mod postgres;
 pub mod records;
 pub mod redb;
 pub mod tables;
@@ -46,8 +47,13 @@ impl MetaStore {
     }
 
     /// The engine the configuration names.
-    pub fn open(config: &crate::Config) -> Result<Self> {
-        Self::open_redb(&config.metadata_path())
+    pub async fn open(config: &crate::Config) -> Result<Self> {
+        match config.metadata.engine {
+            crate::config::MetadataEngine::Redb => Self::open_redb(&config.metadata_path()),
+            crate::config::MetadataEngine::Postgres => Ok(Self::new(Arc::new(
+                postgres::PostgresEngine::open(&config.metadata).await?,
+            ))),
+        }
     }
 
     /// The embedded engine on the redb file at `path`.

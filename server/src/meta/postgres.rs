@@ -1,0 +1,539 @@
+//! The shared engine: PostgreSQL, for several replicas over one database.
+//!
+//! Every logical table is rows of one `arca_kv (tbl, k bytea, v bytea)`
+//! table; `bytea` compares byte by byte, so scans follow the tuple order of
+//! `keys` (pinned by the conformance suite). Versions come from a sequence,
+//! so no counter row serializes the writers.
+//!
+//! Write jobs run in SERIALIZABLE transactions, one per job, on a pool of
+//! connections: the database, not this process, decides which of two
+//! replicas' racing writes wins. A job that hits a serialization failure or
+//! a deadlock (SQLSTATE 40001, 40P01), in a statement or at commit, is
+//! rolled back and run again from the start, as the engine contract allows.
+//! Reads run in REPEATABLE READ READ ONLY transactions: one snapshot.
+//!
+//! Jobs are synchronous (see `engine`): they run on a blocking thread that
+//! waits on each statement. The database lost mid-job is UNAVAILABLE and
+//! nothing of the job is kept; readiness reports it, and the pool
+//! reconnects when it returns.
+//!
+//! The schema is versioned (`arca_schema`); migrations run at start under
+//! an advisory lock, so replicas starting together apply each once, and a
+//! database whose schema is newer than this binary is refused.
+
+use std::cell::Cell;
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio::runtime::Handle;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+
+use super::engine::{Engine, ReadJob, ReadOps, Rows, WriteJob, WriteOps};
+use crate::config::MetadataConfig;
+use crate::error::{Error, Result};
+
+/// The schema this binary writes. Each entry of [`MIGRATIONS`] takes the
+/// database from its index to the next version.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// Key of the advisory lock held while migrating.
+const MIGRATION_LOCK: i64 = 0x4152_4341_0001;
+
+const MIGRATIONS: &[&str] = &[
+    // 0 -> 1: the key-value rows and the version sequence.
+    "CREATE TABLE arca_kv (
+         tbl text NOT NULL,
+         k bytea NOT NULL,
+         v bytea NOT NULL,
+         PRIMARY KEY (tbl, k)
+     );
+     CREATE SEQUENCE arca_version AS bigint;",
+];
+
+/// Attempts of one write job before its conflict is the caller's.
+const MAX_ATTEMPTS: u32 = 12;
+
+/// Attempts after which a job runs alone: a long job (a restore of
+/// thousands of entries) racing a stream of short ones would otherwise lose
+/// every time. Correctness never rests on this lock (SERIALIZABLE decides);
+/// it only makes sure every job finishes.
+const ALONE_AFTER: u32 = 3;
+
+/// Key of the advisory lock writers share, and a starving one takes alone.
+const WRITERS_LOCK: i64 = 0x4152_4341_0002;
+
+/// Key of the advisory lock the one replica holds for its lifetime.
+const REPLICA_LOCK: i64 = 0x4152_4341_0003;
+
+/// The PostgreSQL engine.
+pub struct PostgresEngine {
+    shared: Shared,
+    /// The connection holding [`REPLICA_LOCK`]: until upload attachment,
+    /// in-flight writes and the reclaimer's turn live in the database too,
+    /// a second replica on the same database would be unsafe (its orphan
+    /// sweep could delete this one's staged objects), so it is refused.
+    replica: std::sync::Mutex<Option<deadpool_postgres::ClientWrapper>>,
+}
+
+/// What a blocking thread running a job needs (cheap to clone: the pool
+/// is shared).
+#[derive(Clone)]
+struct Shared {
+    pool: Pool,
+    closed: Arc<AtomicBool>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Error {
+    Error::Unavailable(format!("metadata database: {e}"))
+}
+
+/// Whether a database error asks for the transaction to be run again.
+fn is_conflict(e: &tokio_postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(&SqlState::T_R_SERIALIZATION_FAILURE) | Some(&SqlState::T_R_DEADLOCK_DETECTED)
+    )
+}
+
+fn db_error(e: tokio_postgres::Error) -> Error {
+    match e.code() {
+        // A closed connection or an unreachable server has no SQLSTATE.
+        None => unavailable(e),
+        Some(code) if code.code().starts_with("08") || code.code().starts_with("57") => {
+            unavailable(e)
+        }
+        Some(_) => Error::Metadata(format!("metadata database: {e}")),
+    }
+}
+
+impl PostgresEngine {
+    /// Connects with the configuration's URL, password and TLS settings,
+    /// checks the database answers and brings its schema up to date.
+    pub async fn open(config: &MetadataConfig) -> Result<Self> {
+        let url_file = config.url_file.as_ref().ok_or_else(|| {
+            Error::InvalidArgument("metadata: the postgres engine needs url_file".into())
+        })?;
+        let url = crate::auth::read_private_file(url_file)?;
+        let mut pg: tokio_postgres::Config = url.trim().parse().map_err(|e| {
+            Error::InvalidArgument(format!(
+                "metadata: {} does not hold a PostgreSQL URL: {e}",
+                url_file.display()
+            ))
+        })?;
+        if let Some(path) = &config.password_file {
+            let password = crate::auth::read_private_file(path)?;
+            pg.password(password.trim_end_matches(['\r', '\n']));
+        }
+        pg.connect_timeout(Duration::from_secs(config.connect_timeout_secs.max(1)));
+        pg.application_name("arca-server");
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = if pg.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+            Manager::from_config(pg, tokio_postgres::NoTls, manager_config)
+        } else {
+            Manager::from_config(pg, tls_connector(config)?, manager_config)
+        };
+        let wait = Duration::from_secs(config.connect_timeout_secs.max(1));
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(wait))
+            .create_timeout(Some(wait))
+            .recycle_timeout(Some(wait))
+            .build()
+            .map_err(|e| Error::InvalidArgument(format!("metadata: {e}")))?;
+        let shared = Shared {
+            pool,
+            closed: Arc::new(AtomicBool::new(false)),
+        };
+        let replica = deadpool_postgres::Object::take(shared.pool.get().await.map_err(|e| {
+            Error::Unavailable(format!("metadata: cannot connect to PostgreSQL: {e}"))
+        })?);
+        // A replica being replaced may still be closing: wait for it a while.
+        let deadline = std::time::Instant::now() + wait;
+        let alone = loop {
+            let alone: bool = replica
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&REPLICA_LOCK])
+                .await
+                .map_err(db_error)?
+                .get(0);
+            if alone || std::time::Instant::now() >= deadline {
+                break alone;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        if !alone {
+            return Err(Error::FailedPrecondition(
+                "metadata: another Arca server already uses this PostgreSQL database; \
+                 several replicas on one database are not supported yet"
+                    .into(),
+            ));
+        }
+        let engine = PostgresEngine {
+            shared,
+            replica: std::sync::Mutex::new(Some(replica)),
+        };
+        engine.migrate().await?;
+        Ok(engine)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut client = self.shared.pool.get().await.map_err(|e| {
+            Error::Unavailable(format!("metadata: cannot connect to PostgreSQL: {e}"))
+        })?;
+        let txn = client.transaction().await.map_err(db_error)?;
+        txn.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(db_error)?;
+        txn.batch_execute(
+            "CREATE TABLE IF NOT EXISTS arca_schema (
+                 only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+                 version integer NOT NULL
+             );
+             INSERT INTO arca_schema (version) VALUES (0) ON CONFLICT DO NOTHING;",
+        )
+        .await
+        .map_err(db_error)?;
+        let found: i32 = txn
+            .query_one("SELECT version FROM arca_schema", &[])
+            .await
+            .map_err(db_error)?
+            .get(0);
+        if found > SCHEMA_VERSION {
+            return Err(Error::FailedPrecondition(format!(
+                "metadata: the database's schema is version {found}, newer than this server's \
+                 {SCHEMA_VERSION}: run a server at least as new as the one that migrated it"
+            )));
+        }
+        for (from, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            tracing::info!(
+                from,
+                to = from + 1,
+                "metadata: migrating the PostgreSQL schema"
+            );
+            txn.batch_execute(migration).await.map_err(db_error)?;
+        }
+        txn.execute("UPDATE arca_schema SET version = $1", &[&SCHEMA_VERSION])
+            .await
+            .map_err(db_error)?;
+        txn.commit().await.map_err(db_error)
+    }
+}
+
+impl Shared {
+    fn client(&self, handle: &Handle) -> Result<deadpool_postgres::Object> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::Unavailable("the server is shutting down".into()));
+        }
+        handle.block_on(self.pool.get()).map_err(unavailable)
+    }
+
+    fn run_write(&self, job: &mut WriteJob) -> Result<()> {
+        let handle = Handle::current();
+        let client = self.client(&handle)?;
+        let sql = |text: &str| handle.block_on(client.batch_execute(text));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // Jobs share the writers' lock; one that keeps losing takes it
+            // alone (before its snapshot exists, so it cannot lose again).
+            let alone = attempt > ALONE_AFTER;
+            if alone {
+                sql(&format!("SELECT pg_advisory_lock({WRITERS_LOCK})")).map_err(db_error)?;
+            }
+            // Each begin first ends whatever a job that panicked may have
+            // left open on this pooled connection (a no-op otherwise).
+            let begin = if alone {
+                "ROLLBACK; BEGIN ISOLATION LEVEL SERIALIZABLE".to_owned()
+            } else {
+                format!(
+                    "ROLLBACK; BEGIN ISOLATION LEVEL SERIALIZABLE; \
+                     SELECT pg_advisory_xact_lock_shared({WRITERS_LOCK})"
+                )
+            };
+            let outcome = match sql(&begin) {
+                Ok(()) => {
+                    let ops = PgOps {
+                        client: &client,
+                        handle: &handle,
+                        conflict: Cell::new(false),
+                    };
+                    // A job that panics must not leave the lock held or the
+                    // transaction open on a connection the pool hands out.
+                    let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                        || job(&ops),
+                    )) {
+                        Ok(outcome) => outcome,
+                        Err(panic) => {
+                            let _ = sql("ROLLBACK; SELECT pg_advisory_unlock_all()");
+                            std::panic::resume_unwind(panic);
+                        }
+                    };
+                    match (outcome, ops.conflict.get()) {
+                        (Ok(()), false) => match sql("COMMIT") {
+                            Ok(()) => Attempt::Done(Ok(())),
+                            Err(e) if is_conflict(&e) => Attempt::Conflict(e.to_string()),
+                            Err(e) => Attempt::Done(Err(db_error(e))),
+                        },
+                        (Err(e), false) => {
+                            let _ = sql("ROLLBACK");
+                            Attempt::Done(Err(e))
+                        }
+                        (outcome, true) => {
+                            let _ = sql("ROLLBACK");
+                            Attempt::Conflict(
+                                outcome.err().map_or_else(String::new, |e| e.to_string()),
+                            )
+                        }
+                    }
+                }
+                Err(e) if is_conflict(&e) => {
+                    let _ = sql("ROLLBACK");
+                    Attempt::Conflict(e.to_string())
+                }
+                Err(e) => {
+                    let _ = sql("ROLLBACK");
+                    Attempt::Done(Err(db_error(e)))
+                }
+            };
+            if alone {
+                let _ = sql(&format!("SELECT pg_advisory_unlock({WRITERS_LOCK})"));
+            }
+            let why = match outcome {
+                Attempt::Done(result) => return result,
+                Attempt::Conflict(why) => why,
+            };
+            if attempt >= MAX_ATTEMPTS {
+                return Err(Error::Aborted(format!(
+                    "the metadata write conflicted with others {MAX_ATTEMPTS} times ({why}); retry"
+                )));
+            }
+            // Back off a little, more each time, so the racers spread out.
+            let jitter = u64::from(getrandom::u32().unwrap_or(0) % 1000);
+            std::thread::sleep(Duration::from_micros(
+                (200 << attempt.min(6)) + jitter * u64::from(attempt),
+            ));
+        }
+    }
+}
+
+/// How one attempt of a write job ended.
+enum Attempt {
+    /// Committed, or failed for a reason running it again does not change.
+    Done(Result<()>),
+    /// Lost a race; worth running again.
+    Conflict(String),
+}
+
+fn tls_connector(config: &MetadataConfig) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    let mut roots = rustls::RootCertStore::empty();
+    match &config.ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::InvalidArgument(format!("metadata: reading {}: {e}", path.display()))
+            })?;
+            for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
+                let cert: rustls::pki_types::CertificateDer<'static> = cert.map_err(|e| {
+                    Error::InvalidArgument(format!("metadata: {}: {e}", path.display()))
+                })?;
+                roots.add(cert).map_err(|e| {
+                    Error::InvalidArgument(format!("metadata: {}: {e}", path.display()))
+                })?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| Error::Internal(format!("metadata TLS: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+}
+
+#[async_trait::async_trait]
+impl Engine for PostgresEngine {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn read_blocking(&self, job: ReadJob<'_>) -> Result<()> {
+        let handle = Handle::current();
+        let client = self.shared.client(&handle)?;
+        handle
+            .block_on(
+                client.batch_execute("ROLLBACK; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+            )
+            .map_err(db_error)?;
+        let ops = PgOps {
+            client: &client,
+            handle: &handle,
+            conflict: Cell::new(false),
+        };
+        let outcome = job(&ops);
+        let _ = handle.block_on(client.batch_execute("COMMIT"));
+        outcome
+    }
+
+    fn reads_inline(&self) -> bool {
+        false
+    }
+
+    async fn write(&self, mut job: WriteJob) -> Result<()> {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || shared.run_write(&mut job))
+            .await
+            .map_err(|e| Error::Internal(format!("metadata write task failed: {e}")))?
+    }
+
+    async fn reachable(&self) -> bool {
+        match self.shared.pool.get().await {
+            Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    fn stored_bytes(&self) -> Option<u64> {
+        None
+    }
+
+    fn close(&self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.pool.close();
+        // Its connection closing releases the replica lock for a successor.
+        drop(self.replica.lock().unwrap().take());
+    }
+}
+
+struct PgOps<'a> {
+    /// A connection inside a transaction this engine began.
+    client: &'a deadpool_postgres::Object,
+    handle: &'a Handle,
+    /// Whether a statement hit a conflict: the job is run again, whatever
+    /// it made of the error.
+    conflict: Cell<bool>,
+}
+
+impl PgOps<'_> {
+    fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<tokio_postgres::Row>> {
+        self.handle
+            .block_on(async {
+                let statement = self.client.prepare_cached(sql).await?;
+                self.client.query(&statement, params).await
+            })
+            .map_err(|e| self.fail(e))
+    }
+
+    fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        self.handle
+            .block_on(async {
+                let statement = self.client.prepare_cached(sql).await?;
+                self.client.execute(&statement, params).await
+            })
+            .map_err(|e| self.fail(e))
+    }
+
+    fn fail(&self, e: tokio_postgres::Error) -> Error {
+        if is_conflict(&e) {
+            self.conflict.set(true);
+            return Error::Aborted(format!("metadata write conflict: {e}"));
+        }
+        db_error(e)
+    }
+}
+
+impl ReadOps for PgOps<'_> {
+    fn get(&self, table: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let rows = self.query(
+            "SELECT v FROM arca_kv WHERE tbl = $1 AND k = $2",
+            &[&table, &key],
+        )?;
+        Ok(rows.first().map(|row| row.get(0)))
+    }
+
+    fn scan(
+        &self,
+        table: &'static str,
+        start: Bound<&[u8]>,
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Rows> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (op, from): (&str, &[u8]) = match start {
+            Bound::Included(k) => (">=", k),
+            Bound::Excluded(k) => (">", k),
+            Bound::Unbounded => (">=", &[]),
+        };
+        let rows = match end {
+            Some(end) => self.query(
+                &format!(
+                    "SELECT k, v FROM arca_kv WHERE tbl = $1 AND k {op} $2 AND k < $3 \
+                     ORDER BY k LIMIT $4"
+                ),
+                &[&table, &from, &end, &limit],
+            )?,
+            None => self.query(
+                &format!(
+                    "SELECT k, v FROM arca_kv WHERE tbl = $1 AND k {op} $2 ORDER BY k LIMIT $3"
+                ),
+                &[&table, &from, &limit],
+            )?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect())
+    }
+}
+
+impl WriteOps for PgOps<'_> {
+    fn put(&self, table: &'static str, key: &[u8], value: &[u8]) -> Result<()> {
+        self.execute(
+            "INSERT INTO arca_kv (tbl, k, v) VALUES ($1, $2, $3) \
+             ON CONFLICT (tbl, k) DO UPDATE SET v = EXCLUDED.v",
+            &[&table, &key, &value],
+        )?;
+        Ok(())
+    }
+
+    fn delete(&self, table: &'static str, key: &[u8]) -> Result<bool> {
+        let removed = self.execute(
+            "DELETE FROM arca_kv WHERE tbl = $1 AND k = $2",
+            &[&table, &key],
+        )?;
+        Ok(removed > 0)
+    }
+
+    fn delete_range(&self, table: &'static str, start: &[u8], end: Option<&[u8]>) -> Result<u64> {
+        match end {
+            Some(end) => self.execute(
+                "DELETE FROM arca_kv WHERE tbl = $1 AND k >= $2 AND k < $3",
+                &[&table, &start, &end],
+            ),
+            None => self.execute(
+                "DELETE FROM arca_kv WHERE tbl = $1 AND k >= $2",
+                &[&table, &start],
+            ),
+        }
+    }
+
+    fn next_version(&self) -> Result<u64> {
+        let rows = self.query("SELECT nextval('arca_version')", &[])?;
+        let value: i64 = rows
+            .first()
+            .ok_or_else(|| Error::Metadata("nextval returned no row".into()))?
+            .get(0);
+        u64::try_from(value).map_err(|_| Error::Metadata("negative version".into()))
+    }
+}

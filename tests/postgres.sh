@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Starts a throwaway PostgreSQL server for the tests and benchmarks:
+# `initdb` into a fresh directory as the unprivileged `postgres` user (the
+# server refuses to run as root), on a free loopback port, with a role
+# `arca` that logs in by password (SCRAM) and owns a database `arca`.
+#
+#   tests/postgres.sh start DIR   # prints: PORT PASSWORD
+#   tests/postgres.sh stop DIR
+#
+# DIR (empty or new, its parent reachable by `postgres`) becomes `postgres`'s alone.
+set -euo pipefail
+
+bin="${ARCA_POSTGRES_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
+if [ ! -x "$bin/initdb" ]; then
+  echo "postgres.sh: no PostgreSQL found (install Debian's postgresql package)" >&2
+  exit 1
+fi
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+case "${1:-}" in
+start)
+  dir="$2"
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
+  chmod 700 "$dir"
+  port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  password="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+  as_postgres "$bin/initdb" -D "$dir/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+    --no-sync >/dev/null
+  as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o \
+    "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300 \
+     -c fsync=${ARCA_POSTGRES_FSYNC:-off} -c synchronous_commit=${ARCA_POSTGRES_SYNC_COMMIT:-off}" \
+    start >/dev/null
+  as_postgres "$bin/psql" -q -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+    -c "CREATE ROLE arca LOGIN PASSWORD '$password'" -c "CREATE DATABASE arca OWNER arca" >/dev/null
+  echo "$port $password"
+  ;;
+stop)
+  as_postgres "$bin/pg_ctl" -D "$2/data" -m fast -w stop >/dev/null 2>&1 || true
+  ;;
+*)
+  echo "usage: $0 start|stop DIR" >&2
+  exit 2
+  ;;
+esac

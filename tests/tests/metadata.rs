@@ -1,0 +1,134 @@
+//! The metadata engines themselves: the conformance suite on PostgreSQL
+//! (redb runs it in the server's unit tests), the schema's versioning, and
+//! what a database that goes away does to a running server.
+
+use std::sync::Arc;
+
+use arca_server::meta::{self, MetaStore, postgres::PostgresEngine};
+use arca_tests::{Backend, TestServer, assert_code, postgres_metadata, scratch_schema};
+use tonic::Code;
+
+async fn postgres_store(
+    dir: &std::path::Path,
+) -> (MetaStore, arca_server::config::MetadataConfig, String) {
+    let schema = scratch_schema();
+    let config = postgres_metadata(dir, &schema);
+    let engine = PostgresEngine::open(&config).await.expect("open postgres");
+    (MetaStore::new(Arc::new(engine)), config, schema)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = postgres_store(dir.path()).await;
+    meta::conformance::run_all(&store).await;
+    store.close();
+}
+
+/// Opening again finds the schema current and applies nothing; a schema
+/// newer than the binary is refused with a message that says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_versions_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, config, schema) = postgres_store(dir.path()).await;
+    store
+        .write(|w| w.put(&meta::NAMESPACE_NAMES, "kept", "x"))
+        .await
+        .unwrap();
+    store.close();
+    let again = MetaStore::new(Arc::new(PostgresEngine::open(&config).await.unwrap()));
+    let kept = again
+        .read(|r| r.get(&meta::NAMESPACE_NAMES, "kept"))
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("x"));
+    again.close();
+
+    let newer = meta::postgres::SCHEMA_VERSION + 1;
+    arca_tests::postgres_execute(&format!(
+        "UPDATE {schema}.arca_schema SET version = {newer}"
+    ));
+    let refused = PostgresEngine::open(&config).await.err().expect("refused");
+    let message = refused.to_string();
+    assert!(message.contains(&format!("version {newer}")), "{message}");
+    assert!(message.contains("newer than this server"), "{message}");
+}
+
+/// A URL file every user may read is refused, as every secret file is; an
+/// unreachable database is a clear start-up error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_database_settings_fail_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = postgres_metadata(dir.path(), &scratch_schema());
+    let url_file = config.url_file.clone().unwrap();
+    std::fs::set_permissions(&url_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let open = PostgresEngine::open(&config).await.err().expect("refused");
+    assert!(
+        open.to_string().contains("readable by every user"),
+        "{open}"
+    );
+
+    std::fs::write(
+        &url_file,
+        "postgres://arca@127.0.0.1:1/arca?sslmode=disable",
+    )
+    .unwrap();
+    std::fs::set_permissions(&url_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut config = config;
+    config.connect_timeout_secs = 1;
+    let open = PostgresEngine::open(&config).await.err().expect("refused");
+    assert!(
+        matches!(open, arca_server::Error::Unavailable(_)),
+        "{open:?}"
+    );
+    assert!(open.to_string().contains("cannot connect"), "{open}");
+}
+
+/// A whole server on PostgreSQL: what it writes survives a restart, and a
+/// session token it issued works after it (the record is in the database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_on_postgres_keeps_what_it_wrote() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut config = arca_tests::test_config(Backend::Filesystem, dir.path());
+    config.metadata = postgres_metadata(dir.path(), &scratch_schema());
+    let server = TestServer::start_with(config, dir).await;
+    let ns = server.workspace().await;
+    server.write(&ns, "a/b.txt", b"kept").await;
+    let (_, token) = server.open_session("alice").await;
+    let server = server.restart().await;
+    assert_eq!(server.read(&ns, "a/b.txt").await.unwrap(), b"kept");
+    let session = server.as_secret(&token);
+    let mut sessions = session.sessions.clone();
+    sessions
+        .get_session(arca_client::pb::GetSessionRequest {
+            session_id: String::new(),
+        })
+        .await
+        .expect("the token works after a restart");
+    let missing = server.read(&ns, "nope").await;
+    assert_code(missing, Code::NotFound);
+}
+
+/// Until replicas share their in-memory state through the database, a
+/// second server on the same database is refused, with a message that
+/// says why; once the first has stopped, a successor starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_replica_on_one_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = postgres_metadata(dir.path(), &scratch_schema());
+    config.connect_timeout_secs = 1;
+    let first = PostgresEngine::open(&config).await.unwrap();
+    let second = PostgresEngine::open(&config).await.err().expect("refused");
+    assert!(
+        matches!(second, arca_server::Error::FailedPrecondition(_)),
+        "{second:?}"
+    );
+    assert!(
+        second.to_string().contains("another Arca server"),
+        "{second}"
+    );
+    meta::Engine::close(&first);
+    let successor = PostgresEngine::open(&config).await.expect("successor");
+    meta::Engine::close(&successor);
+}
