@@ -4,8 +4,10 @@
 # server refuses to run as root), on a free loopback port, with a role
 # `arca` that logs in by password (SCRAM) and owns a database `arca`.
 #
-#   tests/postgres.sh start DIR   # prints: PORT PASSWORD
+#   tests/postgres.sh start DIR         # prints: PORT PASSWORD
+#   tests/postgres.sh createdb DIR NAME # another database owned by arca
 #   tests/postgres.sh stop DIR
+#   tests/postgres.sh resume DIR        # start a stopped one again, same port
 #
 # DIR (empty or new, its parent reachable by `postgres`) becomes `postgres`'s alone.
 set -euo pipefail
@@ -29,19 +31,32 @@ start)
   password="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
   as_postgres "$bin/initdb" -D "$dir/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
     --no-sync >/dev/null
-  as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o \
-    "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300 \
-     -c fsync=${ARCA_POSTGRES_FSYNC:-off} -c synchronous_commit=${ARCA_POSTGRES_SYNC_COMMIT:-off}" \
-    start >/dev/null
+  as_postgres tee -a "$dir/data/postgresql.conf" >/dev/null <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+max_connections = 300
+fsync = ${ARCA_POSTGRES_FSYNC:-off}
+synchronous_commit = ${ARCA_POSTGRES_SYNC_COMMIT:-off}
+CONF
+  as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
   as_postgres "$bin/psql" -q -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
     -c "CREATE ROLE arca LOGIN PASSWORD '$password'" -c "CREATE DATABASE arca OWNER arca" >/dev/null
+  echo "$port" > "$dir/port"
   echo "$port $password"
+  ;;
+createdb)
+  as_postgres "$bin/psql" -q -h "$2" -p "$(cat "$2/port")" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+    -c "CREATE DATABASE $3 OWNER arca" >/dev/null
   ;;
 stop)
   as_postgres "$bin/pg_ctl" -D "$2/data" -m fast -w stop >/dev/null 2>&1 || true
   ;;
+resume)
+  as_postgres "$bin/pg_ctl" -D "$2/data" -l "$2/log" -w start >/dev/null
+  ;;
 *)
-  echo "usage: $0 start|stop DIR" >&2
+  echo "usage: $0 start DIR | createdb DIR NAME | stop DIR | resume DIR" >&2
   exit 2
   ;;
 esac

@@ -18,7 +18,7 @@
 //!
 //! Usage: `cargo run --release -p arca-bench -- [--size-mib N] [--small N]
 //! [--tree N] [--runs N] [--s3-size-mib N] [--s3-small N] [--python-small N]
-//! [--only transfer|small|tree|checkpoints|s3|python]`. Transfers run
+//! [--only transfer|small|tree|checkpoints|s3|python|postgres]`. Transfers run
 //! `--runs` times (default 3), interleaved with their ceilings.
 
 use std::io::{BufRead, BufReader, Write};
@@ -31,6 +31,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::json;
 
+mod postgres;
 mod python;
 
 mod echo {
@@ -105,7 +106,15 @@ fn parse_args() -> (bool, Args) {
     (echo_server, args)
 }
 
-fn emit(value: serde_json::Value) {
+/// The metadata engine the servers started now use: its label in the
+/// figures, and the configuration that selects it.
+static METADATA: std::sync::Mutex<(&str, String)> = std::sync::Mutex::new(("redb", String::new()));
+
+fn emit(mut value: serde_json::Value) {
+    if let Some(figure) = value.as_object_mut() {
+        let engine = METADATA.lock().unwrap().0;
+        figure.insert("metadata".into(), json!(engine));
+    }
     println!("{value}");
     let _ = std::io::stdout().flush();
 }
@@ -209,10 +218,11 @@ fn start_arca(dir: &std::path::Path, backend: &str) -> Process {
             dir.join("blobs").display()
         ),
     };
+    let metadata = METADATA.lock().unwrap().1.clone();
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[log]\nformat = \"json\"\nfilter = \"warn,arca_server::api=info\"\n[reclaim]\ngrace_secs = 0\ninterval_secs = 1\n{backends}[default_backend]\nall = \"{backend}\"\n[auth.keys.bench]\nsandbox = \"bench\"\nrole = \"app\"\nsecret_sha256 = \"{}\"\n",
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[log]\nformat = \"json\"\nfilter = \"warn,arca_server::api=info\"\n[reclaim]\ngrace_secs = 0\ninterval_secs = 1\n{backends}[default_backend]\nall = \"{backend}\"\n[auth.keys.bench]\nsandbox = \"bench\"\nrole = \"app\"\nsecret_sha256 = \"{}\"\n{metadata}",
             dir.display(),
             hex::encode(<sha2::Sha256 as sha2::Digest>::digest(BENCH_SECRET.as_bytes())),
         ),
@@ -1090,6 +1100,9 @@ fn main() {
         }
         if run("python") {
             python::small(args.python_small);
+        }
+        if run("postgres") {
+            postgres::engines(args.small).await;
         }
     });
 }

@@ -132,3 +132,142 @@ async fn a_second_replica_on_one_database_is_refused() {
     let successor = PostgresEngine::open(&config).await.expect("successor");
     meta::Engine::close(&successor);
 }
+
+/// A PostgreSQL server of this test's own (stopping the shared one would
+/// disturb every other test), driven by tests/postgres.sh.
+struct OwnPostgres {
+    dir: tempfile::TempDir,
+    url: String,
+    password: String,
+}
+
+impl OwnPostgres {
+    fn run(args: &[&str], dir: &std::path::Path) -> String {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/postgres.sh");
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .args(args)
+            .arg(dir)
+            .output()
+            .expect("run tests/postgres.sh");
+        assert!(
+            out.status.success(),
+            "postgres.sh {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("arca-pg-own")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let out = Self::run(&["start"], dir.path());
+        let mut words = out.split_whitespace();
+        let (port, password) = (words.next().unwrap(), words.next().unwrap());
+        OwnPostgres {
+            url: format!("postgres://arca@127.0.0.1:{port}/arca?sslmode=disable"),
+            password: password.to_owned(),
+            dir,
+        }
+    }
+
+    fn metadata(&self, secrets: &std::path::Path) -> arca_server::config::MetadataConfig {
+        use std::os::unix::fs::PermissionsExt;
+        let (url_file, password_file) = (secrets.join("own-url"), secrets.join("own-password"));
+        for (path, text) in [(&url_file, &self.url), (&password_file, &self.password)] {
+            std::fs::write(path, text).unwrap();
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        arca_server::config::MetadataConfig {
+            engine: arca_server::config::MetadataEngine::Postgres,
+            url_file: Some(url_file),
+            password_file: Some(password_file),
+            connect_timeout_secs: 1,
+            pool_size: 4,
+            ..Default::default()
+        }
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        Self::run(&["stop"], self.dir.path());
+    }
+}
+
+async fn readiness(server: &TestServer) -> i32 {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .map(|r| r.into_inner().status)
+        .unwrap_or(-1)
+}
+
+/// PostgreSQL stopped under a running server: calls answer UNAVAILABLE,
+/// readiness turns NOT_SERVING, nothing is half-committed; started again,
+/// the server recovers by itself, with everything acknowledged before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_database_is_unavailable_and_recovers() {
+    use tonic_health::ServingStatus;
+    let pg = OwnPostgres::start();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut config = arca_tests::test_config(Backend::Filesystem, dir.path());
+    config.metadata = pg.metadata(dir.path());
+    let server = TestServer::start_with(config, dir).await;
+    let ns = server.workspace().await;
+    server.write(&ns, "before.txt", b"acknowledged").await;
+    assert_eq!(readiness(&server).await, ServingStatus::Serving as i32);
+
+    OwnPostgres::run(&["stop"], pg.dir.path());
+    let during = server.try_write(&ns, "during.txt", b"x").await;
+    assert_code(during, Code::Unavailable);
+    assert_code(server.read(&ns, "before.txt").await, Code::Unavailable);
+    let mut unready = false;
+    for _ in 0..50 {
+        if readiness(&server).await == ServingStatus::NotServing as i32 {
+            unready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        unready,
+        "readiness must turn NOT_SERVING without the database"
+    );
+
+    OwnPostgres::run(&["resume"], pg.dir.path());
+    let mut back = false;
+    for _ in 0..50 {
+        if server.read(&ns, "before.txt").await.is_ok() {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(back, "the server must recover when the database returns");
+    assert_eq!(
+        server.read(&ns, "before.txt").await.unwrap(),
+        b"acknowledged"
+    );
+    assert_code(server.read(&ns, "during.txt").await, Code::NotFound);
+    server.write(&ns, "after.txt", b"y").await;
+    let mut ready = false;
+    for _ in 0..50 {
+        if readiness(&server).await == ServingStatus::Serving as i32 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(ready, "readiness must come back");
+    server.stop().await;
+}

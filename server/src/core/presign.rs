@@ -96,6 +96,13 @@ fn expires_at(expiry: Duration) -> i64 {
     meta::now_ms().saturating_add(i64::try_from(expiry.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// The whole second a URL signed to expire at `expires_ms` carries: rounded
+/// up, so that a URL given N seconds lasts at least N (rounded down, one
+/// given a second could expire at once).
+fn url_expiry_secs(expires_ms: i64) -> i64 {
+    expires_ms.saturating_add(999) / 1000
+}
+
 impl Core {
     fn claim(self: &Arc<Self>, upload_id: &str) -> Result<UploadClaim> {
         self.claim_upload(upload_id)?;
@@ -137,7 +144,7 @@ impl Core {
             None => self.signer.sign(
                 "GET",
                 &object_path(ns_id, &entry.object_id),
-                expires_ms / 1000,
+                url_expiry_secs(expires_ms),
             ),
         };
         Ok(PresignedDownload {
@@ -231,9 +238,11 @@ impl Core {
             (None, _) => {
                 let staging_key = grid::object_key(&ns.grid_prefix, &new_id());
                 let part = PlannedPart {
-                    url: self
-                        .signer
-                        .sign("PUT", &upload_path(&upload_id), expires_ms / 1000),
+                    url: self.signer.sign(
+                        "PUT",
+                        &upload_path(&upload_id),
+                        url_expiry_secs(expires_ms),
+                    ),
                     number: 1,
                     offset: 0,
                     length: total_size.unwrap_or(0),
