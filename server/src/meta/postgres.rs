@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
@@ -41,7 +42,7 @@ use crate::error::{Error, Result};
 pub const SCHEMA_VERSION: i32 = 1;
 
 /// Key of the advisory lock held while migrating.
-const MIGRATION_LOCK: i64 = 0x4152_4341_0001;
+const MIGRATION_LOCK: i32 = 0x4152_0001;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1: the key-value rows and the version sequence.
@@ -64,10 +65,14 @@ const MAX_ATTEMPTS: u32 = 12;
 const ALONE_AFTER: u32 = 3;
 
 /// Key of the advisory lock writers share, and a starving one takes alone.
-const WRITERS_LOCK: i64 = 0x4152_4341_0002;
+const WRITERS_LOCK: i32 = 0x4152_0002;
 
+/// Advisory locks are per database: each is keyed by this class and the
+/// schema's name, so deployments in different schemas of one database
+/// (and the tests, a schema each) never contend.
+///
 /// Key of the advisory lock the one replica holds for its lifetime.
-const REPLICA_LOCK: i64 = 0x4152_4341_0003;
+const REPLICA_LOCK: i32 = 0x4152_0003;
 
 /// The PostgreSQL engine.
 pub struct PostgresEngine {
@@ -77,6 +82,9 @@ pub struct PostgresEngine {
     /// a second replica on the same database would be unsafe (its orphan
     /// sweep could delete this one's staged objects), so it is refused.
     replica: std::sync::Mutex<Option<deadpool_postgres::ClientWrapper>>,
+    /// Write jobs for the committer thread.
+    jobs: mpsc::UnboundedSender<Msg>,
+    committer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// What a blocking thread running a job needs (cheap to clone: the pool
@@ -158,7 +166,10 @@ impl PostgresEngine {
         let deadline = std::time::Instant::now() + wait;
         let alone = loop {
             let alone: bool = replica
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&REPLICA_LOCK])
+                .query_one(
+                    "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))",
+                    &[&REPLICA_LOCK],
+                )
                 .await
                 .map_err(db_error)?
                 .get(0);
@@ -174,9 +185,20 @@ impl PostgresEngine {
                     .into(),
             ));
         }
+        let (jobs, rx) = mpsc::unbounded_channel();
+        let (committer_shared, handle) = (shared.clone(), Handle::current());
+        let committer = std::thread::Builder::new()
+            .name("arca-pg-commit".into())
+            .spawn(move || {
+                let _runtime = handle.enter();
+                committer_shared.run_committer(&handle, rx);
+            })
+            .map_err(|e| Error::Internal(format!("spawn committer: {e}")))?;
         let engine = PostgresEngine {
             shared,
             replica: std::sync::Mutex::new(Some(replica)),
+            jobs,
+            committer: std::sync::Mutex::new(Some(committer)),
         };
         engine.migrate().await?;
         Ok(engine)
@@ -187,9 +209,12 @@ impl PostgresEngine {
             Error::Unavailable(format!("metadata: cannot connect to PostgreSQL: {e}"))
         })?;
         let txn = client.transaction().await.map_err(db_error)?;
-        txn.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await
-            .map_err(db_error)?;
+        txn.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))",
+            &[&MIGRATION_LOCK],
+        )
+        .await
+        .map_err(db_error)?;
         txn.batch_execute(
             "CREATE TABLE IF NOT EXISTS arca_schema (
                  only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
@@ -233,101 +258,196 @@ impl Shared {
         handle.block_on(self.pool.get()).map_err(unavailable)
     }
 
-    fn run_write(&self, job: &mut WriteJob) -> Result<()> {
-        let handle = Handle::current();
-        let client = self.client(&handle)?;
+    /// Runs queued jobs a group at a time until told to stop.
+    fn run_committer(&self, handle: &Handle, mut rx: mpsc::UnboundedReceiver<Msg>) {
+        let mut stopping = false;
+        while !stopping {
+            let Some(first) = rx.blocking_recv() else {
+                break;
+            };
+            let mut group = Vec::new();
+            match first {
+                Msg::Job(job) => group.push(job),
+                Msg::Stop => stopping = true,
+            }
+            while group.len() < MAX_GROUP && !stopping {
+                match rx.try_recv() {
+                    Ok(Msg::Job(job)) => group.push(job),
+                    Ok(Msg::Stop) => stopping = true,
+                    Err(_) => break,
+                }
+            }
+            if !group.is_empty() {
+                self.run_group(handle, group);
+            }
+        }
+    }
+
+    /// Runs a group of jobs in one transaction (one commit, one WAL flush
+    /// for all of them). A job that fails after writing is answered with its
+    /// error and the rest run again without it; a conflict runs the whole
+    /// group again; a group that keeps losing runs alone.
+    fn run_group(&self, handle: &Handle, mut group: Vec<Pending>) {
+        let client = match self.client(handle) {
+            Ok(client) => client,
+            Err(e) => {
+                for pending in group {
+                    let _ = pending.reply.send(Err(clone_error(&e)));
+                }
+                return;
+            }
+        };
         let sql = |text: &str| handle.block_on(client.batch_execute(text));
         let mut attempt = 0;
-        loop {
+        while !group.is_empty() {
             attempt += 1;
-            // Jobs share the writers' lock; one that keeps losing takes it
-            // alone (before its snapshot exists, so it cannot lose again).
-            let alone = attempt > ALONE_AFTER;
-            if alone {
-                sql(&format!("SELECT pg_advisory_lock({WRITERS_LOCK})")).map_err(db_error)?;
-            }
-            // Each begin first ends whatever a job that panicked may have
+            // Writers share the writers' lock; a group that keeps losing
+            // takes it alone (before its snapshot exists, so it cannot lose
+            // again). Each begin first ends whatever a panicked job may have
             // left open on this pooled connection (a no-op otherwise).
+            let alone = attempt > ALONE_AFTER;
             let begin = if alone {
-                "ROLLBACK; BEGIN ISOLATION LEVEL SERIALIZABLE".to_owned()
+                format!(
+                    "ROLLBACK; SELECT pg_advisory_lock({WRITERS_LOCK}, hashtext(current_schema())); \
+                     BEGIN ISOLATION LEVEL SERIALIZABLE"
+                )
             } else {
                 format!(
                     "ROLLBACK; BEGIN ISOLATION LEVEL SERIALIZABLE; \
-                     SELECT pg_advisory_xact_lock_shared({WRITERS_LOCK})"
+                     SELECT pg_advisory_xact_lock_shared({WRITERS_LOCK}, hashtext(current_schema()))"
                 )
             };
             let outcome = match sql(&begin) {
-                Ok(()) => {
-                    let ops = PgOps {
-                        client: &client,
-                        handle: &handle,
-                        conflict: Cell::new(false),
-                    };
-                    // A job that panics must not leave the lock held or the
-                    // transaction open on a connection the pool hands out.
-                    let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-                        || job(&ops),
-                    )) {
-                        Ok(outcome) => outcome,
-                        Err(panic) => {
-                            let _ = sql("ROLLBACK; SELECT pg_advisory_unlock_all()");
-                            std::panic::resume_unwind(panic);
-                        }
-                    };
-                    match (outcome, ops.conflict.get()) {
-                        (Ok(()), false) => match sql("COMMIT") {
-                            Ok(()) => Attempt::Done(Ok(())),
-                            Err(e) if is_conflict(&e) => Attempt::Conflict(e.to_string()),
-                            Err(e) => Attempt::Done(Err(db_error(e))),
-                        },
-                        (Err(e), false) => {
-                            let _ = sql("ROLLBACK");
-                            Attempt::Done(Err(e))
-                        }
-                        (outcome, true) => {
-                            let _ = sql("ROLLBACK");
-                            Attempt::Conflict(
-                                outcome.err().map_or_else(String::new, |e| e.to_string()),
-                            )
-                        }
-                    }
-                }
-                Err(e) if is_conflict(&e) => {
-                    let _ = sql("ROLLBACK");
-                    Attempt::Conflict(e.to_string())
-                }
-                Err(e) => {
-                    let _ = sql("ROLLBACK");
-                    Attempt::Done(Err(db_error(e)))
-                }
+                Ok(()) => self.attempt_group(handle, &client, &mut group),
+                Err(e) if is_conflict(&e) => Attempt::Conflict(e.to_string()),
+                Err(e) => Attempt::Failed(db_error(e)),
             };
+            match &outcome {
+                Attempt::Committed(_) => {}
+                _ => {
+                    let _ = sql("ROLLBACK");
+                }
+            }
             if alone {
-                let _ = sql(&format!("SELECT pg_advisory_unlock({WRITERS_LOCK})"));
+                let _ = sql(&format!(
+                    "SELECT pg_advisory_unlock({WRITERS_LOCK}, hashtext(current_schema()))"
+                ));
             }
             let why = match outcome {
-                Attempt::Done(result) => return result,
+                Attempt::Committed(outcomes) => {
+                    for (pending, outcome) in group.into_iter().zip(outcomes) {
+                        let _ = pending.reply.send(outcome);
+                    }
+                    return;
+                }
+                Attempt::Failed(e) => {
+                    for pending in group {
+                        let _ = pending.reply.send(Err(clone_error(&e)));
+                    }
+                    return;
+                }
+                Attempt::Spoiled(index, outcome) => {
+                    let pending = group.remove(index);
+                    let _ = pending.reply.send(outcome);
+                    attempt -= 1;
+                    continue;
+                }
                 Attempt::Conflict(why) => why,
             };
             if attempt >= MAX_ATTEMPTS {
-                return Err(Error::Aborted(format!(
-                    "the metadata write conflicted with others {MAX_ATTEMPTS} times ({why}); retry"
-                )));
+                for pending in group {
+                    let _ = pending.reply.send(Err(Error::Aborted(format!(
+                        "the metadata write conflicted with others {MAX_ATTEMPTS} times ({why}); retry"
+                    ))));
+                }
+                return;
             }
-            // Back off a little, more each time, so the racers spread out.
+            // Back off a little, more each time, so racing replicas spread out.
             let jitter = u64::from(getrandom::u32().unwrap_or(0) % 1000);
             std::thread::sleep(Duration::from_micros(
                 (200 << attempt.min(6)) + jitter * u64::from(attempt),
             ));
         }
     }
+
+    /// One attempt at a group inside a begun transaction; commits it if
+    /// every job held.
+    fn attempt_group(
+        &self,
+        handle: &Handle,
+        client: &deadpool_postgres::Object,
+        group: &mut [Pending],
+    ) -> Attempt {
+        let mut outcomes = Vec::with_capacity(group.len());
+        for (index, pending) in group.iter_mut().enumerate() {
+            let ops = PgOps {
+                client,
+                handle,
+                conflict: Cell::new(false),
+                wrote: Cell::new(false),
+            };
+            // A job that panics must not leave the transaction open or the
+            // lock held on a connection the pool hands out again.
+            let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                (pending.job)(&ops)
+            })) {
+                Ok(outcome) => outcome,
+                Err(panic) => {
+                    let _ = handle.block_on(
+                        client.batch_execute("ROLLBACK; SELECT pg_advisory_unlock_all()"),
+                    );
+                    std::panic::resume_unwind(panic);
+                }
+            };
+            if ops.conflict.get() {
+                return Attempt::Conflict(
+                    outcome.err().map_or_else(String::new, |e| e.to_string()),
+                );
+            }
+            if outcome.is_err() && ops.wrote.get() {
+                return Attempt::Spoiled(index, outcome);
+            }
+            outcomes.push(outcome);
+        }
+        match handle.block_on(client.batch_execute("COMMIT")) {
+            Ok(()) => Attempt::Committed(outcomes),
+            Err(e) if is_conflict(&e) => Attempt::Conflict(e.to_string()),
+            Err(e) => Attempt::Failed(db_error(e)),
+        }
+    }
 }
 
-/// How one attempt of a write job ended.
+fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::Unavailable(m) => Error::Unavailable(m.clone()),
+        other => Error::Metadata(other.to_string()),
+    }
+}
+
+struct Pending {
+    job: WriteJob,
+    reply: oneshot::Sender<Result<()>>,
+}
+
+enum Msg {
+    Job(Pending),
+    Stop,
+}
+
+/// Jobs grouped into one transaction at most.
+const MAX_GROUP: usize = 256;
+
+/// How one attempt of a group ended.
 enum Attempt {
-    /// Committed, or failed for a reason running it again does not change.
-    Done(Result<()>),
+    /// Committed; each job's own outcome (a job that failed wrote nothing).
+    Committed(Vec<Result<()>>),
+    /// The job at this index failed after writing: the group must run again
+    /// without it.
+    Spoiled(usize, Result<()>),
     /// Lost a race; worth running again.
     Conflict(String),
+    /// Failed for a reason running it again does not change.
+    Failed(Error),
 }
 
 fn tls_connector(config: &MetadataConfig) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
@@ -380,6 +500,7 @@ impl Engine for PostgresEngine {
             client: &client,
             handle: &handle,
             conflict: Cell::new(false),
+            wrote: Cell::new(false),
         };
         let outcome = job(&ops);
         let _ = handle.block_on(client.batch_execute("COMMIT"));
@@ -390,11 +511,17 @@ impl Engine for PostgresEngine {
         false
     }
 
-    async fn write(&self, mut job: WriteJob) -> Result<()> {
-        let shared = self.shared.clone();
-        tokio::task::spawn_blocking(move || shared.run_write(&mut job))
+    async fn write(&self, job: WriteJob) -> Result<()> {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return Err(Error::Unavailable("the server is shutting down".into()));
+        }
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Msg::Job(Pending { job, reply }))
+            .map_err(|_| Error::Unavailable("the server is shutting down".into()))?;
+        answer
             .await
-            .map_err(|e| Error::Internal(format!("metadata write task failed: {e}")))?
+            .map_err(|_| Error::Unavailable("the metadata committer stopped; retry".into()))?
     }
 
     async fn reachable(&self) -> bool {
@@ -409,6 +536,11 @@ impl Engine for PostgresEngine {
     }
 
     fn close(&self) {
+        // The committer finishes the group it runs (the connection it holds
+        // keeps working) and stops; it is not waited for, since its queries
+        // may need the very runtime thread that calls this.
+        let _ = self.jobs.send(Msg::Stop);
+        drop(self.committer.lock().unwrap().take());
         self.shared.closed.store(true, Ordering::SeqCst);
         self.shared.pool.close();
         // Its connection closing releases the replica lock for a successor.
@@ -423,6 +555,9 @@ struct PgOps<'a> {
     /// Whether a statement hit a conflict: the job is run again, whatever
     /// it made of the error.
     conflict: Cell<bool>,
+    /// Whether the job changed anything (a failed job that did spoils its
+    /// group's transaction).
+    wrote: Cell<bool>,
 }
 
 impl PgOps<'_> {
@@ -499,6 +634,7 @@ impl ReadOps for PgOps<'_> {
 
 impl WriteOps for PgOps<'_> {
     fn put(&self, table: &'static str, key: &[u8], value: &[u8]) -> Result<()> {
+        self.wrote.set(true);
         self.execute(
             "INSERT INTO arca_kv (tbl, k, v) VALUES ($1, $2, $3) \
              ON CONFLICT (tbl, k) DO UPDATE SET v = EXCLUDED.v",
@@ -508,6 +644,7 @@ impl WriteOps for PgOps<'_> {
     }
 
     fn delete(&self, table: &'static str, key: &[u8]) -> Result<bool> {
+        self.wrote.set(true);
         let removed = self.execute(
             "DELETE FROM arca_kv WHERE tbl = $1 AND k = $2",
             &[&table, &key],
@@ -516,6 +653,7 @@ impl WriteOps for PgOps<'_> {
     }
 
     fn delete_range(&self, table: &'static str, start: &[u8], end: Option<&[u8]>) -> Result<u64> {
+        self.wrote.set(true);
         match end {
             Some(end) => self.execute(
                 "DELETE FROM arca_kv WHERE tbl = $1 AND k >= $2 AND k < $3",
