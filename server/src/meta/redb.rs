@@ -125,7 +125,10 @@ impl Engine for RedbEngine {
 
     fn read_blocking(&self, job: ReadJob<'_>) -> Result<()> {
         let txn = self.db()?.begin_read()?;
-        job(&RedbRead { txn })
+        job(&RedbRead {
+            txn,
+            open: Default::default(),
+        })
     }
 
     fn reads_inline(&self) -> bool {
@@ -209,12 +212,12 @@ fn commit_group(db: &Database, mut group: Vec<Pending>) {
         let mut outcomes = Vec::with_capacity(group.len());
         let mut spoiled = None;
         for (index, pending) in group.iter_mut().enumerate() {
-            let ops = RedbWrite {
-                txn: &txn,
-                wrote: Cell::new(false),
-            };
+            let ops = RedbWrite::new(&txn);
             let outcome = (pending.job)(&ops);
-            if outcome.is_err() && ops.wrote.get() {
+            let wrote = ops.wrote.get();
+            // Its tables close before the next job opens them.
+            drop(ops);
+            if outcome.is_err() && wrote {
                 spoiled = Some((index, outcome));
                 break;
             }
@@ -269,14 +272,32 @@ fn scan_table(
     Ok(out)
 }
 
+type ReadTable = ::redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
 struct RedbRead {
     txn: ReadTransaction,
+    /// Tables opened by this job, kept open for its length.
+    open: std::cell::RefCell<std::collections::HashMap<&'static str, ReadTable>>,
+}
+
+impl RedbRead {
+    fn with<T>(&self, name: &'static str, f: impl FnOnce(&ReadTable) -> Result<T>) -> Result<T> {
+        let mut open = self.open.borrow_mut();
+        let table = match open.entry(name) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(self.txn.open_table(table(&stored_name(name)))?)
+            }
+        };
+        f(table)
+    }
 }
 
 impl ReadOps for RedbRead {
     fn get(&self, name: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let table = self.txn.open_table(table(&stored_name(name)))?;
-        Ok(table.get(key)?.map(|v| v.value().to_vec()))
+        self.with(name, |table| {
+            Ok(table.get(key)?.map(|v| v.value().to_vec()))
+        })
     }
 
     fn scan(
@@ -286,27 +307,52 @@ impl ReadOps for RedbRead {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Rows> {
-        scan_table(
-            &self.txn.open_table(table(&stored_name(name)))?,
-            start,
-            end,
-            limit,
-        )
+        self.with(name, |table| scan_table(table, start, end, limit))
     }
 }
 
+type ByteTable<'t> = ::redb::Table<'t, &'static [u8], &'static [u8]>;
+
 struct RedbWrite<'t> {
     txn: &'t WriteTransaction,
+    /// Tables opened by this job, kept open for its length (opening one
+    /// costs a lookup in the table of tables; a checkpoint does thousands).
+    open: std::cell::RefCell<std::collections::HashMap<&'static str, ByteTable<'t>>>,
     /// Whether the job changed anything (a failed job that did spoils the
     /// transaction for its group).
     wrote: Cell<bool>,
 }
 
+impl<'t> RedbWrite<'t> {
+    fn new(txn: &'t WriteTransaction) -> Self {
+        RedbWrite {
+            txn,
+            open: Default::default(),
+            wrote: Cell::new(false),
+        }
+    }
+
+    fn with<T>(
+        &self,
+        name: &'static str,
+        f: impl FnOnce(&mut ByteTable<'t>) -> Result<T>,
+    ) -> Result<T> {
+        let mut open = self.open.borrow_mut();
+        let table = match open.entry(name) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(self.txn.open_table(table(&stored_name(name)))?)
+            }
+        };
+        f(table)
+    }
+}
+
 impl ReadOps for RedbWrite<'_> {
     fn get(&self, name: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let table = self.txn.open_table(table(&stored_name(name)))?;
-        let value = table.get(key)?.map(|v| v.value().to_vec());
-        Ok(value)
+        self.with(name, |table| {
+            Ok(table.get(key)?.map(|v| v.value().to_vec()))
+        })
     }
 
     fn scan(
@@ -316,56 +362,48 @@ impl ReadOps for RedbWrite<'_> {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Rows> {
-        scan_table(
-            &self.txn.open_table(table(&stored_name(name)))?,
-            start,
-            end,
-            limit,
-        )
+        self.with(name, |table| scan_table(table, start, end, limit))
     }
 }
 
 impl WriteOps for RedbWrite<'_> {
     fn put(&self, name: &'static str, key: &[u8], value: &[u8]) -> Result<()> {
         self.wrote.set(true);
-        self.txn
-            .open_table(table(&stored_name(name)))?
-            .insert(key, value)?;
-        Ok(())
+        self.with(name, |table| {
+            table.insert(key, value)?;
+            Ok(())
+        })
     }
 
     fn delete(&self, name: &'static str, key: &[u8]) -> Result<bool> {
         self.wrote.set(true);
-        let removed = self
-            .txn
-            .open_table(table(&stored_name(name)))?
-            .remove(key)?
-            .is_some();
-        Ok(removed)
+        self.with(name, |table| Ok(table.remove(key)?.is_some()))
     }
 
     fn delete_range(&self, name: &'static str, start: &[u8], end: Option<&[u8]>) -> Result<u64> {
         self.wrote.set(true);
-        let mut table = self.txn.open_table(table(&stored_name(name)))?;
         let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut removed = 0u64;
-        table.retain_in::<&[u8], _>((Bound::Included(start), upper), |_, _| {
-            removed += 1;
-            false
-        })?;
-        Ok(removed)
+        self.with(name, |table| {
+            let mut removed = 0u64;
+            table.retain_in::<&[u8], _>((Bound::Included(start), upper), |_, _| {
+                removed += 1;
+                false
+            })?;
+            Ok(removed)
+        })
     }
 
     fn next_version(&self) -> Result<u64> {
         self.wrote.set(true);
-        let mut counters = self.txn.open_table(table(&stored_name(COUNTERS)))?;
-        let current = match counters.get(VERSION)? {
-            Some(v) => decode_u64(v.value())?,
-            None => 0,
-        };
-        let next = current + 1;
-        counters.insert(VERSION, next.to_be_bytes().as_slice())?;
-        Ok(next)
+        self.with(COUNTERS, |counters| {
+            let current = match counters.get(VERSION)? {
+                Some(v) => decode_u64(v.value())?,
+                None => 0,
+            };
+            let next = current + 1;
+            counters.insert(VERSION, next.to_be_bytes().as_slice())?;
+            Ok(next)
+        })
     }
 }
 
