@@ -399,8 +399,11 @@ mod tests {
         let (probe, _, root) = setup(dir).await;
         let config = probe.config.clone();
         probe.close();
-        let engine: Arc<dyn meta::Engine> =
-            Arc::new(meta::redb::RedbEngine::open(&config.metadata_path(), meta::ALL).unwrap());
+        let engine = meta::MetaStore::open(&config)
+            .await
+            .unwrap()
+            .engine()
+            .clone();
         let (faulty, faults) = meta::faulty::FaultyEngine::wrap(engine);
         let mut backends = Backends::open(&Default::default()).await.unwrap();
         backends.insert("local", Arc::new(FsStore::open(&root).unwrap()));
