@@ -29,17 +29,26 @@ const CHECKPOINT_ENTRIES: TableDefinition<(&str, &str, &str), &[u8]> =
 const DIGESTS: TableDefinition<(&str, &str), &str> = TableDefinition::new("digests");
 const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 
+/// Where the redb engine keeps a logical table, and the key of its version
+/// counter: the layout converted into (the engine passes its own).
+pub struct Layout {
+    /// The stored name of a logical table.
+    pub stored_name: fn(&str) -> String,
+    /// The key of the version counter in the `counters` table.
+    pub version_key: &'static [u8],
+}
+
 fn target<'t>(
     txn: &'t WriteTransaction,
+    layout: &Layout,
     name: &str,
 ) -> Result<::redb::Table<'t, &'static [u8], &'static [u8]>> {
-    Ok(txn.open_table(TableDefinition::<&[u8], &[u8]>::new(
-        &super::redb::stored_name(name),
-    ))?)
+    let stored = (layout.stored_name)(name);
+    Ok(txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&stored))?)
 }
 
 /// Converts the typed tables of an earlier layout, if the file has them.
-pub fn convert(txn: &WriteTransaction) -> Result<()> {
+pub fn convert(txn: &WriteTransaction, layout: &Layout) -> Result<()> {
     let handles: Vec<_> = txn
         .list_tables()?
         .filter(|t| !t.name().starts_with("kv/"))
@@ -53,7 +62,7 @@ pub fn convert(txn: &WriteTransaction) -> Result<()> {
 
     for def in [NAMESPACES, PURGES, UPLOADS, SESSIONS, USAGE] {
         if has(def.name()) {
-            let mut out = target(txn, def.name())?;
+            let mut out = target(txn, layout, def.name())?;
             for row in txn.open_table(def)?.iter()? {
                 let (k, v) = row?;
                 out.insert(keys::tuple(&[k.value()]).as_slice(), v.value())?;
@@ -62,7 +71,7 @@ pub fn convert(txn: &WriteTransaction) -> Result<()> {
     }
     for def in [NAMESPACE_NAMES, SESSION_TOKENS] {
         if has(def.name()) {
-            let mut out = target(txn, def.name())?;
+            let mut out = target(txn, layout, def.name())?;
             for row in txn.open_table(def)?.iter()? {
                 let (k, v) = row?;
                 out.insert(keys::tuple(&[k.value()]).as_slice(), v.value().as_bytes())?;
@@ -71,7 +80,7 @@ pub fn convert(txn: &WriteTransaction) -> Result<()> {
     }
     for def in [ENTRIES, OBJECTS, CHECKPOINTS] {
         if has(def.name()) {
-            let mut out = target(txn, def.name())?;
+            let mut out = target(txn, layout, def.name())?;
             for row in txn.open_table(def)?.iter()? {
                 let (k, v) = row?;
                 let (a, b) = k.value();
@@ -80,7 +89,7 @@ pub fn convert(txn: &WriteTransaction) -> Result<()> {
         }
     }
     if has(DIGESTS.name()) {
-        let mut out = target(txn, DIGESTS.name())?;
+        let mut out = target(txn, layout, DIGESTS.name())?;
         for row in txn.open_table(DIGESTS)?.iter()? {
             let (k, v) = row?;
             let (a, b) = k.value();
@@ -88,7 +97,7 @@ pub fn convert(txn: &WriteTransaction) -> Result<()> {
         }
     }
     if has(GARBAGE.name()) {
-        let mut out = target(txn, GARBAGE.name())?;
+        let mut out = target(txn, layout, GARBAGE.name())?;
         for row in txn.open_table(GARBAGE)?.iter()? {
             let (k, v) = row?;
             let (a, b) = k.value();
@@ -99,7 +108,7 @@ pub fn convert(txn: &WriteTransaction) -> Result<()> {
         }
     }
     if has(CHECKPOINT_ENTRIES.name()) {
-        let mut out = target(txn, CHECKPOINT_ENTRIES.name())?;
+        let mut out = target(txn, layout, CHECKPOINT_ENTRIES.name())?;
         for row in txn.open_table(CHECKPOINT_ENTRIES)?.iter()? {
             let (k, v) = row?;
             let (a, b, c) = k.value();
@@ -107,12 +116,9 @@ pub fn convert(txn: &WriteTransaction) -> Result<()> {
         }
     }
     if has(COUNTERS.name()) {
-        let mut out = target(txn, "counters")?;
+        let mut out = target(txn, layout, "counters")?;
         if let Some(version) = txn.open_table(COUNTERS)?.get("version")? {
-            out.insert(
-                super::redb::VERSION,
-                version.value().to_be_bytes().as_slice(),
-            )?;
+            out.insert(layout.version_key, version.value().to_be_bytes().as_slice())?;
         }
     }
 

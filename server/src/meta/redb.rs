@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 const MAX_GROUP: usize = 512;
 
 /// The key of the version counter in [`COUNTERS`].
-pub(super) const VERSION: &[u8] = b"version";
+const VERSION: &[u8] = b"version";
 /// Named counters of this engine (the version counter).
 const COUNTERS: &str = "counters";
 
@@ -38,7 +38,7 @@ fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
 }
 
 /// Where a logical table lives in the file.
-pub(super) fn stored_name(name: &str) -> String {
+fn stored_name(name: &str) -> String {
     format!("kv/{name}")
 }
 
@@ -75,7 +75,13 @@ impl RedbEngine {
             for name in tables.iter().copied().chain([COUNTERS]) {
                 txn.open_table(table(&stored_name(name)))?;
             }
-            super::legacy::convert(&txn)?;
+            super::legacy::convert(
+                &txn,
+                &super::legacy::Layout {
+                    stored_name,
+                    version_key: VERSION,
+                },
+            )?;
             txn.commit()?;
         }
         let (tx, rx) = mpsc::unbounded_channel();
