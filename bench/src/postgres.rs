@@ -97,13 +97,13 @@ impl Drop for Postgres {
 
 /// redb, then PostgreSQL: small files and checkpoints.
 pub async fn engines(small: usize) {
-    crate::small_files("filesystem", small).await;
-    crate::checkpoints(10_000).await;
+    crate::metadata::small_files("filesystem", small).await;
+    crate::metadata::checkpoints(10_000).await;
     let secrets = tempfile::tempdir().expect("tempdir");
     let postgres = Postgres::start();
     postgres.use_fresh_database("bench_small", secrets.path());
-    crate::small_files("filesystem", small).await;
+    crate::metadata::small_files("filesystem", small).await;
     postgres.use_fresh_database("bench_checkpoints", secrets.path());
-    crate::checkpoints(10_000).await;
+    crate::metadata::checkpoints(10_000).await;
     drop(postgres);
 }

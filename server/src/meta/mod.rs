@@ -14,6 +14,7 @@
 //! the records (`records`) and the one pager ([`Reader::page`]); policy
 //! (what may change, and when) lives in `crate::core`.
 
+mod committer;
 pub mod conformance;
 pub mod engine;
 pub mod faulty;

@@ -1,16 +1,18 @@
-//! The shared engine: PostgreSQL, for several replicas over one database.
+//! The shared engine: PostgreSQL (one replica per database for now, see
+//! `REPLICA_LOCK`).
 //!
 //! Every logical table is rows of one `arca_kv (tbl, k bytea, v bytea)`
 //! table; `bytea` compares byte by byte, so scans follow the tuple order of
 //! `keys` (pinned by the conformance suite). Versions come from a sequence,
 //! so no counter row serializes the writers.
 //!
-//! Write jobs run in SERIALIZABLE transactions, one per job, on a pool of
-//! connections: the database, not this process, decides which of two
-//! replicas' racing writes wins. A job that hits a serialization failure or
-//! a deadlock (SQLSTATE 40001, 40P01), in a statement or at commit, is
-//! rolled back and run again from the start, as the engine contract allows.
-//! Reads run in REPEATABLE READ READ ONLY transactions: one snapshot.
+//! Write jobs are grouped (see `committer`): each group runs in one
+//! SERIALIZABLE transaction, so the database, not this process, decides
+//! which of two racing writes wins. A group that hits a serialization
+//! failure or a deadlock (SQLSTATE 40001, 40P01), in a statement or at
+//! commit, is rolled back and run again from the start, as the engine
+//! contract allows. Reads run on a pool of connections in REPEATABLE READ
+//! READ ONLY transactions: one snapshot.
 //!
 //! Jobs are synchronous (see `engine`): they run on a blocking thread that
 //! waits on each statement. The database lost mid-job is UNAVAILABLE and
@@ -29,10 +31,10 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::runtime::Handle;
-use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
+use super::committer::{Committer, Pending, clone_error};
 use super::engine::{Engine, ReadJob, ReadOps, Rows, WriteJob, WriteOps};
 use crate::config::MetadataConfig;
 use crate::error::{Error, Result};
@@ -82,9 +84,8 @@ pub struct PostgresEngine {
     /// a second replica on the same database would be unsafe (its orphan
     /// sweep could delete this one's staged objects), so it is refused.
     replica: std::sync::Mutex<Option<deadpool_postgres::ClientWrapper>>,
-    /// Write jobs for the committer thread.
-    jobs: mpsc::UnboundedSender<Msg>,
-    committer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Write jobs, grouped for one transaction each.
+    committer: Committer,
 }
 
 /// What a blocking thread running a job needs (cheap to clone: the pool
@@ -185,20 +186,15 @@ impl PostgresEngine {
                     .into(),
             ));
         }
-        let (jobs, rx) = mpsc::unbounded_channel();
         let (committer_shared, handle) = (shared.clone(), Handle::current());
-        let committer = std::thread::Builder::new()
-            .name("arca-pg-commit".into())
-            .spawn(move || {
-                let _runtime = handle.enter();
-                committer_shared.run_committer(&handle, rx);
-            })
-            .map_err(|e| Error::Internal(format!("spawn committer: {e}")))?;
+        let committer = Committer::spawn("arca-pg-commit", MAX_GROUP, move |group| {
+            let _runtime = handle.enter();
+            committer_shared.run_group(&handle, group);
+        })?;
         let engine = PostgresEngine {
             shared,
             replica: std::sync::Mutex::new(Some(replica)),
-            jobs,
-            committer: std::sync::Mutex::new(Some(committer)),
+            committer,
         };
         engine.migrate().await?;
         Ok(engine)
@@ -256,31 +252,6 @@ impl Shared {
             return Err(Error::Unavailable("the server is shutting down".into()));
         }
         handle.block_on(self.pool.get()).map_err(unavailable)
-    }
-
-    /// Runs queued jobs a group at a time until told to stop.
-    fn run_committer(&self, handle: &Handle, mut rx: mpsc::UnboundedReceiver<Msg>) {
-        let mut stopping = false;
-        while !stopping {
-            let Some(first) = rx.blocking_recv() else {
-                break;
-            };
-            let mut group = Vec::new();
-            match first {
-                Msg::Job(job) => group.push(job),
-                Msg::Stop => stopping = true,
-            }
-            while group.len() < MAX_GROUP && !stopping {
-                match rx.try_recv() {
-                    Ok(Msg::Job(job)) => group.push(job),
-                    Ok(Msg::Stop) => stopping = true,
-                    Err(_) => break,
-                }
-            }
-            if !group.is_empty() {
-                self.run_group(handle, group);
-            }
-        }
     }
 
     /// Runs a group of jobs in one transaction (one commit, one WAL flush
@@ -417,23 +388,6 @@ impl Shared {
     }
 }
 
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::Unavailable(m) => Error::Unavailable(m.clone()),
-        other => Error::Metadata(other.to_string()),
-    }
-}
-
-struct Pending {
-    job: WriteJob,
-    reply: oneshot::Sender<Result<()>>,
-}
-
-enum Msg {
-    Job(Pending),
-    Stop,
-}
-
 /// Jobs grouped into one transaction at most.
 const MAX_GROUP: usize = 256;
 
@@ -515,13 +469,7 @@ impl Engine for PostgresEngine {
         if self.shared.closed.load(Ordering::SeqCst) {
             return Err(Error::Unavailable("the server is shutting down".into()));
         }
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Msg::Job(Pending { job, reply }))
-            .map_err(|_| Error::Unavailable("the server is shutting down".into()))?;
-        answer
-            .await
-            .map_err(|_| Error::Unavailable("the metadata committer stopped; retry".into()))?
+        self.committer.submit(job).await
     }
 
     async fn reachable(&self) -> bool {
@@ -539,8 +487,7 @@ impl Engine for PostgresEngine {
         // The committer finishes the group it runs (the connection it holds
         // keeps working) and stops; it is not waited for, since its queries
         // may need the very runtime thread that calls this.
-        let _ = self.jobs.send(Msg::Stop);
-        drop(self.committer.lock().unwrap().take());
+        self.committer.stop(false);
         self.shared.closed.store(true, Ordering::SeqCst);
         self.shared.pool.close();
         // Its connection closing releases the replica lock for a successor.

@@ -15,13 +15,12 @@ use std::cell::Cell;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::thread::JoinHandle;
 
 use ::redb::{
     Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
 };
-use tokio::sync::{mpsc, oneshot};
 
+use super::committer::{Committer, Pending, clone_error};
 use super::engine::{Engine, ReadJob, ReadOps, Rows, WriteJob, WriteOps};
 use crate::error::{Error, Result};
 
@@ -42,22 +41,11 @@ fn stored_name(name: &str) -> String {
     format!("kv/{name}")
 }
 
-struct Pending {
-    job: WriteJob,
-    reply: oneshot::Sender<Result<()>>,
-}
-
-enum Msg {
-    Job(Pending),
-    Stop,
-}
-
 /// The redb engine.
 pub struct RedbEngine {
     path: PathBuf,
     db: RwLock<Option<Arc<Database>>>,
-    jobs: mpsc::UnboundedSender<Msg>,
-    committer: std::sync::Mutex<Option<JoinHandle<()>>>,
+    committer: Committer,
 }
 
 impl RedbEngine {
@@ -84,17 +72,14 @@ impl RedbEngine {
             )?;
             txn.commit()?;
         }
-        let (tx, rx) = mpsc::unbounded_channel();
         let committer_db = db.clone();
-        let committer = std::thread::Builder::new()
-            .name("arca-meta-commit".into())
-            .spawn(move || run_committer(committer_db, rx))
-            .map_err(|e| Error::Internal(format!("spawn committer: {e}")))?;
+        let committer = Committer::spawn("arca-meta-commit", MAX_GROUP, move |group| {
+            commit_group(&committer_db, group)
+        })?;
         Ok(RedbEngine {
             path: path.to_owned(),
             db: RwLock::new(Some(db)),
-            jobs: tx,
-            committer: std::sync::Mutex::new(Some(committer)),
+            committer,
         })
     }
 
@@ -142,14 +127,8 @@ impl Engine for RedbEngine {
     }
 
     async fn write(&self, job: WriteJob) -> Result<()> {
-        let (reply, answer) = oneshot::channel();
         self.db()?;
-        self.jobs
-            .send(Msg::Job(Pending { job, reply }))
-            .map_err(|_| Error::Unavailable("the server is shutting down".into()))?;
-        answer
-            .await
-            .map_err(|_| Error::Unavailable("the metadata committer stopped; retry".into()))?
+        self.committer.submit(job).await
     }
 
     async fn reachable(&self) -> bool {
@@ -165,38 +144,13 @@ impl Engine for RedbEngine {
     /// can be opened again at once (by a restart in tests).
     fn close(&self) {
         let db = self.db.write().unwrap().take();
-        let _ = self.jobs.send(Msg::Stop);
-        if let Some(handle) = self.committer.lock().unwrap().take() {
-            let _ = handle.join();
-        }
+        self.committer.stop(true);
         if let Some(db) = db {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
             while Arc::strong_count(&db) > 1 && std::time::Instant::now() < deadline {
                 std::thread::sleep(std::time::Duration::from_millis(2));
             }
         }
-    }
-}
-
-fn run_committer(db: Arc<Database>, mut rx: mpsc::UnboundedReceiver<Msg>) {
-    let mut stopping = false;
-    while !stopping {
-        let Some(first) = rx.blocking_recv() else {
-            break;
-        };
-        let mut group = Vec::new();
-        match first {
-            Msg::Job(job) => group.push(job),
-            Msg::Stop => stopping = true,
-        }
-        while group.len() < MAX_GROUP && !stopping {
-            match rx.try_recv() {
-                Ok(Msg::Job(job)) => group.push(job),
-                Ok(Msg::Stop) => stopping = true,
-                Err(_) => break,
-            }
-        }
-        commit_group(&db, group);
     }
 }
 
@@ -247,13 +201,6 @@ fn commit_group(db: &Database, mut group: Vec<Pending>) {
             let _ = pending.reply.send(answer);
         }
         return;
-    }
-}
-
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::Unavailable(m) => Error::Unavailable(m.clone()),
-        other => Error::Metadata(other.to_string()),
     }
 }
 

@@ -1,0 +1,299 @@
+//! Workloads whose cost is the metadata: many small files written and read
+//! by 64 callers, scans of a large tree, and checkpoints of 10,000 files
+//! (whose cost must follow entries, not bytes).
+
+use super::*;
+
+pub async fn small_files(backend: &str, count: usize) {
+    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let process = start_arca(dir.path(), backend);
+    let client = connect(&process.addr).await;
+    let ns = workspace(&client, "small").await;
+    let callers = 64;
+    let payload = Bytes::from(vec![42u8; 1024]);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let (client, ns, payload) = (client.clone(), ns.clone(), payload.clone());
+            tokio::spawn(async move {
+                let mut files = client.files.clone();
+                for i in (c..count).step_by(callers) {
+                    files
+                        .write_file(pb::WriteFileRequest {
+                            namespace_id: ns.clone(),
+                            path: format!("d{}/f{i}", i % 100),
+                            // Distinct content: dedup must not turn writes into no-ops.
+                            data: {
+                                let mut data = payload.to_vec();
+                                data[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                                data.into()
+                            },
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let writes = count as f64 / start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let (client, ns) = (client.clone(), ns.clone());
+            tokio::spawn(async move {
+                let mut files = client.files.clone();
+                for i in (c..count).step_by(callers) {
+                    let r = files
+                        .read_file(pb::ReadFileRequest {
+                            namespace_id: ns.clone(),
+                            path: format!("d{}/f{i}", i % 100),
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap();
+                    assert_eq!(r.into_inner().data.len(), 1024);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let reads = count as f64 / start.elapsed().as_secs_f64();
+    emit(json!({
+        "figure": "small_files",
+        "backend": backend,
+        "files": count,
+        "file_bytes": 1024,
+        "callers": callers,
+        "durable": backend == "filesystem",
+        "writes_per_s": writes.round(),
+        "reads_per_s": reads.round(),
+    }));
+}
+
+pub async fn tree_scan(count: usize) {
+    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let process = start_arca(dir.path(), "memory");
+    let client = connect(&process.addr).await;
+    let ns = workspace(&client, "tree").await;
+    let start = Instant::now();
+    let batches: Vec<_> =
+        (0..count)
+            .step_by(1000)
+            .map(|from| {
+                let (client, ns) = (client.clone(), ns.clone());
+                async move {
+                    let items = (from..(from + 1000).min(count))
+                        .map(|i| pb::WriteFileRequest {
+                            path: format!(
+                                "d{}/s{}/f{i}.{}",
+                                i % 100,
+                                (i / 100) % 10,
+                                if i % 2 == 0 { "py" } else { "txt" }
+                            ),
+                            data: Bytes::from_static(b"x"),
+                            ..Default::default()
+                        })
+                        .collect();
+                    let results = client
+                        .files
+                        .clone()
+                        .batch_write(pb::BatchWriteRequest {
+                            namespace_id: ns,
+                            items,
+                        })
+                        .await
+                        .unwrap();
+                    assert!(results.into_inner().results.iter().all(|r| matches!(
+                        r.result,
+                        Some(pb::batch_item_result::Result::Entry(_))
+                    )));
+                }
+            })
+            .collect();
+    futures::stream::iter(batches)
+        .buffer_unordered(4)
+        .collect::<Vec<_>>()
+        .await;
+    let build = start.elapsed().as_secs_f64();
+
+    let mut files = client.files.clone();
+    let start = Instant::now();
+    let (mut listed, mut token) = (0, String::new());
+    loop {
+        let page = files
+            .list(pb::ListRequest {
+                namespace_id: ns.clone(),
+                path: String::new(),
+                recursive: true,
+                page_size: 10_000,
+                page_token: token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        listed += page.entries.len();
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    let list_secs = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let (mut found, mut token) = (0, String::new());
+    loop {
+        let page = files
+            .find(pb::FindRequest {
+                namespace_id: ns.clone(),
+                pattern: "**/*.py".into(),
+                page_size: 10_000,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        found += page.entries.len();
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    let find_secs = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let direct = files
+        .list(pb::ListRequest {
+            namespace_id: ns.clone(),
+            path: "d7".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
+        .len();
+    let direct_secs = start.elapsed().as_secs_f64();
+    assert_eq!(found, count.div_ceil(2));
+    emit(json!({
+        "figure": "tree_scan",
+        "files": count,
+        "entries": listed,
+        "build_secs": round2(build),
+        "recursive_list_secs": round2(list_secs),
+        "recursive_list_entries_per_s": (listed as f64 / list_secs).round(),
+        "find_py_matches": found,
+        "find_secs": round2(find_secs),
+        "direct_list_of_one_dir_ms": round2(direct_secs * 1000.0),
+        "direct_list_children": direct,
+    }));
+    drop(process);
+}
+
+/// Builds a workspace of `files` files of `file_bytes` each (every one
+/// distinct, so dedup does not shrink it), then times checkpoint create and
+/// restore (best of 3 each; a restore follows a change to every file's
+/// neighbour so it has work to do).
+async fn checkpoint_case(client: &Client, files: usize, file_bytes: usize) -> (f64, f64) {
+    let ns = workspace(client, &format!("cp{files}x{file_bytes}")).await;
+    let per_batch = (12 << 20) / file_bytes.max(1);
+    let per_batch = per_batch.clamp(1, 1000);
+    for from in (0..files).step_by(per_batch) {
+        let items = (from..(from + per_batch).min(files))
+            .map(|i| {
+                let mut data = vec![(i % 251) as u8; file_bytes];
+                data[..8.min(file_bytes)]
+                    .copy_from_slice(&(i as u64).to_le_bytes()[..8.min(file_bytes)]);
+                pb::WriteFileRequest {
+                    path: format!("d{}/f{i}", i % 100),
+                    data: data.into(),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let results = client
+            .files
+            .clone()
+            .batch_write(pb::BatchWriteRequest {
+                namespace_id: ns.clone(),
+                items,
+            })
+            .await
+            .unwrap();
+        assert!(
+            results
+                .into_inner()
+                .results
+                .iter()
+                .all(|r| matches!(r.result, Some(pb::batch_item_result::Result::Entry(_))))
+        );
+    }
+    let mut checkpoints = client.checkpoints.clone();
+    let mut create_ms = f64::MAX;
+    let mut restore_ms = f64::MAX;
+    for round in 0..3 {
+        let start = Instant::now();
+        let cp = checkpoints
+            .create_checkpoint(pb::CreateCheckpointRequest {
+                namespace_id: ns.clone(),
+                name: format!("bench-{round}"),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        create_ms = create_ms.min(start.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(cp.file_count, files as u64);
+        client
+            .files
+            .clone()
+            .write_file(pb::WriteFileRequest {
+                namespace_id: ns.clone(),
+                path: format!("changed-{round}"),
+                data: Bytes::from_static(b"x"),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let start = Instant::now();
+        checkpoints
+            .restore_checkpoint(pb::RestoreCheckpointRequest {
+                namespace_id: ns.clone(),
+                checkpoint_id: cp.checkpoint_id,
+            })
+            .await
+            .unwrap();
+        restore_ms = restore_ms.min(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    (round2(create_ms), round2(restore_ms))
+}
+
+pub async fn checkpoints(files: usize) {
+    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let process = start_arca(dir.path(), "filesystem");
+    let client = connect(&process.addr).await;
+    let (small_create, small_restore) = checkpoint_case(&client, files, 1024).await;
+    let big_file = (1usize << 30) / files;
+    let (big_create, big_restore) = checkpoint_case(&client, files, big_file).await;
+    let (ref_create, ref_restore) = checkpoint_case(&client, 1000, 4096).await;
+    emit(json!({
+        "figure": "checkpoints",
+        "backend": "filesystem",
+        "files": files,
+        "small_workspace_mib": (files * 1024) >> 20,
+        "large_workspace_mib": (files * big_file) >> 20,
+        "create_ms_small": small_create,
+        "restore_ms_small": small_restore,
+        "create_ms_large": big_create,
+        "restore_ms_large": big_restore,
+        "create_ratio_large_to_small": round2(big_create / small_create),
+        "restore_ratio_large_to_small": round2(big_restore / small_restore),
+        "create_ms_1000_files_4kib": ref_create,
+        "restore_ms_1000_files_4kib": ref_restore,
+        "reference_library_1000_files_4kib": {"create_ms": 540, "restore_ms": 1280},
+    }));
+}
