@@ -50,6 +50,29 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Where metadata lives.
     pub metadata: MetadataConfig,
+    /// WebDAV on the HTTP side of the listening port.
+    pub webdav: WebdavConfig,
+}
+
+/// WebDAV, served under `/dav/` on the listening port.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebdavConfig {
+    /// Whether `/dav/` is served at all.
+    pub enabled: bool,
+    /// Most entries a `PROPFIND` with `Depth: infinity` may answer with;
+    /// a larger tree is refused with `propfind-finite-depth` (RFC 4918
+    /// 9.1), so one request cannot walk a whole workspace.
+    pub max_infinite_depth_entries: usize,
+}
+
+impl Default for WebdavConfig {
+    fn default() -> Self {
+        WebdavConfig {
+            enabled: true,
+            max_infinite_depth_entries: 10_000,
+        }
+    }
 }
 
 /// Which metadata engine holds namespaces, entries, sessions and uploads.
@@ -472,6 +495,7 @@ impl Default for Config {
             presign: PresignConfig::default(),
             metrics: MetricsConfig::default(),
             metadata: MetadataConfig::default(),
+            webdav: WebdavConfig::default(),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod meta;
 pub mod metrics;
 pub mod paths;
 pub mod presign;
+pub mod webdav;
 
 pub use api::serve;
 pub use config::Config;

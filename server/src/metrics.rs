@@ -198,7 +198,12 @@ pub fn metrics() -> &'static Metrics {
 
 /// The method label of a request path: the gRPC method, a presigned URL's
 /// kind, or `other` (never a path with ids in it: labels stay few).
-fn rpc_label(path: &str) -> String {
+fn rpc_label(method: &str, path: &str) -> String {
+    if path == "/dav" || path.starts_with("/dav/") {
+        // Methods are the client's to choose: only known ones become labels.
+        let known = crate::webdav::is_dav_method(method);
+        return format!("webdav.{}", if known { method } else { "other" });
+    }
     if path.starts_with("/presigned/v1/objects/") {
         return "presigned.download".to_owned();
     }
@@ -219,7 +224,7 @@ fn rpc_label(path: &str) -> String {
 /// The request layer (an axum middleware over the whole router): counts,
 /// times and measures every request until its response body ends.
 pub async fn track(request: Request, next: Next) -> Response {
-    let rpc = rpc_label(request.uri().path());
+    let rpc = rpc_label(request.method().as_str(), request.uri().path());
     let labels: Labels = vec![("rpc", rpc)];
     let m = metrics();
     m.active.get_or_create(&labels).inc();
@@ -419,16 +424,21 @@ mod tests {
     #[test]
     fn labels_never_carry_ids() {
         assert_eq!(
-            rpc_label("/arca.v1.FileService/Upload"),
+            rpc_label("POST", "/arca.v1.FileService/Upload"),
             "arca.v1.FileService/Upload"
         );
         assert_eq!(
-            rpc_label("/presigned/v1/objects/0123/4567"),
+            rpc_label("POST", "/presigned/v1/objects/0123/4567"),
             "presigned.download"
         );
-        assert_eq!(rpc_label("/presigned/v1/uploads/0123"), "presigned.upload");
-        assert_eq!(rpc_label("/favicon.ico"), "other");
-        assert_eq!(rpc_label("/arca.v1.FileService/Upload/x"), "other");
-        assert_eq!(rpc_label("/elsewhere/Upload"), "other");
+        assert_eq!(
+            rpc_label("POST", "/presigned/v1/uploads/0123"),
+            "presigned.upload"
+        );
+        assert_eq!(rpc_label("POST", "/favicon.ico"), "other");
+        assert_eq!(rpc_label("POST", "/arca.v1.FileService/Upload/x"), "other");
+        assert_eq!(rpc_label("POST", "/elsewhere/Upload"), "other");
+        assert_eq!(rpc_label("PROPFIND", "/dav/ns/a"), "webdav.PROPFIND");
+        assert_eq!(rpc_label("BREW", "/dav/"), "webdav.other");
     }
 }

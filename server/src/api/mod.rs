@@ -384,6 +384,7 @@ pub async fn serve(
         .add_service(admin)
         .into_axum_router()
         .merge(crate::presign::http::router(core.clone()))
+        .merge(crate::webdav::router(core.clone()))
         .fallback(no_route)
         .layer(axum::middleware::from_fn(crate::metrics::track));
 

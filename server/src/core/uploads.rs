@@ -561,6 +561,14 @@ impl Upload {
         }
     }
 
+    /// Ends the upload without committing and throws away what arrived:
+    /// for callers whose request cannot be resumed (a WebDAV PUT whose
+    /// client went away), so no staged bytes wait for a lease to run out.
+    pub async fn discard(mut self) {
+        self.doomed = true;
+        self.close().await;
+    }
+
     /// Ends this stream's hold on the upload: discards it if its content is
     /// known bad, otherwise persists what arrived and leaves it resumable.
     pub async fn close(mut self) {
