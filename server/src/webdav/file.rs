@@ -78,7 +78,8 @@ impl ReadFile {
         if self.position >= self.entry.size || count == 0 {
             return Ok(Bytes::new());
         }
-        let at = self.position - self.pending.len() as u64;
+        // Pending bytes start at `position`; the stream goes on after them.
+        let at = self.position + self.pending.len() as u64;
         if self.stream.as_ref().is_none_or(|(_, next)| *next != at) {
             // A seek (or the first read): read on from the new position,
             // of the version this file was opened at only.
