@@ -12,6 +12,7 @@
 //! [`Client::finalize_upload`] hand out and commit presigned URLs. Message
 //! size limits are raised to fit 4 MiB chunks.
 
+pub mod mount;
 mod transfer;
 
 use std::time::Duration;

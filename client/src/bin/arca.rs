@@ -166,6 +166,24 @@ enum Command {
         #[arg(long)]
         sandbox: Option<String>,
     },
+    /// Mount a namespace (or one directory of it) as a local directory
+    /// over FUSE, until Ctrl-C or SIGTERM (open files are saved first).
+    Mount {
+        /// NAMESPACE[:PATH] to mount.
+        remote: String,
+        /// Where (an existing, empty directory).
+        mountpoint: PathBuf,
+        /// Refuse every change with EROFS.
+        #[arg(long)]
+        read_only: bool,
+        /// Seconds entries and listings are trusted before asking the
+        /// server again (the mount's own changes show at once).
+        #[arg(long, default_value_t = 1.0)]
+        cache_ttl: f64,
+        /// Where open files are spooled (default: the temporary directory).
+        #[arg(long)]
+        spool_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1129,6 +1147,30 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     });
                 }
             }
+        }
+        Command::Mount {
+            remote: spec,
+            mountpoint,
+            read_only,
+            cache_ttl,
+            spool_dir,
+        } => {
+            use arca_client::mount::{MountError, MountOptions, mount};
+            let (namespace, root) = remote(&spec);
+            let mut options = MountOptions::new(namespace);
+            options.root = root;
+            options.read_only = read_only;
+            options.cache_ttl = std::time::Duration::from_secs_f64(cache_ttl.clamp(0.0, 86_400.0));
+            options.spool_dir = spool_dir;
+            let shown = mountpoint.display().to_string();
+            let ready = || eprintln!("mounted {spec} at {shown}; Ctrl-C or SIGTERM unmounts");
+            mount(client.clone(), options, &mountpoint, ready)
+                .await
+                .map_err(|e| match e {
+                    MountError::Remote(e) => e.into(),
+                    MountError::NotADirectory(_) => fail(6, e.to_string()),
+                    MountError::Fuse(_) => fail(10, e.to_string()),
+                })?;
         }
         Command::Stats { sandbox } => {
             let stats = client

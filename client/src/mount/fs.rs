@@ -1,0 +1,816 @@
+//! The FUSE operations, each one or a few gRPC calls through [`Remote`].
+//!
+//! The kernel calls in on fuser's threads; each operation blocks its thread
+//! on the tokio runtime for its calls. What POSIX asks and Arca does not
+//! store is said where it is decided: times are the server's (utimens is
+//! accepted), permission bits are kept as entry metadata, owners are who
+//! mounted, symbolic and hard links are refused with EPERM (as by
+//! filesystems without them).
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use fuser::{
+    Errno, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, OpenAccMode,
+    OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty,
+    ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow,
+};
+
+use super::handles::{ReadHandle, WriteHandle};
+use super::inodes::{self, Cache, Inodes, MODE_KEY, attr, child, is_dir};
+use super::remote::{Remote, code, errno};
+use crate::pb;
+
+/// Free space reported when the namespace's quota is not known to the
+/// mount (1 PiB): `df` shows the namespace's use against it.
+const UNKNOWN_FREE_BYTES: u64 = 1 << 50;
+/// Longest name of one path segment (the server's default limit).
+const NAME_MAX: u32 = 255;
+
+enum Open {
+    Read(ReadHandle),
+    Write(WriteHandle),
+}
+
+/// Everything the operations share.
+pub(super) struct State {
+    pub(super) remote: Remote,
+    pub(super) runtime: tokio::runtime::Handle,
+    pub(super) ttl: Duration,
+    pub(super) read_only: bool,
+    pub(super) owner: (u32, u32),
+    pub(super) spool_dir: PathBuf,
+    inodes: Mutex<Inodes>,
+    cache: Mutex<Cache>,
+    handles: Mutex<HashMap<u64, Arc<Mutex<Open>>>>,
+    listings: Mutex<HashMap<u64, Vec<(u64, FileType, String)>>>,
+    next_handle: AtomicU64,
+}
+
+impl State {
+    pub(super) fn new(
+        remote: Remote,
+        runtime: tokio::runtime::Handle,
+        ttl: Duration,
+        read_only: bool,
+        spool_dir: PathBuf,
+    ) -> Self {
+        let owner = (process_ids::uid(), process_ids::gid());
+        State {
+            remote,
+            runtime,
+            ttl,
+            read_only,
+            owner,
+            spool_dir,
+            inodes: Mutex::new(Inodes::new()),
+            cache: Mutex::new(Cache::default()),
+            handles: Mutex::new(HashMap::new()),
+            listings: Mutex::new(HashMap::new()),
+            next_handle: AtomicU64::new(1),
+        }
+    }
+
+    fn block<T>(&self, work: impl Future<Output = T>) -> T {
+        self.runtime.block_on(work)
+    }
+
+    fn path(&self, ino: INodeNo) -> Result<String, Errno> {
+        self.inodes.lock().unwrap().path(ino.0).ok_or(Errno::ESTALE)
+    }
+
+    fn ino(&self, path: &str) -> u64 {
+        self.inodes.lock().unwrap().ino(path)
+    }
+
+    /// The entry at `rel`: from the cache (an entry, or the parent's
+    /// listing) within the TTL, else from the server.
+    fn entry(&self, rel: &str) -> Result<pb::Entry, Errno> {
+        {
+            let cache = self.cache.lock().unwrap();
+            if let Some(entry) = cache.entry(rel, self.ttl) {
+                return Ok(entry);
+            }
+            if !rel.is_empty()
+                && let Some(list) = cache.listing(inodes::parent(rel), self.ttl)
+            {
+                let want = self.remote.path(rel);
+                return list
+                    .into_iter()
+                    .find(|e| e.path == want)
+                    .ok_or(Errno::ENOENT);
+            }
+        }
+        let entry = self.block(self.remote.stat(rel)).map_err(|e| errno(&e))?;
+        self.cache.lock().unwrap().put_entry(rel, entry.clone());
+        Ok(entry)
+    }
+
+    fn changed(&self, rel: &str, entry: Option<pb::Entry>) {
+        let mut cache = self.cache.lock().unwrap();
+        cache.invalidate(rel);
+        if let Some(entry) = entry {
+            cache.put_entry(rel, entry);
+        }
+    }
+
+    /// The open writer of an inode, if any (its size is the file's).
+    fn writer(&self, ino: u64) -> Option<Arc<Mutex<Open>>> {
+        let handles = self.handles.lock().unwrap();
+        handles
+            .values()
+            .find(|h| matches!(&*h.lock().unwrap(), Open::Write(w) if w.ino == ino))
+            .cloned()
+    }
+
+    fn file_attr(&self, ino: u64, entry: &pb::Entry) -> fuser::FileAttr {
+        let size = self.writer(ino).and_then(|h| match &*h.lock().unwrap() {
+            Open::Write(w) => Some(w.size()),
+            Open::Read(_) => None,
+        });
+        attr(ino, entry, size, self.owner)
+    }
+
+    fn register(&self, open: Open) -> u64 {
+        let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
+        self.handles
+            .lock()
+            .unwrap()
+            .insert(fh, Arc::new(Mutex::new(open)));
+        fh
+    }
+
+    fn handle(&self, fh: FileHandle) -> Result<Arc<Mutex<Open>>, Errno> {
+        self.handles
+            .lock()
+            .unwrap()
+            .get(&fh.0)
+            .cloned()
+            .ok_or(Errno::EBADF)
+    }
+
+    fn writable(&self) -> Result<(), Errno> {
+        if self.read_only {
+            Err(Errno::EROFS)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Commits one open writer's unsaved content.
+    fn commit(&self, open: &Arc<Mutex<Open>>) -> Result<(), Errno> {
+        let mut guard = open.lock().unwrap();
+        let Open::Write(writer) = &mut *guard else {
+            return Ok(());
+        };
+        let rel = self.path(INodeNo(writer.ino))?;
+        let committed = self.block(writer.commit(&self.remote, &rel))?;
+        if committed.is_some() {
+            self.changed(&rel, committed);
+        }
+        Ok(())
+    }
+
+    /// Commits every open writer (on SIGINT/SIGTERM and at unmount).
+    pub(super) fn commit_all(&self) -> usize {
+        let open: Vec<_> = self.handles.lock().unwrap().values().cloned().collect();
+        let mut failed = 0;
+        for handle in open {
+            if let Err(e) = self.commit(&handle) {
+                eprintln!("arca mount: could not save an open file: {e:?}");
+                failed += 1;
+            }
+        }
+        failed
+    }
+
+    fn name(name: &OsStr) -> Result<&str, Errno> {
+        let name = name.to_str().ok_or(Errno::EINVAL)?;
+        if name.len() > NAME_MAX as usize {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        Ok(name)
+    }
+
+    fn child_path(&self, parent: INodeNo, name: &OsStr) -> Result<String, Errno> {
+        Ok(child(&self.path(parent)?, Self::name(name)?))
+    }
+
+    fn lookup_entry(&self, parent: INodeNo, name: &OsStr) -> Result<fuser::FileAttr, Errno> {
+        let rel = self.child_path(parent, name)?;
+        let entry = self.entry(&rel)?;
+        Ok(self.file_attr(self.ino(&rel), &entry))
+    }
+
+    fn open_file(&self, ino: INodeNo, flags: OpenFlags) -> Result<u64, Errno> {
+        let rel = self.path(ino)?;
+        let entry = self.entry(&rel)?;
+        if is_dir(&entry) {
+            return Err(Errno::EISDIR);
+        }
+        let open = match flags.acc_mode() {
+            OpenAccMode::O_RDONLY => Open::Read(ReadHandle::new(ino.0, &entry)),
+            OpenAccMode::O_WRONLY | OpenAccMode::O_RDWR => {
+                self.writable()?;
+                let truncate = flags.0 & libc::O_TRUNC != 0;
+                Open::Write(self.block(WriteHandle::open(
+                    &self.remote,
+                    &rel,
+                    ino.0,
+                    &entry,
+                    truncate,
+                    &self.spool_dir,
+                ))?)
+            }
+        };
+        Ok(self.register(open))
+    }
+
+    fn create_file(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        flags: i32,
+    ) -> Result<(fuser::FileAttr, u64), Errno> {
+        self.writable()?;
+        let rel = self.child_path(parent, name)?;
+        let mut metadata = HashMap::new();
+        let mode = (mode & !umask) & 0o7777;
+        if mode != 0o644 {
+            metadata.insert(MODE_KEY.to_owned(), format!("{mode:o}"));
+        }
+        // The file exists on the server from now on, empty, so the
+        // process that made it (and any other) finds it before close.
+        let exclusive = flags & libc::O_EXCL != 0;
+        let entry = self
+            .block(self.remote.write_small(&rel, Vec::new(), metadata, exclusive))
+            .map_err(|e| match code(&e) {
+                Some(tonic::Code::FailedPrecondition) if exclusive => Errno::EEXIST,
+                Some(tonic::Code::FailedPrecondition) => Errno::EISDIR,
+                _ => errno(&e),
+            })?;
+        self.changed(&rel, Some(entry.clone()));
+        let ino = self.ino(&rel);
+        let writer = self.block(WriteHandle::open(
+            &self.remote,
+            &rel,
+            ino,
+            &entry,
+            true,
+            &self.spool_dir,
+        ))?;
+        let fh = self.register(Open::Write(writer));
+        Ok((self.file_attr(ino, &entry), fh))
+    }
+
+    fn read_file(&self, fh: FileHandle, offset: u64, size: u32) -> Result<Vec<u8>, Errno> {
+        let open = self.handle(fh)?;
+        let mut guard = open.lock().unwrap();
+        match &mut *guard {
+            Open::Write(writer) => writer.read(offset, size),
+            Open::Read(reader) => {
+                let rel = self.path(INodeNo(reader.ino))?;
+                self.block(reader.read(&self.remote, &rel, offset, size))
+            }
+        }
+    }
+
+    fn write_file(&self, fh: FileHandle, offset: u64, data: &[u8]) -> Result<u32, Errno> {
+        let open = self.handle(fh)?;
+        let mut guard = open.lock().unwrap();
+        match &mut *guard {
+            Open::Write(writer) => writer.write(offset, data),
+            Open::Read(_) => Err(Errno::EBADF),
+        }
+    }
+
+    fn set_attr(
+        &self,
+        ino: INodeNo,
+        mode: Option<u32>,
+        size: Option<u64>,
+        fh: Option<FileHandle>,
+    ) -> Result<fuser::FileAttr, Errno> {
+        let rel = self.path(ino)?;
+        if let Some(size) = size {
+            self.writable()?;
+            let open = match fh.map(|fh| self.handle(fh)).transpose()? {
+                Some(open) => Some(open),
+                None => self.writer(ino.0),
+            };
+            match open {
+                Some(open) => match &mut *open.lock().unwrap() {
+                    Open::Write(writer) => writer.truncate(size)?,
+                    Open::Read(_) => return Err(Errno::EBADF),
+                },
+                // truncate(2) of a file nobody has open: a whole new content.
+                None => self.truncate_closed(&rel, size)?,
+            }
+        }
+        if let Some(mode) = mode {
+            self.writable()?;
+            let bits = format!("{:o}", mode & 0o7777);
+            let set = HashMap::from([(MODE_KEY.to_owned(), bits.clone())]);
+            let entry = self
+                .block(self.remote.set_metadata(&rel, set))
+                .map_err(|e| errno(&e))?;
+            if let Some(open) = self.writer(ino.0)
+                && let Open::Write(writer) = &mut *open.lock().unwrap()
+            {
+                writer.set_metadata(MODE_KEY, &bits);
+            }
+            self.changed(&rel, Some(entry));
+        }
+        let entry = self.entry(&rel)?;
+        Ok(self.file_attr(ino.0, &entry))
+    }
+
+    fn truncate_closed(&self, rel: &str, size: u64) -> Result<(), Errno> {
+        let entry = self.entry(rel)?;
+        if is_dir(&entry) {
+            return Err(Errno::EISDIR);
+        }
+        if size == entry.size {
+            return Ok(());
+        }
+        let ino = self.ino(rel);
+        let mut writer = self.block(WriteHandle::open(
+            &self.remote,
+            rel,
+            ino,
+            &entry,
+            size == 0,
+            &self.spool_dir,
+        ))?;
+        writer.truncate(size)?;
+        let committed = self.block(writer.commit(&self.remote, rel))?;
+        self.changed(rel, committed);
+        Ok(())
+    }
+
+    fn make_dir(&self, parent: INodeNo, name: &OsStr) -> Result<fuser::FileAttr, Errno> {
+        self.writable()?;
+        let rel = self.child_path(parent, name)?;
+        let entry = self.block(self.remote.mkdir(&rel)).map_err(|e| match code(&e) {
+            Some(tonic::Code::NotFound) => Errno::ENOENT,
+            Some(tonic::Code::FailedPrecondition) => Errno::ENOTDIR,
+            _ => errno(&e),
+        })?;
+        self.changed(&rel, Some(entry.clone()));
+        Ok(self.file_attr(self.ino(&rel), &entry))
+    }
+
+    fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool) -> Result<(), Errno> {
+        self.writable()?;
+        let rel = self.child_path(parent, name)?;
+        let entry = self.entry(&rel)?;
+        match (dir, is_dir(&entry)) {
+            (true, false) => return Err(Errno::ENOTDIR),
+            (false, true) => return Err(Errno::EISDIR),
+            _ => {}
+        }
+        self.block(self.remote.remove(&rel))
+            .map_err(|e| match code(&e) {
+                Some(tonic::Code::FailedPrecondition) if dir => Errno::ENOTEMPTY,
+                _ => errno(&e),
+            })?;
+        let ino = self.ino(&rel);
+        for open in self.handles.lock().unwrap().values() {
+            if let Open::Write(writer) = &mut *open.lock().unwrap()
+                && writer.ino == ino
+            {
+                writer.unlinked = true;
+            }
+        }
+        self.changed(&rel, None);
+        self.inodes.lock().unwrap().forget_path(&rel);
+        Ok(())
+    }
+
+    fn rename_entry(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        new_parent: INodeNo,
+        new_name: &OsStr,
+        flags: RenameFlags,
+    ) -> Result<(), Errno> {
+        self.writable()?;
+        if flags.contains(RenameFlags::RENAME_EXCHANGE) {
+            return Err(Errno::EINVAL);
+        }
+        let from = self.child_path(parent, name)?;
+        let to = self.child_path(new_parent, new_name)?;
+        if from == to {
+            return Ok(());
+        }
+        let source = self.entry(&from)?;
+        // Unsaved writes go first, so the content moves with the name.
+        if let Some(open) = self.writer(self.ino(&from)) {
+            self.commit(&open)?;
+        }
+        let no_replace = flags.contains(RenameFlags::RENAME_NOREPLACE);
+        match self.entry(&to) {
+            Ok(_) if no_replace => return Err(Errno::EEXIST),
+            // POSIX replaces an empty directory with a directory; Arca
+            // never merges directories, so the empty one goes first.
+            Ok(target) if is_dir(&target) => {
+                if !is_dir(&source) {
+                    return Err(Errno::EISDIR);
+                }
+                if !self.block(self.remote.list(&to)).map_err(|e| errno(&e))?.is_empty() {
+                    return Err(Errno::ENOTEMPTY);
+                }
+                self.block(self.remote.remove(&to)).map_err(|e| errno(&e))?;
+            }
+            Ok(_) if is_dir(&source) => return Err(Errno::ENOTDIR),
+            Ok(_) | Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+        let moved = self
+            .block(self.remote.rename(&from, &to, !no_replace))
+            .map_err(|e| match code(&e) {
+                Some(tonic::Code::AlreadyExists) => Errno::EEXIST,
+                Some(tonic::Code::InvalidArgument) => Errno::EINVAL,
+                Some(tonic::Code::NotFound) => Errno::ENOENT,
+                _ => errno(&e),
+            })?;
+        self.changed(&from, None);
+        self.changed(&to, Some(moved));
+        self.inodes.lock().unwrap().renamed(&from, &to);
+        Ok(())
+    }
+
+    fn list_dir(&self, ino: INodeNo) -> Result<Vec<(u64, FileType, String)>, Errno> {
+        let rel = self.path(ino)?;
+        let cached = self.cache.lock().unwrap().listing(&rel, self.ttl);
+        let entries = match cached {
+            Some(list) => list,
+            None => {
+                let list = self.block(self.remote.list(&rel)).map_err(|e| match code(&e) {
+                    Some(tonic::Code::FailedPrecondition) => Errno::ENOTDIR,
+                    _ => errno(&e),
+                })?;
+                self.cache.lock().unwrap().put_listing(&rel, list.clone());
+                list
+            }
+        };
+        let parent_ino = if rel.is_empty() {
+            INodeNo::ROOT.0
+        } else {
+            self.ino(inodes::parent(&rel))
+        };
+        let mut out = vec![
+            (ino.0, FileType::Directory, ".".to_owned()),
+            (parent_ino, FileType::Directory, "..".to_owned()),
+        ];
+        for entry in entries {
+            let name = entry.path.rsplit('/').next().unwrap_or_default().to_owned();
+            let kind = if is_dir(&entry) {
+                FileType::Directory
+            } else {
+                FileType::RegularFile
+            };
+            out.push((self.ino(&child(&rel, &name)), kind, name));
+        }
+        Ok(out)
+    }
+
+    fn statfs(&self) -> Result<(u64, u64, u64), Errno> {
+        let ns = self.block(self.remote.namespace()).map_err(|e| errno(&e))?;
+        let block = u64::from(inodes::BLOCK);
+        let used = ns.total_bytes.div_ceil(block);
+        let free = UNKNOWN_FREE_BYTES / block;
+        Ok((used + free, free, ns.file_count))
+    }
+}
+
+/// The process's own ids, without `unsafe` (the workspace forbids it):
+/// read from procfs, falling back to root.
+mod process_ids {
+    fn status_field(name: &str) -> u32 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|rest| rest.split_whitespace().nth(1))
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    pub(super) fn uid() -> u32 {
+        status_field("Uid:")
+    }
+
+    pub(super) fn gid() -> u32 {
+        status_field("Gid:")
+    }
+}
+
+/// The filesystem fuser runs.
+pub(super) struct MountFs(pub(super) Arc<State>);
+
+impl Filesystem for MountFs {
+    fn destroy(&mut self) {
+        self.0.commit_all();
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        match self.0.lookup_entry(parent, name) {
+            Ok(attr) => reply.entry(&self.0.ttl, &attr, Generation(0)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        let found = self
+            .0
+            .path(ino)
+            .and_then(|rel| self.0.entry(&rel))
+            .map(|entry| self.0.file_attr(ino.0, &entry));
+        match found {
+            Ok(attr) => reply.attr(&self.0.ttl, &attr),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        size: Option<u64>,
+        _atime: Option<TimeOrNow>,
+        _mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        // Owners and times are accepted and not kept (see the module doc).
+        match self.0.set_attr(ino, mode, size, fh) {
+            Ok(attr) => reply.attr(&self.0.ttl, &attr),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn mkdir(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        reply: ReplyEntry,
+    ) {
+        match self.0.make_dir(parent, name) {
+            Ok(attr) => reply.entry(&self.0.ttl, &attr, Generation(0)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.0.remove(parent, name, false) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.0.remove(parent, name, true) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn symlink(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _link_name: &OsStr,
+        _target: &std::path::Path,
+        reply: ReplyEntry,
+    ) {
+        reply.error(if self.0.read_only {
+            Errno::EROFS
+        } else {
+            Errno::EPERM
+        });
+    }
+
+    fn link(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _newparent: INodeNo,
+        _newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        reply.error(if self.0.read_only {
+            Errno::EROFS
+        } else {
+            Errno::EPERM
+        });
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        match self.0.rename_entry(parent, name, newparent, newname, flags) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        match self.0.open_file(ino, flags) {
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        match self.0.create_file(parent, name, mode, umask, flags) {
+            Ok((attr, fh)) => reply.created(
+                &self.0.ttl,
+                &attr,
+                Generation(0),
+                FileHandle(fh),
+                FopenFlags::empty(),
+            ),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        reply: ReplyData,
+    ) {
+        match self.0.read_file(fh, offset, size) {
+            Ok(data) => reply.data(&data),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: fuser::WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        match self.0.write_file(fh, offset, data) {
+            Ok(written) => reply.written(written),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _lock_owner: fuser::LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        // close(2): the content is committed here, and its error is close's.
+        match self.0.handle(fh).and_then(|open| self.0.commit(&open)) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        match self.0.handle(fh).and_then(|open| self.0.commit(&open)) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        let result = self.0.handle(fh).and_then(|open| self.0.commit(&open));
+        self.0.handles.lock().unwrap().remove(&fh.0);
+        match result {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        // The listing is taken once per open directory, so offsets stay
+        // valid while it is read.
+        match self.0.list_dir(ino) {
+            Ok(list) => {
+                let fh = self.0.next_handle.fetch_add(1, Ordering::Relaxed);
+                self.0.listings.lock().unwrap().insert(fh, list);
+                reply.opened(FileHandle(fh), FopenFlags::empty());
+            }
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let listings = self.0.listings.lock().unwrap();
+        let Some(list) = listings.get(&fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        for (i, (ino, kind, name)) in list.iter().enumerate().skip(offset as usize) {
+            if reply.add(INodeNo(*ino), (i + 1) as u64, *kind, name) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        self.0.listings.lock().unwrap().remove(&fh.0);
+        reply.ok();
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        match self.0.statfs() {
+            Ok((blocks, free, files)) => reply.statfs(
+                blocks,
+                free,
+                free,
+                files + 1_000_000,
+                1_000_000,
+                inodes::BLOCK,
+                NAME_MAX,
+                inodes::BLOCK,
+            ),
+            Err(e) => reply.error(e),
+        }
+    }
+}
