@@ -99,6 +99,8 @@ for example in client/examples/*.rs; do
 done
 
 echo "== Rust tests"
+# The FUSE tests run pytest in a mount with the venv's Python.
+export ARCA_TEST_PYTHON="$venv/bin/python"
 cargo nextest run --workspace --locked --no-fail-fast
 
 echo "== the integration suites again, with metadata on PostgreSQL"

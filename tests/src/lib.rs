@@ -144,9 +144,13 @@ impl TestServer {
 
     /// Starts a server with `config` on `dir`.
     pub async fn start_with(config: Config, dir: Arc<tempfile::TempDir>) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        Self::start_at(config, dir, "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// Starts a server with `config` on `dir`, listening at `at` (to come
+    /// back where clients that keep an address, as a mount, expect it).
+    pub async fn start_at(config: Config, dir: Arc<tempfile::TempDir>, at: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind(at).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(arca_server::serve(config.clone(), listener, async {

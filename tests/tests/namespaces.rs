@@ -540,6 +540,41 @@ async fn destroy_removes_everything(backend: Backend) {
     }
 }
 
+/// A namespace says whether the caller may change it, as the access rules
+/// decide (clients such as the mount refuse writes up front on it).
+async fn namespaces_say_whether_the_caller_may_write(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let own = server.workspace().await;
+    let shared = server
+        .namespace(pb::NamespaceType::Workspace, pb::Scope::Sandbox, "")
+        .await;
+    let (_, bob) = server.open_session("bob").await;
+    let writable = |secret: &str, ns: &str| {
+        let client = server.as_secret(secret);
+        let ns = ns.to_owned();
+        async move {
+            client
+                .namespaces
+                .clone()
+                .get_namespace(pb::GetNamespaceRequest { namespace_id: ns })
+                .await
+                .unwrap()
+                .into_inner()
+                .writable
+        }
+    };
+    assert!(writable(arca_tests::APP, &own).await);
+    assert!(writable(arca_tests::ADMIN, &shared).await);
+    assert!(
+        !writable(arca_tests::APP, &shared).await,
+        "an app key only reads SANDBOX namespaces"
+    );
+    assert!(
+        !writable(&bob, &shared).await,
+        "a session only reads SANDBOX namespaces"
+    );
+}
+
 on_every_backend!(
     create_get_and_grid_prefixes,
     create_validation,
@@ -548,6 +583,7 @@ on_every_backend!(
     update_metadata_replace_and_merge,
     expired_namespaces_are_unreadable,
     destroy_removes_everything,
+    namespaces_say_whether_the_caller_may_write,
 );
 
 #[tokio::test]

@@ -31,6 +31,9 @@ const UNKNOWN_FREE_BYTES: u64 = 1 << 50;
 /// Longest name of one path segment (the server's default limit).
 const NAME_MAX: u32 = 255;
 
+/// One directory entry as readdir hands it out: inode, kind, name.
+type Listed = (u64, FileType, String);
+
 enum Open {
     Read(ReadHandle),
     Write(WriteHandle),
@@ -42,12 +45,15 @@ pub(super) struct State {
     pub(super) runtime: tokio::runtime::Handle,
     pub(super) ttl: Duration,
     pub(super) read_only: bool,
+    /// The server said this credential may not change the namespace:
+    /// changes are refused at once (EACCES) rather than at close.
+    pub(super) denied: bool,
     pub(super) owner: (u32, u32),
     pub(super) spool_dir: PathBuf,
     inodes: Mutex<Inodes>,
     cache: Mutex<Cache>,
     handles: Mutex<HashMap<u64, Arc<Mutex<Open>>>>,
-    listings: Mutex<HashMap<u64, Vec<(u64, FileType, String)>>>,
+    listings: Mutex<HashMap<u64, Vec<Listed>>>,
     next_handle: AtomicU64,
 }
 
@@ -57,6 +63,7 @@ impl State {
         runtime: tokio::runtime::Handle,
         ttl: Duration,
         read_only: bool,
+        denied: bool,
         spool_dir: PathBuf,
     ) -> Self {
         let owner = (process_ids::uid(), process_ids::gid());
@@ -65,6 +72,7 @@ impl State {
             runtime,
             ttl,
             read_only,
+            denied,
             owner,
             spool_dir,
             inodes: Mutex::new(Inodes::new()),
@@ -156,6 +164,8 @@ impl State {
     fn writable(&self) -> Result<(), Errno> {
         if self.read_only {
             Err(Errno::EROFS)
+        } else if self.denied {
+            Err(Errno::EACCES)
         } else {
             Ok(())
         }
@@ -249,7 +259,10 @@ impl State {
         // process that made it (and any other) finds it before close.
         let exclusive = flags & libc::O_EXCL != 0;
         let entry = self
-            .block(self.remote.write_small(&rel, Vec::new(), metadata, exclusive))
+            .block(
+                self.remote
+                    .write_small(&rel, Vec::new(), metadata, exclusive),
+            )
             .map_err(|e| match code(&e) {
                 Some(tonic::Code::FailedPrecondition) if exclusive => Errno::EEXIST,
                 Some(tonic::Code::FailedPrecondition) => Errno::EISDIR,
@@ -357,11 +370,13 @@ impl State {
     fn make_dir(&self, parent: INodeNo, name: &OsStr) -> Result<fuser::FileAttr, Errno> {
         self.writable()?;
         let rel = self.child_path(parent, name)?;
-        let entry = self.block(self.remote.mkdir(&rel)).map_err(|e| match code(&e) {
-            Some(tonic::Code::NotFound) => Errno::ENOENT,
-            Some(tonic::Code::FailedPrecondition) => Errno::ENOTDIR,
-            _ => errno(&e),
-        })?;
+        let entry = self
+            .block(self.remote.mkdir(&rel))
+            .map_err(|e| match code(&e) {
+                Some(tonic::Code::NotFound) => Errno::ENOENT,
+                Some(tonic::Code::FailedPrecondition) => Errno::ENOTDIR,
+                _ => errno(&e),
+            })?;
         self.changed(&rel, Some(entry.clone()));
         Ok(self.file_attr(self.ino(&rel), &entry))
     }
@@ -424,7 +439,11 @@ impl State {
                 if !is_dir(&source) {
                     return Err(Errno::EISDIR);
                 }
-                if !self.block(self.remote.list(&to)).map_err(|e| errno(&e))?.is_empty() {
+                if !self
+                    .block(self.remote.list(&to))
+                    .map_err(|e| errno(&e))?
+                    .is_empty()
+                {
                     return Err(Errno::ENOTEMPTY);
                 }
                 self.block(self.remote.remove(&to)).map_err(|e| errno(&e))?;
@@ -447,16 +466,18 @@ impl State {
         Ok(())
     }
 
-    fn list_dir(&self, ino: INodeNo) -> Result<Vec<(u64, FileType, String)>, Errno> {
+    fn list_dir(&self, ino: INodeNo) -> Result<Vec<Listed>, Errno> {
         let rel = self.path(ino)?;
         let cached = self.cache.lock().unwrap().listing(&rel, self.ttl);
         let entries = match cached {
             Some(list) => list,
             None => {
-                let list = self.block(self.remote.list(&rel)).map_err(|e| match code(&e) {
-                    Some(tonic::Code::FailedPrecondition) => Errno::ENOTDIR,
-                    _ => errno(&e),
-                })?;
+                let list = self
+                    .block(self.remote.list(&rel))
+                    .map_err(|e| match code(&e) {
+                        Some(tonic::Code::FailedPrecondition) => Errno::ENOTDIR,
+                        _ => errno(&e),
+                    })?;
                 self.cache.lock().unwrap().put_listing(&rel, list.clone());
                 list
             }

@@ -69,14 +69,14 @@ impl ReadHandle {
                     Some((start, task)) if start == at => task,
                     _ => self.fetch(remote, rel, at),
                 };
-                let bytes = fetched
-                    .await
-                    .map_err(|_| Errno::EIO)?
-                    .map_err(|e| match super::remote::code(&e) {
-                        // The file changed since it was opened.
-                        Some(tonic::Code::FailedPrecondition) => Errno::ESTALE,
-                        _ => errno(&e),
-                    })?;
+                let bytes =
+                    fetched.await.map_err(|_| Errno::EIO)?.map_err(
+                        |e| match super::remote::code(&e) {
+                            // The file changed since it was opened.
+                            Some(tonic::Code::FailedPrecondition) => Errno::ESTALE,
+                            _ => errno(&e),
+                        },
+                    )?;
                 if bytes.is_empty() {
                     break; // shorter than when opened: end of file
                 }
@@ -156,7 +156,9 @@ impl WriteHandle {
     }
 
     pub(super) fn write(&mut self, offset: u64, data: &[u8]) -> Result<u32, Errno> {
-        self.spool.write_all_at(data, offset).map_err(|_| Errno::EIO)?;
+        self.spool
+            .write_all_at(data, offset)
+            .map_err(|_| Errno::EIO)?;
         self.size = self.size.max(offset + data.len() as u64);
         self.dirty = true;
         u32::try_from(data.len()).map_err(|_| Errno::EINVAL)
@@ -165,7 +167,9 @@ impl WriteHandle {
     pub(super) fn read(&self, offset: u64, size: u32) -> Result<Vec<u8>, Errno> {
         let end = (offset + u64::from(size)).min(self.size);
         let mut out = vec![0; end.saturating_sub(offset) as usize];
-        self.spool.read_exact_at(&mut out, offset).map_err(|_| Errno::EIO)?;
+        self.spool
+            .read_exact_at(&mut out, offset)
+            .map_err(|_| Errno::EIO)?;
         Ok(out)
     }
 

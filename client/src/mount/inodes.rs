@@ -210,7 +210,11 @@ mod tests {
         inodes.renamed("a", "b");
         assert_eq!(inodes.path(dir).as_deref(), Some("b"));
         assert_eq!(inodes.path(file).as_deref(), Some("b/f"));
-        assert_eq!(inodes.path(other).as_deref(), Some("ab"), "a prefix is not a parent");
+        assert_eq!(
+            inodes.path(other).as_deref(),
+            Some("ab"),
+            "a prefix is not a parent"
+        );
         assert_eq!(inodes.path(replaced), None, "the replaced entry is gone");
         assert_eq!(inodes.ino("b/f"), file);
         assert_eq!(inodes.path(INodeNo::ROOT.0).as_deref(), Some(""));

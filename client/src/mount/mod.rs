@@ -100,12 +100,17 @@ pub async fn mount(
     if !inodes::is_dir(&top) {
         return Err(MountError::NotADirectory(root));
     }
+    // The server's access rules, asked once: a namespace this credential
+    // may only read refuses changes at open, not at close (shells ignore
+    // errors of close).
+    let denied = !remote.namespace().await?.writable;
     let spool_dir = options.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
     let state = Arc::new(fs::State::new(
         remote,
         tokio::runtime::Handle::current(),
         options.cache_ttl,
         options.read_only,
+        denied,
         spool_dir,
     ));
     let mut mount_options = vec![

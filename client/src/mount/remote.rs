@@ -192,7 +192,7 @@ impl Remote {
         metadata: HashMap<String, String>,
         must_not_exist: bool,
     ) -> Result<pb::Entry> {
-        let precondition = must_not_exist.then(|| pb::Precondition {
+        let precondition = must_not_exist.then_some(pb::Precondition {
             condition: Some(pb::precondition::Condition::MustNotExist(true)),
         });
         let request = pb::WriteFileRequest {

@@ -45,8 +45,10 @@ pub fn entries(page: &[(String, EntryRecord)]) -> Vec<pb::Entry> {
 }
 
 /// A namespace as the contract shows it.
-pub fn namespace(ns: &NamespaceRecord) -> pb::Namespace {
+/// A namespace as `who` sees it (with whether `who` may change it).
+pub fn namespace(ns: &NamespaceRecord, who: &crate::auth::Identity) -> pb::Namespace {
     pb::Namespace {
+        writable: crate::core::access::may_access(who, ns, crate::core::access::Access::Write),
         namespace_id: ns.id.clone(),
         r#type: ns.ns_type,
         scope: ns.scope,

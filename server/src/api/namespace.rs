@@ -71,7 +71,7 @@ impl NamespaceService for NamespaceApi {
             initial_file,
         };
         let ns = self.core.create_namespace(&who, req).await?;
-        Ok(Response::new(convert::namespace(&ns)))
+        Ok(Response::new(convert::namespace(&ns, &who)))
     }
 
     #[tracing::instrument(skip_all, err)]
@@ -84,7 +84,7 @@ impl NamespaceService for NamespaceApi {
             .core
             .get_namespace(&who, &request.into_inner().namespace_id)
             .await?;
-        Ok(Response::new(convert::namespace(&ns)))
+        Ok(Response::new(convert::namespace(&ns, &who)))
     }
 
     #[tracing::instrument(skip_all, err)]
@@ -119,7 +119,10 @@ impl NamespaceService for NamespaceApi {
             .list_namespaces(&who, filter, r.page_size, &r.page_token)
             .await?;
         Ok(Response::new(pb::ListNamespacesResponse {
-            namespaces: found.iter().map(convert::namespace).collect(),
+            namespaces: found
+                .iter()
+                .map(|ns| convert::namespace(ns, &who))
+                .collect(),
             next_page_token: next,
         }))
     }
@@ -152,7 +155,7 @@ impl NamespaceService for NamespaceApi {
             .core
             .update_namespace_metadata(&who, &r.namespace_id, update)
             .await?;
-        Ok(Response::new(convert::namespace(&ns)))
+        Ok(Response::new(convert::namespace(&ns, &who)))
     }
 
     #[tracing::instrument(skip_all, err)]
@@ -186,6 +189,6 @@ impl NamespaceService for NamespaceApi {
             .core
             .update_namespace(&who, &r.namespace_id, update)
             .await?;
-        Ok(Response::new(convert::namespace(&ns)))
+        Ok(Response::new(convert::namespace(&ns, &who)))
     }
 }
