@@ -406,8 +406,17 @@ async fn refusals_are_eacces_and_edquot() {
     };
     assert_eq!(code, Some(4), "{stderr}");
 
-    // Over the user's quota: the close fails with EDQUOT, nothing kept.
+    // Over the user's quota: the close fails with EDQUOT, nothing kept;
+    // df shows the quota.
     let mount = Mount::start(&server, APP, &alice, &[]).await;
+    sh(mount.path(), "head -c 262144 /dev/zero > quarter").await;
+    let df = sh(mount.path(), "df -P -B1 . | tail -1").await;
+    let columns: Vec<&str> = df.split_whitespace().collect();
+    assert_eq!(columns[1], "1048576", "size is the quota: {df}");
+    assert_eq!(
+        columns[3], "786432",
+        "available is what is left of it: {df}"
+    );
     let over = sh_fails(
         mount.path(),
         "dd if=/dev/zero of=big bs=1M count=2 status=none",
@@ -491,10 +500,11 @@ async fn signals_save_open_files_and_kills_leave_no_hung_mount() {
     let _ = holder.kill().await;
 
     let mut mount = Mount::start(&server, APP, &ns, &[]).await;
+    assert_eq!(sh(mount.path(), "cat held.txt").await, "written, not closed");
     mount.signal("-KILL");
     let _ = mount.child.wait().await;
     let mut gone = false;
-    for _ in 0..100 {
+    for _ in 0..200 {
         if !mounted(mount.path()) {
             gone = true;
             break;

@@ -25,8 +25,8 @@ use super::inodes::{self, Cache, Inodes, MODE_KEY, attr, child, is_dir};
 use super::remote::{Remote, code, errno};
 use crate::pb;
 
-/// Free space reported when the namespace's quota is not known to the
-/// mount (1 PiB): `df` shows the namespace's use against it.
+/// Free space reported when no byte quota applies to the namespace
+/// (1 PiB): `df` shows the namespace's use against it.
 const UNKNOWN_FREE_BYTES: u64 = 1 << 50;
 /// Longest name of one path segment (the server's default limit).
 const NAME_MAX: u32 = 255;
@@ -261,7 +261,7 @@ impl State {
         let entry = self
             .block(
                 self.remote
-                    .write_small(&rel, Vec::new(), metadata, exclusive),
+                    .write_small(&rel, Vec::new(), metadata, String::new(), exclusive),
             )
             .map_err(|e| match code(&e) {
                 Some(tonic::Code::FailedPrecondition) if exclusive => Errno::EEXIST,
@@ -326,6 +326,12 @@ impl State {
                 None => self.truncate_closed(&rel, size)?,
             }
         }
+        // chmod to the bits already shown (tar does it for every file) is
+        // no change.
+        let mode = match mode {
+            Some(m) if (m & 0o7777) as u16 == inodes::mode_of(&self.entry(&rel)?) => None,
+            other => other,
+        };
         if let Some(mode) = mode {
             self.writable()?;
             let bits = format!("{:o}", mode & 0o7777);
@@ -506,9 +512,18 @@ impl State {
     fn statfs(&self) -> Result<(u64, u64, u64), Errno> {
         let ns = self.block(self.remote.namespace()).map_err(|e| errno(&e))?;
         let block = u64::from(inodes::BLOCK);
-        let used = ns.total_bytes.div_ceil(block);
-        let free = UNKNOWN_FREE_BYTES / block;
-        Ok((used + free, free, ns.file_count))
+        // The quota that binds this namespace's writes, when there is one.
+        let (total, free) = match ns.quota {
+            Some(q) => (
+                q.limit_bytes / block,
+                q.limit_bytes.saturating_sub(q.used_bytes) / block,
+            ),
+            None => (
+                (ns.total_bytes + UNKNOWN_FREE_BYTES) / block,
+                UNKNOWN_FREE_BYTES / block,
+            ),
+        };
+        Ok((total, free, ns.file_count))
     }
 }
 

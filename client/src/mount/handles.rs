@@ -16,6 +16,9 @@ use crate::{ClientError, pb};
 
 /// Bytes fetched per read-ahead window.
 const WINDOW: u64 = 8 << 20;
+/// Files up to this size are committed with one WriteFile (within the
+/// server's default unary limit), larger ones with a streamed upload.
+const SMALL_FILE: u64 = 1 << 20;
 
 type Fetch = JoinHandle<Result<Vec<u8>, ClientError>>;
 
@@ -196,16 +199,33 @@ impl WriteHandle {
         if !self.dirty || self.unlinked {
             return Ok(None);
         }
-        let entry = remote
-            .upload(
-                rel,
-                &self.spool,
-                self.size,
-                self.metadata.clone(),
-                self.mime_type.clone(),
-            )
-            .await
-            .map_err(|e| errno(&e))?;
+        // Small files go in one unary call (one commit); larger ones stream.
+        let entry = if self.size <= SMALL_FILE {
+            let mut data = vec![0; self.size as usize];
+            self.spool
+                .read_exact_at(&mut data, 0)
+                .map_err(|_| Errno::EIO)?;
+            remote
+                .write_small(
+                    rel,
+                    data,
+                    self.metadata.clone(),
+                    self.mime_type.clone(),
+                    false,
+                )
+                .await
+        } else {
+            remote
+                .upload(
+                    rel,
+                    &self.spool,
+                    self.size,
+                    self.metadata.clone(),
+                    self.mime_type.clone(),
+                )
+                .await
+        }
+        .map_err(|e| errno(&e))?;
         self.dirty = false;
         Ok(Some(entry))
     }

@@ -184,12 +184,13 @@ impl Remote {
             .await
     }
 
-    /// Writes a small file whole (an empty file at create, a truncation).
+    /// Writes a small file whole (an empty file at create, a small commit).
     pub(super) async fn write_small(
         &self,
         rel: &str,
         data: Vec<u8>,
         metadata: HashMap<String, String>,
+        mime_type: String,
         must_not_exist: bool,
     ) -> Result<pb::Entry> {
         let precondition = must_not_exist.then_some(pb::Precondition {
@@ -200,6 +201,7 @@ impl Remote {
             path: self.path(rel),
             data: data.into(),
             metadata,
+            mime_type,
             precondition,
             ..Default::default()
         };

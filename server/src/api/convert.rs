@@ -49,6 +49,8 @@ pub fn entries(page: &[(String, EntryRecord)]) -> Vec<pb::Entry> {
 pub fn namespace(ns: &NamespaceRecord, who: &crate::auth::Identity) -> pb::Namespace {
     pb::Namespace {
         writable: crate::core::access::may_access(who, ns, crate::core::access::Access::Write),
+        // Read from the usage counters; only GetNamespace fills it in.
+        quota: None,
         namespace_id: ns.id.clone(),
         r#type: ns.ns_type,
         scope: ns.scope,

@@ -80,11 +80,18 @@ impl NamespaceService for NamespaceApi {
         request: Request<pb::GetNamespaceRequest>,
     ) -> Result<Response<pb::Namespace>, Status> {
         let who = caller(&request)?;
-        let ns = self
+        let id = request.into_inner().namespace_id;
+        let ns = self.core.get_namespace(&who, &id).await?;
+        let mut answer = convert::namespace(&ns, &who);
+        answer.quota = self
             .core
-            .get_namespace(&who, &request.into_inner().namespace_id)
-            .await?;
-        Ok(Response::new(convert::namespace(&ns, &who)))
+            .namespace_quota(&who, &id)
+            .await?
+            .map(|(used, limit)| pb::ByteQuota {
+                used_bytes: used,
+                limit_bytes: limit,
+            });
+        Ok(Response::new(answer))
     }
 
     #[tracing::instrument(skip_all, err)]

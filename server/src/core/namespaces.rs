@@ -414,6 +414,18 @@ impl Core {
             .await
     }
 
+    /// The byte quota binding writes to namespace `id`, as (used, limit),
+    /// for a caller who may read it; `None` when no byte limit applies.
+    pub async fn namespace_quota(&self, who: &Identity, id: &str) -> Result<Option<(u64, u64)>> {
+        let (who, id, quotas) = (who.clone(), id.to_owned(), self.quotas.clone());
+        self.meta
+            .read(move |r| {
+                let ns = Core::namespace_for(r, &who, &id, Access::Read)?;
+                super::quota::binding(r, &quotas, &ns)
+            })
+            .await
+    }
+
     /// Lists namespaces matching `filter`, a page at a time.
     pub async fn list_namespaces(
         self: &Arc<Self>,

@@ -81,6 +81,34 @@ pub fn check(
     Ok(())
 }
 
+/// The byte quota that binds writes to `ns`: of its user or its sandbox,
+/// whichever has less room left, as (used, limit); `None` when neither has
+/// a byte limit.
+pub fn binding(
+    r: &Reader<'_>,
+    quotas: &QuotaConfig,
+    ns: &NamespaceRecord,
+) -> Result<Option<(u64, u64)>> {
+    let (sandbox_quota, user_quota) = quotas.for_sandbox(&ns.sandbox);
+    let mut tightest: Option<(u64, u64)> = None;
+    for (key, is_sandbox) in keys(ns) {
+        let limit = if is_sandbox {
+            sandbox_quota.max_bytes
+        } else {
+            user_quota.max_bytes
+        };
+        if limit == 0 {
+            continue;
+        }
+        let used = read(r, &key)?.bytes;
+        let room = limit.saturating_sub(used);
+        if tightest.is_none_or(|(u, l)| room < l.saturating_sub(u)) {
+            tightest = Some((used, limit));
+        }
+    }
+    Ok(tightest)
+}
+
 /// Records a change of usage (after `check`, in the same transaction).
 pub fn adjust(w: &Writer<'_>, ns: &NamespaceRecord, bytes: i64, namespaces: i64) -> Result<()> {
     if bytes == 0 && namespaces == 0 {

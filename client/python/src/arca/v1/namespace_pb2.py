@@ -27,7 +27,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61rca/v1/namespace.proto\x12\x07\x61rca.v1\x1a\x14\x61rca/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xca\x03\n\tNamespace\x12\x14\n\x0cnamespace_id\x18\x01 \x01(\t\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.arca.v1.NamespaceType\x12\x1d\n\x05scope\x18\x03 \x01(\x0e\x32\x0e.arca.v1.Scope\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x1d\n\x05owner\x18\x05 \x01(\x0b\x32\x0e.arca.v1.Owner\x12\x32\n\x08metadata\x18\x06 \x03(\x0b\x32 .arca.v1.Namespace.MetadataEntry\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x62\x61\x63kend\x18\t \x01(\t\x12\x13\n\x0bgrid_prefix\x18\n \x01(\t\x12\x12\n\nfile_count\x18\x0b \x01(\x04\x12\x13\n\x0btotal_bytes\x18\x0c \x01(\x04\x12\x0f\n\x07summary\x18\r \x01(\t\x12\x10\n\x08writable\x18\x0e \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbc\x01\n\x0bInitialFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x11\n\tmime_type\x18\x03 \x01(\t\x12\x34\n\x08metadata\x18\x04 \x03(\x0b\x32\".arca.v1.InitialFile.MetadataEntry\x12\x17\n\x0f\x65xpected_sha256\x18\x05 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf2\x02\n\x16\x43reateNamespaceRequest\x12$\n\x04type\x18\x01 \x01(\x0e\x32\x16.arca.v1.NamespaceType\x12\x1d\n\x05scope\x18\x02 \x01(\x0e\x32\x0e.arca.v1.Scope\x12\x1d\n\x05owner\x18\x03 \x01(\x0b\x32\x0e.arca.v1.Owner\x12\x0c\n\x04name\x18\x04 \x01(\t\x12?\n\x08metadata\x18\x05 \x03(\x0b\x32-.arca.v1.CreateNamespaceRequest.MetadataEntry\x12&\n\x03ttl\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07\x62\x61\x63kend\x18\x07 \x01(\t\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12*\n\x0cinitial_file\x18\t \x01(\x0b\x32\x14.arca.v1.InitialFile\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"+\n\x13GetNamespaceRequest\x12\x14\n\x0cnamespace_id\x18\x01 \x01(\t\"\xce\x02\n\x15ListNamespacesRequest\x12\x0f\n\x07sandbox\x18\x01 \x01(\t\x12\x1d\n\x05scope\x18\x02 \x01(\x0e\x32\x0e.arca.v1.Scope\x12\x0c\n\x04user\x18\x03 \x01(\t\x12\x0f\n\x07session\x18\x04 \x01(\t\x12$\n\x04type\x18\x05 \x01(\x0e\x32\x16.arca.v1.NamespaceType\x12\x13\n\x0bname_prefix\x18\x06 \x01(\t\x12>\n\x08metadata\x18\x07 \x03(\x0b\x32,.arca.v1.ListNamespacesRequest.MetadataEntry\x12\x13\n\x0bmime_prefix\x18\n \x01(\t\x12\x11\n\tpage_size\x18\x08 \x01(\r\x12\x12\n\npage_token\x18\t \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Y\n\x16ListNamespacesResponse\x12&\n\nnamespaces\x18\x01 \x03(\x0b\x32\x12.arca.v1.Namespace\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"/\n\x17\x44\x65stroyNamespaceRequest\x12\x14\n\x0cnamespace_id\x18\x01 \x01(\t\"H\n\x18\x44\x65stroyNamespaceResponse\x12\x15\n\rfiles_removed\x18\x01 \x01(\x04\x12\x15\n\rbytes_removed\x18\x02 \x01(\x04\"\xf0\x01\n\x1eUpdateNamespaceMetadataRequest\x12\x14\n\x0cnamespace_id\x18\x01 \x01(\t\x12)\n\x04mode\x18\x02 \x01(\x0e\x32\x1b.arca.v1.MetadataUpdateMode\x12G\n\x08metadata\x18\x03 \x03(\x0b\x32\x35.arca.v1.UpdateNamespaceMetadataRequest.MetadataEntry\x12\x13\n\x0bremove_keys\x18\x04 \x03(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x82\x03\n\x16UpdateNamespaceRequest\x12\x14\n\x0cnamespace_id\x18\x01 \x01(\t\x12\x14\n\x07summary\x18\x02 \x01(\tH\x01\x88\x01\x01\x12)\n\x04mode\x18\x03 \x01(\x0e\x32\x1b.arca.v1.MetadataUpdateMode\x12?\n\x08metadata\x18\x04 \x03(\x0b\x32-.arca.v1.UpdateNamespaceRequest.MetadataEntry\x12\x13\n\x0bremove_keys\x18\x05 \x03(\t\x12/\n\nexpires_in\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00\x12.\n\textend_by\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00\x12\x13\n\tclear_ttl\x18\x08 \x01(\x08H\x00\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x08\n\x06\x65xpiryB\n\n\x08_summary2\xe8\x03\n\x10NamespaceService\x12\x46\n\x0f\x43reateNamespace\x12\x1f.arca.v1.CreateNamespaceRequest\x1a\x12.arca.v1.Namespace\x12@\n\x0cGetNamespace\x12\x1c.arca.v1.GetNamespaceRequest\x1a\x12.arca.v1.Namespace\x12Q\n\x0eListNamespaces\x12\x1e.arca.v1.ListNamespacesRequest\x1a\x1f.arca.v1.ListNamespacesResponse\x12W\n\x10\x44\x65stroyNamespace\x12 .arca.v1.DestroyNamespaceRequest\x1a!.arca.v1.DestroyNamespaceResponse\x12V\n\x17UpdateNamespaceMetadata\x12\'.arca.v1.UpdateNamespaceMetadataRequest\x1a\x12.arca.v1.Namespace\x12\x46\n\x0fUpdateNamespace\x12\x1f.arca.v1.UpdateNamespaceRequest\x1a\x12.arca.v1.Namespaceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61rca/v1/namespace.proto\x12\x07\x61rca.v1\x1a\x14\x61rca/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x03\n\tNamespace\x12\x14\n\x0cnamespace_id\x18\x01 \x01(\t\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.arca.v1.NamespaceType\x12\x1d\n\x05scope\x18\x03 \x01(\x0e\x32\x0e.arca.v1.Scope\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x1d\n\x05owner\x18\x05 \x01(\x0b\x32\x0e.arca.v1.Owner\x12\x32\n\x08metadata\x18\x06 \x03(\x0b\x32 .arca.v1.Namespace.MetadataEntry\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x62\x61\x63kend\x18\t \x01(\t\x12\x13\n\x0bgrid_prefix\x18\n \x01(\t\x12\x12\n\nfile_count\x18\x0b \x01(\x04\x12\x13\n\x0btotal_bytes\x18\x0c \x01(\x04\x12\x0f\n\x07summary\x18\r \x01(\t\x12\x10\n\x08writable\x18\x0e \x01(\x08\x12!\n\x05quota\x18\x0f \x01(\x0b\x32\x12.arca.v1.ByteQuota\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"4\n\tByteQuota\x12\x12\n\nused_bytes\x18\x01 \x01(\x04\x12\x13\n\x0blimit_bytes\x18\x02 \x01(\x04\"\xbc\x01\n\x0bInitialFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x11\n\tmime_type\x18\x03 \x01(\t\x12\x34\n\x08metadata\x18\x04 \x03(\x0b\x32\".arca.v1.InitialFile.MetadataEntry\x12\x17\n\x0f\x65xpected_sha256\x18\x05 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf2\x02\n\x16\x43reateNamespaceRequest\x12$\n\x04type\x18\x01 \x01(\x0e\x32\x16.arca.v1.NamespaceType\x12\x1d\n\x05scope\x18\x02 \x01(\x0e\x32\x0e.arca.v1.Scope\x12\x1d\n\x05owner\x18\x03 \x01(\x0b\x32\x0e.arca.v1.Owner\x12\x0c\n\x04name\x18\x04 \x01(\t\x12?\n\x08metadata\x18\x05 \x03(\x0b\x32-.arca.v1.CreateNamespaceRequest.MetadataEntry\x12&\n\x03ttl\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07\x62\x61\x63kend\x18\x07 \x01(\t\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12*\n\x0cinitial_file\x18\t \x01(\x0b\x32\x14.arca.v1.InitialFile\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"+\n\x13GetNamespaceRequest\x12\x14\n\x0cnamespace_id\x18\x01 \x01(\t\"\xce\x02\n\x15ListNamespacesRequest\x12\x0f\n\x07sandbox\x18\x01 \x01(\t\x12\x1d\n\x05scope\x18\x02 \x01(\x0e\x32\x0e.arca.v1.Scope\x12\x0c\n\x04user\x18\x03 \x01(\t\x12\x0f\n\x07session\x18\x04 \x01(\t\x12$\n\x04type\x18\x05 \x01(\x0e\x32\x16.arca.v1.NamespaceType\x12\x13\n\x0bname_prefix\x18\x06 \x01(\t\x12>\n\x08metadata\x18\x07 \x03(\x0b\x32,.arca.v1.ListNamespacesRequest.MetadataEntry\x12\x13\n\x0bmime_prefix\x18\n \x01(\t\x12\x11\n\tpage_size\x18\x08 \x01(\r\x12\x12\n\npage_token\x18\t \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Y\n\x16ListNamespacesResponse\x12&\n\nnamespaces\x18\x01 \x03(\x0b\x32\x12.arca.v1.Namespace\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"/\n\x17\x44\x65stroyNamespaceRequest\x12\x14\n\x0cnamespace_id\x18\x01 \x01(\t\"H\n\x18\x44\x65stroyNamespaceResponse\x12\x15\n\rfiles_removed\x18\x01 \x01(\x04\x12\x15\n\rbytes_removed\x18\x02 \x01(\x04\"\xf0\x01\n\x1eUpdateNamespaceMetadataRequest\x12\x14\n\x0cnamespace_id\x18\x01 \x01(\t\x12)\n\x04mode\x18\x02 \x01(\x0e\x32\x1b.arca.v1.MetadataUpdateMode\x12G\n\x08metadata\x18\x03 \x03(\x0b\x32\x35.arca.v1.UpdateNamespaceMetadataRequest.MetadataEntry\x12\x13\n\x0bremove_keys\x18\x04 \x03(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x82\x03\n\x16UpdateNamespaceRequest\x12\x14\n\x0cnamespace_id\x18\x01 \x01(\t\x12\x14\n\x07summary\x18\x02 \x01(\tH\x01\x88\x01\x01\x12)\n\x04mode\x18\x03 \x01(\x0e\x32\x1b.arca.v1.MetadataUpdateMode\x12?\n\x08metadata\x18\x04 \x03(\x0b\x32-.arca.v1.UpdateNamespaceRequest.MetadataEntry\x12\x13\n\x0bremove_keys\x18\x05 \x03(\t\x12/\n\nexpires_in\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00\x12.\n\textend_by\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00\x12\x13\n\tclear_ttl\x18\x08 \x01(\x08H\x00\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x08\n\x06\x65xpiryB\n\n\x08_summary2\xe8\x03\n\x10NamespaceService\x12\x46\n\x0f\x43reateNamespace\x12\x1f.arca.v1.CreateNamespaceRequest\x1a\x12.arca.v1.Namespace\x12@\n\x0cGetNamespace\x12\x1c.arca.v1.GetNamespaceRequest\x1a\x12.arca.v1.Namespace\x12Q\n\x0eListNamespaces\x12\x1e.arca.v1.ListNamespacesRequest\x1a\x1f.arca.v1.ListNamespacesResponse\x12W\n\x10\x44\x65stroyNamespace\x12 .arca.v1.DestroyNamespaceRequest\x1a!.arca.v1.DestroyNamespaceResponse\x12V\n\x17UpdateNamespaceMetadata\x12\'.arca.v1.UpdateNamespaceMetadataRequest\x1a\x12.arca.v1.Namespace\x12\x46\n\x0fUpdateNamespace\x12\x1f.arca.v1.UpdateNamespaceRequest\x1a\x12.arca.v1.Namespaceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,37 +47,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPDATENAMESPACEREQUEST_METADATAENTRY']._loaded_options = None
   _globals['_UPDATENAMESPACEREQUEST_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_NAMESPACE']._serialized_start=124
-  _globals['_NAMESPACE']._serialized_end=582
-  _globals['_NAMESPACE_METADATAENTRY']._serialized_start=535
-  _globals['_NAMESPACE_METADATAENTRY']._serialized_end=582
-  _globals['_INITIALFILE']._serialized_start=585
-  _globals['_INITIALFILE']._serialized_end=773
-  _globals['_INITIALFILE_METADATAENTRY']._serialized_start=535
-  _globals['_INITIALFILE_METADATAENTRY']._serialized_end=582
-  _globals['_CREATENAMESPACEREQUEST']._serialized_start=776
-  _globals['_CREATENAMESPACEREQUEST']._serialized_end=1146
-  _globals['_CREATENAMESPACEREQUEST_METADATAENTRY']._serialized_start=535
-  _globals['_CREATENAMESPACEREQUEST_METADATAENTRY']._serialized_end=582
-  _globals['_GETNAMESPACEREQUEST']._serialized_start=1148
-  _globals['_GETNAMESPACEREQUEST']._serialized_end=1191
-  _globals['_LISTNAMESPACESREQUEST']._serialized_start=1194
-  _globals['_LISTNAMESPACESREQUEST']._serialized_end=1528
-  _globals['_LISTNAMESPACESREQUEST_METADATAENTRY']._serialized_start=535
-  _globals['_LISTNAMESPACESREQUEST_METADATAENTRY']._serialized_end=582
-  _globals['_LISTNAMESPACESRESPONSE']._serialized_start=1530
-  _globals['_LISTNAMESPACESRESPONSE']._serialized_end=1619
-  _globals['_DESTROYNAMESPACEREQUEST']._serialized_start=1621
-  _globals['_DESTROYNAMESPACEREQUEST']._serialized_end=1668
-  _globals['_DESTROYNAMESPACERESPONSE']._serialized_start=1670
-  _globals['_DESTROYNAMESPACERESPONSE']._serialized_end=1742
-  _globals['_UPDATENAMESPACEMETADATAREQUEST']._serialized_start=1745
-  _globals['_UPDATENAMESPACEMETADATAREQUEST']._serialized_end=1985
-  _globals['_UPDATENAMESPACEMETADATAREQUEST_METADATAENTRY']._serialized_start=535
-  _globals['_UPDATENAMESPACEMETADATAREQUEST_METADATAENTRY']._serialized_end=582
-  _globals['_UPDATENAMESPACEREQUEST']._serialized_start=1988
-  _globals['_UPDATENAMESPACEREQUEST']._serialized_end=2374
-  _globals['_UPDATENAMESPACEREQUEST_METADATAENTRY']._serialized_start=535
-  _globals['_UPDATENAMESPACEREQUEST_METADATAENTRY']._serialized_end=582
-  _globals['_NAMESPACESERVICE']._serialized_start=2377
-  _globals['_NAMESPACESERVICE']._serialized_end=2865
+  _globals['_NAMESPACE']._serialized_end=617
+  _globals['_NAMESPACE_METADATAENTRY']._serialized_start=570
+  _globals['_NAMESPACE_METADATAENTRY']._serialized_end=617
+  _globals['_BYTEQUOTA']._serialized_start=619
+  _globals['_BYTEQUOTA']._serialized_end=671
+  _globals['_INITIALFILE']._serialized_start=674
+  _globals['_INITIALFILE']._serialized_end=862
+  _globals['_INITIALFILE_METADATAENTRY']._serialized_start=570
+  _globals['_INITIALFILE_METADATAENTRY']._serialized_end=617
+  _globals['_CREATENAMESPACEREQUEST']._serialized_start=865
+  _globals['_CREATENAMESPACEREQUEST']._serialized_end=1235
+  _globals['_CREATENAMESPACEREQUEST_METADATAENTRY']._serialized_start=570
+  _globals['_CREATENAMESPACEREQUEST_METADATAENTRY']._serialized_end=617
+  _globals['_GETNAMESPACEREQUEST']._serialized_start=1237
+  _globals['_GETNAMESPACEREQUEST']._serialized_end=1280
+  _globals['_LISTNAMESPACESREQUEST']._serialized_start=1283
+  _globals['_LISTNAMESPACESREQUEST']._serialized_end=1617
+  _globals['_LISTNAMESPACESREQUEST_METADATAENTRY']._serialized_start=570
+  _globals['_LISTNAMESPACESREQUEST_METADATAENTRY']._serialized_end=617
+  _globals['_LISTNAMESPACESRESPONSE']._serialized_start=1619
+  _globals['_LISTNAMESPACESRESPONSE']._serialized_end=1708
+  _globals['_DESTROYNAMESPACEREQUEST']._serialized_start=1710
+  _globals['_DESTROYNAMESPACEREQUEST']._serialized_end=1757
+  _globals['_DESTROYNAMESPACERESPONSE']._serialized_start=1759
+  _globals['_DESTROYNAMESPACERESPONSE']._serialized_end=1831
+  _globals['_UPDATENAMESPACEMETADATAREQUEST']._serialized_start=1834
+  _globals['_UPDATENAMESPACEMETADATAREQUEST']._serialized_end=2074
+  _globals['_UPDATENAMESPACEMETADATAREQUEST_METADATAENTRY']._serialized_start=570
+  _globals['_UPDATENAMESPACEMETADATAREQUEST_METADATAENTRY']._serialized_end=617
+  _globals['_UPDATENAMESPACEREQUEST']._serialized_start=2077
+  _globals['_UPDATENAMESPACEREQUEST']._serialized_end=2463
+  _globals['_UPDATENAMESPACEREQUEST_METADATAENTRY']._serialized_start=570
+  _globals['_UPDATENAMESPACEREQUEST_METADATAENTRY']._serialized_end=617
+  _globals['_NAMESPACESERVICE']._serialized_start=2466
+  _globals['_NAMESPACESERVICE']._serialized_end=2954
 # @@protoc_insertion_point(module_scope)

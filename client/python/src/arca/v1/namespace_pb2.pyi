@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Namespace(_message.Message):
-    __slots__ = ("namespace_id", "type", "scope", "name", "owner", "metadata", "created_at", "expires_at", "backend", "grid_prefix", "file_count", "total_bytes", "summary", "writable")
+    __slots__ = ("namespace_id", "type", "scope", "name", "owner", "metadata", "created_at", "expires_at", "backend", "grid_prefix", "file_count", "total_bytes", "summary", "writable", "quota")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,7 @@ class Namespace(_message.Message):
     TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     WRITABLE_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_FIELD_NUMBER: _ClassVar[int]
     namespace_id: str
     type: _common_pb2.NamespaceType
     scope: _common_pb2.Scope
@@ -48,7 +49,16 @@ class Namespace(_message.Message):
     total_bytes: int
     summary: str
     writable: bool
-    def __init__(self, namespace_id: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.NamespaceType, str]] = ..., scope: _Optional[_Union[_common_pb2.Scope, str]] = ..., name: _Optional[str] = ..., owner: _Optional[_Union[_common_pb2.Owner, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., backend: _Optional[str] = ..., grid_prefix: _Optional[str] = ..., file_count: _Optional[int] = ..., total_bytes: _Optional[int] = ..., summary: _Optional[str] = ..., writable: _Optional[bool] = ...) -> None: ...
+    quota: ByteQuota
+    def __init__(self, namespace_id: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.NamespaceType, str]] = ..., scope: _Optional[_Union[_common_pb2.Scope, str]] = ..., name: _Optional[str] = ..., owner: _Optional[_Union[_common_pb2.Owner, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., backend: _Optional[str] = ..., grid_prefix: _Optional[str] = ..., file_count: _Optional[int] = ..., total_bytes: _Optional[int] = ..., summary: _Optional[str] = ..., writable: _Optional[bool] = ..., quota: _Optional[_Union[ByteQuota, _Mapping]] = ...) -> None: ...
+
+class ByteQuota(_message.Message):
+    __slots__ = ("used_bytes", "limit_bytes")
+    USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    used_bytes: int
+    limit_bytes: int
+    def __init__(self, used_bytes: _Optional[int] = ..., limit_bytes: _Optional[int] = ...) -> None: ...
 
 class InitialFile(_message.Message):
     __slots__ = ("path", "data", "mime_type", "metadata", "expected_sha256")
