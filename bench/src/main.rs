@@ -11,14 +11,15 @@
 //! 4. checkpoint create and restore on 10,000-file workspaces of 10 MiB and
 //!    of 1 GiB (their cost must follow entries, not bytes);
 //! 5. the S3 backend against moto, beside the filesystem backend;
-//! 6. the Python SDK: its 256 MiB transfer beside the Rust client's (in the
+//! 6. the mounts (WebDAV, FUSE) beside gRPC: see [`mounts`];
+//! 7. the Python SDK: its 256 MiB transfer beside the Rust client's (in the
 //!    transfer section), and 1 KiB store/retrieve by 64 asyncio tasks
 //!    against a durable filesystem server beside the reference library
 //!    (chuk-artifacts, in-process) on the same workload.
 //!
 //! Usage: `cargo run --release -p arca-bench -- [--size-mib N] [--small N]
 //! [--tree N] [--runs N] [--s3-size-mib N] [--s3-small N] [--python-small N]
-//! [--only transfer|small|tree|checkpoints|s3|python|postgres]`. Transfers run
+//! [--only transfer|small|tree|checkpoints|s3|python|postgres|mounts]`. Transfers run
 //! `--runs` times (default 3), interleaved with their ceilings.
 
 use std::io::{BufRead, BufReader, Write};
@@ -32,6 +33,7 @@ use futures::StreamExt;
 use serde_json::json;
 
 mod metadata;
+mod mounts;
 mod postgres;
 mod python;
 mod s3;
@@ -159,6 +161,11 @@ impl Process {
         };
         std::thread::spawn(move || for _ in lines {});
         Process { child, addr }
+    }
+
+    /// The process id.
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Peak resident set size so far, in MiB (VmHWM).
@@ -691,6 +698,9 @@ fn main() {
         }
         if run("postgres") {
             postgres::engines(args.small).await;
+        }
+        if run("mounts") {
+            mounts::mounts(args.size_mib, args.runs).await;
         }
     });
 }
