@@ -292,6 +292,26 @@ async fn presigned_urls_over_tls_serve_http1_clients() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with("hello over https"), "{answer}");
+
+    // WebDAV on the same TLS port, to the same HTTP/1.1-only client.
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut stream = connector.connect(name, tcp).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "GET /dav/{ns}/hello.txt HTTP/1.1\r\nHost: localhost\r\n\
+                 Authorization: Bearer {APP}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("hello over https"), "{answer}");
     let _ = stop.send(());
     task.await.unwrap().unwrap();
 }
