@@ -13,15 +13,29 @@ use std::time::{Duration, Instant};
 use arca_client::{Client, TransferOptions, pb};
 use serde_json::json;
 
-use crate::{BENCH_SECRET, MIB, best, connect, emit, mb_per_s, median, round2, start_arca, workspace};
+use crate::{
+    BENCH_SECRET, MIB, best, connect, emit, mb_per_s, median, round2, start_arca, workspace,
+};
 
 fn arca_cli_binary() -> PathBuf {
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--release", "-p", "arca-client", "--bin", "arca"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "arca-client",
+            "--bin",
+            "arca",
+        ])
         .status()
         .expect("cargo build arca");
     assert!(status.success());
-    std::env::current_exe().unwrap().parent().unwrap().join("arca")
+    std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("arca")
 }
 
 fn peak_rss_mib(pid: u32) -> f64 {
@@ -51,7 +65,14 @@ impl Mount {
     fn start(addr: &str, ns: &str, point: &Path) -> Mount {
         std::fs::create_dir_all(point).unwrap();
         let child = Command::new(arca_cli_binary())
-            .args(["--addr", &format!("http://{addr}"), "--token", BENCH_SECRET, "mount", ns])
+            .args([
+                "--addr",
+                &format!("http://{addr}"),
+                "--token",
+                BENCH_SECRET,
+                "mount",
+                ns,
+            ])
             .arg(point)
             .stderr(Stdio::null())
             .spawn()
@@ -288,7 +309,10 @@ pub async fn mounts(size_mib: u64, runs: usize) {
     for _ in 0..runs.max(1) {
         // Past the mount's cache TTL: every run asks the server.
         tokio::time::sleep(Duration::from_millis(1100)).await;
-        ls.push(timed_sh(&format!("ls -lR {}/tree > /dev/null", point.display())));
+        ls.push(timed_sh(&format!(
+            "ls -lR {}/tree > /dev/null",
+            point.display()
+        )));
     }
     emit(json!({
         "figure": "fuse_metadata",

@@ -500,7 +500,10 @@ async fn signals_save_open_files_and_kills_leave_no_hung_mount() {
     let _ = holder.kill().await;
 
     let mut mount = Mount::start(&server, APP, &ns, &[]).await;
-    assert_eq!(sh(mount.path(), "cat held.txt").await, "written, not closed");
+    assert_eq!(
+        sh(mount.path(), "cat held.txt").await,
+        "written, not closed"
+    );
     mount.signal("-KILL");
     let _ = mount.child.wait().await;
     let mut gone = false;
