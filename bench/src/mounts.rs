@@ -86,6 +86,9 @@ impl Mount {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("the mount did not appear");
     }
 
