@@ -22,6 +22,7 @@ pub mod grid;
 pub mod ids;
 pub mod meta;
 pub mod metrics;
+pub mod mime;
 pub mod paths;
 pub mod presign;
 pub mod webdav;

@@ -614,7 +614,115 @@ async fn metadata_set_and_get(backend: Backend) {
     );
 }
 
+/// A file written without a MIME type gets the one its name suggests, on
+/// every write path (unary, batch, streamed, presigned, a namespace's first
+/// file); a type the writer names is kept.
+async fn types_are_guessed_from_names(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let ns = server.workspace().await;
+    let mut files = server.client.files.clone();
+    let mime = |entry: pb::Entry| entry.mime_type;
+    let written = files
+        .write_file(write_req(&ns, "notes.txt", b"hi"))
+        .await
+        .unwrap();
+    assert_eq!(mime(written.into_inner().entry.unwrap()), "text/plain");
+    let named = pb::WriteFileRequest {
+        mime_type: "application/x-custom".into(),
+        ..write_req(&ns, "custom.txt", b"hi")
+    };
+    let written = files.write_file(named).await.unwrap();
+    assert_eq!(
+        mime(written.into_inner().entry.unwrap()),
+        "application/x-custom"
+    );
+    let batch = files
+        .batch_write(pb::BatchWriteRequest {
+            namespace_id: ns.clone(),
+            items: vec![
+                write_req(&ns, "data/Table.CSV", b"a,b"),
+                write_req(&ns, "Makefile", b"all:"),
+            ],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(batch.results.len(), 2);
+    let stat = |path: &'static str| {
+        let mut files = server.client.files.clone();
+        let ns = ns.clone();
+        async move {
+            files
+                .stat(pb::StatRequest {
+                    namespace_id: ns,
+                    path: path.into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .mime_type
+        }
+    };
+    assert_eq!(stat("data/Table.CSV").await, "text/csv");
+    assert_eq!(stat("Makefile").await, "application/octet-stream");
+    let start = pb::UploadStart {
+        namespace_id: ns.clone(),
+        path: "src/main.py".into(),
+        ..Default::default()
+    };
+    let uploaded = server
+        .client
+        .upload_bytes(start, bytes::Bytes::from_static(b"print(1)"), 4)
+        .await
+        .unwrap();
+    assert_eq!(uploaded.mime_type, "text/x-python");
+    let plan = server
+        .client
+        .presign_upload(&ns, "report.pdf", None, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let put = arca_tests::http(&plan.method, &plan.parts[0].url, &[], b"%PDF-1.7".to_vec()).await;
+    assert!(put.status < 300, "{}", put.status);
+    let finalized = server
+        .client
+        .finalize_upload(&plan.upload_id, None, Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(finalized.mime_type, "application/pdf");
+    let blob = server
+        .client
+        .namespaces
+        .clone()
+        .create_namespace(pb::CreateNamespaceRequest {
+            r#type: pb::NamespaceType::Blob as i32,
+            scope: pb::Scope::User as i32,
+            owner: Some(pb::Owner {
+                user: "alice".into(),
+                ..Default::default()
+            }),
+            initial_file: Some(pb::InitialFile {
+                path: "readme.md".into(),
+                data: b"# hi".to_vec().into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = files
+        .stat(pb::StatRequest {
+            namespace_id: blob.namespace_id,
+            path: "readme.md".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.mime_type, "text/markdown");
+}
+
 on_every_backend!(
+    types_are_guessed_from_names,
     write_read_round_trip_and_ranges,
     overwrite_and_preconditions,
     bad_paths_are_refused,

@@ -399,7 +399,17 @@ async fn find_with_filters(backend: Backend) {
                 .unwrap()
                 .into_inner()
         ),
-        vec!["a/tagged.py"]
+        // Types named at write time and types guessed from names alike.
+        vec![
+            "a-b/q.md",
+            "a.txt",
+            "a/sub/z.py",
+            "a/tagged.py",
+            "a/x.py",
+            "a/y.txt",
+            "b/deep/er/w.py",
+            "top.py"
+        ]
     );
     assert_eq!(
         paths(

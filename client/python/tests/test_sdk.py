@@ -185,6 +185,27 @@ async def test_sessions_and_their_tokens(client: Any, server: Server) -> None:
             await dave.get_session()
 
 
+async def test_named_sessions_and_aborted_uploads(client: Any, server: Server) -> None:
+    name = f"chat-{os.urandom(4).hex()}"  # the sync and async runs share a server
+    first = await client.open_session("frank", ttl=600, name=name)
+    again = await client.open_session("frank", ttl=60, name=name)
+    assert again.reopened and not first.reopened and again.session.name == name
+    assert again.session.session_id == first.session.session_id and again.token != first.token
+    for token in (first.token, again.token):
+        async with arca.connect(server.address, token) as frank:
+            assert (await frank.get_session()).session_id == first.session.session_id
+    ns = await workspace(client)
+    plan = await client.presign_upload_file(ns, "never.bin", total_size=5, expires=60)
+    assert await client.abort_upload(plan.upload_id) == 0
+    with pytest.raises(arca.NotFound):
+        await client.finalize_upload(plan.upload_id)
+    with pytest.raises(arca.NotFound):
+        await client.abort_upload(plan.upload_id)
+    # A file named without a MIME type gets the one its name suggests.
+    await client.write_file(ns, "notes.md", b"# notes")
+    assert (await client.stat(ns, "notes.md")).mime_type == "text/markdown"
+
+
 async def test_presigned_urls(client: Any) -> None:
     ns = await workspace(client)
     await client.write_file(ns, "page.html", b"<h1>hi</h1>", mime_type="text/html")

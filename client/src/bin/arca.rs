@@ -346,6 +346,10 @@ enum SessionCommand {
         /// Lease in seconds.
         #[arg(long)]
         ttl: Option<u64>,
+        /// A name (a conversation or workflow id): opening it again while
+        /// its session lives returns that session with a new token.
+        #[arg(long, default_value = "")]
+        name: String,
     },
     /// Renew a session (default: the caller's own).
     Renew {
@@ -1320,19 +1324,19 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Session(command) => {
             let mut sessions = client.sessions.clone();
             match command {
-                SessionCommand::Open { user, ttl } => {
+                SessionCommand::Open { user, ttl, name } => {
                     let opened = sessions
                         .open_session(pb::OpenSessionRequest {
                             user,
                             ttl: seconds(ttl),
                             sandbox: String::new(),
+                            name,
                         })
                         .await?
                         .into_inner();
                     let id = opened.session.map(|s| s.session_id).unwrap_or_default();
-                    out.show(json!({"session_id": id, "token": opened.token}), || {
-                        format!("{id}\n{}", opened.token)
-                    });
+                    let shown = json!({"session_id": id, "token": opened.token, "reopened": opened.reopened});
+                    out.show(shown, || format!("{id}\n{}", opened.token));
                 }
                 SessionCommand::Renew { session, ttl } => {
                     let renewed = sessions

@@ -141,6 +141,7 @@ pub async fn mount(
             .map_err(|e| MountError::Fuse(std::io::Error::other(e)))?
             .map_err(MountError::Fuse)?
     };
+    let _watchdog = unmount_when_gone(&mountpoint_shown);
     let mut session = session;
     let mut unmounter = session.unmount_callable();
     // Its own thread, not the runtime's blocking pool: the runtime waits
@@ -191,6 +192,37 @@ pub async fn mount(
             "the FUSE session ended unexpectedly",
         ))),
     }
+}
+
+/// A second guard against a hung mount point after `kill -9`, besides
+/// fusermount3's auto-unmount: its helper gives up when the mount process
+/// dies while a request is in flight (it then finds the mount neither
+/// alive nor disconnected; seen here under load). A detached shell waits
+/// for EOF on a pipe only this process holds, then unmounts lazily; the
+/// pipe closes however this process ends. After a clean exit the mount is
+/// already gone and the unmount is a quiet no-op.
+fn unmount_when_gone(mountpoint: &Path) -> Option<std::process::ChildStdin> {
+    let script = "read -r _; exec fusermount3 -u -z -q -- \"$0\" 2>/dev/null";
+    let spawn = |detach: bool| {
+        let mut command = if detach {
+            let mut c = std::process::Command::new("setsid");
+            c.arg("sh");
+            c
+        } else {
+            std::process::Command::new("sh")
+        };
+        command
+            .arg("-c")
+            .arg(script)
+            .arg(mountpoint)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+    };
+    // Its own session, so a signal to this process group spares it.
+    let mut child = spawn(true).or_else(|_| spawn(false)).ok()?;
+    child.stdin.take()
 }
 
 /// Unmounts even while files are open (a lazy unmount: the mount point is

@@ -258,6 +258,19 @@ impl FileService for FileApi {
     }
 
     #[tracing::instrument(skip_all, err)]
+    async fn abort_upload(
+        &self,
+        request: Request<pb::AbortUploadRequest>,
+    ) -> Result<Response<pb::AbortUploadResponse>, Status> {
+        let who = caller(&request)?;
+        let r = request.into_inner();
+        let discarded = self.core.abort_upload(&who, &r.upload_id).await?;
+        Ok(Response::new(pb::AbortUploadResponse {
+            discarded_bytes: discarded,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, err)]
     async fn copy(&self, request: Request<pb::CopyRequest>) -> Result<Response<pb::Entry>, Status> {
         let who = caller(&request)?;
         let r = request.into_inner();

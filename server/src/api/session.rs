@@ -39,6 +39,7 @@ fn session((id, r): &Session) -> pb::Session {
         user: r.user.clone(),
         created_at: Some(convert::timestamp(r.created_ms)),
         expires_at: Some(convert::timestamp(r.expires_ms)),
+        name: r.name.clone(),
     }
 }
 
@@ -51,13 +52,14 @@ impl SessionService for SessionApi {
     ) -> Result<Response<pb::OpenSessionResponse>, Status> {
         let who = caller(&request)?;
         let r = request.into_inner();
-        let (opened, token) = self
+        let (opened, token, reopened) = self
             .core
-            .open_session(&who, &r.user, ttl(r.ttl)?, &r.sandbox)
+            .open_session(&who, &r.user, ttl(r.ttl)?, &r.sandbox, &r.name)
             .await?;
         Ok(Response::new(pb::OpenSessionResponse {
             session: Some(session(&opened)),
             token,
+            reopened,
         }))
     }
 

@@ -93,7 +93,7 @@ impl Core {
     ) -> Result<EntryRecord> {
         validate_server_id("namespace", ns_id)?;
         let path = paths::normalize_file(raw_path, self.config.limits.paths())?;
-        let opts = opts.validated()?;
+        let opts = opts.validated_for(&path)?;
         let sha256 =
             self.small_content_sha256(&data, opts.expected_sha256.as_deref(), "use Upload")?;
         // Fail early, before any bytes move, on what can be known now.

@@ -131,11 +131,12 @@ pub struct WriteOptions {
 }
 
 impl WriteOptions {
-    /// Validates and normalises the options.
-    pub fn validated(mut self) -> Result<Self> {
+    /// Validates and normalises the options of a write of `path`: a file
+    /// written without a MIME type gets the one its name suggests.
+    pub fn validated_for(mut self, path: &str) -> Result<Self> {
         validate_metadata(&self.metadata)?;
         if self.mime_type.is_empty() {
-            self.mime_type = DEFAULT_MIME.to_owned();
+            self.mime_type = crate::mime::guess(path).to_owned();
         }
         if self.mime_type.len() > 255 || self.mime_type.chars().any(char::is_control) {
             return Err(invalid(

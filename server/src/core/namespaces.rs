@@ -362,7 +362,7 @@ impl Core {
                 "a BLOB namespace holds one file at its top level; it has no directories",
             ));
         }
-        let opts = file.opts.validated()?;
+        let opts = file.opts.validated_for(&path)?;
         let sha256 = self.small_content_sha256(
             &file.data,
             opts.expected_sha256.as_deref(),

@@ -168,7 +168,7 @@ impl Core {
         validate_server_id("namespace", ns_id)?;
         let expiry = self.signer.expiry(expires_in_secs)?;
         let path = crate::paths::normalize_file(raw_path, self.config.limits.paths())?;
-        let opts = opts.validated()?;
+        let opts = opts.validated_for(&path)?;
         let ns = self
             .check_write_target(who, ns_id, &path, opts.precondition)
             .await?;

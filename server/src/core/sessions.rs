@@ -19,6 +19,23 @@ use crate::meta::{self, SessionRecord, Span, Step};
 /// A session with its id.
 pub type Session = (String, SessionRecord);
 
+/// Tokens a named session keeps besides its first (each reopening adds
+/// one; the oldest goes first).
+const MAX_EXTRA_TOKENS: usize = 16;
+/// Longest session name, in bytes.
+const MAX_SESSION_NAME: usize = 128;
+
+/// A session name: empty (none), or 1 to 128 bytes without control
+/// characters.
+fn validate_session_name(name: &str) -> Result<()> {
+    if name.len() > MAX_SESSION_NAME || name.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "a session name is at most {MAX_SESSION_NAME} bytes without control characters"
+        )));
+    }
+    Ok(())
+}
+
 impl Core {
     /// Resolves a bearer secret: an API key, else a live session token.
     pub async fn authenticate(&self, secret: &str) -> Result<Identity> {
@@ -38,7 +55,8 @@ impl Core {
             .await?;
         match session {
             Some((id, record))
-                if record.expires_ms > meta::now_ms() && record.token_sha256 == hash =>
+                if record.expires_ms > meta::now_ms()
+                    && (record.token_sha256 == hash || record.more_tokens.contains(&hash)) =>
             {
                 Ok(Identity {
                     sandbox: record.sandbox,
@@ -73,14 +91,17 @@ impl Core {
             .saturating_add(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)))
     }
 
-    /// Opens a session for `user`; returns it and its bearer token.
+    /// Opens a session for `user`; returns it, its bearer token, and
+    /// whether a live session of that `name` was returned instead of a new
+    /// one (with a new token).
     pub async fn open_session(
         &self,
         who: &Identity,
         user: &str,
         ttl: Option<Duration>,
         sandbox: &str,
-    ) -> Result<(Session, String)> {
+        name: &str,
+    ) -> Result<(Session, String, bool)> {
         let sandbox = if sandbox.is_empty() {
             who.sandbox.clone()
         } else {
@@ -94,23 +115,53 @@ impl Core {
             }
             validate_id("user", user)?;
             validate_id("sandbox", &sandbox)?;
+            validate_session_name(name)?;
+            // Made before the job, so a re-run of the job uses the same ones.
             let token = new_secret("arca_st_")?;
-            let id = new_id();
-            let record = SessionRecord {
+            let fresh_id = new_id();
+            let now = meta::now_ms();
+            let fresh = SessionRecord {
                 sandbox: sandbox.clone(),
                 user: user.to_owned(),
                 token_sha256: sha256_hex(&token),
-                created_ms: meta::now_ms(),
+                created_ms: now,
                 expires_ms: self.session_lease(ttl)?,
+                name: name.to_owned(),
+                more_tokens: Vec::new(),
             };
-            let (stored, key) = (record.clone(), id.clone());
-            self.meta
+            let opened = self
+                .meta
                 .write(move |txn| {
-                    txn.put(&meta::SESSION_TOKENS, &stored.token_sha256, &key)?;
-                    txn.put(&meta::SESSIONS, &key, &stored)
+                    let name_key = (
+                        fresh.sandbox.as_str(),
+                        fresh.user.as_str(),
+                        fresh.name.as_str(),
+                    );
+                    if !fresh.name.is_empty()
+                        && let Some(id) = txn.get(&meta::SESSION_NAMES, name_key)?
+                        && let Some(mut live) = txn.get(&meta::SESSIONS, &id)?
+                        && live.expires_ms > meta::now_ms()
+                    {
+                        // The same session, one more token.
+                        live.more_tokens.push(fresh.token_sha256.clone());
+                        while live.more_tokens.len() > MAX_EXTRA_TOKENS {
+                            let oldest = live.more_tokens.remove(0);
+                            txn.delete(&meta::SESSION_TOKENS, &oldest)?;
+                        }
+                        live.expires_ms = live.expires_ms.max(fresh.expires_ms);
+                        txn.put(&meta::SESSION_TOKENS, &fresh.token_sha256, &id)?;
+                        txn.put(&meta::SESSIONS, &id, &live)?;
+                        return Ok(((id, live), true));
+                    }
+                    txn.put(&meta::SESSION_TOKENS, &fresh.token_sha256, &fresh_id)?;
+                    txn.put(&meta::SESSIONS, &fresh_id, &fresh)?;
+                    if !fresh.name.is_empty() {
+                        txn.put(&meta::SESSION_NAMES, name_key, &fresh_id)?;
+                    }
+                    Ok(((fresh_id.clone(), fresh.clone()), false))
                 })
                 .await?;
-            Ok(((id, record), token))
+            Ok((opened.0, token, opened.1))
         }
         .await;
         access::audit(who, "OpenSession", "", &result);
@@ -205,6 +256,20 @@ impl Core {
                 if let Some(record) = txn.get(&meta::SESSIONS, &key)? {
                     txn.delete(&meta::SESSIONS, &key)?;
                     txn.delete(&meta::SESSION_TOKENS, &record.token_sha256)?;
+                    for token in &record.more_tokens {
+                        txn.delete(&meta::SESSION_TOKENS, token)?;
+                    }
+                    // The name is free again, unless it names a newer session.
+                    let name_key = (
+                        record.sandbox.as_str(),
+                        record.user.as_str(),
+                        record.name.as_str(),
+                    );
+                    if !record.name.is_empty()
+                        && txn.get(&meta::SESSION_NAMES, name_key)?.as_deref() == Some(key.as_str())
+                    {
+                        txn.delete(&meta::SESSION_NAMES, name_key)?;
+                    }
                 }
                 Ok(())
             })

@@ -111,7 +111,7 @@ impl Core {
     ) -> Result<Started> {
         validate_server_id("namespace", ns_id)?;
         let path = crate::paths::normalize_file(raw_path, self.config.limits.paths())?;
-        let opts = opts.validated()?;
+        let opts = opts.validated_for(&path)?;
         let ns = self
             .check_write_target(who, ns_id, &path, opts.precondition)
             .await?;
@@ -224,6 +224,25 @@ impl Core {
             return Err(unknown_upload(upload_id));
         }
         Ok(record)
+    }
+
+    /// Ends an unfinished upload now: its staged content and record go,
+    /// nothing is committed. Returns the bytes it had staged. Refused, as
+    /// for a resume, to anyone who may not write its target; ABORTED while
+    /// a stream or a presigned request holds it.
+    pub async fn abort_upload(self: &Arc<Self>, who: &Identity, upload_id: &str) -> Result<u64> {
+        validate_server_id("upload", upload_id)?;
+        let record = self.owned_upload(who, upload_id).await?;
+        self.claim_upload(upload_id)?;
+        let result = discard_upload(self, upload_id, &record, false)
+            .await
+            .map(|_| record.persisted);
+        self.release_upload(upload_id);
+        super::access::audit(who, "AbortUpload", &record.namespace_id, &result);
+        if result.is_ok() {
+            tracing::info!(upload = %upload_id, "upload aborted by its uploader");
+        }
+        result
     }
 
     /// Reattaches a broken upload to a new stream, at its persisted offset.

@@ -201,6 +201,13 @@ pub struct SessionRecord {
     /// When its lease runs out, ms since the epoch.
     #[prost(int64, tag = "5")]
     pub expires_ms: i64,
+    /// The caller's name for it (empty: none).
+    #[prost(string, tag = "6")]
+    pub name: String,
+    /// SHA-256s of the tokens issued when its name was opened again,
+    /// oldest first (bounded).
+    #[prost(string, repeated, tag = "7")]
+    pub more_tokens: Vec<String>,
 }
 
 /// Bytes and namespaces held by a sandbox or a user, for quotas.

@@ -160,6 +160,8 @@ pub const UPLOADS: Table<Str, Proto<UploadRecord>> = Table::new("uploads");
 pub const SESSIONS: Table<Str, Proto<SessionRecord>> = Table::new("sessions");
 /// SHA-256 of a session token → session id.
 pub const SESSION_TOKENS: Table<Str, Text> = Table::new("session_tokens");
+/// (sandbox, user, name) to the id of the session opened with that name.
+pub const SESSION_NAMES: Table<Str3, Text> = Table::new("session_names");
 /// `{sandbox}` or `{sandbox}/{user}` → [`UsageRecord`].
 pub const USAGE: Table<Str, Proto<UsageRecord>> = Table::new("usage");
 /// (namespace id, checkpoint id) → [`CheckpointRecord`].
@@ -180,6 +182,7 @@ pub const ALL: &[&str] = &[
     UPLOADS.name,
     SESSIONS.name,
     SESSION_TOKENS.name,
+    SESSION_NAMES.name,
     USAGE.name,
     CHECKPOINTS.name,
     CHECKPOINT_ENTRIES.name,

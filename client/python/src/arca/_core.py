@@ -416,17 +416,27 @@ class CoreCalls:
                                                         to_checkpoint_id=to_checkpoint_id)
         return Diff.from_pb(await self._rpc.call(CS + "DiffCheckpoints", request, checkpoint_pb2.DiffCheckpointsResponse))
 
+    async def abort_upload(self, upload_id: str) -> int:
+        """Ends an unfinished streamed or presigned upload now (its staged
+        bytes deleted, nothing committed); returns the bytes it had staged."""
+        request = file_pb2.AbortUploadRequest(upload_id=upload_id)
+        answer = await self._rpc.call(FS + "AbortUpload", request, file_pb2.AbortUploadResponse)
+        return int(answer.discarded_bytes)
+
     # ------------------------------------------------------------ sessions
 
-    async def open_session(self, user_id: str, ttl: Optional[Seconds] = None, *, sandbox: str = "") -> OpenedSession:
+    async def open_session(self, user_id: str, ttl: Optional[Seconds] = None, *, sandbox: str = "",
+                           name: str = "") -> OpenedSession:
         """Opens a session lease for a user (keys only); its token is shown
         only here. This is the safe form of the reference's caller-chosen
-        `session_id` strings: ids are the server's, tokens are secrets."""
-        request = session_pb2.OpenSessionRequest(user=user_id, sandbox=sandbox)
+        `session_id` strings: ids are the server's, tokens are secrets. With
+        a `name` (a conversation or workflow id), opening it again while the
+        session lives returns that session with a new token."""
+        request = session_pb2.OpenSessionRequest(user=user_id, sandbox=sandbox, name=name)
         if ttl is not None:
             request.ttl.CopyFrom(duration(ttl))
         answer = await self._rpc.call(SS + "OpenSession", request, session_pb2.OpenSessionResponse)
-        return OpenedSession(SessionInfo.from_pb(answer.session), answer.token)
+        return OpenedSession(SessionInfo.from_pb(answer.session), answer.token, answer.reopened)
 
     async def renew_session(self, session_id: str = "", ttl: Optional[Seconds] = None) -> SessionInfo:
         """Extends a lease (empty id: the caller's own session)."""

@@ -90,7 +90,7 @@ class ArtifactCalls(CoreCalls):
         self,
         data: Union[bytes, str],
         *,
-        mime: str = "application/octet-stream",
+        mime: str = "",
         summary: str = "",
         filename: Optional[str] = None,
         meta: Optional[dict[str, str]] = None,
@@ -144,7 +144,7 @@ class ArtifactCalls(CoreCalls):
         async def one(item: dict[str, Any]) -> Optional[str]:
             try:
                 return await self.store(
-                    item["data"], mime=item.get("mime", "application/octet-stream"), summary=item.get("summary", ""),
+                    item["data"], mime=item.get("mime", ""), summary=item.get("summary", ""),
                     filename=item.get("filename"), meta=item.get("meta"), ttl=item.get("ttl", ttl), scope=scope,
                     user_id=user_id, session_id=session_id,
                 )
@@ -298,7 +298,7 @@ class ArtifactCalls(CoreCalls):
         self,
         session_id: Optional[str] = None,
         filename: Optional[str] = None,
-        mime_type: str = "application/octet-stream",
+        mime_type: str = "",
         expires: int = 1800,
         *,
         user_id: Optional[str] = None,

@@ -184,6 +184,7 @@ class Client:
     open_session = _blocking(AsyncClient.open_session)
     renew_session = _blocking(AsyncClient.renew_session)
     close_session = _blocking(AsyncClient.close_session)
+    abort_upload = _blocking(AsyncClient.abort_upload)
     get_session = _blocking(AsyncClient.get_session)
     list_sessions = _blocking(AsyncClient.list_sessions)
     # presigned URLs

@@ -240,6 +240,7 @@ class SessionInfo:
     user_id: str
     created_at: Optional[_dt.datetime]
     expires_at: Optional[_dt.datetime]
+    name: str = ""
 
     @classmethod
     def from_pb(cls, s: session_pb2.Session) -> "SessionInfo":
@@ -249,15 +250,18 @@ class SessionInfo:
             user_id=s.user,
             created_at=_time(s.created_at, s.HasField("created_at")),
             expires_at=_time(s.expires_at, s.HasField("expires_at")),
+            name=s.name,
         )
 
 
 @dataclass(frozen=True)
 class OpenedSession:
-    """A newly opened session and its bearer token (shown only once)."""
+    """A newly opened session and its bearer token (shown only once);
+    `reopened` when a live session of the requested name was returned."""
 
     session: SessionInfo
     token: str
+    reopened: bool = False
 
 
 @dataclass(frozen=True)

@@ -330,6 +330,18 @@ class RemoveResponse(_message.Message):
     entries_removed: int
     def __init__(self, entries_removed: _Optional[int] = ...) -> None: ...
 
+class AbortUploadRequest(_message.Message):
+    __slots__ = ("upload_id",)
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    def __init__(self, upload_id: _Optional[str] = ...) -> None: ...
+
+class AbortUploadResponse(_message.Message):
+    __slots__ = ("discarded_bytes",)
+    DISCARDED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    discarded_bytes: int
+    def __init__(self, discarded_bytes: _Optional[int] = ...) -> None: ...
+
 class CopyRequest(_message.Message):
     __slots__ = ("namespace_id", "source", "destination", "overwrite", "parents")
     NAMESPACE_ID_FIELD_NUMBER: _ClassVar[int]

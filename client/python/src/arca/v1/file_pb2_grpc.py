@@ -116,6 +116,11 @@ class FileServiceStub:
                 request_serializer=arca_dot_v1_dot_file__pb2.GetMetadataRequest.SerializeToString,
                 response_deserializer=arca_dot_v1_dot_file__pb2.GetMetadataResponse.FromString,
                 _registered_method=True)
+        self.AbortUpload = channel.unary_unary(
+                '/arca.v1.FileService/AbortUpload',
+                request_serializer=arca_dot_v1_dot_file__pb2.AbortUploadRequest.SerializeToString,
+                response_deserializer=arca_dot_v1_dot_file__pb2.AbortUploadResponse.FromString,
+                _registered_method=True)
 
 
 class FileServiceServicer:
@@ -241,6 +246,22 @@ class FileServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AbortUpload(self, request, context):
+        """Ends an unfinished upload at once, streamed (not attached to a stream
+        now) or presigned: its staged bytes are deleted (an S3 multipart
+        upload is aborted), nothing is committed, and its id stops working,
+        instead of waiting for its lease to run out. For any caller who may
+        write the upload's target; to anyone else, and for an id that is
+        unknown, finished or expired, the one same NOT_FOUND. An upload a
+        stream or a presigned request holds right now is ABORTED (retry when
+        that ends). A presigned URL that S3 signed stays valid until it
+        expires (S3 cannot revoke it): what it stores after the abort is never
+        committed, and the reclaimer's orphan sweep deletes it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FileServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -323,6 +344,11 @@ def add_FileServiceServicer_to_server(servicer, server):
                     servicer.GetMetadata,
                     request_deserializer=arca_dot_v1_dot_file__pb2.GetMetadataRequest.FromString,
                     response_serializer=arca_dot_v1_dot_file__pb2.GetMetadataResponse.SerializeToString,
+            ),
+            'AbortUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.AbortUpload,
+                    request_deserializer=arca_dot_v1_dot_file__pb2.AbortUploadRequest.FromString,
+                    response_serializer=arca_dot_v1_dot_file__pb2.AbortUploadResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -758,6 +784,33 @@ class FileService:
             '/arca.v1.FileService/GetMetadata',
             arca_dot_v1_dot_file__pb2.GetMetadataRequest.SerializeToString,
             arca_dot_v1_dot_file__pb2.GetMetadataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AbortUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/arca.v1.FileService/AbortUpload',
+            arca_dot_v1_dot_file__pb2.AbortUploadRequest.SerializeToString,
+            arca_dot_v1_dot_file__pb2.AbortUploadResponse.FromString,
             options,
             channel_credentials,
             insecure,

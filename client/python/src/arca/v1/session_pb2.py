@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61rca/v1/session.proto\x12\x07\x61rca.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x01\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07sandbox\x18\x02 \x01(\t\x12\x0c\n\x04user\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"[\n\x12OpenSessionRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12&\n\x03ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07sandbox\x18\x03 \x01(\t\"G\n\x13OpenSessionResponse\x12!\n\x07session\x18\x01 \x01(\x0b\x32\x10.arca.v1.Session\x12\r\n\x05token\x18\x02 \x01(\t\"Q\n\x13RenewSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12&\n\x03ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\")\n\x13\x43loseSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"4\n\x14\x43loseSessionResponse\x12\x1c\n\x14namespaces_destroyed\x18\x01 \x01(\x04\"\'\n\x11GetSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"J\n\x13ListSessionsRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"S\n\x14ListSessionsResponse\x12\"\n\x08sessions\x18\x01 \x03(\x0b\x32\x10.arca.v1.Session\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf0\x02\n\x0eSessionService\x12H\n\x0bOpenSession\x12\x1b.arca.v1.OpenSessionRequest\x1a\x1c.arca.v1.OpenSessionResponse\x12>\n\x0cRenewSession\x12\x1c.arca.v1.RenewSessionRequest\x1a\x10.arca.v1.Session\x12K\n\x0c\x43loseSession\x12\x1c.arca.v1.CloseSessionRequest\x1a\x1d.arca.v1.CloseSessionResponse\x12:\n\nGetSession\x12\x1a.arca.v1.GetSessionRequest\x1a\x10.arca.v1.Session\x12K\n\x0cListSessions\x12\x1c.arca.v1.ListSessionsRequest\x1a\x1d.arca.v1.ListSessionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61rca/v1/session.proto\x12\x07\x61rca.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x01\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07sandbox\x18\x02 \x01(\t\x12\x0c\n\x04user\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04name\x18\x06 \x01(\t\"i\n\x12OpenSessionRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12&\n\x03ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07sandbox\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\"Y\n\x13OpenSessionResponse\x12!\n\x07session\x18\x01 \x01(\x0b\x32\x10.arca.v1.Session\x12\r\n\x05token\x18\x02 \x01(\t\x12\x10\n\x08reopened\x18\x03 \x01(\x08\"Q\n\x13RenewSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12&\n\x03ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\")\n\x13\x43loseSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"4\n\x14\x43loseSessionResponse\x12\x1c\n\x14namespaces_destroyed\x18\x01 \x01(\x04\"\'\n\x11GetSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"J\n\x13ListSessionsRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"S\n\x14ListSessionsResponse\x12\"\n\x08sessions\x18\x01 \x03(\x0b\x32\x10.arca.v1.Session\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf0\x02\n\x0eSessionService\x12H\n\x0bOpenSession\x12\x1b.arca.v1.OpenSessionRequest\x1a\x1c.arca.v1.OpenSessionResponse\x12>\n\x0cRenewSession\x12\x1c.arca.v1.RenewSessionRequest\x1a\x10.arca.v1.Session\x12K\n\x0c\x43loseSession\x12\x1c.arca.v1.CloseSessionRequest\x1a\x1d.arca.v1.CloseSessionResponse\x12:\n\nGetSession\x12\x1a.arca.v1.GetSessionRequest\x1a\x10.arca.v1.Session\x12K\n\x0cListSessions\x12\x1c.arca.v1.ListSessionsRequest\x1a\x1d.arca.v1.ListSessionsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,23 +34,23 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'arca.v1.session_pb2', _glob
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SESSION']._serialized_start=100
-  _globals['_SESSION']._serialized_end=256
-  _globals['_OPENSESSIONREQUEST']._serialized_start=258
-  _globals['_OPENSESSIONREQUEST']._serialized_end=349
-  _globals['_OPENSESSIONRESPONSE']._serialized_start=351
-  _globals['_OPENSESSIONRESPONSE']._serialized_end=422
-  _globals['_RENEWSESSIONREQUEST']._serialized_start=424
-  _globals['_RENEWSESSIONREQUEST']._serialized_end=505
-  _globals['_CLOSESESSIONREQUEST']._serialized_start=507
-  _globals['_CLOSESESSIONREQUEST']._serialized_end=548
-  _globals['_CLOSESESSIONRESPONSE']._serialized_start=550
-  _globals['_CLOSESESSIONRESPONSE']._serialized_end=602
-  _globals['_GETSESSIONREQUEST']._serialized_start=604
-  _globals['_GETSESSIONREQUEST']._serialized_end=643
-  _globals['_LISTSESSIONSREQUEST']._serialized_start=645
-  _globals['_LISTSESSIONSREQUEST']._serialized_end=719
-  _globals['_LISTSESSIONSRESPONSE']._serialized_start=721
-  _globals['_LISTSESSIONSRESPONSE']._serialized_end=804
-  _globals['_SESSIONSERVICE']._serialized_start=807
-  _globals['_SESSIONSERVICE']._serialized_end=1175
+  _globals['_SESSION']._serialized_end=270
+  _globals['_OPENSESSIONREQUEST']._serialized_start=272
+  _globals['_OPENSESSIONREQUEST']._serialized_end=377
+  _globals['_OPENSESSIONRESPONSE']._serialized_start=379
+  _globals['_OPENSESSIONRESPONSE']._serialized_end=468
+  _globals['_RENEWSESSIONREQUEST']._serialized_start=470
+  _globals['_RENEWSESSIONREQUEST']._serialized_end=551
+  _globals['_CLOSESESSIONREQUEST']._serialized_start=553
+  _globals['_CLOSESESSIONREQUEST']._serialized_end=594
+  _globals['_CLOSESESSIONRESPONSE']._serialized_start=596
+  _globals['_CLOSESESSIONRESPONSE']._serialized_end=648
+  _globals['_GETSESSIONREQUEST']._serialized_start=650
+  _globals['_GETSESSIONREQUEST']._serialized_end=689
+  _globals['_LISTSESSIONSREQUEST']._serialized_start=691
+  _globals['_LISTSESSIONSREQUEST']._serialized_end=765
+  _globals['_LISTSESSIONSRESPONSE']._serialized_start=767
+  _globals['_LISTSESSIONSRESPONSE']._serialized_end=850
+  _globals['_SESSIONSERVICE']._serialized_start=853
+  _globals['_SESSIONSERVICE']._serialized_end=1221
 # @@protoc_insertion_point(module_scope)
