@@ -170,15 +170,19 @@ impl Process {
 
     /// Peak resident set size so far, in MiB (VmHWM).
     fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0.0);
-        (kib / 1024.0 * 10.0).round() / 10.0
+        peak_rss_mib(self.child.id())
     }
+}
+
+/// Peak resident set size of process `pid` so far, in MiB (VmHWM).
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    (kib / 1024.0 * 10.0).round() / 10.0
 }
 
 impl Drop for Process {

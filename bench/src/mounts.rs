@@ -14,7 +14,8 @@ use arca_client::{Client, TransferOptions, pb};
 use serde_json::json;
 
 use crate::{
-    BENCH_SECRET, MIB, best, connect, emit, mb_per_s, median, round2, start_arca, workspace,
+    BENCH_SECRET, MIB, best, connect, emit, mb_per_s, median, peak_rss_mib, round2, start_arca,
+    workspace,
 };
 
 fn arca_cli_binary() -> PathBuf {
@@ -36,16 +37,6 @@ fn arca_cli_binary() -> PathBuf {
         .parent()
         .unwrap()
         .join("arca")
-}
-
-fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    (kib / 1024.0 * 10.0).round() / 10.0
 }
 
 fn mounted(path: &Path) -> bool {

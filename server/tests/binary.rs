@@ -369,6 +369,48 @@ fn the_readme_configuration_is_valid() {
     assert_refused(check(), "presign-hmac-key");
 }
 
+/// `--check-config` reads the PostgreSQL settings' files as startup does
+/// (without connecting): missing, world-readable or malformed, refused.
+#[test]
+fn check_config_reads_the_metadata_database_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, password) = (dir.path().join("db-url"), dir.path().join("db-password"));
+    let config = dir.path().join("arca.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[metadata]\nengine = \"postgres\"\nurl_file = \"{}\"\npassword_file = \"{}\"\n",
+            dir.path().join("data").display(),
+            url.display(),
+            password.display()
+        ),
+    )
+    .unwrap();
+    let check = || {
+        Command::new(env!("CARGO_BIN_EXE_arca-server"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--check-config")
+            .output()
+            .unwrap()
+    };
+    assert_refused(check(), "db-url");
+    private_file(&url, "not a url at all ::");
+    assert_refused(check(), "PostgreSQL URL");
+    private_file(&url, "postgres://arca@127.0.0.1:1/arca?sslmode=disable");
+    assert_refused(check(), "db-password");
+    private_file(&password, "secret");
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_refused(check(), "db-password");
+    private_file(&password, "secret");
+    let out = check();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn private_file(path: &std::path::Path, text: &str) {
     std::fs::write(path, text).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();

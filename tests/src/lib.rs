@@ -323,6 +323,32 @@ impl TestServer {
             .to_vec())
     }
 
+    /// One entry, through the app key; `None` if it cannot be read.
+    pub async fn entry(&self, ns: &str, path: &str) -> Option<pb::Entry> {
+        self.client
+            .files
+            .clone()
+            .stat(pb::StatRequest {
+                namespace_id: ns.into(),
+                path: path.into(),
+            })
+            .await
+            .ok()
+            .map(tonic::Response::into_inner)
+    }
+
+    /// The admin statistics of sandbox `sb`.
+    pub async fn stats(&self) -> pb::GetStatsResponse {
+        self.as_secret(ADMIN)
+            .admin
+            .get_stats(pb::GetStatsRequest {
+                sandbox: "sb".into(),
+            })
+            .await
+            .expect("stats")
+            .into_inner()
+    }
+
     /// Lists a directory's paths (all pages).
     pub async fn ls(&self, ns: &str, dir: &str, recursive: bool) -> Vec<String> {
         let mut out = Vec::new();

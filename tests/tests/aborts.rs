@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use arca_tests::{
-    ADMIN, Backend, TestServer, assert_code, http, on_every_backend, pattern, pb, sha256,
-};
+use arca_tests::{Backend, TestServer, assert_code, http, on_every_backend, pattern, pb, sha256};
 use pb::upload_request::Message as In;
 use pb::upload_response::Message as Out;
 use tokio::sync::mpsc;
@@ -28,16 +26,7 @@ async fn abort(server: &TestServer, secret: &str, id: &str) -> Result<u64, tonic
 }
 
 async fn in_progress(server: &TestServer) -> u64 {
-    server
-        .as_secret(ADMIN)
-        .admin
-        .get_stats(pb::GetStatsRequest {
-            sandbox: "sb".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .uploads_in_progress
+    server.stats().await.uploads_in_progress
 }
 
 /// Opens an upload stream, sends `content` and waits until it is

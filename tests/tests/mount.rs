@@ -157,20 +157,6 @@ async fn sh_fails(dir: &Path, script: &str) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-async fn stat(server: &TestServer, ns: &str, path: &str) -> Option<pb::Entry> {
-    server
-        .client
-        .files
-        .clone()
-        .stat(pb::StatRequest {
-            namespace_id: ns.into(),
-            path: path.into(),
-        })
-        .await
-        .ok()
-        .map(tonic::Response::into_inner)
-}
-
 fn python() -> String {
     std::env::var("ARCA_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
 }
@@ -210,7 +196,7 @@ async fn git_and_pytest_run_in_a_mount() {
     .await;
     assert!(tests.contains("1 passed"), "{tests}");
     // The repository is real content on the server.
-    let head = stat(&server, &ns, "project/.git/HEAD").await.expect("HEAD");
+    let head = server.entry(&ns, "project/.git/HEAD").await.expect("HEAD");
     assert!(head.size > 0);
     mount.stop().await;
 }
@@ -239,7 +225,8 @@ async fn tar_of_a_thousand_files_arrives_whole() {
     )
     .await;
     for (rel, data) in &files {
-        let entry = stat(&server, &ns, &format!("x/{rel}"))
+        let entry = server
+            .entry(&ns, &format!("x/{rel}"))
             .await
             .unwrap_or_else(|| panic!("{rel} missing"));
         assert_eq!(entry.sha256, sha256(data), "{rel}");
@@ -272,7 +259,7 @@ async fn shell_semantics_hold() {
         "mkdir -p a/b && echo x > a/b/c && mv a z && test -f z/b/c && test ! -e a",
     )
     .await;
-    assert!(stat(&server, &ns, "z/b/c").await.is_some());
+    assert!(server.entry(&ns, "z/b/c").await.is_some());
     sh(
         dir,
         "echo new > n && mv -f n f.txt && cat f.txt | grep -qx new",
@@ -283,7 +270,7 @@ async fn shell_semantics_hold() {
         "touch f.txt new-empty && test -f new-empty && test ! -s new-empty",
     )
     .await;
-    assert_eq!(stat(&server, &ns, "new-empty").await.unwrap().size, 0);
+    assert_eq!(server.entry(&ns, "new-empty").await.unwrap().size, 0);
     sh(
         dir,
         "printf '#!/bin/sh\\necho ran\\n' > run.sh && chmod 755 run.sh",
@@ -291,7 +278,7 @@ async fn shell_semantics_hold() {
     .await;
     assert_eq!(sh(dir, "stat -c %a run.sh").await.trim(), "755");
     assert_eq!(sh(dir, "./run.sh").await, "ran\n");
-    let entry = stat(&server, &ns, "run.sh").await.unwrap();
+    let entry = server.entry(&ns, "run.sh").await.unwrap();
     assert_eq!(entry.metadata["posix.mode"], "755", "kept as metadata");
     sh(dir, "echo more >> run.sh").await;
     assert_eq!(
@@ -311,7 +298,7 @@ async fn shell_semantics_hold() {
     let link = sh_fails(dir, "ln -s f.txt link").await;
     assert!(link.contains("Operation not permitted"), "{link}");
     sh(dir, "rm -r z && test ! -e z").await;
-    assert!(stat(&server, &ns, "z").await.is_none());
+    assert!(server.entry(&ns, "z").await.is_none());
     assert_eq!(sh(dir, "ls").await, "f.txt\nnew-empty\nrun.sh\nt.txt\n");
     mount.stop().await;
 }
@@ -424,7 +411,8 @@ async fn refusals_are_eacces_and_edquot() {
     .await;
     assert!(over.contains("Disk quota exceeded"), "{over}");
     assert!(
-        stat(&server, &alice, "big")
+        server
+            .entry(&alice, "big")
             .await
             .is_none_or(|e| e.size == 0)
     );

@@ -48,31 +48,6 @@ async fn raw(server: &TestServer, request: &[u8]) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
-async fn stat(server: &TestServer, secret: &str, ns: &str, path: &str) -> Option<pb::Entry> {
-    server
-        .as_secret(secret)
-        .files
-        .stat(pb::StatRequest {
-            namespace_id: ns.into(),
-            path: path.into(),
-        })
-        .await
-        .ok()
-        .map(tonic::Response::into_inner)
-}
-
-async fn stats(server: &TestServer) -> pb::GetStatsResponse {
-    server
-        .as_secret(ADMIN)
-        .admin
-        .get_stats(pb::GetStatsRequest {
-            sandbox: "sb".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 /// Every litmus suite passes, none skipped.
 async fn litmus_passes_every_suite(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -176,7 +151,8 @@ async fn rclone_copies_a_tree_up_and_down(backend: Backend) {
     )
     .await;
     for (rel, data) in &tree {
-        let entry = stat(&server, APP, &ns, &format!("tree/{rel}"))
+        let entry = server
+            .entry(&ns, &format!("tree/{rel}"))
             .await
             .unwrap_or_else(|| panic!("{rel} did not arrive"));
         assert_eq!(entry.size, data.len() as u64, "{rel}");
@@ -344,7 +320,7 @@ async fn put_commits_whole_bodies_only(backend: Backend) {
     let put = dav("PUT", &url(&server, &ns, "f.bin"), Some(APP), &[], &v1).await;
     assert_eq!(put.status, 201, "{}", text(&put));
     assert_eq!(
-        stat(&server, APP, &ns, "f.bin").await.unwrap().sha256,
+        server.entry(&ns, "f.bin").await.unwrap().sha256,
         sha256(&v1)
     );
 
@@ -362,7 +338,7 @@ async fn put_commits_whole_bodies_only(backend: Backend) {
     drop(stream);
     let mut discarded = false;
     for _ in 0..100 {
-        if stats(&server).await.uploads_in_progress == 0 {
+        if server.stats().await.uploads_in_progress == 0 {
             discarded = true;
             break;
         }
@@ -378,7 +354,7 @@ async fn put_commits_whole_bodies_only(backend: Backend) {
     assert_eq!(over.status, 507, "{}", text(&over));
     let get = dav("GET", &url(&server, &ns, "f.bin"), Some(APP), &[], b"").await;
     assert!(get.body == v1, "the old content must stay");
-    assert_eq!(stats(&server).await.uploads_in_progress, 0);
+    assert_eq!(server.stats().await.uploads_in_progress, 0);
 
     // A digest the client declares is checked: a wrong one commits nothing.
     let wrong = format!("SHA256:{}", "0".repeat(64));
@@ -391,7 +367,7 @@ async fn put_commits_whole_bodies_only(backend: Backend) {
     )
     .await;
     assert_eq!(refused.status, 403, "{}", text(&refused));
-    assert!(stat(&server, APP, &ns, "g.bin").await.is_none());
+    assert!(server.entry(&ns, "g.bin").await.is_none());
 
     // The same content again, at another path: stored once.
     let before = stored_objects(&server).await;
@@ -419,7 +395,8 @@ async fn put_commits_whole_bodies_only(backend: Backend) {
 }
 
 async fn stored_objects(server: &TestServer) -> u64 {
-    stats(server)
+    server
+        .stats()
         .await
         .usage
         .iter()
@@ -543,7 +520,7 @@ async fn ranges_copies_moves_and_properties(backend: Backend) {
     )
     .await;
     assert_eq!(patched.status, 207, "{}", text(&patched));
-    let entry = stat(&server, APP, &ns, "src/f.bin").await.unwrap();
+    let entry = server.entry(&ns, "src/f.bin").await.unwrap();
     let kept = &entry.metadata["dav:{http://example.com/arca/}colour"];
     assert!(kept.contains("blue ☂"), "{kept}");
 
@@ -571,9 +548,9 @@ async fn ranges_copies_moves_and_properties(backend: Backend) {
         before,
         "no bytes were copied"
     );
-    assert!(stat(&server, APP, &ns, "src/f.bin").await.is_none());
+    assert!(server.entry(&ns, "src/f.bin").await.is_none());
     for path in ["copy/f.bin", "moved/f.bin"] {
-        let entry = stat(&server, APP, &ns, path).await.unwrap();
+        let entry = server.entry(&ns, path).await.unwrap();
         assert_eq!(entry.sha256, sha256(&data), "{path}");
         assert!(
             entry
@@ -606,7 +583,7 @@ async fn ranges_copies_moves_and_properties(backend: Backend) {
     )
     .await;
     assert_eq!(across.status, 502, "{}", text(&across));
-    assert!(stat(&server, APP, &ns, "moved/f.bin").await.is_some());
+    assert!(server.entry(&ns, "moved/f.bin").await.is_some());
 }
 
 on_every_backend!(

@@ -72,8 +72,8 @@ async fn no_route(request: axum::extract::Request) -> axum::response::Response {
 
 /// Reads and validates every file a finalized configuration refers to, as
 /// startup does, without starting anything or writing any file: the keys
-/// file, the TLS certificate, key and client CA, S3 credential files and
-/// the presign key file. `arca-server --check-config` runs it, so a
+/// file, the TLS certificate, key and client CA, S3 credential files, the
+/// presign key file and the PostgreSQL URL, password and CA files. `arca-server --check-config` runs it, so a
 /// configuration it accepts is one the server starts with.
 pub fn check_referenced_files(config: &crate::Config) -> crate::Result<()> {
     crate::auth::KeyRing::configured(config)?;
@@ -87,6 +87,9 @@ pub fn check_referenced_files(config: &crate::Config) -> crate::Result<()> {
     }
     if let Some(path) = &config.presign.hmac_key_file {
         crate::auth::read_private_file(path)?;
+    }
+    if config.metadata.engine == crate::config::MetadataEngine::Postgres {
+        crate::meta::postgres::check_settings(&config.metadata)?;
     }
     Ok(())
 }

@@ -119,24 +119,42 @@ fn db_error(e: tokio_postgres::Error) -> Error {
     }
 }
 
+/// The connection settings the configuration's files hold: the URL (from
+/// `url_file`) and the password (from `password_file`), both refused if
+/// other users may read them.
+fn client_config(config: &MetadataConfig) -> Result<tokio_postgres::Config> {
+    let url_file = config.url_file.as_ref().ok_or_else(|| {
+        Error::InvalidArgument("metadata: the postgres engine needs url_file".into())
+    })?;
+    let url = crate::auth::read_private_file(url_file)?;
+    let mut pg: tokio_postgres::Config = url.trim().parse().map_err(|e| {
+        Error::InvalidArgument(format!(
+            "metadata: {} does not hold a PostgreSQL URL: {e}",
+            url_file.display()
+        ))
+    })?;
+    if let Some(path) = &config.password_file {
+        let password = crate::auth::read_private_file(path)?;
+        pg.password(password.trim_end_matches(['\r', '\n']));
+    }
+    Ok(pg)
+}
+
+/// Reads and checks every file the PostgreSQL settings name (URL,
+/// password, CA) as `open` does, without connecting: for `--check-config`.
+pub fn check_settings(config: &MetadataConfig) -> Result<()> {
+    let pg = client_config(config)?;
+    if pg.get_ssl_mode() != tokio_postgres::config::SslMode::Disable {
+        tls_connector(config)?;
+    }
+    Ok(())
+}
+
 impl PostgresEngine {
     /// Connects with the configuration's URL, password and TLS settings,
     /// checks the database answers and brings its schema up to date.
     pub async fn open(config: &MetadataConfig) -> Result<Self> {
-        let url_file = config.url_file.as_ref().ok_or_else(|| {
-            Error::InvalidArgument("metadata: the postgres engine needs url_file".into())
-        })?;
-        let url = crate::auth::read_private_file(url_file)?;
-        let mut pg: tokio_postgres::Config = url.trim().parse().map_err(|e| {
-            Error::InvalidArgument(format!(
-                "metadata: {} does not hold a PostgreSQL URL: {e}",
-                url_file.display()
-            ))
-        })?;
-        if let Some(path) = &config.password_file {
-            let password = crate::auth::read_private_file(path)?;
-            pg.password(password.trim_end_matches(['\r', '\n']));
-        }
+        let mut pg = client_config(config)?;
         pg.connect_timeout(Duration::from_secs(config.connect_timeout_secs.max(1)));
         pg.application_name("arca-server");
         let manager_config = ManagerConfig {

@@ -181,6 +181,13 @@ impl DavDirEntry for Child {
     }
 }
 
+/// What MOVE and COPY do to an entry.
+#[derive(Clone, Copy)]
+enum Relocation {
+    Move,
+    Copy,
+}
+
 /// The WebDAV view of the core.
 #[derive(Clone)]
 pub struct CoreFs {
@@ -311,6 +318,28 @@ impl CoreFs {
         )
         .await?;
         Ok(Box::new(file))
+    }
+
+    /// A MOVE or a file's COPY, within one namespace (a destination in
+    /// another is a remote server's to WebDAV: 502).
+    async fn relocate(
+        &self,
+        who: &Identity,
+        from: &DavPath,
+        to: &DavPath,
+        how: Relocation,
+    ) -> FsResult<()> {
+        let (ns, src) = Target::below_root(from)?;
+        let (to_ns, dst) = Target::below_root(to)?;
+        if to_ns != ns {
+            return Err(FsError::IsRemote);
+        }
+        match how {
+            Relocation::Move => self.core.rename(who, &ns, &src, &dst, true, false).await,
+            Relocation::Copy => self.core.copy(who, &ns, &src, &dst, true, false).await,
+        }
+        .map_err(fs_error)?;
+        Ok(())
     }
 
     async fn patch(
@@ -504,21 +533,9 @@ impl GuardedFileSystem<Identity> for CoreFs {
         to: &'a DavPath,
         who: &'a Identity,
     ) -> FsFuture<'a, ()> {
-        async move {
-            let (ns, src) = Target::below_root(from)?;
-            let (to_ns, dst) = Target::below_root(to)?;
-            if to_ns != ns {
-                return Err(FsError::IsRemote);
-            }
-            // The handler has already applied `Overwrite` (and removed what
-            // it replaces); the move itself is one metadata commit.
-            self.core
-                .rename(who, &ns, &src, &dst, true, false)
-                .await
-                .map_err(fs_error)?;
-            Ok(())
-        }
-        .boxed()
+        // The handler has already applied `Overwrite` (and removed what it
+        // replaces); the move itself is one metadata commit.
+        self.relocate(who, from, to, Relocation::Move).boxed()
     }
 
     fn copy<'a>(
@@ -527,19 +544,7 @@ impl GuardedFileSystem<Identity> for CoreFs {
         to: &'a DavPath,
         who: &'a Identity,
     ) -> FsFuture<'a, ()> {
-        async move {
-            let (ns, src) = Target::below_root(from)?;
-            let (to_ns, dst) = Target::below_root(to)?;
-            if to_ns != ns {
-                return Err(FsError::IsRemote);
-            }
-            self.core
-                .copy(who, &ns, &src, &dst, true, false)
-                .await
-                .map_err(fs_error)?;
-            Ok(())
-        }
-        .boxed()
+        self.relocate(who, from, to, Relocation::Copy).boxed()
     }
 
     fn have_props<'a>(
