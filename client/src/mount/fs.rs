@@ -1,8 +1,8 @@
-//! The FUSE operations, each one or a few gRPC calls through [`Remote`].
+//! The mount's state and its operations, each one or a few gRPC calls
+//! through [`Remote`] (the kernel's entry points are in `kernel`); each
+//! blocks its caller's thread on the tokio runtime for its calls.
 //!
-//! The kernel calls in on fuser's threads; each operation blocks its thread
-//! on the tokio runtime for its calls. What POSIX asks and Arca does not
-//! store is said where it is decided: times are the server's (utimens is
+//! What POSIX asks and Arca does not store is said where it is decided: times are the server's (utimens is
 //! accepted), permission bits are kept as entry metadata, owners are who
 //! mounted, symbolic and hard links are refused with EPERM (as by
 //! filesystems without them).
@@ -12,13 +12,9 @@ use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use fuser::{
-    Errno, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, OpenAccMode,
-    OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty,
-    ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow,
-};
+use fuser::{Errno, FileHandle, FileType, INodeNo, OpenAccMode, OpenFlags, RenameFlags};
 
 use super::handles::{ReadHandle, WriteHandle};
 use super::inodes::{self, Cache, Inodes, MODE_KEY, attr, child, is_dir};
@@ -29,12 +25,12 @@ use crate::pb;
 /// (1 PiB): `df` shows the namespace's use against it.
 const UNKNOWN_FREE_BYTES: u64 = 1 << 50;
 /// Longest name of one path segment (the server's default limit).
-const NAME_MAX: u32 = 255;
+pub(super) const NAME_MAX: u32 = 255;
 
 /// One directory entry as readdir hands it out: inode, kind, name.
-type Listed = (u64, FileType, String);
+pub(super) type Listed = (u64, FileType, String);
 
-enum Open {
+pub(super) enum Open {
     Read(ReadHandle),
     Write(WriteHandle),
 }
@@ -50,11 +46,11 @@ pub(super) struct State {
     pub(super) denied: bool,
     pub(super) owner: (u32, u32),
     pub(super) spool_dir: PathBuf,
-    inodes: Mutex<Inodes>,
-    cache: Mutex<Cache>,
-    handles: Mutex<HashMap<u64, Arc<Mutex<Open>>>>,
-    listings: Mutex<HashMap<u64, Vec<Listed>>>,
-    next_handle: AtomicU64,
+    pub(super) inodes: Mutex<Inodes>,
+    pub(super) cache: Mutex<Cache>,
+    pub(super) handles: Mutex<HashMap<u64, Arc<Mutex<Open>>>>,
+    pub(super) listings: Mutex<HashMap<u64, Vec<Listed>>>,
+    pub(super) next_handle: AtomicU64,
 }
 
 impl State {
@@ -83,21 +79,21 @@ impl State {
         }
     }
 
-    fn block<T>(&self, work: impl Future<Output = T>) -> T {
+    pub(super) fn block<T>(&self, work: impl Future<Output = T>) -> T {
         self.runtime.block_on(work)
     }
 
-    fn path(&self, ino: INodeNo) -> Result<String, Errno> {
+    pub(super) fn path(&self, ino: INodeNo) -> Result<String, Errno> {
         self.inodes.lock().unwrap().path(ino.0).ok_or(Errno::ESTALE)
     }
 
-    fn ino(&self, path: &str) -> u64 {
+    pub(super) fn ino(&self, path: &str) -> u64 {
         self.inodes.lock().unwrap().ino(path)
     }
 
     /// The entry at `rel`: from the cache (an entry, or the parent's
     /// listing) within the TTL, else from the server.
-    fn entry(&self, rel: &str) -> Result<pb::Entry, Errno> {
+    pub(super) fn entry(&self, rel: &str) -> Result<pb::Entry, Errno> {
         {
             let cache = self.cache.lock().unwrap();
             if let Some(entry) = cache.entry(rel, self.ttl) {
@@ -118,7 +114,7 @@ impl State {
         Ok(entry)
     }
 
-    fn changed(&self, rel: &str, entry: Option<pb::Entry>) {
+    pub(super) fn changed(&self, rel: &str, entry: Option<pb::Entry>) {
         let mut cache = self.cache.lock().unwrap();
         cache.invalidate(rel);
         if let Some(entry) = entry {
@@ -127,7 +123,7 @@ impl State {
     }
 
     /// The open writer of an inode, if any (its size is the file's).
-    fn writer(&self, ino: u64) -> Option<Arc<Mutex<Open>>> {
+    pub(super) fn writer(&self, ino: u64) -> Option<Arc<Mutex<Open>>> {
         let handles = self.handles.lock().unwrap();
         handles
             .values()
@@ -135,7 +131,7 @@ impl State {
             .cloned()
     }
 
-    fn file_attr(&self, ino: u64, entry: &pb::Entry) -> fuser::FileAttr {
+    pub(super) fn file_attr(&self, ino: u64, entry: &pb::Entry) -> fuser::FileAttr {
         let size = self.writer(ino).and_then(|h| match &*h.lock().unwrap() {
             Open::Write(w) => Some(w.size()),
             Open::Read(_) => None,
@@ -143,7 +139,7 @@ impl State {
         attr(ino, entry, size, self.owner)
     }
 
-    fn register(&self, open: Open) -> u64 {
+    pub(super) fn register(&self, open: Open) -> u64 {
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
         self.handles
             .lock()
@@ -152,7 +148,7 @@ impl State {
         fh
     }
 
-    fn handle(&self, fh: FileHandle) -> Result<Arc<Mutex<Open>>, Errno> {
+    pub(super) fn handle(&self, fh: FileHandle) -> Result<Arc<Mutex<Open>>, Errno> {
         self.handles
             .lock()
             .unwrap()
@@ -161,7 +157,7 @@ impl State {
             .ok_or(Errno::EBADF)
     }
 
-    fn writable(&self) -> Result<(), Errno> {
+    pub(super) fn writable(&self) -> Result<(), Errno> {
         if self.read_only {
             Err(Errno::EROFS)
         } else if self.denied {
@@ -172,7 +168,7 @@ impl State {
     }
 
     /// Commits one open writer's unsaved content.
-    fn commit(&self, open: &Arc<Mutex<Open>>) -> Result<(), Errno> {
+    pub(super) fn commit(&self, open: &Arc<Mutex<Open>>) -> Result<(), Errno> {
         let mut guard = open.lock().unwrap();
         let Open::Write(writer) = &mut *guard else {
             return Ok(());
@@ -198,7 +194,7 @@ impl State {
         failed
     }
 
-    fn name(name: &OsStr) -> Result<&str, Errno> {
+    pub(super) fn name(name: &OsStr) -> Result<&str, Errno> {
         let name = name.to_str().ok_or(Errno::EINVAL)?;
         if name.len() > NAME_MAX as usize {
             return Err(Errno::ENAMETOOLONG);
@@ -206,17 +202,21 @@ impl State {
         Ok(name)
     }
 
-    fn child_path(&self, parent: INodeNo, name: &OsStr) -> Result<String, Errno> {
+    pub(super) fn child_path(&self, parent: INodeNo, name: &OsStr) -> Result<String, Errno> {
         Ok(child(&self.path(parent)?, Self::name(name)?))
     }
 
-    fn lookup_entry(&self, parent: INodeNo, name: &OsStr) -> Result<fuser::FileAttr, Errno> {
+    pub(super) fn lookup_entry(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+    ) -> Result<fuser::FileAttr, Errno> {
         let rel = self.child_path(parent, name)?;
         let entry = self.entry(&rel)?;
         Ok(self.file_attr(self.ino(&rel), &entry))
     }
 
-    fn open_file(&self, ino: INodeNo, flags: OpenFlags) -> Result<u64, Errno> {
+    pub(super) fn open_file(&self, ino: INodeNo, flags: OpenFlags) -> Result<u64, Errno> {
         let rel = self.path(ino)?;
         let entry = self.entry(&rel)?;
         if is_dir(&entry) {
@@ -240,7 +240,7 @@ impl State {
         Ok(self.register(open))
     }
 
-    fn create_file(
+    pub(super) fn create_file(
         &self,
         parent: INodeNo,
         name: &OsStr,
@@ -282,7 +282,12 @@ impl State {
         Ok((self.file_attr(ino, &entry), fh))
     }
 
-    fn read_file(&self, fh: FileHandle, offset: u64, size: u32) -> Result<Vec<u8>, Errno> {
+    pub(super) fn read_file(
+        &self,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+    ) -> Result<Vec<u8>, Errno> {
         let open = self.handle(fh)?;
         let mut guard = open.lock().unwrap();
         match &mut *guard {
@@ -294,7 +299,12 @@ impl State {
         }
     }
 
-    fn write_file(&self, fh: FileHandle, offset: u64, data: &[u8]) -> Result<u32, Errno> {
+    pub(super) fn write_file(
+        &self,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<u32, Errno> {
         let open = self.handle(fh)?;
         let mut guard = open.lock().unwrap();
         match &mut *guard {
@@ -303,7 +313,7 @@ impl State {
         }
     }
 
-    fn set_attr(
+    pub(super) fn set_attr(
         &self,
         ino: INodeNo,
         mode: Option<u32>,
@@ -350,7 +360,7 @@ impl State {
         Ok(self.file_attr(ino.0, &entry))
     }
 
-    fn truncate_closed(&self, rel: &str, size: u64) -> Result<(), Errno> {
+    pub(super) fn truncate_closed(&self, rel: &str, size: u64) -> Result<(), Errno> {
         let entry = self.entry(rel)?;
         if is_dir(&entry) {
             return Err(Errno::EISDIR);
@@ -373,7 +383,7 @@ impl State {
         Ok(())
     }
 
-    fn make_dir(&self, parent: INodeNo, name: &OsStr) -> Result<fuser::FileAttr, Errno> {
+    pub(super) fn make_dir(&self, parent: INodeNo, name: &OsStr) -> Result<fuser::FileAttr, Errno> {
         self.writable()?;
         let rel = self.child_path(parent, name)?;
         let entry = self
@@ -387,7 +397,7 @@ impl State {
         Ok(self.file_attr(self.ino(&rel), &entry))
     }
 
-    fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool) -> Result<(), Errno> {
+    pub(super) fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool) -> Result<(), Errno> {
         self.writable()?;
         let rel = self.child_path(parent, name)?;
         let entry = self.entry(&rel)?;
@@ -414,7 +424,7 @@ impl State {
         Ok(())
     }
 
-    fn rename_entry(
+    pub(super) fn rename_entry(
         &self,
         parent: INodeNo,
         name: &OsStr,
@@ -472,7 +482,7 @@ impl State {
         Ok(())
     }
 
-    fn list_dir(&self, ino: INodeNo) -> Result<Vec<Listed>, Errno> {
+    pub(super) fn list_dir(&self, ino: INodeNo) -> Result<Vec<Listed>, Errno> {
         let rel = self.path(ino)?;
         let cached = self.cache.lock().unwrap().listing(&rel, self.ttl);
         let entries = match cached {
@@ -509,7 +519,7 @@ impl State {
         Ok(out)
     }
 
-    fn statfs(&self) -> Result<(u64, u64, u64), Errno> {
+    pub(super) fn statfs(&self) -> Result<(u64, u64, u64), Errno> {
         let ns = self.block(self.remote.namespace()).map_err(|e| errno(&e))?;
         let block = u64::from(inodes::BLOCK);
         // The quota that binds this namespace's writes, when there is one.
@@ -530,7 +540,7 @@ impl State {
 /// The process's own ids, without `unsafe` (the workspace forbids it):
 /// read from procfs, falling back to root.
 mod process_ids {
-    fn status_field(name: &str) -> u32 {
+    pub(super) fn status_field(name: &str) -> u32 {
         std::fs::read_to_string("/proc/self/status")
             .ok()
             .and_then(|s| {
@@ -548,305 +558,5 @@ mod process_ids {
 
     pub(super) fn gid() -> u32 {
         status_field("Gid:")
-    }
-}
-
-/// The filesystem fuser runs.
-pub(super) struct MountFs(pub(super) Arc<State>);
-
-impl Filesystem for MountFs {
-    fn destroy(&mut self) {
-        self.0.commit_all();
-    }
-
-    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        match self.0.lookup_entry(parent, name) {
-            Ok(attr) => reply.entry(&self.0.ttl, &attr, Generation(0)),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        let found = self
-            .0
-            .path(ino)
-            .and_then(|rel| self.0.entry(&rel))
-            .map(|entry| self.0.file_attr(ino.0, &entry));
-        match found {
-            Ok(attr) => reply.attr(&self.0.ttl, &attr),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn setattr(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        mode: Option<u32>,
-        _uid: Option<u32>,
-        _gid: Option<u32>,
-        size: Option<u64>,
-        _atime: Option<TimeOrNow>,
-        _mtime: Option<TimeOrNow>,
-        _ctime: Option<SystemTime>,
-        fh: Option<FileHandle>,
-        _crtime: Option<SystemTime>,
-        _chgtime: Option<SystemTime>,
-        _bkuptime: Option<SystemTime>,
-        _flags: Option<fuser::BsdFileFlags>,
-        reply: ReplyAttr,
-    ) {
-        // Owners and times are accepted and not kept (see the module doc).
-        match self.0.set_attr(ino, mode, size, fh) {
-            Ok(attr) => reply.attr(&self.0.ttl, &attr),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn mkdir(
-        &self,
-        _req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        _mode: u32,
-        _umask: u32,
-        reply: ReplyEntry,
-    ) {
-        match self.0.make_dir(parent, name) {
-            Ok(attr) => reply.entry(&self.0.ttl, &attr, Generation(0)),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.0.remove(parent, name, false) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.0.remove(parent, name, true) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn symlink(
-        &self,
-        _req: &Request,
-        _parent: INodeNo,
-        _link_name: &OsStr,
-        _target: &std::path::Path,
-        reply: ReplyEntry,
-    ) {
-        reply.error(if self.0.read_only {
-            Errno::EROFS
-        } else {
-            Errno::EPERM
-        });
-    }
-
-    fn link(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _newparent: INodeNo,
-        _newname: &OsStr,
-        reply: ReplyEntry,
-    ) {
-        reply.error(if self.0.read_only {
-            Errno::EROFS
-        } else {
-            Errno::EPERM
-        });
-    }
-
-    fn rename(
-        &self,
-        _req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        newparent: INodeNo,
-        newname: &OsStr,
-        flags: RenameFlags,
-        reply: ReplyEmpty,
-    ) {
-        match self.0.rename_entry(parent, name, newparent, newname, flags) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        match self.0.open_file(ino, flags) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn create(
-        &self,
-        _req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        mode: u32,
-        umask: u32,
-        flags: i32,
-        reply: ReplyCreate,
-    ) {
-        match self.0.create_file(parent, name, mode, umask, flags) {
-            Ok((attr, fh)) => reply.created(
-                &self.0.ttl,
-                &attr,
-                Generation(0),
-                FileHandle(fh),
-                FopenFlags::empty(),
-            ),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn read(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        offset: u64,
-        size: u32,
-        _flags: OpenFlags,
-        _lock_owner: Option<fuser::LockOwner>,
-        reply: ReplyData,
-    ) {
-        match self.0.read_file(fh, offset, size) {
-            Ok(data) => reply.data(&data),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn write(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        offset: u64,
-        data: &[u8],
-        _write_flags: fuser::WriteFlags,
-        _flags: OpenFlags,
-        _lock_owner: Option<fuser::LockOwner>,
-        reply: ReplyWrite,
-    ) {
-        match self.0.write_file(fh, offset, data) {
-            Ok(written) => reply.written(written),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn flush(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        _lock_owner: fuser::LockOwner,
-        reply: ReplyEmpty,
-    ) {
-        // close(2): the content is committed here, and its error is close's.
-        match self.0.handle(fh).and_then(|open| self.0.commit(&open)) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn fsync(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        _datasync: bool,
-        reply: ReplyEmpty,
-    ) {
-        match self.0.handle(fh).and_then(|open| self.0.commit(&open)) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn release(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        _flags: OpenFlags,
-        _lock_owner: Option<fuser::LockOwner>,
-        _flush: bool,
-        reply: ReplyEmpty,
-    ) {
-        let result = self.0.handle(fh).and_then(|open| self.0.commit(&open));
-        self.0.handles.lock().unwrap().remove(&fh.0);
-        match result {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        // The listing is taken once per open directory, so offsets stay
-        // valid while it is read.
-        match self.0.list_dir(ino) {
-            Ok(list) => {
-                let fh = self.0.next_handle.fetch_add(1, Ordering::Relaxed);
-                self.0.listings.lock().unwrap().insert(fh, list);
-                reply.opened(FileHandle(fh), FopenFlags::empty());
-            }
-            Err(e) => reply.error(e),
-        }
-    }
-
-    fn readdir(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        offset: u64,
-        mut reply: ReplyDirectory,
-    ) {
-        let listings = self.0.listings.lock().unwrap();
-        let Some(list) = listings.get(&fh.0) else {
-            return reply.error(Errno::EBADF);
-        };
-        for (i, (ino, kind, name)) in list.iter().enumerate().skip(offset as usize) {
-            if reply.add(INodeNo(*ino), (i + 1) as u64, *kind, name) {
-                break;
-            }
-        }
-        reply.ok();
-    }
-
-    fn releasedir(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        _flags: OpenFlags,
-        reply: ReplyEmpty,
-    ) {
-        self.0.listings.lock().unwrap().remove(&fh.0);
-        reply.ok();
-    }
-
-    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        match self.0.statfs() {
-            Ok((blocks, free, files)) => reply.statfs(
-                blocks,
-                free,
-                free,
-                files + 1_000_000,
-                1_000_000,
-                inodes::BLOCK,
-                NAME_MAX,
-                inodes::BLOCK,
-            ),
-            Err(e) => reply.error(e),
-        }
     }
 }

@@ -7,7 +7,8 @@
 //! - [`inodes`]: inode numbers for paths, the entry and listing cache.
 //! - [`handles`]: open files (ranged reads with read-ahead; writes spooled
 //!   locally and committed with one streamed upload on close or fsync).
-//! - [`fs`]: the FUSE operations.
+//! - [`fs`]: the mount's state and its operations; [`kernel`]: the FUSE
+//!   entry points over them.
 //!
 //! SIGINT and SIGTERM commit open files, then unmount; the mount asks the
 //! kernel to unmount it when its process dies (`auto_unmount`), so a
@@ -16,6 +17,7 @@
 mod fs;
 mod handles;
 mod inodes;
+mod kernel;
 mod remote;
 
 use std::path::{Path, PathBuf};
@@ -135,7 +137,7 @@ pub async fn mount(
     let mountpoint = mountpoint.to_owned();
     let mountpoint_shown = mountpoint.clone();
     let session = {
-        let fs = fs::MountFs(state.clone());
+        let fs = kernel::MountFs(state.clone());
         tokio::task::spawn_blocking(move || fuser::Session::new(fs, &mountpoint, &config))
             .await
             .map_err(|e| MountError::Fuse(std::io::Error::other(e)))?
