@@ -334,14 +334,7 @@ fn the_readme_configuration_is_valid() {
     let text = readme[start..end].replace("/etc/arca/", &format!("{}/", etc.display()));
     let config = dir.path().join("arca.toml");
     std::fs::write(&config, &text).unwrap();
-    let check = || {
-        Command::new(env!("CARGO_BIN_EXE_arca-server"))
-            .arg("--config")
-            .arg(&config)
-            .arg("--check-config")
-            .output()
-            .unwrap()
-    };
+    let check = || check_config(&config);
     let out = check();
     assert!(
         out.status.success(),
@@ -386,14 +379,7 @@ fn check_config_reads_the_metadata_database_files() {
         ),
     )
     .unwrap();
-    let check = || {
-        Command::new(env!("CARGO_BIN_EXE_arca-server"))
-            .arg("--config")
-            .arg(&config)
-            .arg("--check-config")
-            .output()
-            .unwrap()
-    };
+    let check = || check_config(&config);
     assert_refused(check(), "db-url");
     private_file(&url, "not a url at all ::");
     assert_refused(check(), "PostgreSQL URL");
@@ -409,6 +395,16 @@ fn check_config_reads_the_metadata_database_files() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `arca-server --config CONFIG --check-config`.
+fn check_config(config: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_arca-server"))
+        .arg("--config")
+        .arg(config)
+        .arg("--check-config")
+        .output()
+        .unwrap()
 }
 
 fn private_file(path: &std::path::Path, text: &str) {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use fuser::{Errno, FileHandle, FileType, INodeNo, OpenAccMode, OpenFlags, RenameFlags};
 
-use super::handles::{ReadHandle, WriteHandle};
+use super::handles::{ReadHandle, Shared, WriteHandle};
 use super::inodes::{self, Cache, Inodes, MODE_KEY, attr, child, is_dir};
 use super::remote::{Remote, code, errno};
 use crate::pb;
@@ -35,6 +35,17 @@ pub(super) enum Open {
     Write(WriteHandle),
 }
 
+/// An entry of the handle table. What other operations need of an open
+/// file (its inode; a writer's size and unlinked flag) is readable without
+/// its lock, which a commit holds for the length of an upload: `ls -l` of
+/// other files never waits on one being saved.
+pub(super) struct Opened {
+    pub(super) ino: u64,
+    /// Shared with the writer itself; `None` for a reader.
+    pub(super) writer: Option<Shared>,
+    pub(super) open: Mutex<Open>,
+}
+
 /// Everything the operations share.
 pub(super) struct State {
     pub(super) remote: Remote,
@@ -48,7 +59,7 @@ pub(super) struct State {
     pub(super) spool_dir: PathBuf,
     pub(super) inodes: Mutex<Inodes>,
     pub(super) cache: Mutex<Cache>,
-    pub(super) handles: Mutex<HashMap<u64, Arc<Mutex<Open>>>>,
+    pub(super) handles: Mutex<HashMap<u64, Arc<Opened>>>,
     pub(super) listings: Mutex<HashMap<u64, Vec<Listed>>>,
     pub(super) next_handle: AtomicU64,
 }
@@ -123,32 +134,37 @@ impl State {
     }
 
     /// The open writer of an inode, if any (its size is the file's).
-    pub(super) fn writer(&self, ino: u64) -> Option<Arc<Mutex<Open>>> {
+    pub(super) fn writer(&self, ino: u64) -> Option<Arc<Opened>> {
         let handles = self.handles.lock().unwrap();
         handles
             .values()
-            .find(|h| matches!(&*h.lock().unwrap(), Open::Write(w) if w.ino == ino))
+            .find(|h| h.ino == ino && h.writer.is_some())
             .cloned()
     }
 
     pub(super) fn file_attr(&self, ino: u64, entry: &pb::Entry) -> fuser::FileAttr {
-        let size = self.writer(ino).and_then(|h| match &*h.lock().unwrap() {
-            Open::Write(w) => Some(w.size()),
-            Open::Read(_) => None,
-        });
+        let size = self
+            .writer(ino)
+            .and_then(|h| h.writer.as_ref().map(|w| w.size.load(Ordering::Acquire)));
         attr(ino, entry, size, self.owner)
     }
 
     pub(super) fn register(&self, open: Open) -> u64 {
+        let (ino, writer) = match &open {
+            Open::Read(reader) => (reader.ino, None),
+            Open::Write(writer) => (writer.ino, Some(writer.shared())),
+        };
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
-        self.handles
-            .lock()
-            .unwrap()
-            .insert(fh, Arc::new(Mutex::new(open)));
+        let opened = Opened {
+            ino,
+            writer,
+            open: Mutex::new(open),
+        };
+        self.handles.lock().unwrap().insert(fh, Arc::new(opened));
         fh
     }
 
-    pub(super) fn handle(&self, fh: FileHandle) -> Result<Arc<Mutex<Open>>, Errno> {
+    pub(super) fn handle(&self, fh: FileHandle) -> Result<Arc<Opened>, Errno> {
         self.handles
             .lock()
             .unwrap()
@@ -168,8 +184,8 @@ impl State {
     }
 
     /// Commits one open writer's unsaved content.
-    pub(super) fn commit(&self, open: &Arc<Mutex<Open>>) -> Result<(), Errno> {
-        let mut guard = open.lock().unwrap();
+    pub(super) fn commit(&self, opened: &Opened) -> Result<(), Errno> {
+        let mut guard = opened.open.lock().unwrap();
         let Open::Write(writer) = &mut *guard else {
             return Ok(());
         };
@@ -288,8 +304,8 @@ impl State {
         offset: u64,
         size: u32,
     ) -> Result<Vec<u8>, Errno> {
-        let open = self.handle(fh)?;
-        let mut guard = open.lock().unwrap();
+        let opened = self.handle(fh)?;
+        let mut guard = opened.open.lock().unwrap();
         match &mut *guard {
             Open::Write(writer) => writer.read(offset, size),
             Open::Read(reader) => {
@@ -305,8 +321,8 @@ impl State {
         offset: u64,
         data: &[u8],
     ) -> Result<u32, Errno> {
-        let open = self.handle(fh)?;
-        let mut guard = open.lock().unwrap();
+        let opened = self.handle(fh)?;
+        let mut guard = opened.open.lock().unwrap();
         match &mut *guard {
             Open::Write(writer) => writer.write(offset, data),
             Open::Read(_) => Err(Errno::EBADF),
@@ -328,7 +344,7 @@ impl State {
                 None => self.writer(ino.0),
             };
             match open {
-                Some(open) => match &mut *open.lock().unwrap() {
+                Some(opened) => match &mut *opened.open.lock().unwrap() {
                     Open::Write(writer) => writer.truncate(size)?,
                     Open::Read(_) => return Err(Errno::EBADF),
                 },
@@ -349,8 +365,8 @@ impl State {
             let entry = self
                 .block(self.remote.set_metadata(&rel, set))
                 .map_err(|e| errno(&e))?;
-            if let Some(open) = self.writer(ino.0)
-                && let Open::Write(writer) = &mut *open.lock().unwrap()
+            if let Some(opened) = self.writer(ino.0)
+                && let Open::Write(writer) = &mut *opened.open.lock().unwrap()
             {
                 writer.set_metadata(MODE_KEY, &bits);
             }
@@ -412,11 +428,9 @@ impl State {
                 _ => errno(&e),
             })?;
         let ino = self.ino(&rel);
-        for open in self.handles.lock().unwrap().values() {
-            if let Open::Write(writer) = &mut *open.lock().unwrap()
-                && writer.ino == ino
-            {
-                writer.unlinked = true;
+        for opened in self.handles.lock().unwrap().values() {
+            if let Some(writer) = opened.writer.as_ref().filter(|_| opened.ino == ino) {
+                writer.unlinked.store(true, Ordering::Release);
             }
         }
         self.changed(&rel, None);

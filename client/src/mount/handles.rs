@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use fuser::Errno;
 use tokio::task::JoinHandle;
@@ -112,15 +114,23 @@ impl Drop for ReadHandle {
     }
 }
 
+/// What others may read or set of an open writer without its lock (a
+/// commit holds the lock for the whole upload): its size, which is the
+/// file's while it is open, and whether it was unlinked.
+#[derive(Clone)]
+pub(super) struct Shared {
+    pub(super) size: Arc<AtomicU64>,
+    /// Unlinked while open: nothing is committed.
+    pub(super) unlinked: Arc<AtomicBool>,
+}
+
 /// A file open for writing: its content lives in the spool until commit.
 pub(super) struct WriteHandle {
     pub(super) ino: u64,
     spool: std::fs::File,
-    size: u64,
+    shared: Shared,
     /// Written since the last commit.
     dirty: bool,
-    /// Unlinked while open: nothing is committed.
-    pub(super) unlinked: bool,
     metadata: HashMap<String, String>,
     mime_type: String,
 }
@@ -145,30 +155,38 @@ impl WriteHandle {
         Ok(WriteHandle {
             ino,
             spool,
-            size,
+            shared: Shared {
+                size: Arc::new(AtomicU64::new(size)),
+                unlinked: Arc::new(AtomicBool::new(false)),
+            },
             // O_TRUNC of a file with content is a change even unwritten.
             dirty: truncate && entry.size > 0,
-            unlinked: false,
             metadata: entry.metadata.clone(),
             mime_type: entry.mime_type.clone(),
         })
     }
 
-    pub(super) fn size(&self) -> u64 {
-        self.size
+    pub(super) fn shared(&self) -> Shared {
+        self.shared.clone()
+    }
+
+    fn size(&self) -> u64 {
+        self.shared.size.load(Ordering::Acquire)
     }
 
     pub(super) fn write(&mut self, offset: u64, data: &[u8]) -> Result<u32, Errno> {
         self.spool
             .write_all_at(data, offset)
             .map_err(|_| Errno::EIO)?;
-        self.size = self.size.max(offset + data.len() as u64);
+        self.shared
+            .size
+            .fetch_max(offset + data.len() as u64, Ordering::AcqRel);
         self.dirty = true;
         u32::try_from(data.len()).map_err(|_| Errno::EINVAL)
     }
 
     pub(super) fn read(&self, offset: u64, size: u32) -> Result<Vec<u8>, Errno> {
-        let end = (offset + u64::from(size)).min(self.size);
+        let end = (offset + u64::from(size)).min(self.size());
         let mut out = vec![0; end.saturating_sub(offset) as usize];
         self.spool
             .read_exact_at(&mut out, offset)
@@ -178,8 +196,7 @@ impl WriteHandle {
 
     pub(super) fn truncate(&mut self, size: u64) -> Result<(), Errno> {
         self.spool.set_len(size).map_err(|_| Errno::EIO)?;
-        if size != self.size {
-            self.size = size;
+        if self.shared.size.swap(size, Ordering::AcqRel) != size {
             self.dirty = true;
         }
         Ok(())
@@ -196,12 +213,13 @@ impl WriteHandle {
         remote: &Remote,
         rel: &str,
     ) -> Result<Option<pb::Entry>, Errno> {
-        if !self.dirty || self.unlinked {
+        if !self.dirty || self.shared.unlinked.load(Ordering::Acquire) {
             return Ok(None);
         }
+        let size = self.size();
         // Small files go in one unary call (one commit); larger ones stream.
-        let entry = if self.size <= SMALL_FILE {
-            let mut data = vec![0; self.size as usize];
+        let entry = if size <= SMALL_FILE {
+            let mut data = vec![0; size as usize];
             self.spool
                 .read_exact_at(&mut data, 0)
                 .map_err(|_| Errno::EIO)?;
@@ -219,7 +237,7 @@ impl WriteHandle {
                 .upload(
                     rel,
                     &self.spool,
-                    self.size,
+                    size,
                     self.metadata.clone(),
                     self.mime_type.clone(),
                 )
