@@ -21,6 +21,8 @@
 //!   client's retries and failed attempts (5xx, timeouts, transport);
 //! - `arca_reclaim_passes_total`, `arca_reclaim_failures_total`,
 //!   `arca_reclaim_deleted_objects_total`, `arca_reclaim_expired_uploads_total`;
+//! - `arca_profile_violations_total{rule}`: writes an access profile
+//!   refused, by the rule that refused them;
 //! - `arca_metadata_bytes`: the redb file's size.
 
 use std::pin::Pin;
@@ -67,6 +69,7 @@ pub struct Metrics {
     pub reclaim_deleted_objects: Counter,
     /// Unfinished uploads the reclaimer discarded.
     pub reclaim_expired_uploads: Counter,
+    profile_violations: Family<Labels, Counter>,
     metadata_bytes: Gauge,
 }
 
@@ -99,6 +102,7 @@ impl Metrics {
             reclaim_failures: Counter::default(),
             reclaim_deleted_objects: Counter::default(),
             reclaim_expired_uploads: Counter::default(),
+            profile_violations: Family::default(),
             metadata_bytes: Gauge::default(),
             registry: Registry::default(),
         };
@@ -164,6 +168,11 @@ impl Metrics {
             metrics.reclaim_expired_uploads.clone(),
         );
         registry.register(
+            "profile_violations",
+            "Writes refused by an access profile, by rule",
+            metrics.profile_violations.clone(),
+        );
+        registry.register(
             "metadata_bytes",
             "Size of the redb metadata file",
             metrics.metadata_bytes.clone(),
@@ -172,6 +181,13 @@ impl Metrics {
             registry,
             ..metrics
         }
+    }
+
+    /// Counts a write refused by access profile rule `rule`.
+    pub fn profile_violation(&self, rule: &'static str) {
+        self.profile_violations
+            .get_or_create(&vec![("rule", rule.to_owned())])
+            .inc();
     }
 
     /// The text exposition, with the state gauges set to what the caller

@@ -406,6 +406,7 @@ async fn writes(client: &arca_client::Client, ns: &str, tag: &str) -> Vec<(&'sta
                     destination: format!("c-{tag}"),
                     overwrite: true,
                     parents: false,
+                    target_namespace_id: String::new(),
                 })
                 .await),
         ),
@@ -418,6 +419,7 @@ async fn writes(client: &arca_client::Client, ns: &str, tag: &str) -> Vec<(&'sta
                     destination: format!("m-{tag}"),
                     overwrite: true,
                     parents: false,
+                    target_namespace_id: String::new(),
                 })
                 .await),
         ),

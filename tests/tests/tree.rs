@@ -215,6 +215,7 @@ async fn copy_and_move_directories(backend: Backend) {
         destination: dst.into(),
         overwrite,
         parents,
+        ..Default::default()
     };
     files.copy(copy("a", "c", false, false)).await.unwrap();
     assert_eq!(
@@ -270,6 +271,7 @@ async fn copy_and_move_directories(backend: Backend) {
         destination: dst.into(),
         overwrite,
         parents: false,
+        ..Default::default()
     };
     files.r#move(mv("c", "d", false)).await.unwrap();
     assert_eq!(

@@ -160,6 +160,8 @@ impl Remote {
             destination: self.path(to),
             overwrite,
             parents: false,
+            // Within the mounted namespace.
+            target_namespace_id: String::new(),
         };
         let mut files = self.client.files.clone();
         self.timed(async move { Ok(files.r#move(request).await?.into_inner()) })

@@ -68,6 +68,34 @@ pub fn namespace(ns: &NamespaceRecord, who: &crate::auth::Identity) -> pb::Names
         file_count: ns.file_count,
         total_bytes: ns.total_bytes,
         summary: ns.summary.clone(),
+        template: ns.template,
+        profile: ns.profile.as_ref().map(profile),
+    }
+}
+
+/// A stored access profile as the contract shows it (every value filled in).
+pub fn profile(p: &crate::meta::ProfileRecord) -> pb::AccessProfile {
+    pb::AccessProfile {
+        preset: p.preset.clone(),
+        read_only: Some(p.read_only),
+        allowed_globs: p.allowed_globs.clone(),
+        denied_globs: p.denied_globs.clone(),
+        max_file_bytes: p.max_file_bytes,
+        max_files: p.max_files,
+        allowed_mime_prefixes: p.allowed_mime_prefixes.clone(),
+    }
+}
+
+/// An access profile request from the wire.
+pub fn profile_request(p: pb::AccessProfile) -> crate::core::profile::ProfileRequest {
+    crate::core::profile::ProfileRequest {
+        preset: p.preset,
+        read_only: p.read_only,
+        allowed_globs: p.allowed_globs,
+        denied_globs: p.denied_globs,
+        max_file_bytes: p.max_file_bytes,
+        max_files: p.max_files,
+        allowed_mime_prefixes: p.allowed_mime_prefixes,
     }
 }
 

@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::{ResponseStreamOf, caller, convert};
 use crate::core::Core;
+use crate::core::across::Relocate;
 use crate::core::files::FindParams;
 
 /// The file service.
@@ -276,13 +277,17 @@ impl FileService for FileApi {
         let r = request.into_inner();
         let (path, entry) = self
             .core
-            .copy(
+            .relocate(
                 &who,
-                &r.namespace_id,
-                &r.source,
-                &r.destination,
-                r.overwrite,
-                r.parents,
+                Relocate {
+                    from_ns: r.namespace_id,
+                    from: r.source,
+                    to_ns: r.target_namespace_id,
+                    to: r.destination,
+                    overwrite: r.overwrite,
+                    parents: r.parents,
+                    remove_source: false,
+                },
             )
             .await?;
         Ok(Response::new(convert::entry(&path, &entry)))
@@ -297,13 +302,17 @@ impl FileService for FileApi {
         let r = request.into_inner();
         let (path, entry) = self
             .core
-            .rename(
+            .relocate(
                 &who,
-                &r.namespace_id,
-                &r.source,
-                &r.destination,
-                r.overwrite,
-                r.parents,
+                Relocate {
+                    from_ns: r.namespace_id,
+                    from: r.source,
+                    to_ns: r.target_namespace_id,
+                    to: r.destination,
+                    overwrite: r.overwrite,
+                    parents: r.parents,
+                    remove_source: true,
+                },
             )
             .await?;
         Ok(Response::new(convert::entry(&path, &entry)))

@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 use super::{caller, convert};
 use crate::core::Core;
 use crate::core::WriteOptions;
+use crate::core::forks::ForkSource;
 use crate::core::namespaces::{
     ExpiryChange, InitialFile, NamespaceFilter, NamespaceUpdate, NewNamespace,
 };
@@ -69,6 +70,13 @@ impl NamespaceService for NamespaceApi {
             backend: r.backend,
             summary: r.summary,
             initial_file,
+            source: r.source.map(|s| ForkSource {
+                namespace_id: s.namespace_id,
+                checkpoint_id: s.checkpoint_id,
+                variables: convert::map(s.variables),
+            }),
+            template: r.template,
+            profile: r.profile.map(convert::profile_request),
         };
         let ns = self.core.create_namespace(&who, req).await?;
         Ok(Response::new(convert::namespace(&ns, &who)))
@@ -187,10 +195,20 @@ impl NamespaceService for NamespaceApi {
                 return Err(invalid("clear_ttl must be true when set").into());
             }
         };
+        let profile = match (r.profile, r.clear_profile) {
+            (Some(_), true) => {
+                return Err(invalid("set profile or clear_profile, not both").into());
+            }
+            (Some(p), false) => Some(Some(convert::profile_request(p))),
+            (None, true) => Some(None),
+            (None, false) => None,
+        };
         let update = NamespaceUpdate {
             summary: r.summary,
             metadata,
             expiry,
+            template: r.template,
+            profile,
         };
         let ns = self
             .core

@@ -84,7 +84,7 @@ impl Tree<'_> {
             }
         }
         for (_, entry) in entries.iter().filter(|(_, e)| !e.is_dir()) {
-            self.add_ref(&entry.object_id)?;
+            self.add_ref(entry)?;
         }
         self.txn
             .put(&meta::CHECKPOINTS, (&self.ns.id, id), &record)?;
@@ -101,6 +101,7 @@ impl Tree<'_> {
     /// live entries replaced).
     fn restore_checkpoint(&mut self, id: &str) -> Result<(u64, u64)> {
         let record = self.checkpoint(id)?;
+        self.guard_change("")?;
         let snapshot = checkpoint_entries(self.txn, &self.ns.id, id)?;
         let live = live_entries(self.txn, &self.ns.id)?;
         let live_bytes: u64 = live
@@ -118,7 +119,7 @@ impl Tree<'_> {
 
         // References first, so no object shared by both sides touches zero.
         for (_, entry) in snapshot.iter().filter(|(_, e)| !e.is_dir()) {
-            self.add_ref(&entry.object_id)?;
+            self.add_ref(entry)?;
         }
         self.txn
             .delete_span(&meta::ENTRIES, Span::under(&[&self.ns.id], ""))?;
@@ -149,7 +150,7 @@ impl Tree<'_> {
             Span::under(&[&self.ns.id, id], ""),
         )?;
         for (_, entry) in snapshot.iter().filter(|(_, e)| !e.is_dir()) {
-            self.unref(&entry.object_id)?;
+            self.unref(entry)?;
         }
         self.txn.delete(&meta::CHECKPOINTS, (&self.ns.id, id))?;
         Ok(())

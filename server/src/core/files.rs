@@ -97,10 +97,10 @@ impl Core {
         let sha256 =
             self.small_content_sha256(&data, opts.expected_sha256.as_deref(), "use Upload")?;
         // Fail early, before any bytes move, on what can be known now.
-        let ns = self
-            .check_write_target(who, ns_id, &path, opts.precondition)
-            .await?;
         let size = data.len() as u64;
+        let ns = self
+            .check_write_target(who, ns_id, &path, &opts, Some(size))
+            .await?;
         quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
         let precondition = opts.precondition;
         let mut file = NewFile::fresh(&ns, size, sha256, opts, precondition);
@@ -163,7 +163,8 @@ impl Core {
         }
     }
 
-    async fn abandon_object(&self, ns_id: &str, file: &NewFile) {
+    /// Queues a staged object whose commit was refused for reclaim.
+    pub(crate) async fn abandon_object(&self, ns_id: &str, file: &NewFile) {
         let ns = ns_id.to_owned();
         let (id, key, size) = (file.object_id.clone(), file.object_key.clone(), file.size);
         let quotas = self.quotas.clone();
@@ -204,19 +205,27 @@ impl Core {
             .await
     }
 
-    /// Checks, before content moves, what a write to `path` can already be
-    /// refused for. The commit checks again atomically.
+    /// Checks, before content moves, what a write to `path` of `size`
+    /// bytes (if known) and type `mime` can already be refused for: access,
+    /// the precondition and the access profile. The commit checks again
+    /// atomically.
     pub(crate) async fn check_write_target(
         &self,
         who: &Identity,
         ns_id: &str,
         path: &str,
-        condition: Precondition,
+        opts: &WriteOptions,
+        size: Option<u64>,
     ) -> Result<NamespaceRecord> {
         let (who, ns_id, path) = (who.clone(), ns_id.to_owned(), path.to_owned());
+        let (condition, mime) = (opts.precondition, opts.mime_type.clone());
         self.meta
             .read(move |r| {
                 let ns = Core::namespace_for(r, &who, &ns_id, Access::Write)?;
+                if let Some(profile) = &ns.profile {
+                    super::profile::Rules::compile(profile)?
+                        .check_file(&ns.id, &path, size, &mime)?;
+                }
                 let existing = match tree::stat(r, &ns, &path) {
                     Ok(e) => Some(e),
                     Err(Error::NotFound(_)) => None,

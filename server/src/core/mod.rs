@@ -8,12 +8,16 @@
 //! `crate::blobs`.
 
 pub mod access;
+pub mod across;
 pub mod checkpoints;
 pub mod files;
+pub mod forks;
 pub mod namespaces;
 pub mod presign;
+pub mod profile;
 pub mod quota;
 pub mod reclaim;
+pub mod refs;
 pub mod sessions;
 pub mod stats;
 pub mod tree;

@@ -8,6 +8,8 @@ use std::time::Duration;
 use arca_proto::v1::{NamespaceType, Scope};
 
 use super::access::{self, Access};
+use super::forks::ForkSource;
+use super::profile::ProfileRequest;
 use super::quota;
 use super::tree::{NewFile, Tree};
 use super::{
@@ -17,10 +19,10 @@ use crate::auth::Identity;
 use crate::error::{Error, Result, invalid, not_found};
 use crate::grid;
 use crate::ids::{new_id, validate_id, validate_server_id};
-use crate::meta::{self, NamespaceRecord, PurgeRecord, Reader, Span, Step};
+use crate::meta::{self, NamespaceRecord, PurgeRecord, Reader, Span, Step, Writer};
 
 /// What CreateNamespace asks for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewNamespace {
     /// BLOB or WORKSPACE.
     pub ns_type: NamespaceType,
@@ -44,6 +46,12 @@ pub struct NewNamespace {
     pub summary: String,
     /// Optional first file, committed with the namespace.
     pub initial_file: Option<InitialFile>,
+    /// Fork this source's tree (not with `initial_file`).
+    pub source: Option<ForkSource>,
+    /// Mark it as a template.
+    pub template: bool,
+    /// Its access profile.
+    pub profile: Option<ProfileRequest>,
 }
 
 /// A namespace's first file, committed in the namespace's own commit.
@@ -66,6 +74,10 @@ pub struct NamespaceUpdate {
     pub metadata: Option<MetadataUpdate>,
     /// Expiry change.
     pub expiry: Option<ExpiryChange>,
+    /// Mark or unmark as a template.
+    pub template: Option<bool>,
+    /// Set (`Some(Some(_))`) or remove (`Some(None)`) the access profile.
+    pub profile: Option<Option<ProfileRequest>>,
 }
 
 /// How UpdateNamespace moves an expiry.
@@ -194,6 +206,35 @@ impl Core {
         who: &Identity,
         mut req: NewNamespace,
     ) -> Result<NamespaceRecord> {
+        // A fork is of its source's type and on its source's backend.
+        let fork = match req.source.take() {
+            None => None,
+            Some(source) => {
+                if req.initial_file.is_some() {
+                    return Err(invalid(
+                        "a namespace is created with a source or with an initial file, not both",
+                    ));
+                }
+                let src = self.resolve_fork_source(who, &source).await?;
+                if req.ns_type == NamespaceType::Unspecified {
+                    req.ns_type = NamespaceType::try_from(src.ns_type).unwrap_or_default();
+                } else if req.ns_type as i32 != src.ns_type {
+                    return Err(invalid(format!(
+                        "a fork has its source's type; namespace {} is not of the type asked for",
+                        src.id
+                    )));
+                }
+                if req.backend.is_empty() {
+                    req.backend = src.backend.clone();
+                } else if req.backend != src.backend {
+                    return Err(invalid(format!(
+                        "a fork lives on its source's backend {:?}, not {:?} (its content is shared, not copied)",
+                        src.backend, req.backend
+                    )));
+                }
+                Some((source, src))
+            }
+        };
         if req.ns_type == NamespaceType::Unspecified {
             return Err(invalid("namespace type is required (BLOB or WORKSPACE)"));
         }
@@ -242,8 +283,21 @@ impl Core {
                 "namespace name must be at most 255 bytes without control characters",
             ));
         }
+        if let Some((_, src)) = &fork
+            && src.sandbox != req.sandbox
+        {
+            return Err(Error::FailedPrecondition(format!(
+                "a fork stays in its source's sandbox {:?} (its content is shared, and grid keys name the sandbox)",
+                src.sandbox
+            )));
+        }
         validate_metadata(&req.metadata)?;
         validate_summary(&req.summary)?;
+        let profile = req
+            .profile
+            .take()
+            .map(ProfileRequest::resolve)
+            .transpose()?;
         let ttl_ms = req.ttl.map(|ttl| duration_ms("ttl", ttl)).transpose()?;
         let backend = if req.backend.is_empty() {
             self.default_backend(req.scope)
@@ -276,7 +330,13 @@ impl Core {
             file_count: 0,
             total_bytes: 0,
             summary: req.summary,
+            borrowed: 0,
+            template: req.template,
+            profile,
         };
+        if let Some((source, src)) = fork {
+            return self.commit_fork(who, record, source, &src).await;
+        }
         let initial = match req.initial_file {
             Some(file) => Some(self.stage_initial_file(&record, file).await?),
             None => None,
@@ -294,20 +354,7 @@ impl Core {
                 // the namespace and its first file together, and the name.
                 let first_size = first.as_ref().map_or(0, |(_, f)| f.size);
                 quota::check(txn, &quotas, &stored, first_size, 1)?;
-                if !stored.name.is_empty() {
-                    let key = name_key(&stored);
-                    if let Some(existing) = txn.get(&meta::NAMESPACE_NAMES, &key)? {
-                        // A name held by an expired namespace is free again.
-                        let live = Core::resolve_namespace(txn, None, &existing, Access::Read);
-                        if live.is_ok() {
-                            return Err(Error::AlreadyExists(format!(
-                                "a namespace named {:?} already exists for this owner and scope",
-                                stored.name
-                            )));
-                        }
-                    }
-                    txn.put(&meta::NAMESPACE_NAMES, &key, &stored.id)?;
-                }
+                claim_name(txn, &stored)?;
                 txn.put(&meta::NAMESPACES, &stored.id, &stored)?;
                 quota::adjust(txn, &stored, 0, 1)?;
                 let Some((path, file)) = first.clone() else {
@@ -378,6 +425,7 @@ impl Core {
             PurgeRecord {
                 backend: ns.backend.clone(),
                 prefix: ns.grid_prefix.clone(),
+                ..Default::default()
             },
         );
         self.meta
@@ -512,6 +560,20 @@ impl Core {
             }
             // Durations checked and turned into milliseconds once, before the job.
             let expiry = update.expiry.map(ExpiryChange::in_ms).transpose()?;
+            let profile = match update.profile.clone() {
+                None => None,
+                Some(change) => {
+                    // A session token may not lift (or change) the fence
+                    // the code holding it runs in.
+                    if matches!(who.role, crate::auth::Role::Session { .. }) {
+                        return Err(Error::PermissionDenied(
+                            "an access profile is changed with an admin or app key, not a session token"
+                                .into(),
+                        ));
+                    }
+                    Some(change.map(ProfileRequest::resolve).transpose()?)
+                }
+            };
             self.meta
                 .write(move |txn| {
                     let mut ns =
@@ -521,6 +583,12 @@ impl Core {
                     }
                     if let Some(change) = &update.metadata {
                         change.clone().apply(&mut ns.metadata)?;
+                    }
+                    if let Some(template) = update.template {
+                        ns.template = template;
+                    }
+                    if let Some(profile) = &profile {
+                        ns.profile = profile.clone();
                     }
                     let now = meta::now_ms();
                     match expiry {
@@ -592,11 +660,8 @@ impl Core {
                         txn.delete(&meta::NAMESPACE_NAMES, &key)?;
                     }
                 }
-                let rows = || Span::under(&[&ns_id], "");
-                txn.delete_span(&meta::ENTRIES, rows())?;
-                txn.delete_span(&meta::OBJECTS, rows())?;
-                txn.delete_span(&meta::DIGESTS, rows())?;
-                txn.delete_span(&meta::GARBAGE, rows())?;
+                let (purge, freed) = super::refs::settle_destroyed(txn, &ns, meta::now_ms())?;
+                txn.delete_span(&meta::ENTRIES, Span::under(&[&ns_id], ""))?;
                 super::checkpoints::remove_all(txn, &ns_id)?;
                 let mut doomed = Vec::new();
                 for row in txn.rows(&meta::UPLOADS, Span::all()) {
@@ -609,20 +674,21 @@ impl Core {
                     txn.delete(&meta::UPLOADS, &upload)?;
                 }
                 quota::adjust(txn, &ns, -(ns.total_bytes as i64), -1)?;
-                let purge = PurgeRecord {
-                    backend: ns.backend.clone(),
-                    prefix: ns.grid_prefix.clone(),
-                };
                 txn.put(&meta::PURGES, &ns_id, &purge)?;
                 Ok((
                     Destroyed {
                         files: ns.file_count,
                         bytes: ns.total_bytes,
                     },
-                    purge,
+                    (purge, freed),
                 ))
             })
             .await?;
+        let (purge, freed) = purge;
+        if freed {
+            // Content it borrowed lost its last reference.
+            self.reclaim_wakeup.notify_one();
+        }
         tracing::info!(namespace = %id, files = destroyed.files, bytes = destroyed.bytes, "namespace destroyed");
         // Delete the content now; if this fails, or a write is still in
         // flight under the prefix, the reclaimer finishes it.
@@ -636,6 +702,26 @@ impl Core {
         }
         Ok(destroyed)
     }
+}
+
+/// Takes `ns`'s name among its owner's namespaces of its scope, in the
+/// creating transaction: ALREADY_EXISTS while a live namespace holds it (a
+/// name held by an expired one is free again).
+pub(super) fn claim_name(txn: &Writer<'_>, ns: &NamespaceRecord) -> Result<()> {
+    if ns.name.is_empty() {
+        return Ok(());
+    }
+    let key = name_key(ns);
+    if let Some(existing) = txn.get(&meta::NAMESPACE_NAMES, &key)? {
+        let live = Core::resolve_namespace(txn, None, &existing, Access::Read);
+        if live.is_ok() {
+            return Err(Error::AlreadyExists(format!(
+                "a namespace named {:?} already exists for this owner and scope",
+                ns.name
+            )));
+        }
+    }
+    txn.put(&meta::NAMESPACE_NAMES, &key, &ns.id)
 }
 
 /// Whether `ns` passes a MIME filter: empty passes everything; otherwise

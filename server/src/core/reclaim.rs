@@ -76,9 +76,25 @@ impl Core {
         if !still_doomed {
             return Ok(false);
         }
-        self.backend(&purge.backend)?
-            .delete_prefix(&purge.prefix)
-            .await?;
+        let backend = self.backend(&purge.backend)?;
+        if purge.keep_recorded {
+            // Objects other namespaces still refer to stay; they go one by
+            // one when their last reference does.
+            let listed = backend.list(&purge.prefix).await?;
+            let key = ns_id.to_owned();
+            let kept: std::collections::HashSet<String> = self
+                .scan(move |r| {
+                    r.rows(&meta::OBJECTS, Span::under(&[&key], ""))
+                        .map(|row| row.map(|(_, object)| object.key))
+                        .collect()
+                })
+                .await?;
+            for listed_key in listed.iter().filter(|k| !kept.contains(*k)) {
+                backend.delete(listed_key).await?;
+            }
+        } else {
+            backend.delete_prefix(&purge.prefix).await?;
+        }
         let id = ns_id.to_owned();
         self.meta
             .write(move |txn| {
@@ -438,15 +454,8 @@ mod tests {
         let req = NewNamespace {
             ns_type: NamespaceType::Workspace,
             scope: Scope::User,
-            sandbox: String::new(),
             user: "alice".into(),
-            session: String::new(),
-            name: String::new(),
-            metadata: Default::default(),
-            ttl: None,
-            backend: String::new(),
-            summary: String::new(),
-            initial_file: None,
+            ..Default::default()
         };
         core.create_namespace(&admin(), req).await.unwrap().id
     }
@@ -573,6 +582,7 @@ mod tests {
                 PurgeRecord {
                     backend: "local".into(),
                     prefix: prefix.to_owned(),
+                    ..Default::default()
                 },
             );
             let core = core.clone();

@@ -84,8 +84,10 @@ impl Core {
                 let now = meta::now_ms();
                 let mut stats = Stats::default();
                 let mut namespaces: HashMap<String, NamespaceRecord> = HashMap::new();
+                let mut recorded = std::collections::HashSet::new();
                 for row in txn.rows(&meta::NAMESPACES, Span::all()) {
                     let (_, ns) = row?;
+                    recorded.insert(ns.id.clone());
                     if !wanted(&ns.sandbox) || !is_alive(&ns, txn, now)? {
                         continue;
                     }
@@ -100,12 +102,25 @@ impl Core {
                 }
                 for row in txn.rows(&meta::OBJECTS, Span::all()) {
                     let ((ns_id, _), object) = row?;
-                    let Some(ns) = namespaces.get(&ns_id) else {
-                        continue;
-                    };
                     if object.refs == 0 {
                         continue;
                     }
+                    let Some(ns) = namespaces.get(&ns_id) else {
+                        // A destroyed namespace's object other namespaces
+                        // still share: counted where its grid key says.
+                        if !recorded.contains(&ns_id)
+                            && let Some((sandbox, scope)) = crate::grid::owner_of_key(&object.key)
+                            && wanted(&sandbox)
+                        {
+                            let row = stats
+                                .usage
+                                .entry((sandbox, object.backend.clone(), scope as i32))
+                                .or_default();
+                            row.stored_objects += 1;
+                            row.stored_bytes += object.size;
+                        }
+                        continue;
+                    };
                     if let Some(row) =
                         stats
                             .usage

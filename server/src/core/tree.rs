@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::access::Access;
+use super::profile::Rules;
 use super::quota;
 use super::{Core, MetadataUpdate, Precondition};
 use crate::auth::Identity;
@@ -111,6 +112,10 @@ pub struct Tree<'t> {
     pub(super) quotas: Arc<QuotaConfig>,
     /// Change of bytes held, for the usage counters.
     pub(super) bytes_delta: i64,
+    /// The namespace's access profile, if it has one.
+    rules: Option<Arc<Rules>>,
+    /// Files it held when opened (a profile's file limit binds growth).
+    files_at_open: u64,
 }
 
 impl<'t> Tree<'t> {
@@ -123,24 +128,36 @@ impl<'t> Tree<'t> {
         quotas: Arc<QuotaConfig>,
     ) -> Result<Tree<'t>> {
         let ns = Core::resolve_namespace(txn, who, ns_id, Access::Write)?;
+        let rules = ns
+            .profile
+            .as_ref()
+            .map(|p| Rules::compile(p).map(Arc::new))
+            .transpose()?;
         Ok(Tree {
             txn,
+            files_at_open: ns.file_count,
             ns,
             now: meta::now_ms(),
             freed: false,
             quotas,
             bytes_delta: 0,
+            rules,
         })
     }
 
     /// Saves the namespace totals. Call once, after the last change.
     pub fn finish(self) -> Result<bool> {
+        if let Some(rules) = &self.rules
+            && self.ns.file_count > self.files_at_open
+        {
+            rules.check_count(&self.ns.id, "", self.ns.file_count)?;
+        }
         quota::adjust(self.txn, &self.ns, self.bytes_delta, 0)?;
         self.txn.put(&meta::NAMESPACES, &self.ns.id, &self.ns)?;
         Ok(self.freed)
     }
 
-    fn is_blob(&self) -> bool {
+    pub(super) fn is_blob(&self) -> bool {
         self.ns.ns_type == NamespaceType::Blob as i32
     }
 
@@ -186,8 +203,25 @@ impl<'t> Tree<'t> {
         self.txn.next_version()
     }
 
+    /// Writes the entry at `path`: every entry a tree operation creates or
+    /// changes passes through here, and so past the access profile.
     pub(super) fn put(&mut self, path: &str, entry: &EntryRecord) -> Result<()> {
+        if let Some(rules) = &self.rules {
+            if entry.is_dir() {
+                rules.check_dir(&self.ns.id, path)?;
+            } else {
+                rules.check_file(&self.ns.id, path, Some(entry.size), &entry.mime_type)?;
+            }
+        }
         self.txn.put(&ENTRIES, (&self.ns.id, path), entry)
+    }
+
+    /// Refuses any change at all to a read-only namespace.
+    pub(super) fn guard_change(&self, path: &str) -> Result<()> {
+        match &self.rules {
+            Some(rules) => rules.check_change(&self.ns.id, path),
+            None => Ok(()),
+        }
     }
 
     pub(super) fn create_dirs(&mut self, dirs: &[String]) -> Result<()> {
@@ -204,49 +238,12 @@ impl<'t> Tree<'t> {
         Ok(())
     }
 
-    pub(super) fn object(&self, object_id: &str) -> Result<ObjectRecord> {
-        match self.txn.get(&meta::OBJECTS, (&self.ns.id, object_id))? {
-            Some(object) => Ok(object),
-            None => Err(Error::Internal(format!(
-                "object {object_id} of namespace {} has no record",
-                self.ns.id
-            ))),
-        }
-    }
-
-    pub(super) fn save_object(&mut self, object_id: &str, object: &ObjectRecord) -> Result<()> {
-        self.txn
-            .put(&meta::OBJECTS, (&self.ns.id, object_id), object)
-    }
-
-    pub(super) fn add_ref(&mut self, object_id: &str) -> Result<()> {
-        let mut object = self.object(object_id)?;
-        object.refs += 1;
-        self.save_object(object_id, &object)
-    }
-
-    pub(super) fn unref(&mut self, object_id: &str) -> Result<()> {
-        let mut object = self.object(object_id)?;
-        object.refs = object.refs.saturating_sub(1);
-        if object.refs == 0 {
-            self.txn
-                .put(&meta::GARBAGE, (&self.ns.id, object_id), &self.now)?;
-            self.freed = true;
-            // Unreferenced content is no longer offered for dedup.
-            let digest = (self.ns.id.as_str(), object.sha256.as_str());
-            if self.txn.get(&meta::DIGESTS, digest)?.as_deref() == Some(object_id) {
-                self.txn.delete(&meta::DIGESTS, digest)?;
-            }
-        }
-        self.save_object(object_id, &object)
-    }
-
     /// Counts a file leaving the tree.
     pub(super) fn file_gone(&mut self, entry: &EntryRecord) -> Result<()> {
         self.ns.file_count = self.ns.file_count.saturating_sub(1);
         self.ns.total_bytes = self.ns.total_bytes.saturating_sub(entry.size);
         self.bytes_delta -= entry.size as i64;
-        self.unref(&entry.object_id)
+        self.unref(entry)
     }
 
     /// Counts a file joining the tree (its object reference is the caller's).
@@ -280,7 +277,7 @@ impl<'t> Tree<'t> {
         Ok(false)
     }
 
-    fn check_blob_target(&self, path: &str) -> Result<()> {
+    pub(super) fn check_blob_target(&self, path: &str) -> Result<()> {
         if path.contains('/') {
             return Err(precondition(
                 "a BLOB namespace holds one file at its top level; it has no directories",
@@ -340,10 +337,11 @@ impl<'t> Tree<'t> {
             version: self.next_version()?,
             created_ms: existing.as_ref().map_or(self.now, |e| e.created_ms),
             modified_ms: self.now,
+            object_ns: String::new(),
         };
         match reuse {
             Some(_) => {
-                self.add_ref(&object_id)?;
+                self.add_ref(&entry)?;
                 if file.written {
                     // The bytes just sent duplicate stored ones: drop them.
                     self.abandon_object(&file.object_id, &file.object_key, file.size)?;
@@ -356,6 +354,7 @@ impl<'t> Tree<'t> {
                     size: file.size,
                     sha256: file.sha256.clone(),
                     refs: 1,
+                    foreign_refs: 0,
                 };
                 self.save_object(&object_id, &object)?;
                 self.txn
@@ -368,44 +367,6 @@ impl<'t> Tree<'t> {
         self.file_added(&entry);
         self.put(path, &entry)?;
         Ok(entry)
-    }
-
-    /// A live object of this namespace with this content, other than
-    /// `except`: its id and key.
-    pub fn stored_content(
-        &self,
-        sha256: &str,
-        size: u64,
-        except: &str,
-    ) -> Result<Option<(String, String)>> {
-        let Some(id) = self.txn.get(&meta::DIGESTS, (&self.ns.id, sha256))? else {
-            return Ok(None);
-        };
-        if id == except {
-            return Ok(None);
-        }
-        let object = self.object(&id)?;
-        Ok(
-            (object.refs > 0 && object.size == size && object.sha256 == sha256)
-                .then_some((id, object.key)),
-        )
-    }
-
-    /// Records an object that was completed but will never be committed
-    /// (its commit was refused), so the reclaimer deletes it.
-    pub fn abandon_object(&mut self, object_id: &str, key: &str, size: u64) -> Result<()> {
-        let object = ObjectRecord {
-            key: key.to_owned(),
-            backend: self.ns.backend.clone(),
-            size,
-            sha256: String::new(),
-            refs: 0,
-        };
-        self.save_object(object_id, &object)?;
-        self.txn
-            .put(&meta::GARBAGE, (&self.ns.id, object_id), &self.now)?;
-        self.freed = true;
-        Ok(())
     }
 
     /// Creates a directory.
@@ -433,6 +394,7 @@ impl<'t> Tree<'t> {
             return Err(invalid("the root directory cannot be removed"));
         }
         let entry = self.require(path)?;
+        self.guard_change(path)?;
         let beneath = if entry.is_dir() {
             self.subtree(path)?
         } else {
@@ -477,6 +439,22 @@ impl<'t> Tree<'t> {
         }
         if src_entry.is_dir() && paths::is_within(dst, src) {
             return Err(invalid("a directory cannot be copied or moved into itself"));
+        }
+        self.destination(src_entry, dst, overwrite, parents)
+    }
+
+    /// Checks a copy or move destination in this namespace for `src_entry`
+    /// (from this namespace or another); returns the file it would replace
+    /// and the parents to create.
+    pub(super) fn destination(
+        &self,
+        src_entry: &EntryRecord,
+        dst: &str,
+        overwrite: bool,
+        parents: bool,
+    ) -> Result<(Option<EntryRecord>, Vec<String>)> {
+        if dst.is_empty() {
+            return Err(invalid("the destination must not be the root directory"));
         }
         let existing = self.get(dst)?;
         match &existing {
@@ -547,7 +525,7 @@ impl<'t> Tree<'t> {
                 ..entry
             };
             if !copied.is_dir() {
-                self.add_ref(&copied.object_id)?;
+                self.add_ref(&copied)?;
                 self.file_added(&copied);
             }
             self.put(&target, &copied)?;

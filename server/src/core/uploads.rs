@@ -113,7 +113,7 @@ impl Core {
         let path = crate::paths::normalize_file(raw_path, self.config.limits.paths())?;
         let opts = opts.validated_for(&path)?;
         let ns = self
-            .check_write_target(who, ns_id, &path, opts.precondition)
+            .check_write_target(who, ns_id, &path, &opts, total_size)
             .await?;
         if let Some(size) = total_size {
             quota::check_file_size(&self.quotas, &ns.sandbox, size)?;

@@ -1,4 +1,4 @@
-//! The records stored in redb, encoded as protobuf (prost derive) so that
+//! The records stored in the metadata engine, encoded as protobuf (prost derive) so that
 //! fields can be added later without rewriting the database.
 
 use std::collections::BTreeMap;
@@ -60,6 +60,43 @@ pub struct NamespaceRecord {
     /// Short description (the reference's artifact summary).
     #[prost(string, tag = "15")]
     pub summary: String,
+    /// Entries (live and checkpointed) whose content is another namespace's
+    /// object (forks, cross-namespace copies): a destroy releases those
+    /// references, and only then, when this is non-zero, reads the tree.
+    #[prost(uint64, tag = "16")]
+    pub borrowed: u64,
+    /// Whether it is a template: forks of it may substitute variables.
+    #[prost(bool, tag = "17")]
+    pub template: bool,
+    /// The rules every write to it must pass (none: only access and quotas).
+    #[prost(message, optional, tag = "18")]
+    pub profile: Option<ProfileRecord>,
+}
+
+/// An access profile as stored: the rules writes to a namespace must pass.
+#[derive(Clone, PartialEq, Message)]
+pub struct ProfileRecord {
+    /// The preset it was made from, for display ("" for a custom one).
+    #[prost(string, tag = "1")]
+    pub preset: String,
+    /// No write of any kind.
+    #[prost(bool, tag = "2")]
+    pub read_only: bool,
+    /// Globs a written path must match one of (empty: any path).
+    #[prost(string, repeated, tag = "3")]
+    pub allowed_globs: Vec<String>,
+    /// Globs no written path may match.
+    #[prost(string, repeated, tag = "4")]
+    pub denied_globs: Vec<String>,
+    /// Largest file in bytes (0: no limit beyond the server's).
+    #[prost(uint64, tag = "5")]
+    pub max_file_bytes: u64,
+    /// Most files (0: no limit).
+    #[prost(uint64, tag = "6")]
+    pub max_files: u64,
+    /// MIME type prefixes a written file must have one of (empty: any).
+    #[prost(string, repeated, tag = "7")]
+    pub allowed_mime_prefixes: Vec<String>,
 }
 
 /// A file or directory.
@@ -95,6 +132,10 @@ pub struct EntryRecord {
     /// Last change, ms since the epoch.
     #[prost(int64, tag = "10")]
     pub modified_ms: i64,
+    /// The namespace that owns the object, when it is not this entry's own
+    /// (content shared by a fork or a cross-namespace copy). Empty: its own.
+    #[prost(string, tag = "11")]
+    pub object_ns: String,
 }
 
 impl EntryRecord {
@@ -122,6 +163,10 @@ pub struct ObjectRecord {
     /// Entries referring to it. At zero it is queued for reclaim.
     #[prost(uint64, tag = "5")]
     pub refs: u64,
+    /// How many of `refs` are other namespaces' entries. These keep the
+    /// object (and its record) alive when its own namespace is destroyed.
+    #[prost(uint64, tag = "6")]
+    pub foreign_refs: u64,
 }
 
 /// A resumable upload in progress.
@@ -253,6 +298,11 @@ pub struct PurgeRecord {
     /// Grid prefix.
     #[prost(string, tag = "2")]
     pub prefix: String,
+    /// Objects of the namespace other namespaces still refer to kept their
+    /// records: the purge deletes every other key under the prefix, not the
+    /// prefix. Those objects go one by one when their last reference does.
+    #[prost(bool, tag = "3")]
+    pub keep_recorded: bool,
 }
 
 /// Decodes a stored record.

@@ -320,8 +320,9 @@ impl CoreFs {
         Ok(Box::new(file))
     }
 
-    /// A MOVE or a file's COPY, within one namespace (a destination in
-    /// another is a remote server's to WebDAV: 502).
+    /// A MOVE or a file's COPY, within one namespace or into another (the
+    /// core's cross-namespace rules: shared content within a sandbox and
+    /// backend, streamed otherwise).
     async fn relocate(
         &self,
         who: &Identity,
@@ -331,14 +332,16 @@ impl CoreFs {
     ) -> FsResult<()> {
         let (ns, src) = Target::below_root(from)?;
         let (to_ns, dst) = Target::below_root(to)?;
-        if to_ns != ns {
-            return Err(FsError::IsRemote);
-        }
-        match how {
-            Relocation::Move => self.core.rename(who, &ns, &src, &dst, true, false).await,
-            Relocation::Copy => self.core.copy(who, &ns, &src, &dst, true, false).await,
-        }
-        .map_err(fs_error)?;
+        let request = crate::core::across::Relocate {
+            from_ns: ns,
+            from: src,
+            to_ns,
+            to: dst,
+            overwrite: true,
+            parents: false,
+            remove_source: matches!(how, Relocation::Move),
+        };
+        self.core.relocate(who, request).await.map_err(fs_error)?;
         Ok(())
     }
 

@@ -108,8 +108,12 @@ pub(crate) enum Command {
         /// Replace an existing file.
         #[arg(short, long)]
         force: bool,
+        /// Put it in this namespace instead of the source's.
+        #[arg(long = "to-namespace", default_value = "")]
+        to_namespace: String,
     },
-    /// Copy within a namespace (metadata only).
+    /// Copy within a namespace or into another (metadata only within one
+    /// sandbox and backend).
     Cp {
         /// NAMESPACE:SOURCE.
         source: String,
@@ -118,6 +122,9 @@ pub(crate) enum Command {
         /// Replace an existing file.
         #[arg(short, long)]
         force: bool,
+        /// Put it in this namespace instead of the source's.
+        #[arg(long = "to-namespace", default_value = "")]
+        to_namespace: String,
     },
     /// Find files by glob.
     Find {
@@ -212,9 +219,9 @@ pub(crate) enum PresignCommand {
 pub(crate) enum NsCommand {
     /// Create a namespace.
     Create {
-        /// BLOB or WORKSPACE.
-        #[arg(long = "type", value_enum, default_value = "workspace")]
-        ns_type: NsType,
+        /// BLOB or WORKSPACE (default: WORKSPACE, or the source's with --from).
+        #[arg(long = "type", value_enum)]
+        ns_type: Option<NsType>,
         /// SESSION, USER or SANDBOX.
         #[arg(long, value_enum, default_value = "user")]
         scope: ScopeArg,
@@ -236,6 +243,20 @@ pub(crate) enum NsCommand {
         /// Metadata KEY=VALUE.
         #[arg(long = "meta", value_parser = key_value)]
         metadata: Vec<(String, String)>,
+        /// Fork this namespace (NAMESPACE, or NAMESPACE@CHECKPOINT): its
+        /// tree is shared, not copied.
+        #[arg(long)]
+        from: Option<String>,
+        /// A template variable NAME=VALUE for a fork of a template.
+        #[arg(long = "var", value_parser = key_value)]
+        variables: Vec<(String, String)>,
+        /// Mark the namespace as a template.
+        #[arg(long)]
+        template: bool,
+        /// An access profile preset: default, strict, readonly, untrusted
+        /// or testing.
+        #[arg(long)]
+        profile: Option<String>,
     },
     /// List namespaces.
     Ls {

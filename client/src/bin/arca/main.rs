@@ -45,12 +45,35 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             name,
             ttl,
             metadata,
+            from,
+            variables,
+            template,
+            profile,
         }) => {
+            let source = from.map(|spec| {
+                let (namespace_id, checkpoint_id) = match spec.split_once('@') {
+                    Some((ns, ckpt)) => (ns.to_owned(), ckpt.to_owned()),
+                    None => (spec, String::new()),
+                };
+                pb::NamespaceSource {
+                    namespace_id,
+                    checkpoint_id,
+                    variables: variables.into_iter().collect(),
+                }
+            });
+            let ns_type = match (ns_type, source.is_some()) {
+                (Some(NsType::Blob), _) => pb::NamespaceType::Blob,
+                (Some(NsType::Workspace), _) | (None, false) => pb::NamespaceType::Workspace,
+                (None, true) => pb::NamespaceType::Unspecified,
+            };
             let request = pb::CreateNamespaceRequest {
-                r#type: match ns_type {
-                    NsType::Blob => pb::NamespaceType::Blob,
-                    NsType::Workspace => pb::NamespaceType::Workspace,
-                } as i32,
+                r#type: ns_type as i32,
+                source,
+                template,
+                profile: profile.map(|preset| pb::AccessProfile {
+                    preset,
+                    ..Default::default()
+                }),
                 scope: match scope {
                     ScopeArg::Session => pb::Scope::Session,
                     ScopeArg::User => pb::Scope::User,
@@ -299,6 +322,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             source,
             destination,
             force,
+            to_namespace,
         } => {
             let (ns, src) = remote(&source);
             let entry = files
@@ -308,6 +332,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     destination,
                     overwrite: force,
                     parents: true,
+                    target_namespace_id: to_namespace,
                 })
                 .await?
                 .into_inner();
@@ -317,6 +342,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             source,
             destination,
             force,
+            to_namespace,
         } => {
             let (ns, src) = remote(&source);
             let entry = files
@@ -326,6 +352,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     destination,
                     overwrite: force,
                     parents: true,
+                    target_namespace_id: to_namespace,
                 })
                 .await?
                 .into_inner();

@@ -343,32 +343,36 @@ class AbortUploadResponse(_message.Message):
     def __init__(self, discarded_bytes: _Optional[int] = ...) -> None: ...
 
 class CopyRequest(_message.Message):
-    __slots__ = ("namespace_id", "source", "destination", "overwrite", "parents")
+    __slots__ = ("namespace_id", "source", "destination", "overwrite", "parents", "target_namespace_id")
     NAMESPACE_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_FIELD_NUMBER: _ClassVar[int]
     OVERWRITE_FIELD_NUMBER: _ClassVar[int]
     PARENTS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_NAMESPACE_ID_FIELD_NUMBER: _ClassVar[int]
     namespace_id: str
     source: str
     destination: str
     overwrite: bool
     parents: bool
-    def __init__(self, namespace_id: _Optional[str] = ..., source: _Optional[str] = ..., destination: _Optional[str] = ..., overwrite: _Optional[bool] = ..., parents: _Optional[bool] = ...) -> None: ...
+    target_namespace_id: str
+    def __init__(self, namespace_id: _Optional[str] = ..., source: _Optional[str] = ..., destination: _Optional[str] = ..., overwrite: _Optional[bool] = ..., parents: _Optional[bool] = ..., target_namespace_id: _Optional[str] = ...) -> None: ...
 
 class MoveRequest(_message.Message):
-    __slots__ = ("namespace_id", "source", "destination", "overwrite", "parents")
+    __slots__ = ("namespace_id", "source", "destination", "overwrite", "parents", "target_namespace_id")
     NAMESPACE_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_FIELD_NUMBER: _ClassVar[int]
     OVERWRITE_FIELD_NUMBER: _ClassVar[int]
     PARENTS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_NAMESPACE_ID_FIELD_NUMBER: _ClassVar[int]
     namespace_id: str
     source: str
     destination: str
     overwrite: bool
     parents: bool
-    def __init__(self, namespace_id: _Optional[str] = ..., source: _Optional[str] = ..., destination: _Optional[str] = ..., overwrite: _Optional[bool] = ..., parents: _Optional[bool] = ...) -> None: ...
+    target_namespace_id: str
+    def __init__(self, namespace_id: _Optional[str] = ..., source: _Optional[str] = ..., destination: _Optional[str] = ..., overwrite: _Optional[bool] = ..., parents: _Optional[bool] = ..., target_namespace_id: _Optional[str] = ...) -> None: ...
 
 class FindRequest(_message.Message):
     __slots__ = ("namespace_id", "path", "pattern", "mime_prefix", "metadata", "page_size", "page_token")

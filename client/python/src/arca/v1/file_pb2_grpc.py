@@ -212,14 +212,16 @@ class FileServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Copy(self, request, context):
-        """Copies a file or directory tree. Metadata only: no content is copied.
+        """Copies a file or directory tree, within a namespace or into another.
+        Metadata only within one sandbox and backend: no content is copied.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Move(self, request, context):
-        """Moves (renames) a file or directory tree. Metadata only.
+        """Moves (renames) a file or directory tree, within a namespace or into
+        another. Metadata only within one sandbox and backend.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

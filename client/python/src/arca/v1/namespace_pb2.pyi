@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Namespace(_message.Message):
-    __slots__ = ("namespace_id", "type", "scope", "name", "owner", "metadata", "created_at", "expires_at", "backend", "grid_prefix", "file_count", "total_bytes", "summary", "writable", "quota")
+    __slots__ = ("namespace_id", "type", "scope", "name", "owner", "metadata", "created_at", "expires_at", "backend", "grid_prefix", "file_count", "total_bytes", "summary", "writable", "quota", "template", "profile")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,8 @@ class Namespace(_message.Message):
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     WRITABLE_FIELD_NUMBER: _ClassVar[int]
     QUOTA_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
     namespace_id: str
     type: _common_pb2.NamespaceType
     scope: _common_pb2.Scope
@@ -50,7 +52,44 @@ class Namespace(_message.Message):
     summary: str
     writable: bool
     quota: ByteQuota
-    def __init__(self, namespace_id: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.NamespaceType, str]] = ..., scope: _Optional[_Union[_common_pb2.Scope, str]] = ..., name: _Optional[str] = ..., owner: _Optional[_Union[_common_pb2.Owner, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., backend: _Optional[str] = ..., grid_prefix: _Optional[str] = ..., file_count: _Optional[int] = ..., total_bytes: _Optional[int] = ..., summary: _Optional[str] = ..., writable: _Optional[bool] = ..., quota: _Optional[_Union[ByteQuota, _Mapping]] = ...) -> None: ...
+    template: bool
+    profile: AccessProfile
+    def __init__(self, namespace_id: _Optional[str] = ..., type: _Optional[_Union[_common_pb2.NamespaceType, str]] = ..., scope: _Optional[_Union[_common_pb2.Scope, str]] = ..., name: _Optional[str] = ..., owner: _Optional[_Union[_common_pb2.Owner, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., backend: _Optional[str] = ..., grid_prefix: _Optional[str] = ..., file_count: _Optional[int] = ..., total_bytes: _Optional[int] = ..., summary: _Optional[str] = ..., writable: _Optional[bool] = ..., quota: _Optional[_Union[ByteQuota, _Mapping]] = ..., template: _Optional[bool] = ..., profile: _Optional[_Union[AccessProfile, _Mapping]] = ...) -> None: ...
+
+class AccessProfile(_message.Message):
+    __slots__ = ("preset", "read_only", "allowed_globs", "denied_globs", "max_file_bytes", "max_files", "allowed_mime_prefixes")
+    PRESET_FIELD_NUMBER: _ClassVar[int]
+    READ_ONLY_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_GLOBS_FIELD_NUMBER: _ClassVar[int]
+    DENIED_GLOBS_FIELD_NUMBER: _ClassVar[int]
+    MAX_FILE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_FILES_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_MIME_PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    preset: str
+    read_only: bool
+    allowed_globs: _containers.RepeatedScalarFieldContainer[str]
+    denied_globs: _containers.RepeatedScalarFieldContainer[str]
+    max_file_bytes: int
+    max_files: int
+    allowed_mime_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, preset: _Optional[str] = ..., read_only: _Optional[bool] = ..., allowed_globs: _Optional[_Iterable[str]] = ..., denied_globs: _Optional[_Iterable[str]] = ..., max_file_bytes: _Optional[int] = ..., max_files: _Optional[int] = ..., allowed_mime_prefixes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class NamespaceSource(_message.Message):
+    __slots__ = ("namespace_id", "checkpoint_id", "variables")
+    class VariablesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAMESPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
+    VARIABLES_FIELD_NUMBER: _ClassVar[int]
+    namespace_id: str
+    checkpoint_id: str
+    variables: _containers.ScalarMap[str, str]
+    def __init__(self, namespace_id: _Optional[str] = ..., checkpoint_id: _Optional[str] = ..., variables: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ByteQuota(_message.Message):
     __slots__ = ("used_bytes", "limit_bytes")
@@ -82,7 +121,7 @@ class InitialFile(_message.Message):
     def __init__(self, path: _Optional[str] = ..., data: _Optional[bytes] = ..., mime_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., expected_sha256: _Optional[str] = ...) -> None: ...
 
 class CreateNamespaceRequest(_message.Message):
-    __slots__ = ("type", "scope", "owner", "name", "metadata", "ttl", "backend", "summary", "initial_file")
+    __slots__ = ("type", "scope", "owner", "name", "metadata", "ttl", "backend", "summary", "initial_file", "source", "template", "profile")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -99,6 +138,9 @@ class CreateNamespaceRequest(_message.Message):
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     INITIAL_FILE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
     type: _common_pb2.NamespaceType
     scope: _common_pb2.Scope
     owner: _common_pb2.Owner
@@ -108,7 +150,10 @@ class CreateNamespaceRequest(_message.Message):
     backend: str
     summary: str
     initial_file: InitialFile
-    def __init__(self, type: _Optional[_Union[_common_pb2.NamespaceType, str]] = ..., scope: _Optional[_Union[_common_pb2.Scope, str]] = ..., owner: _Optional[_Union[_common_pb2.Owner, _Mapping]] = ..., name: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., backend: _Optional[str] = ..., summary: _Optional[str] = ..., initial_file: _Optional[_Union[InitialFile, _Mapping]] = ...) -> None: ...
+    source: NamespaceSource
+    template: bool
+    profile: AccessProfile
+    def __init__(self, type: _Optional[_Union[_common_pb2.NamespaceType, str]] = ..., scope: _Optional[_Union[_common_pb2.Scope, str]] = ..., owner: _Optional[_Union[_common_pb2.Owner, _Mapping]] = ..., name: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., backend: _Optional[str] = ..., summary: _Optional[str] = ..., initial_file: _Optional[_Union[InitialFile, _Mapping]] = ..., source: _Optional[_Union[NamespaceSource, _Mapping]] = ..., template: _Optional[bool] = ..., profile: _Optional[_Union[AccessProfile, _Mapping]] = ...) -> None: ...
 
 class GetNamespaceRequest(_message.Message):
     __slots__ = ("namespace_id",)
@@ -189,7 +234,7 @@ class UpdateNamespaceMetadataRequest(_message.Message):
     def __init__(self, namespace_id: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.MetadataUpdateMode, str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., remove_keys: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UpdateNamespaceRequest(_message.Message):
-    __slots__ = ("namespace_id", "summary", "mode", "metadata", "remove_keys", "expires_in", "extend_by", "clear_ttl")
+    __slots__ = ("namespace_id", "summary", "mode", "metadata", "remove_keys", "expires_in", "extend_by", "clear_ttl", "template", "profile", "clear_profile")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -205,6 +250,9 @@ class UpdateNamespaceRequest(_message.Message):
     EXPIRES_IN_FIELD_NUMBER: _ClassVar[int]
     EXTEND_BY_FIELD_NUMBER: _ClassVar[int]
     CLEAR_TTL_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_PROFILE_FIELD_NUMBER: _ClassVar[int]
     namespace_id: str
     summary: str
     mode: _common_pb2.MetadataUpdateMode
@@ -213,4 +261,7 @@ class UpdateNamespaceRequest(_message.Message):
     expires_in: _duration_pb2.Duration
     extend_by: _duration_pb2.Duration
     clear_ttl: bool
-    def __init__(self, namespace_id: _Optional[str] = ..., summary: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.MetadataUpdateMode, str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., remove_keys: _Optional[_Iterable[str]] = ..., expires_in: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., extend_by: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., clear_ttl: _Optional[bool] = ...) -> None: ...
+    template: bool
+    profile: AccessProfile
+    clear_profile: bool
+    def __init__(self, namespace_id: _Optional[str] = ..., summary: _Optional[str] = ..., mode: _Optional[_Union[_common_pb2.MetadataUpdateMode, str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., remove_keys: _Optional[_Iterable[str]] = ..., expires_in: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., extend_by: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., clear_ttl: _Optional[bool] = ..., template: _Optional[bool] = ..., profile: _Optional[_Union[AccessProfile, _Mapping]] = ..., clear_profile: _Optional[bool] = ...) -> None: ...

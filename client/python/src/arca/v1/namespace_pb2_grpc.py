@@ -88,6 +88,16 @@ class NamespaceServiceServicer:
         namespaces of that scope (ALREADY_EXISTS otherwise). With
         `initial_file`, the namespace and its first file appear in one commit:
         a reader sees both or neither (an artifact stored in one call).
+
+        With `source`, the namespace is a fork: it starts as a copy of another
+        namespace's live tree, or of one of its checkpoints, made of metadata
+        only (the content is shared, never copied, so the cost follows the
+        number of entries, not their size). The caller needs read access to
+        the source; the fork is in the source's sandbox and on its backend, of
+        its type, and counts against the new owner's quota. Destroying the
+        source or deleting the checkpoint later leaves the fork whole. Forking
+        a template substitutes `${name}` in its text files (see
+        `NamespaceSource.variables`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -124,9 +134,12 @@ class NamespaceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateNamespace(self, request, context):
-        """Changes a live namespace's summary, metadata and expiry in one commit:
-        each field left unset is kept. An expired namespace cannot be revived
-        (NOT_FOUND). Needs write access.
+        """Changes a live namespace's summary, metadata, expiry, template flag and
+        access profile in one commit: each field left unset is kept. An expired
+        namespace cannot be revived (NOT_FOUND). Needs write access; changing
+        the access profile needs an admin or app key as well (a session token
+        is PERMISSION_DENIED, so code holding only a token cannot lift the
+        fence it runs in).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
