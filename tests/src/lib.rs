@@ -520,6 +520,15 @@ pub fn s3_config(
     config
 }
 
+/// A free loopback port (for a listener the server opens itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Instantiates async test functions `fn(Backend)` once per backend.
 #[macro_export]
 macro_rules! on_every_backend {

@@ -4,15 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arca_tests::{Backend, TestServer, http, test_config};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use arca_tests::{Backend, TestServer, free_port, http, test_config};
 
 /// The value of the first sample line starting with `prefix`.
 fn sample(text: &str, prefix: &str) -> Option<f64> {
