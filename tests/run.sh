@@ -105,4 +105,4 @@ cargo nextest run --workspace --locked --no-fail-fast
 
 echo "== the integration suites again, with metadata on PostgreSQL"
 ARCA_TEST_METADATA=postgres cargo nextest run -p arca-tests --locked --no-fail-fast -E \
-  'binary(namespaces) | binary(files) | binary(streams) | binary(tree) | binary(checkpoints) | binary(access) | binary(presign) | binary(artifacts) | binary(webdav)'
+  'binary(namespaces) | binary(files) | binary(streams) | binary(tree) | binary(checkpoints) | binary(access) | binary(presign) | binary(artifacts) | binary(webdav) | binary(forks) | binary(relocate) | binary(profiles) | binary(access_sharing)'
