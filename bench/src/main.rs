@@ -16,10 +16,12 @@
 //!    transfer section), and 1 KiB store/retrieve by 64 asyncio tasks
 //!    against a durable filesystem server beside the reference library
 //!    (chuk-artifacts, in-process) on the same workload.
+//! 8. forks of 10,000 files at 10 MiB and 1 GiB, and a cross-namespace copy
+//!    of a large file beside its upload: see [`sharing`];
 //!
 //! Usage: `cargo run --release -p arca-bench -- [--size-mib N] [--small N]
 //! [--tree N] [--runs N] [--s3-size-mib N] [--s3-small N] [--python-small N]
-//! [--only transfer|small|tree|checkpoints|s3|python|postgres|mounts]`. Transfers run
+//! [--only transfer|small|tree|checkpoints|s3|python|postgres|mounts|forks]`. Transfers run
 //! `--runs` times (default 3), interleaved with their ceilings.
 
 use std::io::{BufRead, BufReader, Write};
@@ -37,6 +39,7 @@ mod mounts;
 mod postgres;
 mod python;
 mod s3;
+mod sharing;
 
 mod echo {
     #![allow(clippy::all, missing_docs)]
@@ -226,11 +229,17 @@ fn start_arca(dir: &std::path::Path, backend: &str) -> Process {
                 secret.display()
             )
         }
+        // The filesystem backend (the default) and a memory one beside it.
+        "filesystem+memory" => format!(
+            "[backends.filesystem]\nkind = \"filesystem\"\nroot = \"{}\"\n[backends.memory]\nkind = \"memory\"\n",
+            dir.join("blobs").display()
+        ),
         _ => format!(
             "[backends.filesystem]\nkind = \"filesystem\"\nroot = \"{}\"\n",
             dir.join("blobs").display()
         ),
     };
+    let backend = backend.split('+').next().unwrap_or(backend);
     let metadata = METADATA.lock().unwrap().1.clone();
     std::fs::write(
         &config,
@@ -705,6 +714,9 @@ fn main() {
         }
         if run("mounts") {
             mounts::mounts(args.size_mib, args.runs).await;
+        }
+        if run("forks") {
+            sharing::sharing(10_000, args.size_mib, args.runs).await;
         }
     });
 }

@@ -200,38 +200,7 @@ pub async fn tree_scan(count: usize) {
 /// neighbour so it has work to do).
 async fn checkpoint_case(client: &Client, files: usize, file_bytes: usize) -> (f64, f64) {
     let ns = workspace(client, &format!("cp{files}x{file_bytes}")).await;
-    let per_batch = (12 << 20) / file_bytes.max(1);
-    let per_batch = per_batch.clamp(1, 1000);
-    for from in (0..files).step_by(per_batch) {
-        let items = (from..(from + per_batch).min(files))
-            .map(|i| {
-                let mut data = vec![(i % 251) as u8; file_bytes];
-                data[..8.min(file_bytes)]
-                    .copy_from_slice(&(i as u64).to_le_bytes()[..8.min(file_bytes)]);
-                pb::WriteFileRequest {
-                    path: format!("d{}/f{i}", i % 100),
-                    data: data.into(),
-                    ..Default::default()
-                }
-            })
-            .collect();
-        let results = client
-            .files
-            .clone()
-            .batch_write(pb::BatchWriteRequest {
-                namespace_id: ns.clone(),
-                items,
-            })
-            .await
-            .unwrap();
-        assert!(
-            results
-                .into_inner()
-                .results
-                .iter()
-                .all(|r| matches!(r.result, Some(pb::batch_item_result::Result::Entry(_))))
-        );
-    }
+    fill(client, &ns, files, file_bytes).await;
     let mut checkpoints = client.checkpoints.clone();
     let mut create_ms = f64::MAX;
     let mut restore_ms = f64::MAX;
@@ -296,4 +265,42 @@ pub async fn checkpoints(files: usize) {
         "restore_ms_1000_files_4kib": ref_restore,
         "reference_library_1000_files_4kib": {"create_ms": 540, "restore_ms": 1280},
     }));
+}
+
+/// Writes `files` distinct files of `file_bytes` each into `ns`, in batches,
+/// spread over 100 directories.
+pub(crate) async fn fill(client: &Client, ns: &str, files: usize, file_bytes: usize) {
+    let ns = ns.to_owned();
+    let per_batch = (12 << 20) / file_bytes.max(1);
+    let per_batch = per_batch.clamp(1, 1000);
+    for from in (0..files).step_by(per_batch) {
+        let items = (from..(from + per_batch).min(files))
+            .map(|i| {
+                let mut data = vec![(i % 251) as u8; file_bytes];
+                data[..8.min(file_bytes)]
+                    .copy_from_slice(&(i as u64).to_le_bytes()[..8.min(file_bytes)]);
+                pb::WriteFileRequest {
+                    path: format!("d{}/f{i}", i % 100),
+                    data: data.into(),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let results = client
+            .files
+            .clone()
+            .batch_write(pb::BatchWriteRequest {
+                namespace_id: ns.clone(),
+                items,
+            })
+            .await
+            .unwrap();
+        assert!(
+            results
+                .into_inner()
+                .results
+                .iter()
+                .all(|r| matches!(r.result, Some(pb::batch_item_result::Result::Entry(_))))
+        );
+    }
 }

@@ -419,6 +419,55 @@ async fn refusals_are_eacces_and_edquot() {
     mount.stop().await;
 }
 
+/// A namespace's access profile binds the mount as every other door: a
+/// denied name is EACCES at create, a file over its size limit EPERM at
+/// close (its bytes not kept: only the empty file its create committed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_profiles_bind_the_mount() {
+    let server = TestServer::start(Backend::Memory).await;
+    let ns = server
+        .client
+        .namespaces
+        .clone()
+        .create_namespace(pb::CreateNamespaceRequest {
+            r#type: pb::NamespaceType::Workspace as i32,
+            scope: pb::Scope::User as i32,
+            owner: Some(pb::Owner {
+                user: "alice".into(),
+                ..Default::default()
+            }),
+            profile: Some(pb::AccessProfile {
+                preset: "strict".into(),
+                max_file_bytes: 1 << 20,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .namespace_id;
+    let mount = Mount::start(&server, APP, &ns, &[]).await;
+    sh(mount.path(), "echo fine > notes.txt").await;
+    let denied = sh_fails(mount.path(), "echo x > tool.exe").await;
+    assert!(denied.contains("Permission denied"), "{denied}");
+    let too_big = sh_fails(
+        mount.path(),
+        "dd if=/dev/zero of=big.bin bs=1M count=2 status=none",
+    )
+    .await;
+    assert!(too_big.contains("Operation not permitted"), "{too_big}");
+    assert!(server.entry(&ns, "tool.exe").await.is_none());
+    assert!(
+        server
+            .entry(&ns, "big.bin")
+            .await
+            .is_none_or(|e| e.size == 0)
+    );
+    assert_eq!(server.read(&ns, "notes.txt").await.unwrap(), b"fine\n");
+    mount.stop().await;
+}
+
 /// While the server is away, operations fail with EIO and the mount
 /// stays; when it is back, the mount works again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
