@@ -305,3 +305,40 @@ async def test_workspace_streaming(client: Any, tmp_path: Any) -> None:
     await ws.download("/large_file.txt", str(local))
     assert local.read_bytes() == whole
     assert (await ws.upload("/again.txt", str(local))).sha256 == entry.sha256
+
+
+async def test_forks_templates_cross_namespace_copies_and_profiles(client: Any) -> None:
+    source = await workspace(client)
+    await client.write_file(source, "app/README.md", b"# ${project_name}")
+    await client.write_file(source, "app/data.bin", b"\x00\x01")
+    # A template is forked with variables; other files are shared as they are.
+    await client.update_namespace(source, template=True)
+    fork = await client.create_namespace(scope="user", user_id="alice", source=source,
+                                         variables={"project_name": "My App"})
+    assert fork.type == arca.NamespaceType.WORKSPACE and fork.file_count == 2 and not fork.template
+    assert await client.read_file(fork.namespace_id, "app/README.md") == b"# My App"
+    assert (await client.stat(fork.namespace_id, "app/data.bin")).sha256 == \
+        (await client.stat(source, "app/data.bin")).sha256
+    with pytest.raises(arca.InvalidArgument) as missing:
+        await client.create_namespace(scope="user", user_id="alice", source=source)
+    assert "project_name" in missing.value.message
+    # Copy and move into another namespace.
+    other = await workspace(client)
+    await client.copy(fork.namespace_id, "app", "copied", target_namespace_id=other)
+    await client.move(fork.namespace_id, "app/data.bin", "moved.bin", target_namespace_id=other)
+    assert sorted(e.path for e in await client.list_entries(other, "", recursive=True)) == \
+        ["copied", "copied/README.md", "copied/data.bin", "moved.bin"]
+    with pytest.raises(arca.NotFound):
+        await client.stat(fork.namespace_id, "app/data.bin")
+    # An access profile, by preset name or field by field.
+    fenced = await client.create_namespace(scope="user", user_id="alice", profile="strict")
+    assert fenced.profile == "strict"
+    with pytest.raises(arca.PermissionDenied) as denied:
+        await client.write_file(fenced.namespace_id, "config/.env", b"KEY=1")
+    assert "**/.env" in denied.value.message
+    await client.update_namespace(fenced.namespace_id, profile={"preset": "readonly"})
+    with pytest.raises(arca.PermissionDenied):
+        await client.write_file(fenced.namespace_id, "ok.txt", b"ok")
+    cleared = await client.update_namespace(fenced.namespace_id, clear_profile=True)
+    assert cleared.profile is None
+    await client.write_file(fenced.namespace_id, "config/.env", b"KEY=1")

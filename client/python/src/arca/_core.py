@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import pathlib
-from typing import IO, Optional, TypeVar, Union
+from typing import IO, Any, Optional, TypeVar, Union
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
@@ -54,6 +54,16 @@ def duration(value: Seconds) -> Duration:
     return d
 
 
+def access_profile(profile: Union[str, dict[str, Any]]) -> namespace_pb2.AccessProfile:
+    """An AccessProfile from a preset name, or a dict of its fields."""
+    if isinstance(profile, str):
+        return namespace_pb2.AccessProfile(preset=profile)
+    try:
+        return namespace_pb2.AccessProfile(**profile)
+    except (TypeError, ValueError) as e:
+        raise InvalidArgument(f"bad access profile: {e}") from e
+
+
 T = TypeVar("T")
 
 
@@ -83,7 +93,7 @@ class CoreCalls:
 
     async def create_namespace(
         self,
-        type: NamespaceType = NamespaceType.WORKSPACE,
+        type: Optional[NamespaceType] = None,
         scope: Union[StorageScope, str] = StorageScope.SESSION,
         name: Optional[str] = None,
         user_id: Optional[str] = None,
@@ -95,12 +105,28 @@ class CoreCalls:
         metadata: Optional[dict[str, str]] = None,
         backend: Optional[str] = None,
         sandbox: Optional[str] = None,
+        source: Optional[str] = None,
+        checkpoint_id: Optional[str] = None,
+        variables: Optional[dict[str, str]] = None,
+        template: bool = False,
+        profile: Optional[Union[str, dict[str, Any]]] = None,
     ) -> NamespaceInfo:
         """Creates a namespace. The owner comes from the credential: a
         session token's own user and session; a key names `user_id` (and,
-        for SESSION scope, a live `session_id` from `open_session`)."""
+        for SESSION scope, a live `session_id` from `open_session`).
+
+        With `source` (a namespace id, and optionally one of its
+        `checkpoint_id`s) the namespace is a fork: the source's tree,
+        shared and not copied, of its type (WORKSPACE otherwise). Forking a
+        template substitutes `variables` for its `${name}` placeholders.
+        `template` marks the new namespace as one; `profile` is an access
+        profile preset name ("strict", "readonly", "untrusted", ...) or a
+        dict of AccessProfile fields."""
+        if type is None:
+            type = None if source else NamespaceType.WORKSPACE
         request = namespace_pb2.CreateNamespaceRequest(
-            type=pb_type(type),
+            type=pb_type(type) if type is not None else common_pb2.NAMESPACE_TYPE_UNSPECIFIED,
+            template=template,
             scope=pb_scope(scope),
             owner=common_pb2.Owner(sandbox=sandbox or "", user=user_id or "", session=session_id or ""),
             name=name or "",
@@ -108,6 +134,11 @@ class CoreCalls:
             backend=backend or "",
             summary=summary or "",
         )
+        if source:
+            request.source.CopyFrom(namespace_pb2.NamespaceSource(
+                namespace_id=source, checkpoint_id=checkpoint_id or "", variables=variables or {}))
+        if profile is not None:
+            request.profile.CopyFrom(access_profile(profile))
         if ttl is not None or ttl_hours is not None:
             request.ttl.CopyFrom(duration(ttl if ttl is not None else _dt.timedelta(hours=ttl_hours or 0)))
         return NamespaceInfo.from_pb(await self._rpc.call(NS + "CreateNamespace", request, namespace_pb2.Namespace))
@@ -162,8 +193,13 @@ class CoreCalls:
         expires_in: Optional[Seconds] = None,
         extend_by: Optional[Seconds] = None,
         clear_ttl: bool = False,
+        template: Optional[bool] = None,
+        profile: Optional[Union[str, dict[str, Any]]] = None,
+        clear_profile: bool = False,
     ) -> NamespaceInfo:
-        """Changes summary, metadata and expiry in one commit."""
+        """Changes summary, metadata, expiry, the template flag and the
+        access profile in one commit (a profile change needs a key, not a
+        session token)."""
         if (expires_in is not None) + (extend_by is not None) + clear_ttl > 1:
             raise InvalidArgument("give at most one of expires_in, extend_by and clear_ttl")
         request = namespace_pb2.UpdateNamespaceRequest(
@@ -182,6 +218,11 @@ class CoreCalls:
             request.extend_by.CopyFrom(duration(extend_by))
         elif clear_ttl:
             request.clear_ttl = True
+        if template is not None:
+            request.template = template
+        if profile is not None:
+            request.profile.CopyFrom(access_profile(profile))
+        request.clear_profile = clear_profile
         return NamespaceInfo.from_pb(await self._rpc.call(NS + "UpdateNamespace", request, namespace_pb2.Namespace))
 
     # ------------------------------------------------------------ files
@@ -319,17 +360,23 @@ class CoreCalls:
         return (await self._rpc.call(FS + "Remove", request, file_pb2.RemoveResponse)).entries_removed
 
     async def copy(self, namespace_id: str, source: str, destination: str, *, overwrite: bool = False,
-                   parents: bool = True) -> NodeInfo:
-        """Copies a file or tree (metadata only: no content moves)."""
+                   parents: bool = True, target_namespace_id: str = "") -> NodeInfo:
+        """Copies a file or tree, within the namespace or into
+        `target_namespace_id` (metadata only within one sandbox and backend:
+        no content moves)."""
         request = file_pb2.CopyRequest(namespace_id=namespace_id, source=source, destination=destination,
-                                       overwrite=overwrite, parents=parents)
+                                       overwrite=overwrite, parents=parents,
+                                       target_namespace_id=target_namespace_id)
         return NodeInfo.from_pb(await self._rpc.call(FS + "Copy", request, common_pb2.Entry))
 
     async def move(self, namespace_id: str, source: str, destination: str, *, overwrite: bool = False,
-                   parents: bool = True) -> NodeInfo:
-        """Moves (renames) a file or tree in one commit."""
+                   parents: bool = True, target_namespace_id: str = "") -> NodeInfo:
+        """Moves (renames) a file or tree, within the namespace or into
+        `target_namespace_id`, in one commit (across backends: the source
+        goes once the target is committed)."""
         request = file_pb2.MoveRequest(namespace_id=namespace_id, source=source, destination=destination,
-                                       overwrite=overwrite, parents=parents)
+                                       overwrite=overwrite, parents=parents,
+                                       target_namespace_id=target_namespace_id)
         return NodeInfo.from_pb(await self._rpc.call(FS + "Move", request, common_pb2.Entry))
 
     async def find_entries(self, namespace_id: str, pattern: str = "", path: str = "", *, mime_prefix: str = "",

@@ -109,6 +109,9 @@ class NamespaceInfo:
     grid_prefix: str
     file_count: int
     total_bytes: int
+    template: bool = False
+    # The access profile's preset name ("" for a custom one); None without a profile.
+    profile: Optional[str] = None
 
     @classmethod
     def from_pb(cls, n: namespace_pb2.Namespace) -> "NamespaceInfo":
@@ -128,6 +131,8 @@ class NamespaceInfo:
             grid_prefix=n.grid_prefix,
             file_count=n.file_count,
             total_bytes=n.total_bytes,
+            template=n.template,
+            profile=n.profile.preset if n.HasField("profile") else None,
         )
 
 
