@@ -283,6 +283,54 @@ impl TestServer {
             .unwrap_or_else(|s| panic!("write {path}: {s}"))
     }
 
+    /// Uploads `data` to `path` through one Upload stream as `secret`, in
+    /// 256 KiB chunks, declaring its size if `declared`; returns the
+    /// committed entry, or the status the stream ended with.
+    pub async fn upload_as(
+        &self,
+        secret: &str,
+        ns: &str,
+        path: &str,
+        data: &[u8],
+        declared: bool,
+    ) -> Result<pb::Entry, tonic::Status> {
+        use pb::upload_request::Message as In;
+        const CHUNK: usize = 256 << 10;
+        let mut messages = vec![pb::UploadRequest {
+            message: Some(In::Start(pb::UploadStart {
+                namespace_id: ns.into(),
+                path: path.into(),
+                total_size: declared.then_some(data.len() as u64),
+                ..Default::default()
+            })),
+        }];
+        for (i, chunk) in data.chunks(CHUNK).enumerate() {
+            messages.push(pb::UploadRequest {
+                message: Some(In::Data(pb::UploadData {
+                    offset: (i * CHUNK) as u64,
+                    data: chunk.to_vec().into(),
+                })),
+            });
+        }
+        messages.push(pb::UploadRequest {
+            message: Some(In::Finish(pb::UploadFinish::default())),
+        });
+        let mut answers = self
+            .as_secret(secret)
+            .files
+            .upload(futures::stream::iter(messages))
+            .await?
+            .into_inner();
+        while let Some(answer) = answers.message().await? {
+            if let Some(pb::upload_response::Message::Committed(entry)) = answer.message {
+                return Ok(entry);
+            }
+        }
+        Err(tonic::Status::unknown(
+            "the upload stream ended without a commit",
+        ))
+    }
+
     /// Writes a small file, returning the status on failure.
     pub async fn try_write(
         &self,

@@ -411,49 +411,10 @@ async fn templates_substitute_their_text_files(backend: Backend) {
     write("app/logo.bin", binary.clone()).await;
     let mut large = "${project_name}\n".as_bytes().to_vec();
     large.extend(std::iter::repeat_n(b'a', 1 << 20));
-    let large_entry = {
-        let mut files = admin.files.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
-        tx.send(pb::UploadRequest {
-            message: Some(pb::upload_request::Message::Start(pb::UploadStart {
-                namespace_id: t.clone(),
-                path: "app/large.txt".into(),
-                ..Default::default()
-            })),
-        })
+    let large_entry = server
+        .upload_as(ADMIN, &t, "app/large.txt", &large, false)
         .await
         .unwrap();
-        for (i, chunk) in large.chunks(512 << 10).enumerate() {
-            tx.send(pb::UploadRequest {
-                message: Some(pb::upload_request::Message::Data(pb::UploadData {
-                    offset: (i * (512 << 10)) as u64,
-                    data: chunk.to_vec().into(),
-                })),
-            })
-            .await
-            .unwrap();
-        }
-        tx.send(pb::UploadRequest {
-            message: Some(pb::upload_request::Message::Finish(
-                pb::UploadFinish::default(),
-            )),
-        })
-        .await
-        .unwrap();
-        drop(tx);
-        let mut answers = files
-            .upload(tokio_stream::wrappers::ReceiverStream::new(rx))
-            .await
-            .unwrap()
-            .into_inner();
-        let mut committed = None;
-        while let Some(answer) = answers.message().await.unwrap() {
-            if let Some(pb::upload_response::Message::Committed(e)) = answer.message {
-                committed = Some(e);
-            }
-        }
-        committed.expect("committed")
-    };
     assert_eq!(large_entry.size, large.len() as u64);
 
     // A session token forks the shared template into its user's storage.

@@ -64,48 +64,7 @@ async fn upload(
     data: &[u8],
     declared: bool,
 ) -> Result<pb::Entry, tonic::Status> {
-    use pb::upload_request::Message as In;
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    let start = pb::UploadStart {
-        namespace_id: ns.into(),
-        path: path.into(),
-        total_size: declared.then_some(data.len() as u64),
-        ..Default::default()
-    };
-    tx.send(pb::UploadRequest {
-        message: Some(In::Start(start)),
-    })
-    .await
-    .unwrap();
-    for (i, chunk) in data.chunks(256 << 10).enumerate() {
-        let _ = tx
-            .send(pb::UploadRequest {
-                message: Some(In::Data(pb::UploadData {
-                    offset: (i * (256 << 10)) as u64,
-                    data: chunk.to_vec().into(),
-                })),
-            })
-            .await;
-    }
-    let _ = tx
-        .send(pb::UploadRequest {
-            message: Some(In::Finish(pb::UploadFinish::default())),
-        })
-        .await;
-    drop(tx);
-    let mut answers = server
-        .client
-        .files
-        .clone()
-        .upload(tokio_stream::wrappers::ReceiverStream::new(rx))
-        .await?
-        .into_inner();
-    while let Some(answer) = answers.message().await? {
-        if let Some(pb::upload_response::Message::Committed(entry)) = answer.message {
-            return Ok(entry);
-        }
-    }
-    Err(tonic::Status::unknown("no commit"))
+    server.upload_as(APP, ns, path, data, declared).await
 }
 
 async fn every_write_path_obeys_the_profile(backend: Backend) {

@@ -372,43 +372,10 @@ async fn across_backends_and_sandboxes_the_bytes_are_streamed(backend: Backend) 
     let body = pattern(5 << 20, 2);
     server.write(&home, "d/small.txt", b"small").await;
     server.write(&home, "d/e/empty", b"").await;
-    let mut files = server.client.files.clone();
-    server.write(&home, "d/big.bin", &body[..1 << 20]).await;
-    // A 5 MiB file through one Upload stream.
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    tx.send(pb::UploadRequest {
-        message: Some(pb::upload_request::Message::Start(pb::UploadStart {
-            namespace_id: home.clone(),
-            path: "d/big.bin".into(),
-            ..Default::default()
-        })),
-    })
-    .await
-    .unwrap();
-    for (i, chunk) in body.chunks(1 << 20).enumerate() {
-        tx.send(pb::UploadRequest {
-            message: Some(pb::upload_request::Message::Data(pb::UploadData {
-                offset: (i << 20) as u64,
-                data: chunk.to_vec().into(),
-            })),
-        })
+    server
+        .upload_as(APP, &home, "d/big.bin", &body, true)
         .await
         .unwrap();
-    }
-    tx.send(pb::UploadRequest {
-        message: Some(pb::upload_request::Message::Finish(
-            pb::UploadFinish::default(),
-        )),
-    })
-    .await
-    .unwrap();
-    drop(tx);
-    let mut answers = files
-        .upload(tokio_stream::wrappers::ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
-    while answers.message().await.unwrap().is_some() {}
 
     let copied = copy(
         &server,
