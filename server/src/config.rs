@@ -106,6 +106,10 @@ pub struct MetadataConfig {
     pub pool_size: usize,
     /// PostgreSQL: seconds to wait for a connection before UNAVAILABLE.
     pub connect_timeout_secs: u64,
+    /// PostgreSQL: seconds a replica's lease lasts without renewal (renewed
+    /// every third of it). A replica that dies is taken for dead this long
+    /// after: then another may resume its uploads and sweep what it left.
+    pub replica_lease_secs: u64,
 }
 
 impl Default for MetadataConfig {
@@ -117,6 +121,7 @@ impl Default for MetadataConfig {
             ca_file: None,
             pool_size: 16,
             connect_timeout_secs: 5,
+            replica_lease_secs: 15,
         }
     }
 }
@@ -611,6 +616,13 @@ impl Config {
             if self.metadata.pool_size == 0 {
                 return Err(Error::InvalidArgument(
                     "configuration: metadata.pool_size must be > 0".into(),
+                ));
+            }
+            // Renewed every third of it: a second would renew three times a
+            // second; an hour would leave a dead replica's uploads stuck.
+            if !(1..=600).contains(&self.metadata.replica_lease_secs) {
+                return Err(Error::InvalidArgument(
+                    "configuration: metadata.replica_lease_secs must be 1 to 600".into(),
                 ));
             }
         }

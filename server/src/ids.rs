@@ -52,6 +52,21 @@ pub fn validate_server_id(kind: &str, id: &str) -> Result<()> {
     }
 }
 
+/// Validates an object id as the server makes them: a server id, or one
+/// prefixed by the 12-hex tag of the replica that made it (`{tag}-{id}`).
+pub fn validate_object_id(id: &str) -> Result<()> {
+    let bare = match id.split_once('-') {
+        Some((tag, rest))
+            if tag.len() == 12 && tag.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
+        {
+            rest
+        }
+        Some(_) => return Err(invalid("malformed object id")),
+        None => id,
+    };
+    validate_server_id("object", bare)
+}
+
 /// A new random id.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
@@ -60,6 +75,15 @@ pub fn new_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_ids_may_carry_a_replica_tag() {
+        validate_object_id(&new_id()).unwrap();
+        validate_object_id(&format!("0123456789ab-{}", new_id())).unwrap();
+        for bad in ["", "0123456789ab-", "0123456789a-x", &format!("XYZ456789abc-{}", new_id())] {
+            assert!(validate_object_id(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn ids() {

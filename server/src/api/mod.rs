@@ -461,6 +461,7 @@ pub async fn serve(
     }
     let _ = stop_reclaim.send(true);
     let _ = reclaimer.await;
+    core.retire_replica().await;
     core.close();
     tracing::info!("arca stopped");
     served.map_err(|e| Error::Internal(format!("transport: {e}")))

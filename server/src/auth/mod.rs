@@ -132,13 +132,21 @@ impl KeyRing {
     }
 
     /// Loads the keys of the configuration and its keys file; with none,
-    /// creates (or reuses) the first-start admin key in the data directory.
-    pub fn load(config: &Config) -> Result<KeyRing> {
+    /// creates (or reuses) the first-start admin key in the data directory,
+    /// or writes `shared_bootstrap` there (the one a shared metadata engine
+    /// holds for every replica).
+    pub fn load(config: &Config, shared_bootstrap: Option<String>) -> Result<KeyRing> {
         let mut configured = Self::configured(config)?;
         let mut bootstrap = None;
         if configured.is_empty() {
             let path = config.data_dir.join(BOOTSTRAP_KEY_FILE);
-            let secret = bootstrap_secret(&path)?;
+            let secret = match shared_bootstrap {
+                Some(secret) => {
+                    write_secret_file(&path, &secret)?;
+                    secret
+                }
+                None => bootstrap_secret(&path)?,
+            };
             configured.insert(
                 BOOTSTRAP_KEY_ID.to_owned(),
                 ApiKeyConfig {
@@ -234,6 +242,27 @@ pub fn load_or_create_secret(path: &Path, prefix: &str) -> Result<String> {
             .map_err(|e| Error::Internal(format!("create {}: {e}", dir.display())))?;
     }
     let secret = new_secret(prefix)?;
+    write_new_secret_file(path, &secret)?;
+    Ok(secret)
+}
+
+/// Writes `secret` to `path` (mode 0600) unless the file already holds it.
+fn write_secret_file(path: &Path, secret: &str) -> Result<()> {
+    if path.exists() && read_private_file(path)?.trim() == secret {
+        return Ok(());
+    }
+    if path.exists() {
+        std::fs::remove_file(path)
+            .map_err(|e| Error::Internal(format!("replace {}: {e}", path.display())))?;
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Internal(format!("create {}: {e}", dir.display())))?;
+    }
+    write_new_secret_file(path, secret)
+}
+
+fn write_new_secret_file(path: &Path, secret: &str) -> Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -246,8 +275,7 @@ pub fn load_or_create_secret(path: &Path, prefix: &str) -> Result<String> {
         .map_err(|e| Error::Internal(format!("create {}: {e}", path.display())))?;
     file.write_all(format!("{secret}\n").as_bytes())
         .and_then(|()| file.sync_all())
-        .map_err(|e| Error::Internal(format!("write {}: {e}", path.display())))?;
-    Ok(secret)
+        .map_err(|e| Error::Internal(format!("write {}: {e}", path.display())))
 }
 
 #[cfg(test)]
@@ -266,7 +294,7 @@ mod tests {
                 secret_sha256: sha256_hex("s3cret"),
             },
         );
-        let ring = KeyRing::load(&config).unwrap();
+        let ring = KeyRing::load(&config, None).unwrap();
         assert!(ring.bootstrap_key_file().is_none());
         let who = ring.find("s3cret").unwrap();
         assert_eq!(
@@ -285,7 +313,7 @@ mod tests {
             data_dir: dir.path().to_owned(),
             ..Config::default()
         };
-        let ring = KeyRing::load(&config).unwrap();
+        let ring = KeyRing::load(&config, None).unwrap();
         let path = ring.bootstrap_key_file().unwrap().to_owned();
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
@@ -294,11 +322,11 @@ mod tests {
         let secret = std::fs::read_to_string(&path).unwrap().trim().to_owned();
         assert!(ring.find(&secret).unwrap().is_global_admin());
         // A restart reuses it.
-        let again = KeyRing::load(&config).unwrap();
+        let again = KeyRing::load(&config, None).unwrap();
         assert!(again.find(&secret).is_some());
         // A world-readable key file is refused.
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(KeyRing::load(&config).is_err());
+        assert!(KeyRing::load(&config, None).is_err());
     }
 
     #[test]
@@ -322,9 +350,9 @@ mod tests {
             },
             ..Config::default()
         };
-        assert!(KeyRing::load(&config).is_err());
+        assert!(KeyRing::load(&config, None).is_err());
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let ring = KeyRing::load(&config).unwrap();
+        let ring = KeyRing::load(&config, None).unwrap();
         assert_eq!(ring.find("k").unwrap().sandbox, "acme");
     }
 }

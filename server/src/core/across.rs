@@ -18,8 +18,9 @@ use sha2::{Digest, Sha256};
 
 use super::access::{self, Access};
 use super::refs::carried;
+use super::replicas::InFlight;
 use super::tree::{NewFile, Tree};
-use super::{Core, InFlight, Precondition};
+use super::{Core, Precondition};
 use crate::auth::Identity;
 use crate::error::{Error, Result, invalid, precondition};
 use crate::ids::validate_server_id;
@@ -257,6 +258,7 @@ impl Core {
                 };
                 let mut file = NewFile::fresh(
                     dst,
+                    self.new_object_id(),
                     entry.size,
                     entry.sha256.clone(),
                     opts,

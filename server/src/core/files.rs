@@ -103,7 +103,7 @@ impl Core {
             .await?;
         quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
         let precondition = opts.precondition;
-        let mut file = NewFile::fresh(&ns, size, sha256, opts, precondition);
+        let mut file = NewFile::fresh(&ns, self.new_object_id(), size, sha256, opts, precondition);
         // Content the namespace already holds is committed without storing
         // the bytes again; if it vanished meanwhile, store them after all.
         let result = match self.has_content(&ns.id, &file.sha256, size).await? {

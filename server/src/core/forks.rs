@@ -18,8 +18,9 @@ use super::access::Access;
 use super::namespaces::claim_name;
 use super::quota;
 use super::refs::carried;
+use super::replicas::InFlight;
 use super::tree::{NewFile, Tree};
-use super::{Core, InFlight, Precondition, WriteOptions};
+use super::{Core, Precondition, WriteOptions};
 use crate::auth::Identity;
 use crate::error::{Error, Result, invalid};
 use crate::ids::validate_server_id;
@@ -265,6 +266,7 @@ impl Core {
             PurgeRecord {
                 backend: fork.backend.clone(),
                 prefix: fork.grid_prefix.clone(),
+                writer: self.replica.writer_tag(),
                 ..Default::default()
             },
         );
@@ -281,8 +283,14 @@ impl Core {
                 ..Default::default()
             };
             let sha256 = hex::encode(Sha256::digest(&data));
-            let mut file =
-                NewFile::fresh(fork, data.len() as u64, sha256, opts, Precondition::None);
+            let mut file = NewFile::fresh(
+                fork,
+                self.new_object_id(),
+                data.len() as u64,
+                sha256,
+                opts,
+                Precondition::None,
+            );
             let writing = self.writing(&file.object_key);
             if let Err(e) = target.put(&file.object_key, data).await {
                 self.reclaim_wakeup.notify_one();

@@ -18,13 +18,15 @@ pub mod profile;
 pub mod quota;
 pub mod reclaim;
 pub mod refs;
+pub mod replicas;
+mod secrets;
 pub mod sessions;
 pub mod stats;
 pub mod tree;
 pub mod uploads;
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use tokio::sync::Notify;
 
@@ -60,23 +62,8 @@ pub struct Core {
     pub signer: crate::presign::UrlSigner,
     /// Wakes the reclaimer when there is work.
     pub reclaim_wakeup: Notify,
-    /// Uploads currently attached to a stream, so one cannot be resumed twice.
-    active_uploads: Mutex<HashSet<String>>,
-    /// Object keys being written whose metadata is not committed yet: the
-    /// orphan sweep must not take them for orphans.
-    in_flight: Mutex<HashSet<String>>,
-}
-
-/// An object key being written; unmarked when dropped (after the commit).
-pub struct InFlight {
-    core: Arc<Core>,
-    key: String,
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.core.in_flight.lock().unwrap().remove(&self.key);
-    }
+    /// Leases, attachments and writes in flight (see `replicas`).
+    pub replica: replicas::Replica,
 }
 
 /// A condition a write must meet.
@@ -230,26 +217,40 @@ impl Core {
     pub async fn open(config: Config) -> Result<Arc<Self>> {
         let backends = Backends::open(&config.backends).await?;
         let meta = MetaStore::open(&config).await?;
-        Self::open_with_meta(config, backends, meta)
+        Self::open_with_meta(config, backends, meta).await
     }
 
     /// Opens the metadata store over the given backends (tests use this to
     /// put a fault-injecting backend in place).
     pub async fn open_with(config: Config, backends: Backends) -> Result<Arc<Self>> {
         let meta = MetaStore::open(&config).await?;
-        Self::open_with_meta(config, backends, meta)
+        Self::open_with_meta(config, backends, meta).await
     }
 
     /// Opens over the given metadata store and backends (tests use this to
-    /// put a fault-injecting engine in place).
-    pub fn open_with_meta(
+    /// put a fault-injecting engine in place). On a shared engine this
+    /// registers the replica and keeps its lease, and the secrets no file
+    /// gives come from the engine, so every replica uses the same ones.
+    pub async fn open_with_meta(
         config: Config,
         backends: Backends,
         meta: MetaStore,
     ) -> Result<Arc<Self>> {
-        let keys = crate::auth::KeyRing::load(&config)?;
-        let signer = crate::presign::UrlSigner::load(&config)?;
-        Ok(Arc::new(Core {
+        let shared = meta.engine().shared();
+        let bootstrap_key = if shared && crate::auth::KeyRing::configured(&config)?.is_empty() {
+            Some(secrets::shared_secret(&meta, "bootstrap-key", "arca_k_").await?)
+        } else {
+            None
+        };
+        let keys = crate::auth::KeyRing::load(&config, bootstrap_key)?;
+        let presign_key = if shared && config.presign.hmac_key_file.is_none() {
+            Some(secrets::shared_secret(&meta, "presign-key", "arca_p_").await?)
+        } else {
+            None
+        };
+        let signer = crate::presign::UrlSigner::load(&config, presign_key)?;
+        let replica = replicas::Replica::new(shared, config.metadata.replica_lease_secs);
+        let core = Arc::new(Core {
             meta,
             backends,
             keys,
@@ -257,9 +258,11 @@ impl Core {
             quotas: Arc::new(config.quotas.clone()),
             config,
             reclaim_wakeup: Notify::new(),
-            active_uploads: Mutex::new(HashSet::new()),
-            in_flight: Mutex::new(HashSet::new()),
-        }))
+            replica,
+        });
+        core.register_replica().await?;
+        core.keep_replica_alive();
+        Ok(core)
     }
 
     /// The backend called `name`.
@@ -287,7 +290,7 @@ impl Core {
             }
             (Some(ns), _) => ns,
         };
-        if !is_alive(&ns, r, meta::now_ms())? {
+        if !is_alive(&ns, r, r.now_ms())? {
             return Err(not_found(format!("namespace {id} has expired")));
         }
         Ok(ns)
@@ -315,39 +318,6 @@ impl Core {
         f: impl FnOnce(&Reader<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         self.meta.scan(f).await
-    }
-
-    pub(crate) fn claim_upload(&self, id: &str) -> Result<()> {
-        if self.active_uploads.lock().unwrap().insert(id.to_owned()) {
-            Ok(())
-        } else {
-            Err(Error::Aborted(format!(
-                "upload {id} is in use by another request (a stream, a presigned PUT or a finalize); retry when it has ended"
-            )))
-        }
-    }
-
-    /// Marks an object key as being written until the guard drops.
-    pub(crate) fn writing(self: &Arc<Self>, key: &str) -> InFlight {
-        self.in_flight.lock().unwrap().insert(key.to_owned());
-        InFlight {
-            core: self.clone(),
-            key: key.to_owned(),
-        }
-    }
-
-    /// The object keys being written now.
-    pub(crate) fn in_flight_keys(&self) -> HashSet<String> {
-        self.in_flight.lock().unwrap().clone()
-    }
-
-    /// How many uploads are attached to a stream (or a presigned request) now.
-    pub fn attached_uploads(&self) -> usize {
-        self.active_uploads.lock().unwrap().len()
-    }
-
-    pub(crate) fn release_upload(&self, id: &str) {
-        self.active_uploads.lock().unwrap().remove(id);
     }
 
     /// Stops background work and closes the metadata store.

@@ -307,7 +307,7 @@ impl Core {
         self.backend(&backend)?;
 
         let id = new_id();
-        let now = meta::now_ms();
+        let now = self.meta.now_ms();
         let record = NamespaceRecord {
             grid_prefix: grid::namespace_prefix(
                 req.scope,
@@ -397,7 +397,7 @@ impl Core {
         self: &Arc<Self>,
         ns: &NamespaceRecord,
         file: InitialFile,
-    ) -> Result<(String, NewFile, super::InFlight)> {
+    ) -> Result<(String, NewFile, super::replicas::InFlight)> {
         let raw = if file.path.is_empty() {
             "data"
         } else {
@@ -417,7 +417,14 @@ impl Core {
         )?;
         let size = file.data.len() as u64;
         quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
-        let mut staged = NewFile::fresh(ns, size, sha256, opts, super::Precondition::None);
+        let mut staged = NewFile::fresh(
+            ns,
+            self.new_object_id(),
+            size,
+            sha256,
+            opts,
+            super::Precondition::None,
+        );
         let object_key = staged.object_key.clone();
         let writing = self.writing(&object_key);
         let (id, intent) = (
@@ -425,6 +432,7 @@ impl Core {
             PurgeRecord {
                 backend: ns.backend.clone(),
                 prefix: ns.grid_prefix.clone(),
+                writer: self.replica.writer_tag(),
                 ..Default::default()
             },
         );
@@ -496,7 +504,7 @@ impl Core {
         let limit = page_size(requested_page, 100, 1000);
         let who = who.clone();
         self.scan(move |r| {
-            let now = meta::now_ms();
+            let now = r.now_ms();
             let span = match &after {
                 Some(a) => Span::all().after(meta::key_of(&meta::NAMESPACES, a)),
                 None => Span::all(),
@@ -590,7 +598,7 @@ impl Core {
                     if let Some(profile) = &profile {
                         ns.profile = profile.clone();
                     }
-                    let now = meta::now_ms();
+                    let now = txn.now_ms();
                     match expiry {
                         None => {}
                         Some(ExpiryMs::In(ms)) => ns.expires_ms = Some(now.saturating_add(ms)),
@@ -660,7 +668,7 @@ impl Core {
                         txn.delete(&meta::NAMESPACE_NAMES, &key)?;
                     }
                 }
-                let (purge, freed) = super::refs::settle_destroyed(txn, &ns, meta::now_ms())?;
+                let (purge, freed) = super::refs::settle_destroyed(txn, &ns, txn.now_ms())?;
                 txn.delete_span(&meta::ENTRIES, Span::under(&[&ns_id], ""))?;
                 super::checkpoints::remove_all(txn, &ns_id)?;
                 let mut doomed = Vec::new();

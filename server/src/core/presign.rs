@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::access::{self, Access};
 use super::quota;
+use super::replicas::{Attachment, Fence};
 use super::tree::NewFile;
 use super::{Core, WriteOptions};
 use crate::auth::Identity;
@@ -77,23 +78,11 @@ pub struct PutTarget {
     /// quota), if bounded.
     pub max_bytes: Option<u64>,
     /// Holds the upload against a concurrent PUT or finalize until dropped.
-    pub _claim: UploadClaim,
+    pub _claim: Attachment,
 }
 
-/// An upload held by one request; released when dropped.
-pub struct UploadClaim {
-    core: Arc<Core>,
-    id: String,
-}
-
-impl Drop for UploadClaim {
-    fn drop(&mut self) {
-        self.core.release_upload(&self.id);
-    }
-}
-
-fn expires_at(expiry: Duration) -> i64 {
-    meta::now_ms().saturating_add(i64::try_from(expiry.as_millis()).unwrap_or(i64::MAX))
+fn expires_at(now_ms: i64, expiry: Duration) -> i64 {
+    now_ms.saturating_add(i64::try_from(expiry.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The whole second a URL signed to expire at `expires_ms` carries: rounded
@@ -104,14 +93,6 @@ fn url_expiry_secs(expires_ms: i64) -> i64 {
 }
 
 impl Core {
-    fn claim(self: &Arc<Self>, upload_id: &str) -> Result<UploadClaim> {
-        self.claim_upload(upload_id)?;
-        Ok(UploadClaim {
-            core: self.clone(),
-            id: upload_id.to_owned(),
-        })
-    }
-
     /// Signs a download URL for the file at `raw_path`, as `who` reads it.
     pub async fn presign_download(
         &self,
@@ -138,7 +119,7 @@ impl Core {
             return Err(precondition(format!("{path} is a directory")));
         }
         let store = self.backend(&ns.backend)?;
-        let expires_ms = expires_at(expiry);
+        let expires_ms = expires_at(self.meta.now_ms(), expiry);
         let url = match store.direct_urls() {
             Some(direct) => direct.presign_get(&entry.object_key, expiry).await?.url,
             None => self.signer.sign(
@@ -176,10 +157,10 @@ impl Core {
             quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
         }
         let store = self.backend(&ns.backend)?;
-        let object_id = new_id();
+        let object_id = self.new_object_id();
         let object_key = grid::object_key(&ns.grid_prefix, &object_id);
         let upload_id = new_id();
-        let expires_ms = expires_at(expiry);
+        let expires_ms = expires_at(self.meta.now_ms(), expiry);
         let window_ms = i64::try_from(
             self.config
                 .presign
@@ -225,7 +206,7 @@ impl Core {
                 (token, String::new(), parts, headers)
             }
             (Some(direct), None) => {
-                let staging_key = grid::object_key(&ns.grid_prefix, &new_id());
+                let staging_key = grid::object_key(&ns.grid_prefix, &self.new_object_id());
                 let SignedUrl { url, headers } = direct.presign_put(&staging_key, expiry).await?;
                 let part = PlannedPart {
                     url,
@@ -236,7 +217,7 @@ impl Core {
                 (String::new(), staging_key, vec![part], headers)
             }
             (None, _) => {
-                let staging_key = grid::object_key(&ns.grid_prefix, &new_id());
+                let staging_key = grid::object_key(&ns.grid_prefix, &self.new_object_id());
                 let part = PlannedPart {
                     url: self.signer.sign(
                         "PUT",
@@ -299,7 +280,7 @@ impl Core {
             .read(move |r| r.get(&meta::UPLOADS, &key))
             .await?
             .ok_or_else(|| super::uploads::unknown_upload(upload_id))?;
-        if record.lease_expires_ms <= meta::now_ms() {
+        if record.lease_expires_ms <= self.meta.now_ms() {
             return Err(super::uploads::unknown_upload(upload_id));
         }
         if !record.presigned {
@@ -314,7 +295,7 @@ impl Core {
     /// (whose URL was already verified). Holds the upload while it lasts.
     pub async fn presigned_put_target(self: &Arc<Self>, upload_id: &str) -> Result<PutTarget> {
         validate_server_id("upload", upload_id)?;
-        let claim = self.claim(upload_id)?;
+        let claim = self.claim_upload(upload_id).await?;
         let record = self.presigned_record(upload_id).await?;
         let ns_id = record.namespace_id.clone();
         let sandbox = self
@@ -347,7 +328,7 @@ impl Core {
         object_id: &str,
     ) -> Result<(Arc<dyn BlobStore>, String, u64)> {
         validate_server_id("namespace", ns_id)?;
-        validate_server_id("object", object_id)?;
+        crate::ids::validate_object_id(object_id)?;
         let (ns_id, object_id) = (ns_id.to_owned(), object_id.to_owned());
         let object: meta::ObjectRecord = self
             .meta
@@ -406,7 +387,7 @@ impl Core {
         // the upload does not exist (the same answer as an unknown id, given
         // before anything else, even whether a request holds it).
         self.owned_upload(who, upload_id).await?;
-        let _claim = self.claim(upload_id)?;
+        let claim = self.claim_upload(upload_id).await?;
         let record = self.presigned_record(upload_id).await?;
         let (caller, ns_id) = (who.clone(), record.namespace_id.clone());
         let ns = self
@@ -478,6 +459,7 @@ impl Core {
             metadata: record.metadata.clone(),
             precondition,
             written: true,
+            fence: Fence::of(&claim),
         };
         // A refused commit queues the object for reclaim itself.
         let committed = self

@@ -19,15 +19,6 @@ use super::Core;
 use crate::error::Result;
 use crate::meta::{self, NamespaceRecord, ObjectRecord, PurgeRecord, Span, UploadRecord};
 
-/// Releases a claimed upload when dropped.
-struct ReleaseUpload<'a>(&'a Core, &'a str);
-
-impl Drop for ReleaseUpload<'_> {
-    fn drop(&mut self) {
-        self.0.release_upload(self.1);
-    }
-}
-
 /// Passes between orphan sweeps (the first pass always sweeps).
 const ORPHAN_SWEEP_EVERY: u64 = 20;
 
@@ -47,6 +38,9 @@ pub struct ReclaimReport {
     /// Keys in the backend that no metadata knows (left by a crash between
     /// a write and its commit), deleted.
     pub orphans: u64,
+    /// Unknown keys another replica may still be writing (it is alive, or
+    /// died less than a lease ago), left for a sweep two leases later.
+    pub orphans_deferred: u64,
 }
 
 impl Core {
@@ -58,10 +52,19 @@ impl Core {
     /// if, after checking that nothing is being written under it, the record
     /// is still there and no namespace has the id. Returns whether it was.
     pub(crate) async fn purge_prefix(&self, ns_id: &str, purge: &PurgeRecord) -> Result<bool> {
-        if self
-            .in_flight_keys()
-            .iter()
-            .any(|key| key.starts_with(&purge.prefix))
+        let backend = self.backend(&purge.backend)?;
+        // Listed before the writers are judged: a key listed was written
+        // after its writer registered, so a live writer is seen.
+        let listed = backend.list(&purge.prefix).await?;
+        let writers = self.live_tags().await?;
+        // The intent of a namespace another live replica is creating is
+        // that replica's to settle; a key being written (here, or by a live
+        // replica into a destroyed namespace) waits for its writer.
+        if writers.is_other_live(&purge.writer)
+            || writers.writing_here_under(&purge.prefix)
+            || listed
+                .iter()
+                .any(|key| writers.fate(key) == super::replicas::KeyFate::InFlight)
         {
             return Ok(false);
         }
@@ -76,11 +79,9 @@ impl Core {
         if !still_doomed {
             return Ok(false);
         }
-        let backend = self.backend(&purge.backend)?;
         if purge.keep_recorded {
             // Objects other namespaces still refer to stay; they go one by
             // one when their last reference does.
-            let listed = backend.list(&purge.prefix).await?;
             let key = ns_id.to_owned();
             let kept: std::collections::HashSet<String> = self
                 .scan(move |r| {
@@ -113,9 +114,10 @@ impl Core {
     /// asked.
     pub async fn reclaim_pass_with(self: &Arc<Self>, sweep_orphans: bool) -> Result<ReclaimReport> {
         let mut report = ReclaimReport::default();
+        self.forget_dead_replicas().await?;
 
         // Sessions whose lease ran out end (their namespaces die with them).
-        let now = meta::now_ms();
+        let now = self.meta.now_ms();
         let expired_sessions: Vec<String> = self
             .scan(move |r| {
                 let mut out = Vec::new();
@@ -173,10 +175,12 @@ impl Core {
             if !self.upload_is_dead(&record, now).await? {
                 continue;
             }
-            if self.claim_upload(&id).is_err() {
-                continue; // attached: whoever holds it decides its fate
-            }
-            let _held = ReleaseUpload(self, &id);
+            let _held = match self.claim_upload(&id).await {
+                Ok(held) => held,
+                // Attached: whoever holds it decides its fate.
+                Err(crate::error::Error::Aborted(_)) => continue,
+                Err(e) => return Err(e),
+            };
             // It may have finished or moved on between the look and the claim.
             let key = id.clone();
             let Some(record) = self.meta.read(move |r| r.get(&meta::UPLOADS, &key)).await? else {
@@ -228,7 +232,7 @@ impl Core {
             report.deleted_objects += 1;
         }
         if sweep_orphans {
-            report.orphans = self.sweep_orphans().await?;
+            (report.orphans, report.orphans_deferred) = self.sweep_orphans().await?;
         }
         if report != ReclaimReport::default() {
             tracing::info!(?report, "reclaim pass");
@@ -267,7 +271,9 @@ impl Core {
     /// first, then reads which keys are being written, then the metadata,
     /// so a write that commits meanwhile is seen by one or the other. Fails
     /// closed: a listing or metadata error deletes nothing.
-    pub(crate) async fn sweep_orphans(self: &Arc<Self>) -> Result<u64> {
+    /// Deletes keys no record knows and no live writer is writing; returns
+    /// how many it deleted, and how many wait for a dead writer's last lease.
+    pub(crate) async fn sweep_orphans(self: &Arc<Self>) -> Result<(u64, u64)> {
         let namespaces: Vec<NamespaceRecord> = self
             .scan(|r| {
                 r.rows(&meta::NAMESPACES, Span::all())
@@ -280,7 +286,7 @@ impl Core {
             let keys = self.backend(&ns.backend)?.list(&ns.grid_prefix).await?;
             listed.push((ns.clone(), keys));
         }
-        let in_flight = self.in_flight_keys();
+        let writers = self.live_tags().await?;
         let known: std::collections::HashSet<String> = self
             .scan(|r| {
                 let mut known = std::collections::HashSet::new();
@@ -297,16 +303,17 @@ impl Core {
                 Ok(known)
             })
             .await?;
-        let mut deleted = 0;
+        let (mut deleted, mut deferred) = (0, 0);
         for (ns, keys) in listed {
             for key in keys {
                 let base = key.strip_suffix(".partial").unwrap_or(&key);
                 let is_partial = base.len() != key.len();
                 let upload_key = known.contains(base);
-                if in_flight.contains(base)
-                    || (known.contains(&key) && !is_partial)
-                    || (is_partial && upload_key)
-                {
+                if (known.contains(&key) && !is_partial) || (is_partial && upload_key) {
+                    continue;
+                }
+                if writers.fate(&key) == super::replicas::KeyFate::InFlight {
+                    deferred += 1;
                     continue;
                 }
                 tracing::info!(namespace = %ns.id, key = %key, "deleting an orphaned object");
@@ -314,7 +321,7 @@ impl Core {
                 deleted += 1;
             }
         }
-        Ok(deleted)
+        Ok((deleted, deferred))
     }
 }
 
@@ -323,14 +330,41 @@ impl Core {
 pub async fn run(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
     let interval = Duration::from_secs(core.config.reclaim.interval_secs.max(1));
     let mut passes: u64 = 0;
+    let mut sweep_again_at: Option<std::time::Instant> = None;
     loop {
-        // The orphan sweep lists every namespace: at start, then now and then.
-        let sweep = passes.is_multiple_of(ORPHAN_SWEEP_EVERY);
+        // The orphan sweep lists every namespace: at start, then now and
+        // then, and two leases after one that left keys another replica
+        // may have been writing (so a dead one's are taken by then).
+        let sweep = passes.is_multiple_of(ORPHAN_SWEEP_EVERY)
+            || sweep_again_at.is_some_and(|at| std::time::Instant::now() >= at);
         passes += 1;
         let m = crate::metrics::metrics();
+        // One replica at a time reclaims (each deletion is re-checked in
+        // its own transaction, so two at once would only do work twice).
+        match core
+            .meta
+            .engine()
+            .take_turn(crate::meta::Duty::Reclaim)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                passes -= 1;
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = stop.changed() => return,
+                }
+                continue;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not ask for the reclaimer's turn"),
+        }
         m.reclaim_passes.inc();
         match core.reclaim_pass_with(sweep).await {
             Ok(report) => {
+                if sweep {
+                    sweep_again_at = (report.orphans_deferred > 0)
+                        .then(|| std::time::Instant::now() + 2 * core.replica.lease());
+                }
                 m.reclaim_deleted_objects
                     .inc_by(report.deleted_objects + report.orphans);
                 m.reclaim_expired_uploads.inc_by(report.expired_uploads);
@@ -423,7 +457,9 @@ mod tests {
         let (faulty, faults) = meta::faulty::FaultyEngine::wrap(engine);
         let mut backends = Backends::open(&Default::default()).await.unwrap();
         backends.insert("local", Arc::new(FsStore::open(&root).unwrap()));
-        let core = Core::open_with_meta(config, backends, meta::MetaStore::new(faulty)).unwrap();
+        let core = Core::open_with_meta(config, backends, meta::MetaStore::new(faulty))
+            .await
+            .unwrap();
         (core, faults, root)
     }
 

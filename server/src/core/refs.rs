@@ -208,6 +208,7 @@ pub(crate) fn settle_destroyed(
         backend: ns.backend.clone(),
         prefix: ns.grid_prefix.clone(),
         keep_recorded,
+        writer: String::new(),
     };
     Ok((purge, freed))
 }

@@ -55,7 +55,7 @@ impl Core {
             .await?;
         match session {
             Some((id, record))
-                if record.expires_ms > meta::now_ms()
+                if record.expires_ms > self.meta.now_ms()
                     && (record.token_sha256 == hash || record.more_tokens.contains(&hash)) =>
             {
                 Ok(Identity {
@@ -87,7 +87,9 @@ impl Core {
             }
             Some(t) => t.as_secs().max(1),
         };
-        Ok(meta::now_ms()
+        Ok(self
+            .meta
+            .now_ms()
             .saturating_add(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)))
     }
 
@@ -119,7 +121,7 @@ impl Core {
             // Made before the job, so a re-run of the job uses the same ones.
             let token = new_secret("arca_st_")?;
             let fresh_id = new_id();
-            let now = meta::now_ms();
+            let now = self.meta.now_ms();
             let fresh = SessionRecord {
                 sandbox: sandbox.clone(),
                 user: user.to_owned(),
@@ -140,7 +142,7 @@ impl Core {
                     if !fresh.name.is_empty()
                         && let Some(id) = txn.get(&meta::SESSION_NAMES, name_key)?
                         && let Some(mut live) = txn.get(&meta::SESSIONS, &id)?
-                        && live.expires_ms > meta::now_ms()
+                        && live.expires_ms > txn.now_ms()
                     {
                         // The same session, one more token.
                         live.more_tokens.push(fresh.token_sha256.clone());
@@ -197,7 +199,8 @@ impl Core {
             .await?;
         match record {
             Some(r)
-                if may_manage_session(who, &r.sandbox, &id) && r.expires_ms > meta::now_ms() =>
+                if may_manage_session(who, &r.sandbox, &id)
+                    && r.expires_ms > self.meta.now_ms() =>
             {
                 Ok((id, r))
             }
@@ -221,7 +224,7 @@ impl Core {
                 .write(move |txn| {
                     let mut record = txn
                         .get(&meta::SESSIONS, &key)?
-                        .filter(|r: &SessionRecord| r.expires_ms > meta::now_ms())
+                        .filter(|r: &SessionRecord| r.expires_ms > txn.now_ms())
                         .ok_or_else(|| Error::NotFound("the session ended".into()))?;
                     record.expires_ms = expires;
                     txn.put(&meta::SESSIONS, &key, &record)?;
@@ -315,7 +318,7 @@ impl Core {
         let limit = page_size(requested_page, 100, 1000);
         let (who, user) = (who.clone(), user.to_owned());
         self.scan(move |r| {
-            let now = meta::now_ms();
+            let now = r.now_ms();
             let span = match &after {
                 Some(a) => Span::all().after(meta::key_of(&meta::SESSIONS, a)),
                 None => Span::all(),
@@ -353,7 +356,7 @@ impl Core {
             .read(move |r| r.get(&meta::SESSIONS, &key))
             .await?;
         Ok(record.is_some_and(|r| {
-            r.sandbox == sandbox && r.user == user && r.expires_ms > meta::now_ms()
+            r.sandbox == sandbox && r.user == user && r.expires_ms > self.meta.now_ms()
         }))
     }
 }

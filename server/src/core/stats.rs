@@ -81,7 +81,7 @@ impl Core {
         let wanted = move |sb: &str| caller.reaches_sandbox(sb) && (only.is_empty() || only == sb);
         let mut stats = self
             .scan(move |txn| {
-                let now = meta::now_ms();
+                let now = txn.now_ms();
                 let mut stats = Stats::default();
                 let mut namespaces: HashMap<String, NamespaceRecord> = HashMap::new();
                 let mut recorded = std::collections::HashSet::new();

@@ -43,6 +43,8 @@ pub struct NewFile {
     /// Whether the object's bytes were written. When not, the commit must
     /// find the same content already stored (dedup) or is ABORTED.
     pub written: bool,
+    /// What must still hold for written bytes to commit.
+    pub fence: super::replicas::Fence,
 }
 
 impl NewFile {
@@ -50,12 +52,12 @@ impl NewFile {
     /// object key in `ns`'s grid prefix (not written yet).
     pub fn fresh(
         ns: &NamespaceRecord,
+        object_id: String,
         size: u64,
         sha256: String,
         opts: super::WriteOptions,
         precondition: Precondition,
     ) -> NewFile {
-        let object_id = crate::ids::new_id();
         NewFile {
             object_key: crate::grid::object_key(&ns.grid_prefix, &object_id),
             object_id,
@@ -65,6 +67,7 @@ impl NewFile {
             metadata: opts.metadata,
             precondition,
             written: false,
+            fence: super::replicas::Fence::WriterAlive,
         }
     }
 }
@@ -137,7 +140,7 @@ impl<'t> Tree<'t> {
             txn,
             files_at_open: ns.file_count,
             ns,
-            now: meta::now_ms(),
+            now: txn.now_ms(),
             freed: false,
             quotas,
             bytes_delta: 0,
@@ -294,6 +297,9 @@ impl<'t> Tree<'t> {
     /// Commits a completed object as the file at `path`, replacing a file
     /// there (whose object loses a reference).
     pub fn commit_file(&mut self, path: &str, file: NewFile) -> Result<EntryRecord> {
+        if file.written {
+            file.fence.check(self.txn, &file.object_id)?;
+        }
         let existing = self.get(path)?;
         if existing.as_ref().is_some_and(EntryRecord::is_dir) {
             return Err(precondition(format!("{path} is a directory")));

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::access::Access;
 use super::quota;
+use super::replicas::{Attachment, Fence};
 use super::tree::NewFile;
 use super::{Core, Precondition, WriteOptions};
 use crate::auth::Identity;
@@ -64,6 +65,8 @@ pub struct Upload {
     who: Identity,
     /// The target namespace's sandbox, for the largest-file quota.
     sandbox: String,
+    /// This stream's hold on the upload.
+    attachment: Attachment,
 }
 
 /// How an upload record stores a precondition: (must not exist, version).
@@ -123,7 +126,7 @@ impl Core {
             && let Some(size) = self.stored_size(&ns.id, sha256).await?
             && total_size.is_none_or(|t| t == size)
         {
-            let object_id = new_id();
+            let object_id = self.new_object_id();
             let file = NewFile {
                 object_key: grid::object_key(&ns.grid_prefix, &object_id),
                 object_id,
@@ -133,6 +136,7 @@ impl Core {
                 metadata: opts.metadata.clone(),
                 precondition: opts.precondition,
                 written: false,
+                fence: Fence::Nothing,
             };
             match self.commit_object(who, ns_id, &path, file).await {
                 Ok(entry) => {
@@ -143,7 +147,7 @@ impl Core {
                 Err(e) => return Err(e),
             }
         }
-        let object_id = new_id();
+        let object_id = self.new_object_id();
         let object_key = grid::object_key(&ns.grid_prefix, &object_id);
         // Until the upload record is saved, only this mark keeps the orphan
         // sweep off the staged object.
@@ -166,12 +170,12 @@ impl Core {
             token: writer.token(),
             persisted: 0,
             hash_state: hash_state(&hasher),
-            lease_expires_ms: meta::now_ms().saturating_add(self.upload_lease_ms()),
+            lease_expires_ms: self.meta.now_ms().saturating_add(self.upload_lease_ms()),
             presigned: false,
             staging_key: String::new(),
         };
         let id = new_id();
-        self.claim_upload(&id)?;
+        let attachment = self.claim_upload(&id).await?;
         let mut upload = Upload {
             core: self.clone(),
             id,
@@ -184,6 +188,7 @@ impl Core {
             doomed: false,
             who: who.clone(),
             sandbox: ns.sandbox.clone(),
+            attachment,
         };
         upload.save_record().await?;
         drop(writing);
@@ -220,7 +225,7 @@ impl Core {
             }
             Err(other) => return Err(other),
         }
-        if record.lease_expires_ms <= meta::now_ms() {
+        if record.lease_expires_ms <= self.meta.now_ms() {
             return Err(unknown_upload(upload_id));
         }
         Ok(record)
@@ -233,11 +238,11 @@ impl Core {
     pub async fn abort_upload(self: &Arc<Self>, who: &Identity, upload_id: &str) -> Result<u64> {
         validate_server_id("upload", upload_id)?;
         let record = self.owned_upload(who, upload_id).await?;
-        self.claim_upload(upload_id)?;
+        let held = self.claim_upload(upload_id).await?;
         let result = discard_upload(self, upload_id, &record, false)
             .await
             .map(|_| record.persisted);
-        self.release_upload(upload_id);
+        drop(held);
         super::access::audit(who, "AbortUpload", &record.namespace_id, &result);
         if result.is_ok() {
             tracing::info!(upload = %upload_id, "upload aborted by its uploader");
@@ -254,7 +259,7 @@ impl Core {
         validate_server_id("upload", upload_id)?;
         // Who may not have it learns nothing, not even that a stream holds it.
         self.owned_upload(who, upload_id).await?;
-        self.claim_upload(upload_id)?;
+        let attachment = self.claim_upload(upload_id).await?;
         let attach = async {
             // Read again now that it is held: it may have finished meanwhile.
             let record = self.owned_upload(who, upload_id).await?;
@@ -278,7 +283,7 @@ impl Core {
         };
         match attach.await {
             Ok((mut record, hasher, writer, sandbox)) => {
-                record.lease_expires_ms = meta::now_ms().saturating_add(self.upload_lease_ms());
+                record.lease_expires_ms = self.meta.now_ms().saturating_add(self.upload_lease_ms());
                 let received = record.persisted;
                 let mut upload = Upload {
                     core: self.clone(),
@@ -292,15 +297,13 @@ impl Core {
                     doomed: false,
                     who: who.clone(),
                     sandbox,
+                    attachment,
                 };
                 upload.save_record().await?;
                 tracing::info!(upload = %upload_id, offset = received, "upload resumed");
                 Ok(upload)
             }
-            Err(e) => {
-                self.release_upload(upload_id);
-                Err(e)
-            }
+            Err(e) => Err(e),
         }
     }
 }
@@ -342,11 +345,16 @@ impl Upload {
             .ok_or_else(|| Error::Internal("upload used after it ended".into()))
     }
 
+    /// Saves the record, if this stream still holds the upload.
     async fn save_record(&mut self) -> Result<()> {
         let (id, record) = (self.id.clone(), self.record.clone());
+        let fence = Fence::of(&self.attachment);
         self.core
             .meta
-            .write(move |txn| txn.put(&meta::UPLOADS, &id, &record))
+            .write(move |txn| {
+                fence.check(txn, &record.object_id)?;
+                txn.put(&meta::UPLOADS, &id, &record)
+            })
             .await
     }
 
@@ -434,6 +442,7 @@ impl Upload {
             })
         };
         self.hashing = Some(hashing);
+        self.core.replica.check_writing()?;
         self.writer()?.write(data).await?;
         self.received += len;
         if self.received - self.record.persisted >= self.core.config.uploads.persist_interval_bytes
@@ -490,7 +499,11 @@ impl Upload {
         self.record.token = self.writer()?.token();
         self.record.persisted = persisted;
         self.record.hash_state = state;
-        self.record.lease_expires_ms = meta::now_ms().saturating_add(self.core.upload_lease_ms());
+        self.record.lease_expires_ms = self
+            .core
+            .meta
+            .now_ms()
+            .saturating_add(self.core.upload_lease_ms());
         self.save_record().await?;
         Ok(persisted)
     }
@@ -550,6 +563,7 @@ impl Upload {
             metadata: self.record.metadata.clone(),
             precondition,
             written: true,
+            fence: Fence::of(&self.attachment),
         };
         let entry = self
             .core
@@ -624,7 +638,6 @@ impl Drop for Upload {
                 writer.suspend();
             }
         }
-        self.core.release_upload(&self.id);
     }
 }
 
@@ -658,7 +671,7 @@ pub(crate) async fn discard_upload(
     core.meta
         .write(move |txn| {
             let still = txn.get(&meta::UPLOADS, &id_owned)?;
-            if still.is_some_and(|r| !only_if_expired || r.lease_expires_ms <= meta::now_ms()) {
+            if still.is_some_and(|r| !only_if_expired || r.lease_expires_ms <= txn.now_ms()) {
                 txn.delete(&meta::UPLOADS, &id_owned)?;
             }
             Ok(())

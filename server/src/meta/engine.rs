@@ -65,6 +65,13 @@ pub type ReadJob<'a> = &'a mut dyn FnMut(&dyn ReadOps) -> Result<()>;
 /// through what it captures; the engine reports whether the commit held.
 pub type WriteJob = Box<dyn FnMut(&dyn WriteOps) -> Result<()> + Send>;
 
+/// Background work that one process at a time does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Duty {
+    /// The reclaimer: expiry, purges, garbage and the orphan sweep.
+    Reclaim,
+}
+
 /// A metadata engine.
 #[async_trait::async_trait]
 pub trait Engine: Send + Sync + 'static {
@@ -84,6 +91,24 @@ pub trait Engine: Send + Sync + 'static {
     /// committed (`Ok`), or not committed at all (`Err`). A job that
     /// returns an error has its writes discarded.
     async fn write(&self, job: WriteJob) -> Result<()>;
+
+    /// Whether other processes may share this engine's data (several
+    /// replicas on one database). State that decides safety — which stream
+    /// holds an upload, which replicas are alive and writing — then lives in
+    /// the engine, not in one process's memory.
+    fn shared(&self) -> bool;
+
+    /// The engine's clock, ms since the epoch. Leases are judged by it, so
+    /// replicas whose own clocks disagree still agree on who holds what.
+    async fn clock_ms(&self) -> Result<i64>;
+
+    /// Takes, or confirms this process still holds, the turn to run the
+    /// background `duty`: at most one process sharing the engine holds it
+    /// at a time (an embedded engine has one process and always grants it).
+    /// A holder that loses its connection loses its turn. Correctness never
+    /// rests on this: work done under it re-checks what it deletes in its
+    /// own transaction; the turn only keeps replicas from doing it twice.
+    async fn take_turn(&self, duty: Duty) -> Result<bool>;
 
     /// Whether the engine answers now (readiness).
     async fn reachable(&self) -> bool;

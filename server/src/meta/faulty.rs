@@ -10,7 +10,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use super::engine::{Engine, ReadJob, ReadOps, Rows, WriteJob, WriteOps};
+use super::engine::{Duty, Engine, ReadJob, ReadOps, Rows, WriteJob, WriteOps};
 use crate::error::{Error, Result};
 
 /// Which operations fail. All off by default.
@@ -127,6 +127,20 @@ impl Engine for FaultyEngine {
                 faults.check(&faults.commit, "commit")
             }))
             .await
+    }
+
+    fn shared(&self) -> bool {
+        self.inner.shared()
+    }
+
+    async fn clock_ms(&self) -> Result<i64> {
+        self.faults.check(&self.faults.get, "clock")?;
+        self.inner.clock_ms().await
+    }
+
+    async fn take_turn(&self, duty: Duty) -> Result<bool> {
+        self.faults.check(&self.faults.get, "turn")?;
+        self.inner.take_turn(duty).await
     }
 
     async fn reachable(&self) -> bool {

@@ -27,9 +27,10 @@ pub mod tables;
 
 use std::collections::VecDeque;
 use std::ops::Bound;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use engine::{Engine, ReadOps, WriteOps};
+pub use engine::{Duty, Engine, ReadOps, WriteOps};
 pub use records::*;
 pub use tables::*;
 
@@ -39,27 +40,83 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub struct MetaStore {
     engine: Arc<dyn Engine>,
+    /// The engine's clock minus this process's, in ms (0 for an embedded
+    /// engine): every expiry is judged on the engine's clock.
+    clock_offset_ms: Arc<AtomicI64>,
 }
 
+/// How often a shared engine's clock is sampled again.
+const CLOCK_SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl MetaStore {
-    /// Runs over `engine`.
+    /// Runs over `engine`, on this process's clock until
+    /// [`MetaStore::follow_engine_clock`].
     pub fn new(engine: Arc<dyn Engine>) -> Self {
-        MetaStore { engine }
+        MetaStore {
+            engine,
+            clock_offset_ms: Arc::new(AtomicI64::new(0)),
+        }
     }
 
     /// The engine the configuration names.
     pub async fn open(config: &crate::Config) -> Result<Self> {
-        match config.metadata.engine {
-            crate::config::MetadataEngine::Redb => Self::open_redb(&config.metadata_path()),
-            crate::config::MetadataEngine::Postgres => Ok(Self::new(Arc::new(
+        let store = match config.metadata.engine {
+            crate::config::MetadataEngine::Redb => Self::open_redb(&config.metadata_path())?,
+            crate::config::MetadataEngine::Postgres => Self::new(Arc::new(
                 postgres::PostgresEngine::open(&config.metadata).await?,
-            ))),
-        }
+            )),
+        };
+        store.follow_engine_clock().await?;
+        Ok(store)
     }
 
     /// The embedded engine on the redb file at `path`.
     pub fn open_redb(path: &std::path::Path) -> Result<Self> {
         Ok(Self::new(Arc::new(redb::RedbEngine::open(path, ALL)?)))
+    }
+
+    /// For a shared engine: samples its clock now and then keeps sampling
+    /// it in the background (while the store lives), so that leases and
+    /// expiries read the same time on every replica.
+    pub async fn follow_engine_clock(&self) -> Result<()> {
+        if !self.engine.shared() {
+            return Ok(());
+        }
+        self.sample_clock().await?;
+        let store = Arc::downgrade(&self.clock_offset_ms);
+        let engine = Arc::downgrade(&self.engine);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(CLOCK_SAMPLE_EVERY).await;
+                let (Some(offset), Some(engine)) = (store.upgrade(), engine.upgrade()) else {
+                    return;
+                };
+                let sampler = MetaStore {
+                    engine,
+                    clock_offset_ms: offset,
+                };
+                // An unreachable engine keeps the last offset; the clocks
+                // do not drift apart in seconds.
+                let _ = sampler.sample_clock().await;
+            }
+        });
+        Ok(())
+    }
+
+    async fn sample_clock(&self) -> Result<()> {
+        let before = local_clock_ms();
+        let engine_now = self.engine.clock_ms().await?;
+        let after = local_clock_ms();
+        // The engine read its clock somewhere in the round trip: assume the
+        // middle, so the error is at most half the round trip.
+        let offset = engine_now - (before + (after - before) / 2);
+        self.clock_offset_ms.store(offset, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Milliseconds since the epoch on the engine's clock.
+    pub fn now_ms(&self) -> i64 {
+        local_clock_ms().saturating_add(self.clock_offset_ms.load(Ordering::Relaxed))
     }
 
     /// The engine.
@@ -74,7 +131,7 @@ impl MetaStore {
         f: impl FnOnce(&Reader<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         if self.engine.reads_inline() {
-            run_read(&*self.engine, f)
+            run_read(&*self.engine, self.now_ms(), f)
         } else {
             self.scan(f).await
         }
@@ -86,8 +143,8 @@ impl MetaStore {
         &self,
         f: impl FnOnce(&Reader<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let engine = self.engine.clone();
-        tokio::task::spawn_blocking(move || run_read(&*engine, f))
+        let (engine, store) = (self.engine.clone(), self.clone());
+        tokio::task::spawn_blocking(move || run_read(&*engine, store.now_ms(), f))
             .await
             .map_err(|e| Error::Internal(format!("metadata read task failed: {e}")))?
     }
@@ -100,9 +157,10 @@ impl MetaStore {
     ) -> Result<T> {
         let slot = Arc::new(Mutex::new(None));
         let job_slot = slot.clone();
+        let store = self.clone();
         self.engine
             .write(Box::new(move |ops: &dyn WriteOps| {
-                let value = f(&Writer::new(ops))?;
+                let value = f(&Writer::new(ops, store.now_ms()))?;
                 *job_slot.lock().unwrap() = Some(value);
                 Ok(())
             }))
@@ -117,14 +175,18 @@ impl MetaStore {
     }
 }
 
-fn run_read<T>(engine: &dyn Engine, f: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
+fn run_read<T>(
+    engine: &dyn Engine,
+    now_ms: i64,
+    f: impl FnOnce(&Reader<'_>) -> Result<T>,
+) -> Result<T> {
     let mut f = Some(f);
     let mut out = None;
     engine.read_blocking(&mut |ops: &dyn ReadOps| {
         let f = f
             .take()
             .ok_or_else(|| Error::Internal("a read job ran twice".into()))?;
-        out = Some(f(&Reader { ops })?);
+        out = Some(f(&Reader { ops, now_ms })?);
         Ok(())
     })?;
     out.ok_or_else(|| Error::Internal("a read job did not run".into()))
@@ -258,9 +320,16 @@ impl<K: KeyShape, V: ValueCodec> Iterator for RowIter<'_, K, V> {
 /// Typed reads on a snapshot (or inside a write transaction).
 pub struct Reader<'a> {
     ops: &'a dyn ReadOps,
+    now_ms: i64,
 }
 
 impl<'a> Reader<'a> {
+    /// The engine's time when the job began, ms since the epoch: what every
+    /// expiry the job judges is compared with.
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
     /// The value at `key`.
     pub fn get<K: KeyShape, V: ValueCodec>(
         &self,
@@ -347,10 +416,10 @@ impl<'a> std::ops::Deref for Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    fn new(ops: &'a dyn WriteOps) -> Self {
+    fn new(ops: &'a dyn WriteOps, now_ms: i64) -> Self {
         Writer {
             ops,
-            reader: Reader { ops },
+            reader: Reader { ops, now_ms },
         }
     }
 
@@ -400,8 +469,9 @@ pub fn key_of<K: KeyShape, V>(_table: &Table<K, V>, key: K::Ref<'_>) -> Vec<u8> 
     K::encode(key)
 }
 
-/// Milliseconds since the epoch, now.
-pub fn now_ms() -> i64 {
+/// Milliseconds since the epoch on this process's clock (the engine's may
+/// differ: use [`MetaStore::now_ms`] or [`Reader::now_ms`]).
+pub(crate) fn local_clock_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -1,5 +1,4 @@
-//! The shared engine: PostgreSQL (one replica per database for now, see
-//! `REPLICA_LOCK`).
+//! The shared engine: PostgreSQL, one database for every replica.
 //!
 //! Every logical table is rows of one `arca_kv (tbl, k bytea, v bytea)`
 //! table; `bytea` compares byte by byte, so scans follow the tuple order of
@@ -35,7 +34,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 use super::committer::{Committer, Pending, clone_error};
-use super::engine::{Engine, ReadJob, ReadOps, Rows, WriteJob, WriteOps};
+use super::engine::{Duty, Engine, ReadJob, ReadOps, Rows, WriteJob, WriteOps};
 use crate::config::MetadataConfig;
 use crate::error::{Error, Result};
 
@@ -73,17 +72,17 @@ const WRITERS_LOCK: i32 = 0x4152_0002;
 /// schema's name, so deployments in different schemas of one database
 /// (and the tests, a schema each) never contend.
 ///
-/// Key of the advisory lock the one replica holds for its lifetime.
-const REPLICA_LOCK: i32 = 0x4152_0003;
+/// Key of the advisory lock of a background duty's turn (see
+/// [`Engine::take_turn`]), plus the duty's number.
+const TURN_LOCK: i32 = 0x4152_0010;
 
 /// The PostgreSQL engine.
 pub struct PostgresEngine {
     shared: Shared,
-    /// The connection holding [`REPLICA_LOCK`]: until upload attachment,
-    /// in-flight writes and the reclaimer's turn live in the database too,
-    /// a second replica on the same database would be unsafe (its orphan
-    /// sweep could delete this one's staged objects), so it is refused.
-    replica: std::sync::Mutex<Option<deadpool_postgres::ClientWrapper>>,
+    /// The connection holding the reclaimer's turn, if this replica has it:
+    /// a session-level advisory lock lasts as long as its connection, so a
+    /// replica that dies (or loses the database) hands the turn on.
+    turn: tokio::sync::Mutex<Option<deadpool_postgres::ClientWrapper>>,
     /// Write jobs, grouped for one transaction each.
     committer: Committer,
 }
@@ -178,32 +177,6 @@ impl PostgresEngine {
             pool,
             closed: Arc::new(AtomicBool::new(false)),
         };
-        let replica = deadpool_postgres::Object::take(shared.pool.get().await.map_err(|e| {
-            Error::Unavailable(format!("metadata: cannot connect to PostgreSQL: {e}"))
-        })?);
-        // A replica being replaced may still be closing: wait for it a while.
-        let deadline = std::time::Instant::now() + wait;
-        let alone = loop {
-            let alone: bool = replica
-                .query_one(
-                    "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))",
-                    &[&REPLICA_LOCK],
-                )
-                .await
-                .map_err(db_error)?
-                .get(0);
-            if alone || std::time::Instant::now() >= deadline {
-                break alone;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        if !alone {
-            return Err(Error::FailedPrecondition(
-                "metadata: another Arca server already uses this PostgreSQL database; \
-                 several replicas on one database are not supported yet"
-                    .into(),
-            ));
-        }
         let (committer_shared, handle) = (shared.clone(), Handle::current());
         let committer = Committer::spawn("arca-pg-commit", MAX_GROUP, move |group| {
             let _runtime = handle.enter();
@@ -211,7 +184,7 @@ impl PostgresEngine {
         })?;
         let engine = PostgresEngine {
             shared,
-            replica: std::sync::Mutex::new(Some(replica)),
+            turn: tokio::sync::Mutex::new(None),
             committer,
         };
         engine.migrate().await?;
@@ -490,6 +463,53 @@ impl Engine for PostgresEngine {
         self.committer.submit(job).await
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
+    async fn clock_ms(&self) -> Result<i64> {
+        let client = self.shared.pool.get().await.map_err(unavailable)?;
+        let row = client
+            .query_one(
+                "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::int8",
+                &[],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(row.get(0))
+    }
+
+    async fn take_turn(&self, duty: Duty) -> Result<bool> {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let key = TURN_LOCK + duty as i32;
+        let mut turn = self.turn.lock().await;
+        if let Some(held) = turn.as_ref() {
+            // Still connected means still held (the lock is the session's).
+            if held.simple_query("SELECT 1").await.is_ok() {
+                return Ok(true);
+            }
+            tracing::warn!(?duty, "lost the connection holding a background turn");
+            *turn = None;
+        }
+        let client =
+            deadpool_postgres::Object::take(self.shared.pool.get().await.map_err(unavailable)?);
+        let taken: bool = client
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))",
+                &[&key],
+            )
+            .await
+            .map_err(db_error)?
+            .get(0);
+        if taken {
+            tracing::info!(?duty, "this replica took the background turn");
+            *turn = Some(client);
+        }
+        Ok(taken)
+    }
+
     async fn reachable(&self) -> bool {
         match self.shared.pool.get().await {
             Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
@@ -508,8 +528,10 @@ impl Engine for PostgresEngine {
         self.committer.stop(false);
         self.shared.closed.store(true, Ordering::SeqCst);
         self.shared.pool.close();
-        // Its connection closing releases the replica lock for a successor.
-        drop(self.replica.lock().unwrap().take());
+        // Its connection closing hands the turn to another replica.
+        if let Ok(mut turn) = self.turn.try_lock() {
+            drop(turn.take());
+        }
     }
 }
 

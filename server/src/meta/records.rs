@@ -303,9 +303,43 @@ pub struct PurgeRecord {
     /// prefix. Those objects go one by one when their last reference does.
     #[prost(bool, tag = "3")]
     pub keep_recorded: bool,
+    /// For the intent a namespace being created queues before storing its
+    /// first files: the tag of the replica storing them (empty for a
+    /// destroyed namespace, and on an embedded engine). No other replica
+    /// purges it while that replica lives.
+    #[prost(string, tag = "4")]
+    pub writer: String,
 }
 
 /// Decodes a stored record.
 pub fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M> {
     Ok(M::decode(bytes)?)
+}
+
+/// A replica sharing the metadata engine, alive while its lease runs.
+#[derive(Clone, PartialEq, Message)]
+pub struct ReplicaRecord {
+    /// When the lease runs out unless renewed, ms on the engine's clock.
+    #[prost(int64, tag = "1")]
+    pub expires_ms: i64,
+    /// When the replica registered.
+    #[prost(int64, tag = "2")]
+    pub started_ms: i64,
+    /// The host it runs on, for operators.
+    #[prost(string, tag = "3")]
+    pub host: String,
+}
+
+/// Which stream (or request) an upload is attached to, on a shared engine.
+#[derive(Clone, PartialEq, Message)]
+pub struct AttachmentRecord {
+    /// The tag of the replica holding it.
+    #[prost(string, tag = "1")]
+    pub replica: String,
+    /// The holder: one attachment on that replica.
+    #[prost(string, tag = "2")]
+    pub holder: String,
+    /// When the attachment lapses unless its replica renews it.
+    #[prost(int64, tag = "3")]
+    pub expires_ms: i64,
 }

@@ -21,7 +21,7 @@ use ::redb::{
 };
 
 use super::committer::{Committer, Pending, clone_error};
-use super::engine::{Engine, ReadJob, ReadOps, Rows, WriteJob, WriteOps};
+use super::engine::{Duty, Engine, ReadJob, ReadOps, Rows, WriteJob, WriteOps};
 use crate::error::{Error, Result};
 
 /// Jobs grouped into one transaction at most.
@@ -129,6 +129,19 @@ impl Engine for RedbEngine {
     async fn write(&self, job: WriteJob) -> Result<()> {
         self.db()?;
         self.committer.submit(job).await
+    }
+
+    /// The file is locked by the one process that opened it.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    async fn clock_ms(&self) -> Result<i64> {
+        Ok(super::local_clock_ms())
+    }
+
+    async fn take_turn(&self, _duty: Duty) -> Result<bool> {
+        Ok(true)
     }
 
     async fn reachable(&self) -> bool {

@@ -170,6 +170,13 @@ pub const CHECKPOINTS: Table<Str2, Proto<CheckpointRecord>> = Table::new("checkp
 pub const CHECKPOINT_ENTRIES: Table<Str3, Proto<EntryRecord>> = Table::new("checkpoint_entries");
 /// (namespace id, SHA-256) → object id: content stored once per namespace.
 pub const DIGESTS: Table<Str2, Text> = Table::new("digests");
+/// Replica tag → [`ReplicaRecord`]: the replicas sharing the engine.
+pub const REPLICAS: Table<Str, Proto<ReplicaRecord>> = Table::new("replicas");
+/// Upload id → [`AttachmentRecord`]: which replica's stream holds it.
+pub const ATTACHMENTS: Table<Str, Proto<AttachmentRecord>> = Table::new("attachments");
+/// Name → secret every replica must share (the presign key, the
+/// first-start admin key) when no file gives it.
+pub const SECRETS: Table<Str, Text> = Table::new("secrets");
 
 /// Every table, for engines that create them up front.
 pub const ALL: &[&str] = &[
@@ -187,4 +194,7 @@ pub const ALL: &[&str] = &[
     CHECKPOINTS.name,
     CHECKPOINT_ENTRIES.name,
     DIGESTS.name,
+    REPLICAS.name,
+    ATTACHMENTS.name,
+    SECRETS.name,
 ];

@@ -61,8 +61,8 @@ fn failed(e: &Error) -> Response {
     refuse(status, e.public_message())
 }
 
-fn now_secs() -> i64 {
-    crate::meta::now_ms() / 1000
+fn now_secs(core: &Core) -> i64 {
+    core.meta.now_ms() / 1000
 }
 
 /// The one range of a `Range: bytes=...` header, against `size`.
@@ -113,7 +113,7 @@ async fn object(
         signed_as,
         &object_path(&namespace, &object),
         uri.query().unwrap_or(""),
-        now_secs(),
+        now_secs(&core),
     ) {
         return refused(refusal);
     }
@@ -169,7 +169,7 @@ async fn upload(
         method.as_str(),
         &upload_path(&upload_id),
         uri.query().unwrap_or(""),
-        now_secs(),
+        now_secs(&core),
     ) {
         return refused(refusal);
     }

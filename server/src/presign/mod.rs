@@ -68,12 +68,14 @@ impl std::fmt::Debug for UrlSigner {
 }
 
 impl UrlSigner {
-    /// The signer the configuration describes: its key file, or the
-    /// generated key in the data directory.
-    pub fn load(config: &Config) -> Result<Self> {
-        let key = match &config.presign.hmac_key_file {
-            Some(path) => crate::auth::read_private_file(path)?.trim().to_owned(),
-            None => {
+    /// The signer the configuration describes: its key file, else the key
+    /// a shared metadata engine holds for every replica, else the key
+    /// generated in the data directory.
+    pub fn load(config: &Config, shared_key: Option<String>) -> Result<Self> {
+        let key = match (&config.presign.hmac_key_file, shared_key) {
+            (Some(path), _) => crate::auth::read_private_file(path)?.trim().to_owned(),
+            (None, Some(key)) => key,
+            (None, None) => {
                 crate::auth::load_or_create_secret(&config.data_dir.join("presign.key"), "arca_p_")?
             }
         };
