@@ -80,7 +80,12 @@ mod tests {
     fn object_ids_may_carry_a_replica_tag() {
         validate_object_id(&new_id()).unwrap();
         validate_object_id(&format!("0123456789ab-{}", new_id())).unwrap();
-        for bad in ["", "0123456789ab-", "0123456789a-x", &format!("XYZ456789abc-{}", new_id())] {
+        for bad in [
+            "",
+            "0123456789ab-",
+            "0123456789a-x",
+            &format!("XYZ456789abc-{}", new_id()),
+        ] {
             assert!(validate_object_id(bad).is_err(), "{bad}");
         }
     }

@@ -164,7 +164,11 @@ async fn verify(
     let mut stray = Vec::new();
     // On a shared engine a killed replica's keys wait out its last lease
     // (a second here) and the sweep after it.
-    let attempts = if support::metadata_on_postgres() { 200 } else { 100 };
+    let attempts = if support::metadata_on_postgres() {
+        200
+    } else {
+        100
+    };
     for _ in 0..attempts {
         stray = std::fs::read_dir(&objects)
             .map(|d| {

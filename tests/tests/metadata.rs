@@ -110,29 +110,6 @@ async fn a_server_on_postgres_keeps_what_it_wrote() {
     assert_code(missing, Code::NotFound);
 }
 
-/// Until replicas share their in-memory state through the database, a
-/// second server on the same database is refused, with a message that
-/// says why; once the first has stopped, a successor starts.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_replica_on_one_database_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = postgres_metadata(dir.path(), &scratch_schema());
-    config.connect_timeout_secs = 1;
-    let first = PostgresEngine::open(&config).await.unwrap();
-    let second = PostgresEngine::open(&config).await.err().expect("refused");
-    assert!(
-        matches!(second, arca_server::Error::FailedPrecondition(_)),
-        "{second:?}"
-    );
-    assert!(
-        second.to_string().contains("another Arca server"),
-        "{second}"
-    );
-    meta::Engine::close(&first);
-    let successor = PostgresEngine::open(&config).await.expect("successor");
-    meta::Engine::close(&successor);
-}
-
 /// A PostgreSQL server of this test's own (stopping the shared one would
 /// disturb every other test), driven by tests/postgres.sh.
 struct OwnPostgres {

@@ -258,7 +258,7 @@ impl Core {
                 };
                 let mut file = NewFile::fresh(
                     dst,
-                    self.new_object_id(),
+                    self.new_object_id().await?,
                     entry.size,
                     entry.sha256.clone(),
                     opts,

@@ -103,7 +103,14 @@ impl Core {
             .await?;
         quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
         let precondition = opts.precondition;
-        let mut file = NewFile::fresh(&ns, self.new_object_id(), size, sha256, opts, precondition);
+        let mut file = NewFile::fresh(
+            &ns,
+            self.new_object_id().await?,
+            size,
+            sha256,
+            opts,
+            precondition,
+        );
         // Content the namespace already holds is committed without storing
         // the bytes again; if it vanished meanwhile, store them after all.
         let result = match self.has_content(&ns.id, &file.sha256, size).await? {

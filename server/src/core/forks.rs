@@ -285,7 +285,7 @@ impl Core {
             let sha256 = hex::encode(Sha256::digest(&data));
             let mut file = NewFile::fresh(
                 fork,
-                self.new_object_id(),
+                self.new_object_id().await?,
                 data.len() as u64,
                 sha256,
                 opts,

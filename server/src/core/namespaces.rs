@@ -419,7 +419,7 @@ impl Core {
         quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
         let mut staged = NewFile::fresh(
             ns,
-            self.new_object_id(),
+            self.new_object_id().await?,
             size,
             sha256,
             opts,

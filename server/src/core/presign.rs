@@ -157,7 +157,7 @@ impl Core {
             quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
         }
         let store = self.backend(&ns.backend)?;
-        let object_id = self.new_object_id();
+        let object_id = self.new_object_id().await?;
         let object_key = grid::object_key(&ns.grid_prefix, &object_id);
         let upload_id = new_id();
         let expires_ms = expires_at(self.meta.now_ms(), expiry);
@@ -206,7 +206,7 @@ impl Core {
                 (token, String::new(), parts, headers)
             }
             (Some(direct), None) => {
-                let staging_key = grid::object_key(&ns.grid_prefix, &self.new_object_id());
+                let staging_key = grid::object_key(&ns.grid_prefix, &self.new_object_id().await?);
                 let SignedUrl { url, headers } = direct.presign_put(&staging_key, expiry).await?;
                 let part = PlannedPart {
                     url,
@@ -217,7 +217,7 @@ impl Core {
                 (String::new(), staging_key, vec![part], headers)
             }
             (None, _) => {
-                let staging_key = grid::object_key(&ns.grid_prefix, &self.new_object_id());
+                let staging_key = grid::object_key(&ns.grid_prefix, &self.new_object_id().await?);
                 let part = PlannedPart {
                     url: self.signer.sign(
                         "PUT",

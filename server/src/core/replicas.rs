@@ -268,9 +268,15 @@ impl Replica {
 }
 
 impl Core {
-    /// A new object id (see [`Replica::new_object_id`]).
-    pub(crate) fn new_object_id(&self) -> String {
-        self.replica.new_object_id()
+    /// A new object id (see [`Replica::new_object_id`]) for bytes about to
+    /// be written. On a shared engine, a replica that cannot be sure its
+    /// lease holds (the database was out of reach) renews it first, or
+    /// registers anew, so what it writes now can commit.
+    pub(crate) async fn new_object_id(&self) -> Result<String> {
+        if self.replica.check_writing().is_err() {
+            self.renew_replica().await?;
+        }
+        Ok(self.replica.new_object_id())
     }
 
     /// Registers this replica (shared engines; nothing to do otherwise).

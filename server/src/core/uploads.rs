@@ -126,7 +126,7 @@ impl Core {
             && let Some(size) = self.stored_size(&ns.id, sha256).await?
             && total_size.is_none_or(|t| t == size)
         {
-            let object_id = self.new_object_id();
+            let object_id = self.new_object_id().await?;
             let file = NewFile {
                 object_key: grid::object_key(&ns.grid_prefix, &object_id),
                 object_id,
@@ -147,7 +147,7 @@ impl Core {
                 Err(e) => return Err(e),
             }
         }
-        let object_id = self.new_object_id();
+        let object_id = self.new_object_id().await?;
         let object_key = grid::object_key(&ns.grid_prefix, &object_id);
         // Until the upload record is saved, only this mark keeps the orphan
         // sweep off the staged object.

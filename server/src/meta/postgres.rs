@@ -114,7 +114,15 @@ fn db_error(e: tokio_postgres::Error) -> Error {
         Some(code) if code.code().starts_with("08") || code.code().starts_with("57") => {
             unavailable(e)
         }
-        Some(_) => Error::Metadata(format!("metadata database: {e}")),
+        Some(code) => match e.as_db_error() {
+            // "db error" alone says nothing: name the SQLSTATE and reason.
+            Some(db) => Error::Metadata(format!(
+                "metadata database: {} ({})",
+                db.message(),
+                code.code()
+            )),
+            None => Error::Metadata(format!("metadata database: {e}")),
+        },
     }
 }
 
@@ -268,18 +276,24 @@ impl Shared {
             // again). Each begin first ends whatever a panicked job may have
             // left open on this pooled connection (a no-op otherwise).
             let alone = attempt > ALONE_AFTER;
-            let begin = if alone {
-                format!(
-                    "ROLLBACK; SELECT pg_advisory_lock({WRITERS_LOCK}, hashtext(current_schema())); \
-                     BEGIN ISOLATION LEVEL SERIALIZABLE"
-                )
-            } else {
-                format!(
-                    "ROLLBACK; BEGIN ISOLATION LEVEL SERIALIZABLE; \
-                     SELECT pg_advisory_xact_lock_shared({WRITERS_LOCK}, hashtext(current_schema()))"
-                )
+            // Sent one by one: statements of one simple query share an
+            // implicit transaction, and a BEGIN after the lock's SELECT
+            // could no longer set its isolation level.
+            let begin = || {
+                sql("ROLLBACK")?;
+                if alone {
+                    sql(&format!(
+                        "SELECT pg_advisory_lock({WRITERS_LOCK}, hashtext(current_schema()))"
+                    ))?;
+                    sql("BEGIN ISOLATION LEVEL SERIALIZABLE")
+                } else {
+                    sql(&format!(
+                        "BEGIN ISOLATION LEVEL SERIALIZABLE; \
+                         SELECT pg_advisory_xact_lock_shared({WRITERS_LOCK}, hashtext(current_schema()))"
+                    ))
+                }
             };
-            let outcome = match sql(&begin) {
+            let outcome = match begin() {
                 Ok(()) => self.attempt_group(handle, &client, &mut group),
                 Err(e) if is_conflict(&e) => Attempt::Conflict(e.to_string()),
                 Err(e) => Attempt::Failed(db_error(e)),

@@ -45,8 +45,16 @@ impl Process {
             }
         };
         let sink = log.clone();
+        // Kept beside the config too, for reading after a failure.
+        let mut file = config
+            .parent()
+            .and_then(|dir| std::fs::File::create(dir.join("server.log")).ok());
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
+                if let Some(file) = file.as_mut() {
+                    use std::io::Write;
+                    let _ = writeln!(file, "{line}");
+                }
                 let event = serde_json::from_str(&line).unwrap_or_default();
                 sink.lock().unwrap().push(event);
             }
@@ -66,6 +74,17 @@ impl Process {
             .unwrap()
             .iter()
             .any(|e| e["fields"]["message"] == message)
+    }
+
+    /// The log events whose message is `message`.
+    pub fn events(&self, message: &str) -> Vec<serde_json::Value> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e["fields"]["message"] == message)
+            .cloned()
+            .collect()
     }
 
     /// Waits up to `limit` for `message` in the log.
