@@ -15,7 +15,10 @@ For each overlay under deploy/kubernetes/overlays:
      the image's arguments on that configuration (paths moved into a
      temporary directory, the S3 endpoint pointed at the test S3 server),
      asks grpc.health for readiness and liveness, scrapes /metrics, and
-     stops it with SIGTERM.
+     stops it with SIGTERM. An overlay with metadata on PostgreSQL runs
+     two replicas at once against the test database
+     (ARCA_TEST_POSTGRES_URL, a fresh schema), checks a namespace made
+     through one is seen through the other, and stops both.
 
 Usage: python deploy/check.py ARCA_SERVER_BINARY GRPCURL
 """
@@ -95,6 +98,10 @@ def secret_files(config):
     tls = config.get("tls") or {}
     if "key_file" in tls:
         files.append(tls["key_file"])
+    metadata = config.get("metadata", {})
+    for field in ("url_file", "password_file", "ca_file"):
+        if field in metadata:
+            files.append(metadata[field])
     return files
 
 
@@ -156,6 +163,10 @@ def localize(text, workdir, secret_mount, grpc_port, metrics_port):
     out = out.replace(
         f'listen = "{config["metrics"]["listen"]}"', f'listen = "127.0.0.1:{metrics_port}"'
     )
+    if config.get("metadata", {}).get("engine") == "postgres" and not os.environ.get(
+        "ARCA_TEST_POSTGRES_URL"
+    ):
+        return None
     endpoint = os.environ.get("ARCA_TEST_S3_ENDPOINT")
     for backend in config.get("backends", {}).values():
         if backend.get("kind") == "s3":
@@ -181,10 +192,30 @@ def make_secrets(workdir, config, secret_mount):
             )
         elif name == "presign-hmac-key":
             target.write_text(secrets.token_hex(32) + "\n")
+        elif name == "postgres-url":
+            target.write_text(postgres_url_with_fresh_schema() + "\n")
+        elif name == "postgres-password":
+            target.write_text(os.environ.get("ARCA_TEST_POSTGRES_PASSWORD", "") + "\n")
         else:
             target.write_text("test\n")
         target.chmod(0o440)
     return admin_secret
+
+
+def postgres_url_with_fresh_schema():
+    """The test database's URL, in a schema of its own made here."""
+    url = os.environ["ARCA_TEST_POSTGRES_URL"]
+    schema = "deploy_" + secrets.token_hex(6)
+    env = dict(os.environ, PGPASSWORD=os.environ.get("ARCA_TEST_POSTGRES_PASSWORD", ""))
+    psql = sorted(pathlib.Path("/usr/lib/postgresql").glob("*/bin/psql"))
+    command = str(psql[-1]) if psql else "psql"
+    out = subprocess.run(
+        [command, url, "-q", "-c", f"CREATE SCHEMA {schema}"], capture_output=True, text=True, env=env
+    )
+    if out.returncode != 0:
+        fail(f"creating a schema for the deployment check: {out.stderr}")
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
 
 
 def ensure_bucket(config):
@@ -206,6 +237,62 @@ def ensure_bucket(config):
                 pass
 
 
+def start_server(name, run_args):
+    server = subprocess.Popen(run_args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in server.stdout:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("fields", {}).get("message") == "arca listening":
+            return server
+    server.kill()
+    fail(f"{name}: the server did not start")
+
+
+def stop_server(name, server):
+    server.send_signal(signal.SIGTERM)
+    if server.wait(timeout=40) != 0:
+        fail(f"{name}: SIGTERM did not stop the server cleanly")
+
+
+def grpc(grpcurl, admin_secret, port, method, body):
+    return subprocess.run(
+        [grpcurl, "-plaintext", "-H", f"authorization: Bearer {admin_secret}", "-d", json.dumps(body),
+         f"127.0.0.1:{port}", method],
+        capture_output=True, text=True,
+    )
+
+
+def check_second_replica(name, binary, grpcurl, args, localized, admin_secret, workdir, grpc_port):
+    """A second replica on the same configuration (its own ports and data
+    directory) sees what the first wrote."""
+    port, metrics = free_port(), free_port()
+    config = tomllib.loads(localized)
+    text = localized.replace(f'"127.0.0.1:{grpc_port}"', f'"127.0.0.1:{port}"')
+    text = text.replace(config["metrics"]["listen"], f"127.0.0.1:{metrics}")
+    text = text.replace(config["data_dir"], str(workdir / "data-2"))
+    path = workdir / "config-2.toml"
+    path.write_text(text)
+    second = start_server(name, [binary] + [str(path) if a == args[1] else a for a in args])
+    try:
+        created = grpc(grpcurl, admin_secret, grpc_port, "arca.v1.NamespaceService/CreateNamespace", {
+            "type": "NAMESPACE_TYPE_WORKSPACE", "scope": "SCOPE_SANDBOX", "owner": {"sandbox": "ops"},
+            "name": "seen-by-every-replica",
+        })
+        if '"namespaceId"' not in created.stdout:
+            fail(f"{name}: CreateNamespace on the first replica: {created.stdout}{created.stderr}")
+        namespace = json.loads(created.stdout)["namespaceId"]
+        seen = grpc(grpcurl, admin_secret, port, "arca.v1.NamespaceService/GetNamespace",
+                    {"namespaceId": namespace})
+        if namespace not in seen.stdout:
+            fail(f"{name}: the second replica does not see the first's namespace: {seen.stdout}{seen.stderr}")
+        stop_server(name, second)
+    finally:
+        if second.poll() is None:
+            second.kill()
+
+
 def run_server(name, binary, grpcurl, args, localized, admin_secret, workdir, grpc_port, metrics_port):
     config_path = workdir / "config.toml"
     config_path.write_text(localized)
@@ -213,17 +300,8 @@ def run_server(name, binary, grpcurl, args, localized, admin_secret, workdir, gr
     checked = subprocess.run(run_args + ["--check-config"], capture_output=True, text=True)
     if checked.returncode != 0:
         fail(f"{name}: arca-server --check-config refused the ConfigMap's config:\n{checked.stderr}")
-    server = subprocess.Popen(run_args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = start_server(name, run_args)
     try:
-        for line in server.stdout:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if event.get("fields", {}).get("message") == "arca listening":
-                break
-        else:
-            fail(f"{name}: the server did not start")
         for service in ("", "arca.liveness"):
             out = subprocess.run(
                 [grpcurl, "-plaintext", "-d", json.dumps({"service": service}),
@@ -242,9 +320,9 @@ def run_server(name, binary, grpcurl, args, localized, admin_secret, workdir, gr
         body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics").read().decode()
         if "arca_requests_total" not in body:
             fail(f"{name}: /metrics lacks arca_requests_total")
-        server.send_signal(signal.SIGTERM)
-        if server.wait(timeout=40) != 0:
-            fail(f"{name}: SIGTERM did not stop the server cleanly")
+        if tomllib.loads(localized).get("metadata", {}).get("engine") == "postgres":
+            check_second_replica(name, binary, grpcurl, args, localized, admin_secret, workdir, grpc_port)
+        stop_server(name, server)
     finally:
         if server.poll() is None:
             server.kill()
@@ -270,7 +348,8 @@ def main():
             grpc_port, metrics_port = free_port(), free_port()
             localized = localize(text, workdir, secret_mount, grpc_port, metrics_port)
             if localized is None:
-                print(f"deploy check {name}: rendered, validated, cross-checked; not started (no ARCA_TEST_S3_ENDPOINT)")
+                print(f"deploy check {name}: rendered, validated, cross-checked; not started "
+                      "(no ARCA_TEST_S3_ENDPOINT or ARCA_TEST_POSTGRES_URL)")
                 continue
             admin_secret = make_secrets(workdir, config, secret_mount)
             if any(b.get("kind") == "s3" for b in config.get("backends", {}).values()):

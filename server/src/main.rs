@@ -40,6 +40,54 @@ struct Args {
     /// Check the configuration and exit.
     #[arg(long)]
     check_config: bool,
+    /// Copy the metadata of a stopped single-replica deployment (its
+    /// `arca.redb`) into the engine the configuration names (PostgreSQL),
+    /// which must be empty, then exit. Its `presign.key` beside it, if any,
+    /// becomes the shared presign key unless `presign.hmac_key_file` is set.
+    #[arg(long, value_name = "ARCA_REDB")]
+    import_redb: Option<PathBuf>,
+}
+
+/// `--import-redb`: copies a redb file into the configured engine.
+async fn import_redb(config: &Config, file: &std::path::Path) -> arca_server::Result<()> {
+    use arca_server::meta::{MetaStore, import};
+    if config.metadata.engine != arca_server::config::MetadataEngine::Postgres {
+        return Err(arca_server::Error::InvalidArgument(
+            "--import-redb copies into the engine the configuration names; it names redb \
+             (set [metadata] engine = \"postgres\")"
+                .into(),
+        ));
+    }
+    if !file.is_file() {
+        return Err(arca_server::Error::InvalidArgument(format!(
+            "{} is not a file",
+            file.display()
+        )));
+    }
+    let presign_key = match (&config.presign.hmac_key_file, file.parent()) {
+        (None, Some(dir)) if dir.join("presign.key").is_file() => Some(
+            arca_server::auth::read_private_file(&dir.join("presign.key"))?
+                .trim()
+                .to_owned(),
+        ),
+        _ => None,
+    };
+    let source = MetaStore::open_redb(file)?;
+    let target = MetaStore::open(config).await?;
+    let result = import::copy_all(&source, &target, presign_key).await;
+    source.close();
+    target.close();
+    let imported = result?;
+    for (table, rows) in &imported.rows {
+        println!("{table}: {rows} rows");
+    }
+    println!(
+        "imported {} into the {} engine; versions continue after {}",
+        file.display(),
+        target.engine().name(),
+        imported.highest_version
+    );
+    Ok(())
 }
 
 fn load(args: &Args) -> arca_server::Result<Config> {
@@ -116,6 +164,15 @@ async fn main() -> std::process::ExitCode {
         }
         println!("configuration ok");
         return std::process::ExitCode::SUCCESS;
+    }
+    if let Some(file) = &args.import_redb {
+        return match import_redb(&config, file).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("arca-server: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
     }
     init_logging(&config);
     let listener = match tokio::net::TcpListener::bind(config.listen).await {

@@ -837,3 +837,120 @@ fn assert_code_not_found(result: Result<Vec<u8>, tonic::Status>) {
         Ok(_) => panic!("a write refused during the outage is there"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_replica_deployment_moves_to_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = format!(
+        "[auth.keys.app]\nsandbox = \"sb\"\nrole = \"app\"\nsecret_sha256 = \"{}\"\n",
+        hex::encode(Sha256::digest(APP))
+    );
+    let common = format!(
+        "listen = \"127.0.0.1:0\"\nshutdown_grace_secs = 1\n[log]\nformat = \"json\"\nfilter = \"warn,arca_server=info\"\n\
+         {keys}[backends.volume]\nkind = \"filesystem\"\nroot = \"{}\"\n[default_backend]\nall = \"volume\"\n",
+        dir.path().join("volume").display()
+    );
+    let old_data = dir.path().join("old");
+    let old_config = support::write_config(
+        &old_data,
+        &format!("data_dir = \"{}\"\n{common}", old_data.display()),
+    );
+    // The single replica on redb, as deployments run today.
+    let mut old = Process::start(&old_config);
+    let c = client(&old, APP).await;
+    let ns = workspace(&c, "alice").await;
+    let first = write(&c, &ns, "docs/a.txt", b"before the move", None)
+        .await
+        .unwrap();
+    let checkpoint = c
+        .checkpoints
+        .clone()
+        .create_checkpoint(pb::CreateCheckpointRequest {
+            namespace_id: ns.clone(),
+            name: "moved".into(),
+            description: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .checkpoint_id;
+    write(&c, &ns, "docs/a.txt", b"changed", None)
+        .await
+        .unwrap();
+    let opened = c
+        .sessions
+        .clone()
+        .open_session(pb::OpenSessionRequest {
+            user: "alice".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    old.kill();
+
+    // The metadata moves into PostgreSQL with the command the README gives.
+    let (url, password) = support::postgres();
+    let new_data = dir.path().join("new");
+    std::fs::create_dir_all(&new_data).unwrap();
+    let new_config = support::write_config(
+        &new_data,
+        &format!(
+            "data_dir = \"{}\"\n{common}{}",
+            new_data.display(),
+            support::postgres_section(&new_data, &url, &password, 2)
+        ),
+    );
+    let import = |config: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_arca-server"))
+            .arg("--config")
+            .arg(config)
+            .arg("--import-redb")
+            .arg(old_data.join("arca.redb"))
+            .output()
+            .unwrap()
+    };
+    let out = import(&new_config);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("entries:"));
+
+    let new = Process::start(&new_config);
+    let c = client(&new, APP).await;
+    assert_eq!(read(&c, &ns, "docs/a.txt").await.unwrap(), b"changed");
+    let by_token = client(&new, &opened.token).await;
+    by_token
+        .sessions
+        .clone()
+        .get_session(pb::GetSessionRequest {
+            session_id: String::new(),
+        })
+        .await
+        .expect("a session of the old deployment still works");
+    c.checkpoints
+        .clone()
+        .restore_checkpoint(pb::RestoreCheckpointRequest {
+            namespace_id: ns.clone(),
+            checkpoint_id: checkpoint,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        read(&c, &ns, "docs/a.txt").await.unwrap(),
+        b"before the move"
+    );
+    let later = write(&c, &ns, "docs/b.txt", b"after", None).await.unwrap();
+    assert!(later.version > first.version, "versions continue");
+
+    // A second import into the now populated database is refused.
+    let again = import(&new_config);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

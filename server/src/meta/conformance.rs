@@ -38,6 +38,7 @@ pub async fn run_all(store: &MetaStore) {
     large_values(store).await;
     concurrent_increments(store).await;
     versions_are_unique_and_rising(store).await;
+    versions_rise_past_a_floor(store).await;
 }
 
 /// What is written is read back; a delete says whether the key was there.
@@ -381,6 +382,19 @@ pub async fn versions_are_unique_and_rising(store: &MetaStore) {
     assert_eq!(all.len(), before);
     let later = store.write(|w| w.next_version()).await.unwrap();
     assert!(later > *all.last().unwrap());
+}
+
+/// A raised floor holds for every later version; a lower one changes
+/// nothing (metadata copied from another engine keeps its versions).
+pub async fn versions_rise_past_a_floor(store: &MetaStore) {
+    let now = store.write(|w| w.next_version()).await.unwrap();
+    let floor = now + 1_000_000;
+    store.write(move |w| w.raise_version(floor)).await.unwrap();
+    let after = store.write(|w| w.next_version()).await.unwrap();
+    assert!(after > floor, "{after} <= {floor}");
+    store.write(|w| w.raise_version(5)).await.unwrap();
+    let again = store.write(|w| w.next_version()).await.unwrap();
+    assert!(again > after);
 }
 
 #[cfg(test)]

@@ -56,6 +56,10 @@ pub trait WriteOps: ReadOps {
     /// shared by several writers take it from a sequence, so that no
     /// counter row serializes every write.
     fn next_version(&self) -> Result<u64>;
+
+    /// Makes every later [`WriteOps::next_version`] greater than `floor`
+    /// (for metadata copied from another engine, whose versions it keeps).
+    fn raise_version(&self, floor: u64) -> Result<()>;
 }
 
 /// A read job: runs once against a snapshot.

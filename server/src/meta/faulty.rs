@@ -96,6 +96,10 @@ impl<O: WriteOps + ?Sized> WriteOps for FaultyOps<'_, O> {
     fn next_version(&self) -> Result<u64> {
         self.inner.next_version()
     }
+
+    fn raise_version(&self, floor: u64) -> Result<()> {
+        self.inner.raise_version(floor)
+    }
 }
 
 #[async_trait::async_trait]

@@ -18,6 +18,7 @@ mod committer;
 pub mod conformance;
 pub mod engine;
 pub mod faulty;
+pub mod import;
 pub mod keys;
 mod legacy;
 pub mod postgres;
@@ -460,6 +461,11 @@ impl<'a> Writer<'a> {
     /// A new entry version (see [`WriteOps::next_version`]).
     pub fn next_version(&self) -> Result<u64> {
         self.ops.next_version()
+    }
+
+    /// Later versions exceed `floor` (see [`WriteOps::raise_version`]).
+    pub fn raise_version(&self, floor: u64) -> Result<()> {
+        self.ops.raise_version(floor)
     }
 }
 

@@ -675,4 +675,16 @@ impl WriteOps for PgOps<'_> {
             .get(0);
         u64::try_from(value).map_err(|_| Error::Metadata("negative version".into()))
     }
+
+    fn raise_version(&self, floor: u64) -> Result<()> {
+        self.wrote.set(true);
+        let floor =
+            i64::try_from(floor).map_err(|_| Error::Metadata("version too large".into()))?;
+        // setval(.., false) would hand out `floor` itself next; true: floor + 1.
+        self.query(
+            "SELECT setval('arca_version', GREATEST($1, (SELECT last_value FROM arca_version)), true)",
+            &[&floor],
+        )?;
+        Ok(())
+    }
 }

@@ -371,6 +371,20 @@ impl WriteOps for RedbWrite<'_> {
             Ok(next)
         })
     }
+
+    fn raise_version(&self, floor: u64) -> Result<()> {
+        self.wrote.set(true);
+        self.with(COUNTERS, |counters| {
+            let current = match counters.get(VERSION)? {
+                Some(v) => decode_u64(v.value())?,
+                None => 0,
+            };
+            if floor > current {
+                counters.insert(VERSION, floor.to_be_bytes().as_slice())?;
+            }
+            Ok(())
+        })
+    }
 }
 
 /// A big-endian `u64` as this engine stores counters.
