@@ -212,6 +212,14 @@ fn arca_server_binary() -> std::path::PathBuf {
 }
 
 fn start_arca(dir: &std::path::Path, backend: &str) -> Process {
+    start_arca_at(dir, &dir.join("blobs"), backend)
+}
+
+/// A server with its data in `dir` and the filesystem backend's objects in
+/// `blobs` (replicas of one deployment share it, as they share the
+/// metadata database).
+fn start_arca_at(dir: &std::path::Path, blobs: &std::path::Path, backend: &str) -> Process {
+    std::fs::create_dir_all(dir).unwrap();
     let config = dir.join("arca.toml");
     let backends = match backend {
         "memory" => "[backends.memory]\nkind = \"memory\"\n".to_owned(),
@@ -232,11 +240,11 @@ fn start_arca(dir: &std::path::Path, backend: &str) -> Process {
         // The filesystem backend (the default) and a memory one beside it.
         "filesystem+memory" => format!(
             "[backends.filesystem]\nkind = \"filesystem\"\nroot = \"{}\"\n[backends.memory]\nkind = \"memory\"\n",
-            dir.join("blobs").display()
+            blobs.display()
         ),
         _ => format!(
             "[backends.filesystem]\nkind = \"filesystem\"\nroot = \"{}\"\n",
-            dir.join("blobs").display()
+            blobs.display()
         ),
     };
     let backend = backend.split('+').next().unwrap_or(backend);

@@ -5,16 +5,36 @@
 use super::*;
 
 pub async fn small_files(backend: &str, count: usize) {
+    small_files_through(backend, count, 1).await;
+}
+
+/// 1 KiB writes, then reads, by 64 callers spread over `replicas` server
+/// processes of one deployment (one metadata engine, one blob root).
+pub async fn small_files_through(backend: &str, count: usize, replicas: usize) {
     let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
-    let process = start_arca(dir.path(), backend);
-    let client = connect(&process.addr).await;
+    let processes: Vec<_> = (0..replicas)
+        .map(|r| {
+            let data = if replicas == 1 {
+                dir.path().to_owned()
+            } else {
+                dir.path().join(format!("replica-{r}"))
+            };
+            crate::start_arca_at(&data, &dir.path().join("blobs"), backend)
+        })
+        .collect();
+    let mut clients = Vec::new();
+    for process in &processes {
+        clients.push(connect(&process.addr).await);
+    }
+    let client = clients[0].clone();
     let ns = workspace(&client, "small").await;
     let callers = 64;
     let payload = Bytes::from(vec![42u8; 1024]);
     let start = Instant::now();
     let tasks: Vec<_> = (0..callers)
         .map(|c| {
-            let (client, ns, payload) = (client.clone(), ns.clone(), payload.clone());
+            let (client, ns, payload) =
+                (clients[c % replicas].clone(), ns.clone(), payload.clone());
             tokio::spawn(async move {
                 let mut files = client.files.clone();
                 for i in (c..count).step_by(callers) {
@@ -43,7 +63,7 @@ pub async fn small_files(backend: &str, count: usize) {
     let start = Instant::now();
     let tasks: Vec<_> = (0..callers)
         .map(|c| {
-            let (client, ns) = (client.clone(), ns.clone());
+            let (client, ns) = (clients[c % replicas].clone(), ns.clone());
             tokio::spawn(async move {
                 let mut files = client.files.clone();
                 for i in (c..count).step_by(callers) {
@@ -70,6 +90,7 @@ pub async fn small_files(backend: &str, count: usize) {
         "files": count,
         "file_bytes": 1024,
         "callers": callers,
+        "replicas": replicas,
         "durable": backend == "filesystem",
         "writes_per_s": writes.round(),
         "reads_per_s": reads.round(),

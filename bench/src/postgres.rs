@@ -2,7 +2,8 @@
 //! reads by 64 callers, and checkpoints of 10,000 files, first with redb,
 //! then with PostgreSQL (a server this benchmark starts with
 //! tests/postgres.sh, fsync and synchronous commit on, so durable meets
-//! durable), each server on its own fresh database. Both on the filesystem
+//! durable), each server on its own fresh database, and the small files
+//! again through two replicas of one deployment. All on the filesystem
 //! backend.
 
 use std::path::{Path, PathBuf};
@@ -103,6 +104,9 @@ pub async fn engines(small: usize) {
     let postgres = Postgres::start();
     postgres.use_fresh_database("bench_small", secrets.path());
     crate::metadata::small_files("filesystem", small).await;
+    // Two replicas of one deployment on one database, callers split.
+    postgres.use_fresh_database("bench_small_two", secrets.path());
+    crate::metadata::small_files_through("filesystem", small, 2).await;
     postgres.use_fresh_database("bench_checkpoints", secrets.path());
     crate::metadata::checkpoints(10_000).await;
     drop(postgres);
