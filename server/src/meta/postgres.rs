@@ -356,16 +356,13 @@ impl Shared {
     ) -> Attempt {
         let mut outcomes = Vec::with_capacity(group.len());
         for (index, pending) in group.iter_mut().enumerate() {
-            let ops = PgOps {
-                client,
-                handle,
-                conflict: Cell::new(false),
-                wrote: Cell::new(false),
-            };
+            let ops = PgOps::new(client, handle);
             // A job that panics must not leave the transaction open or the
             // lock held on a connection the pool hands out again.
             let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                (pending.job)(&ops)
+                // What the job left pending is sent as part of it: its
+                // failure (a conflict, most often) is the job's.
+                (pending.job)(&ops).and_then(|()| ops.flush())
             })) {
                 Ok(outcome) => outcome,
                 Err(panic) => {
@@ -455,12 +452,7 @@ impl Engine for PostgresEngine {
                 client.batch_execute("ROLLBACK; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
             )
             .map_err(db_error)?;
-        let ops = PgOps {
-            client: &client,
-            handle: &handle,
-            conflict: Cell::new(false),
-            wrote: Cell::new(false),
-        };
+        let ops = PgOps::new(&client, &handle);
         let outcome = job(&ops);
         let _ = handle.block_on(client.batch_execute("COMMIT"));
         outcome
@@ -559,10 +551,66 @@ struct PgOps<'a> {
     /// Whether the job changed anything (a failed job that did spoils its
     /// group's transaction).
     wrote: Cell<bool>,
+    /// Puts not sent yet: sent as one statement per table before the next
+    /// statement of any other kind and at the end of the job, so a job
+    /// that copies rows (a checkpoint, a restore, a fork) costs a
+    /// statement per batch, not per row, and reads still see its writes.
+    pending: std::cell::RefCell<Vec<(&'static str, Vec<u8>, Vec<u8>)>>,
 }
 
-impl PgOps<'_> {
+/// Puts sent in one statement at most (bounded, so no statement grows
+/// without limit).
+const MAX_PENDING_PUTS: usize = 1000;
+
+impl<'a> PgOps<'a> {
+    fn new(client: &'a deadpool_postgres::Object, handle: &'a Handle) -> Self {
+        PgOps {
+            client,
+            handle,
+            conflict: Cell::new(false),
+            wrote: Cell::new(false),
+            pending: Default::default(),
+        }
+    }
+
+    /// Sends the pending puts: one multi-row upsert per run of one table
+    /// (a later put of a key in the same run wins, as it would have).
+    fn flush(&self) -> Result<()> {
+        let pending = std::mem::take(&mut *self.pending.borrow_mut());
+        let mut runs: Vec<(&'static str, Vec<(Vec<u8>, Vec<u8>)>)> = Vec::new();
+        for (table, key, value) in pending {
+            match runs.last_mut() {
+                Some((t, rows)) if *t == table => rows.push((key, value)),
+                _ => runs.push((table, vec![(key, value)])),
+            }
+        }
+        for (table, rows) in runs {
+            let mut latest: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = Default::default();
+            for (key, value) in rows {
+                latest.insert(key, value);
+            }
+            let (keys, values): (Vec<Vec<u8>>, Vec<Vec<u8>>) = latest.into_iter().unzip();
+            self.execute_now(
+                "INSERT INTO arca_kv (tbl, k, v) SELECT $1, k, v FROM unnest($2::bytea[], $3::bytea[]) AS r(k, v) \
+                 ON CONFLICT (tbl, k) DO UPDATE SET v = EXCLUDED.v",
+                &[&table, &keys, &values],
+            )?;
+        }
+        Ok(())
+    }
+
     fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<tokio_postgres::Row>> {
+        self.flush()?;
+        self.query_now(sql, params)
+    }
+
+    /// A query that reads no row of `arca_kv` (the version sequence), so
+    /// pending puts need not go first.
+    fn query_now(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>> {
         self.handle
             .block_on(async {
                 let statement = self.client.prepare_cached(sql).await?;
@@ -572,6 +620,11 @@ impl PgOps<'_> {
     }
 
     fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        self.flush()?;
+        self.execute_now(sql, params)
+    }
+
+    fn execute_now(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         self.handle
             .block_on(async {
                 let statement = self.client.prepare_cached(sql).await?;
@@ -636,11 +689,14 @@ impl ReadOps for PgOps<'_> {
 impl WriteOps for PgOps<'_> {
     fn put(&self, table: &'static str, key: &[u8], value: &[u8]) -> Result<()> {
         self.wrote.set(true);
-        self.execute(
-            "INSERT INTO arca_kv (tbl, k, v) VALUES ($1, $2, $3) \
-             ON CONFLICT (tbl, k) DO UPDATE SET v = EXCLUDED.v",
-            &[&table, &key, &value],
-        )?;
+        let full = {
+            let mut pending = self.pending.borrow_mut();
+            pending.push((table, key.to_vec(), value.to_vec()));
+            pending.len() >= MAX_PENDING_PUTS
+        };
+        if full {
+            self.flush()?;
+        }
         Ok(())
     }
 
@@ -668,7 +724,7 @@ impl WriteOps for PgOps<'_> {
     }
 
     fn next_version(&self) -> Result<u64> {
-        let rows = self.query("SELECT nextval('arca_version')", &[])?;
+        let rows = self.query_now("SELECT nextval('arca_version')", &[])?;
         let value: i64 = rows
             .first()
             .ok_or_else(|| Error::Metadata("nextval returned no row".into()))?
