@@ -199,6 +199,7 @@ pub fn s3_section(dir: &Path) -> String {
         .ok()
         .filter(|e| !e.is_empty())
         .expect("ARCA_TEST_S3_ENDPOINT (tests/run.sh starts an S3 server and sets it)");
+    ensure_bucket(&endpoint);
     let (id, secret) = (dir.join("s3-key-id"), dir.join("s3-secret"));
     private_file(&id, "test");
     private_file(&secret, "test");
@@ -208,6 +209,39 @@ pub fn s3_section(dir: &Path) -> String {
         id.display(),
         secret.display()
     )
+}
+
+/// Creates the test bucket on the S3 server at `endpoint` if it is missing:
+/// tests/run.sh starts an empty one, and the server expects the bucket to
+/// exist. On its own thread and runtime, as callers may be inside a runtime.
+fn ensure_bucket(endpoint: &str) {
+    use arca_server::blobs::s3::{S3Settings, S3Store};
+    let settings = S3Settings {
+        bucket: "arca-tests".into(),
+        prefix: String::new(),
+        region: "us-east-1".into(),
+        endpoint: Some(endpoint.to_owned()),
+        path_style: true,
+        static_credentials: Some(("test".into(), "test".into())),
+        sse: None,
+        sse_kms_key_id: None,
+        part_size: 5 << 20,
+        part_concurrency: 2,
+        max_attempts: 3,
+        attempt_timeout: Duration::from_secs(10),
+    };
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let store = S3Store::open(settings).await.expect("s3 client");
+            store.ensure_bucket().await.expect("create the test bucket");
+        });
+    })
+    .join()
+    .expect("bucket thread");
 }
 
 /// Writes `text` as a config file in `dir`.
