@@ -30,6 +30,8 @@ fn entry(size: u64) -> EntryRecord {
 pub async fn run_all(store: &MetaStore) {
     round_trip(store).await;
     reads_see_own_writes(store).await;
+    every_change_is_read_back(store).await;
+    a_failed_jobs_writes_are_unseen_by_its_group(store).await;
     failed_job_changes_nothing(store).await;
     byte_order_of_tuples(store).await;
     long_scans_and_seeks(store).await;
@@ -106,6 +108,99 @@ pub async fn reads_see_own_writes(store: &MetaStore) {
     assert_eq!(seen.0, Some(2));
     assert_eq!(seen.1.len(), 1);
     assert_eq!(seen.1[0].1, "y");
+}
+
+/// Every change a job makes, of every kind, is what its next read of the
+/// key answers, by point and by scan; a key read before it changed is
+/// never answered from the earlier read (an engine may remember rows).
+pub async fn every_change_is_read_back(store: &MetaStore) {
+    let ns = unique("read-back");
+    let n = ns.clone();
+    let seen = store
+        .write(move |w| {
+            let size =
+                |w: &super::Writer, p: &str| w.get(&ENTRIES, (&n, p)).map(|e| e.map(|e| e.size));
+            let listed = |w: &super::Writer| {
+                w.keys(&ENTRIES, Span::under(&[&n], ""))
+                    .map(|keys| keys.into_iter().map(|(_, p)| p).collect::<Vec<_>>())
+            };
+            let mut seen = vec![(size(w, "a")?, listed(w)?)];
+            w.put(&ENTRIES, (&n, "a"), &entry(1))?;
+            seen.push((size(w, "a")?, listed(w)?));
+            w.put(&ENTRIES, (&n, "a"), &entry(2))?;
+            seen.push((size(w, "a")?, listed(w)?));
+            let removed = w.delete(&ENTRIES, (&n, "a"))?;
+            let again = w.delete(&ENTRIES, (&n, "a"))?;
+            seen.push((size(w, "a")?, listed(w)?));
+            w.put(&ENTRIES, (&n, "a"), &entry(3))?;
+            w.put(&ENTRIES, (&n, "b"), &entry(4))?;
+            seen.push((size(w, "a")?, listed(w)?));
+            w.delete_span(&ENTRIES, Span::under(&[&n], ""))?;
+            seen.push((size(w, "b")?, listed(w)?));
+            w.put(&ENTRIES, (&n, "b"), &entry(5))?;
+            seen.push((size(w, "b")?, listed(w)?));
+            Ok((seen, removed, again))
+        })
+        .await
+        .unwrap();
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        seen.0,
+        vec![
+            (None, names(&[])),
+            (Some(1), names(&["a"])),
+            (Some(2), names(&["a"])),
+            (None, names(&[])),
+            (Some(3), names(&["a", "b"])),
+            (None, names(&[])),
+            (Some(5), names(&["b"])),
+        ]
+    );
+    assert!(seen.1, "the first delete found the key");
+    assert!(!seen.2, "the second delete did not");
+    let after = store
+        .read(move |r| {
+            Ok((
+                r.get(&ENTRIES, (&ns, "a"))?.map(|e| e.size),
+                r.get(&ENTRIES, (&ns, "b"))?.map(|e| e.size),
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(after, (None, Some(5)));
+}
+
+/// Jobs committed together never see what a failed job of their group
+/// wrote, however their reads and its writes interleave.
+pub async fn a_failed_jobs_writes_are_unseen_by_its_group(store: &MetaStore) {
+    let ns = unique("unseen");
+    let jobs = (0..16u64).map(|i| {
+        let (store, ns) = (store.clone(), ns.clone());
+        async move {
+            store
+                .write(move |w| {
+                    let before = w.get(&ENTRIES, (&ns, "ghost"))?.map(|e| e.size);
+                    if i % 2 == 1 {
+                        w.put(&ENTRIES, (&ns, "ghost"), &entry(i))?;
+                        return Err(Error::FailedPrecondition("refused".into()));
+                    }
+                    let listed = w.keys(&ENTRIES, Span::under(&[&ns], ""))?.len();
+                    Ok((before, listed))
+                })
+                .await
+        }
+    });
+    for (i, outcome) in futures::future::join_all(jobs)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        match outcome {
+            Ok(seen) => assert_eq!(seen, (None, 0), "job {i} saw a failed job's write"),
+            Err(Error::FailedPrecondition(_)) => assert_eq!(i % 2, 1),
+            Err(e) => panic!("job {i}: {e}"),
+        }
+    }
 }
 
 /// A job that fails after writing leaves nothing of what it wrote, and

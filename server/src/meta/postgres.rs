@@ -355,8 +355,10 @@ impl Shared {
         group: &mut [Pending],
     ) -> Attempt {
         let mut outcomes = Vec::with_capacity(group.len());
+        // One view for the whole attempt: its jobs share the transaction.
+        let view = TxnView::default();
         for (index, pending) in group.iter_mut().enumerate() {
-            let ops = PgOps::new(client, handle);
+            let ops = PgOps::new(client, handle, &view);
             // A job that panics must not leave the transaction open or the
             // lock held on a connection the pool hands out again.
             let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -452,7 +454,8 @@ impl Engine for PostgresEngine {
                 client.batch_execute("ROLLBACK; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
             )
             .map_err(db_error)?;
-        let ops = PgOps::new(&client, &handle);
+        let view = TxnView::default();
+        let ops = PgOps::new(&client, &handle, &view);
         let outcome = job(&ops);
         let _ = handle.block_on(client.batch_execute("COMMIT"));
         outcome
@@ -541,10 +544,81 @@ impl Engine for PostgresEngine {
     }
 }
 
+/// What one transaction has learnt of its rows: every row it read and
+/// every row it wrote, as the transaction now sees them (`None`: absent).
+///
+/// Inside one REPEATABLE READ or SERIALIZABLE transaction a row read again
+/// is the row of the same snapshot unless the transaction changed it, and
+/// every change goes through [`PgOps`], which keeps the view current. So a
+/// hit is exactly what the database would answer, one round trip sooner:
+/// the jobs of a group mostly read the same rows (the namespace, its
+/// usage, the parent directories). A view lives for one attempt; a group
+/// run again starts a new one.
+#[derive(Default)]
+struct TxnView {
+    rows: std::cell::RefCell<std::collections::HashMap<RowKey, Option<Vec<u8>>>>,
+}
+
+/// A row's table and key.
+type RowKey = (&'static str, Vec<u8>);
+
+/// A put waiting to be sent: table, key, value.
+type PendingPut = (&'static str, Vec<u8>, Vec<u8>);
+
+/// Rows a view holds before it stops learning from reads; past it, it is
+/// emptied whenever no put is pending (pending puts are always kept: they
+/// are found there, not in the database).
+const VIEW_ROWS: usize = 65_536;
+
+impl TxnView {
+    fn lookup(&self, table: &'static str, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        self.rows.borrow().get(&(table, key.to_vec())).cloned()
+    }
+
+    /// A row as the database now has it (a read, or a delete sent): a
+    /// known row is updated, a new one kept while the view has room.
+    fn learn(&self, table: &'static str, key: &[u8], value: Option<&[u8]>) {
+        let mut rows = self.rows.borrow_mut();
+        let entry = (table, key.to_vec());
+        if let Some(known) = rows.get_mut(&entry) {
+            *known = value.map(<[u8]>::to_vec);
+        } else if rows.len() < VIEW_ROWS {
+            rows.insert(entry, value.map(<[u8]>::to_vec));
+        }
+    }
+
+    /// A put not sent yet: always kept, as only the view has it.
+    fn pending_put(&self, table: &'static str, key: &[u8], value: &[u8]) {
+        self.rows
+            .borrow_mut()
+            .insert((table, key.to_vec()), Some(value.to_vec()));
+    }
+
+    /// Called with no put pending: a full view starts again.
+    fn settled(&self) {
+        let mut rows = self.rows.borrow_mut();
+        if rows.len() > VIEW_ROWS {
+            rows.clear();
+        }
+    }
+
+    /// Every known row of `table` in `[start, end)` is now absent.
+    fn removed_range(&self, table: &'static str, start: &[u8], end: Option<&[u8]>) {
+        for ((t, key), value) in self.rows.borrow_mut().iter_mut() {
+            if *t == table && key.as_slice() >= start && end.is_none_or(|end| key.as_slice() < end)
+            {
+                *value = None;
+            }
+        }
+    }
+}
+
 struct PgOps<'a> {
     /// A connection inside a transaction this engine began.
     client: &'a deadpool_postgres::Object,
     handle: &'a Handle,
+    /// The transaction's rows as it sees them; gets are answered from it.
+    view: &'a TxnView,
     /// Whether a statement hit a conflict: the job is run again, whatever
     /// it made of the error.
     conflict: Cell<bool>,
@@ -555,7 +629,7 @@ struct PgOps<'a> {
     /// statement of any other kind and at the end of the job, so a job
     /// that copies rows (a checkpoint, a restore, a fork) costs a
     /// statement per batch, not per row, and reads still see its writes.
-    pending: std::cell::RefCell<Vec<(&'static str, Vec<u8>, Vec<u8>)>>,
+    pending: std::cell::RefCell<Vec<PendingPut>>,
 }
 
 /// Puts sent in one statement at most (bounded, so no statement grows
@@ -563,10 +637,11 @@ struct PgOps<'a> {
 const MAX_PENDING_PUTS: usize = 1000;
 
 impl<'a> PgOps<'a> {
-    fn new(client: &'a deadpool_postgres::Object, handle: &'a Handle) -> Self {
+    fn new(client: &'a deadpool_postgres::Object, handle: &'a Handle, view: &'a TxnView) -> Self {
         PgOps {
             client,
             handle,
+            view,
             conflict: Cell::new(false),
             wrote: Cell::new(false),
             pending: Default::default(),
@@ -577,7 +652,7 @@ impl<'a> PgOps<'a> {
     /// (a later put of a key in the same run wins, as it would have).
     fn flush(&self) -> Result<()> {
         let pending = std::mem::take(&mut *self.pending.borrow_mut());
-        let mut runs: Vec<(&'static str, Vec<(Vec<u8>, Vec<u8>)>)> = Vec::new();
+        let mut runs: Vec<(&'static str, Rows)> = Vec::new();
         for (table, key, value) in pending {
             match runs.last_mut() {
                 Some((t, rows)) if *t == table => rows.push((key, value)),
@@ -596,6 +671,7 @@ impl<'a> PgOps<'a> {
                 &[&table, &keys, &values],
             )?;
         }
+        self.view.settled();
         Ok(())
     }
 
@@ -644,11 +720,18 @@ impl<'a> PgOps<'a> {
 
 impl ReadOps for PgOps<'_> {
     fn get(&self, table: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let rows = self.query(
+        if let Some(known) = self.view.lookup(table, key) {
+            return Ok(known);
+        }
+        // Not in the view, so not among the pending puts either: the
+        // database's answer is current without flushing them.
+        let rows = self.query_now(
             "SELECT v FROM arca_kv WHERE tbl = $1 AND k = $2",
             &[&table, &key],
         )?;
-        Ok(rows.first().map(|row| row.get(0)))
+        let value: Option<Vec<u8>> = rows.first().map(|row| row.get(0));
+        self.view.learn(table, key, value.as_deref());
+        Ok(value)
     }
 
     fn scan(
@@ -679,16 +762,21 @@ impl ReadOps for PgOps<'_> {
                 &[&table, &from, &limit],
             )?,
         };
-        Ok(rows
+        let rows: Rows = rows
             .into_iter()
             .map(|row| (row.get(0), row.get(1)))
-            .collect())
+            .collect();
+        for (key, value) in &rows {
+            self.view.learn(table, key, Some(value));
+        }
+        Ok(rows)
     }
 }
 
 impl WriteOps for PgOps<'_> {
     fn put(&self, table: &'static str, key: &[u8], value: &[u8]) -> Result<()> {
         self.wrote.set(true);
+        self.view.pending_put(table, key, value);
         let full = {
             let mut pending = self.pending.borrow_mut();
             pending.push((table, key.to_vec(), value.to_vec()));
@@ -702,16 +790,20 @@ impl WriteOps for PgOps<'_> {
 
     fn delete(&self, table: &'static str, key: &[u8]) -> Result<bool> {
         self.wrote.set(true);
+        if self.view.lookup(table, key) == Some(None) {
+            return Ok(false);
+        }
         let removed = self.execute(
             "DELETE FROM arca_kv WHERE tbl = $1 AND k = $2",
             &[&table, &key],
         )?;
+        self.view.learn(table, key, None);
         Ok(removed > 0)
     }
 
     fn delete_range(&self, table: &'static str, start: &[u8], end: Option<&[u8]>) -> Result<u64> {
         self.wrote.set(true);
-        match end {
+        let removed = match end {
             Some(end) => self.execute(
                 "DELETE FROM arca_kv WHERE tbl = $1 AND k >= $2 AND k < $3",
                 &[&table, &start, &end],
@@ -720,7 +812,9 @@ impl WriteOps for PgOps<'_> {
                 "DELETE FROM arca_kv WHERE tbl = $1 AND k >= $2",
                 &[&table, &start],
             ),
-        }
+        }?;
+        self.view.removed_range(table, start, end);
+        Ok(removed)
     }
 
     fn next_version(&self) -> Result<u64> {
