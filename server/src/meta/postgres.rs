@@ -13,6 +13,13 @@
 //! contract allows. Reads run on a pool of connections in REPEATABLE READ
 //! READ ONLY transactions: one snapshot.
 //!
+//! Round trips are what a job costs here (a statement waits for its
+//! answer before the job goes on), so they are saved where the contract
+//! allows: a transaction remembers the rows it read and wrote (`TxnView`),
+//! puts go out as one statement, a read
+//! transaction's BEGIN travels with its first statement and its COMMIT is
+//! not waited for.
+//!
 //! Jobs are synchronous (see `engine`): they run on a blocking thread that
 //! waits on each statement. The database lost mid-job is UNAVAILABLE and
 //! nothing of the job is kept; readiness reports it, and the pool
@@ -273,14 +280,13 @@ impl Shared {
             attempt += 1;
             // Writers share the writers' lock; a group that keeps losing
             // takes it alone (before its snapshot exists, so it cannot lose
-            // again). Each begin first ends whatever a panicked job may have
-            // left open on this pooled connection (a no-op otherwise).
+            // again). The connection is outside any transaction here: the
+            // pool only holds connections that ended theirs.
             let alone = attempt > ALONE_AFTER;
             // Sent one by one: statements of one simple query share an
             // implicit transaction, and a BEGIN after the lock's SELECT
             // could no longer set its isolation level.
             let begin = || {
-                sql("ROLLBACK")?;
                 if alone {
                     sql(&format!(
                         "SELECT pg_advisory_lock({WRITERS_LOCK}, hashtext(current_schema()))"
@@ -298,11 +304,17 @@ impl Shared {
                 Err(e) if is_conflict(&e) => Attempt::Conflict(e.to_string()),
                 Err(e) => Attempt::Failed(db_error(e)),
             };
-            match &outcome {
-                Attempt::Committed(_) => {}
-                _ => {
-                    let _ = sql("ROLLBACK");
+            if !matches!(outcome, Attempt::Committed(_))
+                && let Err(e) = sql("ROLLBACK")
+            {
+                // A connection that cannot end its transaction must not go
+                // back to the pool.
+                let e = db_error(e);
+                for pending in group {
+                    let _ = pending.reply.send(Err(clone_error(&e)));
                 }
+                drop(deadpool_postgres::Object::take(client));
+                return;
             }
             if alone {
                 let _ = sql(&format!(
@@ -449,15 +461,33 @@ impl Engine for PostgresEngine {
     fn read_blocking(&self, job: ReadJob<'_>) -> Result<()> {
         let handle = Handle::current();
         let client = self.shared.client(&handle)?;
-        handle
-            .block_on(
-                client.batch_execute("ROLLBACK; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
-            )
-            .map_err(db_error)?;
         let view = TxnView::default();
-        let ops = PgOps::new(&client, &handle, &view);
-        let outcome = job(&ops);
-        let _ = handle.block_on(client.batch_execute("COMMIT"));
+        let (outcome, begun) = {
+            let ops = PgOps::new(&client, &handle, &view);
+            // The transaction begins with the job's first statement, in the
+            // same round trip (see `PgOps::opening`).
+            ops.opening
+                .set(Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&ops))) {
+                Ok(outcome) => (outcome, ops.opening.get().is_none()),
+                Err(panic) => {
+                    // Its transaction may be open: the connection must not
+                    // go back to the pool.
+                    drop(ops);
+                    drop(deadpool_postgres::Object::take(client));
+                    std::panic::resume_unwind(panic);
+                }
+            }
+        };
+        if begun {
+            // The answer does not wait for the end of a read-only
+            // transaction; the connection goes back to the pool once it has.
+            handle.spawn(async move {
+                if client.batch_execute("COMMIT").await.is_err() {
+                    drop(deadpool_postgres::Object::take(client));
+                }
+            });
+        }
         outcome
     }
 
@@ -619,16 +649,19 @@ struct PgOps<'a> {
     handle: &'a Handle,
     /// The transaction's rows as it sees them; gets are answered from it.
     view: &'a TxnView,
+    /// A statement to send just before the next one, pipelined with it:
+    /// a read-only transaction's BEGIN costs no round trip of its own.
+    opening: Cell<Option<&'static str>>,
     /// Whether a statement hit a conflict: the job is run again, whatever
     /// it made of the error.
     conflict: Cell<bool>,
     /// Whether the job changed anything (a failed job that did spoils its
     /// group's transaction).
     wrote: Cell<bool>,
-    /// Puts not sent yet: sent as one statement per table before the next
-    /// statement of any other kind and at the end of the job, so a job
-    /// that copies rows (a checkpoint, a restore, a fork) costs a
-    /// statement per batch, not per row, and reads still see its writes.
+    /// Puts not sent yet: sent as one statement before the next statement
+    /// that reads or changes rows and at the end of the job, so a job costs
+    /// one statement for all it puts (a checkpoint, a restore or a fork
+    /// one per batch, not per row), and its reads still see its writes.
     pending: std::cell::RefCell<Vec<PendingPut>>,
 }
 
@@ -642,6 +675,7 @@ impl<'a> PgOps<'a> {
             client,
             handle,
             view,
+            opening: Cell::new(None),
             conflict: Cell::new(false),
             wrote: Cell::new(false),
             pending: Default::default(),
@@ -652,25 +686,32 @@ impl<'a> PgOps<'a> {
     /// (a later put of a key in the same run wins, as it would have).
     fn flush(&self) -> Result<()> {
         let pending = std::mem::take(&mut *self.pending.borrow_mut());
-        let mut runs: Vec<(&'static str, Rows)> = Vec::new();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        // One upsert may not touch a row twice: a later put of a key wins,
+        // as it would have. Rows of different tables are independent, so
+        // one statement carries them all.
+        let mut latest: std::collections::BTreeMap<RowKey, Vec<u8>> = Default::default();
         for (table, key, value) in pending {
-            match runs.last_mut() {
-                Some((t, rows)) if *t == table => rows.push((key, value)),
-                _ => runs.push((table, vec![(key, value)])),
-            }
+            latest.insert((table, key), value);
         }
-        for (table, rows) in runs {
-            let mut latest: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = Default::default();
-            for (key, value) in rows {
-                latest.insert(key, value);
-            }
-            let (keys, values): (Vec<Vec<u8>>, Vec<Vec<u8>>) = latest.into_iter().unzip();
-            self.execute_now(
-                "INSERT INTO arca_kv (tbl, k, v) SELECT $1, k, v FROM unnest($2::bytea[], $3::bytea[]) AS r(k, v) \
-                 ON CONFLICT (tbl, k) DO UPDATE SET v = EXCLUDED.v",
-                &[&table, &keys, &values],
-            )?;
+        let (mut tables, mut keys, mut values) = (
+            Vec::with_capacity(latest.len()),
+            Vec::with_capacity(latest.len()),
+            Vec::with_capacity(latest.len()),
+        );
+        for ((table, key), value) in latest {
+            tables.push(table);
+            keys.push(key);
+            values.push(value);
         }
+        self.execute_now(
+            "INSERT INTO arca_kv (tbl, k, v) \
+             SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
+             ON CONFLICT (tbl, k) DO UPDATE SET v = EXCLUDED.v",
+            &[&tables, &keys, &values],
+        )?;
         self.view.settled();
         Ok(())
     }
@@ -687,11 +728,12 @@ impl<'a> PgOps<'a> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>> {
+        let opening = self.opening.take();
         self.handle
-            .block_on(async {
+            .block_on(self.after_opening(opening, async {
                 let statement = self.client.prepare_cached(sql).await?;
                 self.client.query(&statement, params).await
-            })
+            }))
             .map_err(|e| self.fail(e))
     }
 
@@ -701,12 +743,32 @@ impl<'a> PgOps<'a> {
     }
 
     fn execute_now(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let opening = self.opening.take();
         self.handle
-            .block_on(async {
+            .block_on(self.after_opening(opening, async {
                 let statement = self.client.prepare_cached(sql).await?;
                 self.client.execute(&statement, params).await
-            })
+            }))
             .map_err(|e| self.fail(e))
+    }
+
+    /// Runs `statement`, sending `opening` first if there is one. Both go
+    /// out before either answer is awaited: the client sends requests in
+    /// the order they are first polled, and `join` polls in order.
+    async fn after_opening<T>(
+        &self,
+        opening: Option<&'static str>,
+        statement: impl std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>>,
+    ) -> std::result::Result<T, tokio_postgres::Error> {
+        match opening {
+            None => statement.await,
+            Some(opening) => {
+                let (opened, answer) =
+                    futures::future::join(self.client.batch_execute(opening), statement).await;
+                opened?;
+                answer
+            }
+        }
     }
 
     fn fail(&self, e: tokio_postgres::Error) -> Error {
@@ -818,6 +880,10 @@ impl WriteOps for PgOps<'_> {
     }
 
     fn next_version(&self) -> Result<u64> {
+        // One at a time, from the database: a version taken ahead of need
+        // (a block per replica) would let a replica give an entry a version
+        // below the one another replica gave it just before, and versions
+        // promise to rise with every change.
         let rows = self.query_now("SELECT nextval('arca_version')", &[])?;
         let value: i64 = rows
             .first()
