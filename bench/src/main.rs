@@ -718,7 +718,7 @@ fn main() {
             python::small(args.python_small);
         }
         if run("postgres") {
-            postgres::engines(args.small).await;
+            postgres::engines(args.small, args.tree).await;
         }
         if run("mounts") {
             mounts::mounts(args.size_mib, args.runs).await;

@@ -1,5 +1,6 @@
 //! The metadata engines side by side in one run: 1 KiB durable writes and
-//! reads by 64 callers, and checkpoints of 10,000 files, first with redb,
+//! reads by 64 callers, checkpoints of 10,000 files, and a tree of
+//! 100,000 entries listed recursively and searched, first with redb,
 //! then with PostgreSQL (a server this benchmark starts with
 //! tests/postgres.sh, fsync and synchronous commit on, so durable meets
 //! durable), each server on its own fresh database, and the small files
@@ -97,9 +98,10 @@ impl Drop for Postgres {
 }
 
 /// redb, then PostgreSQL: small files and checkpoints.
-pub async fn engines(small: usize) {
+pub async fn engines(small: usize, tree: usize) {
     crate::metadata::small_files("filesystem", small).await;
     crate::metadata::checkpoints(10_000).await;
+    crate::metadata::tree_scan(tree).await;
     let secrets = tempfile::tempdir().expect("tempdir");
     let postgres = Postgres::start();
     postgres.use_fresh_database("bench_small", secrets.path());
@@ -109,5 +111,7 @@ pub async fn engines(small: usize) {
     crate::metadata::small_files_through("filesystem", small, 2).await;
     postgres.use_fresh_database("bench_checkpoints", secrets.path());
     crate::metadata::checkpoints(10_000).await;
+    postgres.use_fresh_database("bench_tree", secrets.path());
+    crate::metadata::tree_scan(tree).await;
     drop(postgres);
 }

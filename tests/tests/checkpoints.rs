@@ -617,7 +617,73 @@ async fn restore_is_atomic_with_concurrent_writes(backend: Backend) {
     }
 }
 
+/// Paths as long as the limit allows, of letters no compression shortens,
+/// several sharing their first 3 KB, are written, listed in order,
+/// checkpointed, changed and restored exactly (metadata engines index long
+/// keys differently from short ones).
+async fn the_longest_paths_round_trip(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let ns = server.workspace().await;
+    let limit = server.config.limits.max_path_bytes;
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut segment = |n: usize| -> String {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(b'a' + (state % 26) as u8)
+            })
+            .collect()
+    };
+    let shared: Vec<String> = (0..15).map(|_| segment(200)).collect();
+    let shared = shared.join("/");
+    let tail = limit - shared.len() - 1;
+    let mut paths = Vec::new();
+    for len in [200, 200, 200, 200, 10] {
+        paths.push(format!("{shared}/{}", segment(tail.min(len))));
+    }
+    assert!(paths.iter().all(|p| p.len() <= limit));
+    for (i, path) in paths.iter().enumerate() {
+        server.write(&ns, path, format!("v1 {i}").as_bytes()).await;
+    }
+    let mut sorted = paths.clone();
+    sorted.sort();
+    let listed: Vec<String> = server
+        .ls(&ns, "", true)
+        .await
+        .into_iter()
+        .filter(|p| p.len() > shared.len())
+        .collect();
+    assert_eq!(listed, sorted);
+    let before = tree(&server, &ns).await;
+    let cp = create(&server, &ns, "long").await;
+    for path in &paths[..2] {
+        server.write(&ns, path, b"changed").await;
+    }
+    server
+        .client
+        .files
+        .clone()
+        .remove(pb::RemoveRequest {
+            namespace_id: ns.clone(),
+            path: paths[2].clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    restore(&server, &ns, &cp.checkpoint_id).await;
+    assert_eq!(tree(&server, &ns).await, before);
+    for (i, path) in paths.iter().enumerate() {
+        assert_eq!(
+            server.read(&ns, path).await.unwrap(),
+            format!("v1 {i}").as_bytes()
+        );
+    }
+}
+
 on_every_backend!(
+    the_longest_paths_round_trip,
     restore_is_exact,
     blob_checkpoints,
     ids_are_unique_and_listed_in_order,

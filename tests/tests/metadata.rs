@@ -54,6 +54,55 @@ async fn schema_versions_are_checked() {
     assert!(message.contains("newer than this server"), "{message}");
 }
 
+/// A database of schema 1 (a primary key on whole keys) is migrated at
+/// start: its rows, their order and the version sequence survive, and keys
+/// too long for the old index can then be written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_1_database_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, config, schema) = postgres_store(dir.path()).await;
+    let names: Vec<String> = (0..50).map(|i| format!("name-{i:02}")).collect();
+    let written = names.clone();
+    let version = store
+        .write(move |w| {
+            for name in &written {
+                w.put(&meta::NAMESPACE_NAMES, name, name)?;
+            }
+            w.next_version()
+        })
+        .await
+        .unwrap();
+    store.close();
+    // Back to schema 1 as that binary created it.
+    arca_tests::postgres_execute(&format!(
+        "ALTER TABLE {schema}.arca_kv DROP CONSTRAINT arca_kv_pkey, DROP COLUMN k_head, \
+         DROP COLUMN k_hash, ADD PRIMARY KEY (tbl, k); \
+         UPDATE {schema}.arca_schema SET version = 1"
+    ));
+    let store = MetaStore::new(Arc::new(PostgresEngine::open(&config).await.unwrap()));
+    let listed = store
+        .read(|r| r.keys(&meta::NAMESPACE_NAMES, meta::Span::all()))
+        .await
+        .unwrap();
+    assert_eq!(listed, names);
+    let long = "x".repeat(3000) + &"é".repeat(1500);
+    let (l, v) = (long.clone(), long.clone());
+    let later = store
+        .write(move |w| {
+            w.put(&meta::NAMESPACE_NAMES, &l, &v)?;
+            w.next_version()
+        })
+        .await
+        .unwrap();
+    assert!(later > version);
+    let found = store
+        .read(move |r| r.get(&meta::NAMESPACE_NAMES, &long))
+        .await
+        .unwrap();
+    assert!(found.is_some());
+    store.close();
+}
+
 /// A URL file every user may read is refused, as every secret file is; an
 /// unreachable database is a clear start-up error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,6 +35,7 @@ pub async fn run_all(store: &MetaStore) {
     failed_job_changes_nothing(store).await;
     byte_order_of_tuples(store).await;
     long_scans_and_seeks(store).await;
+    keys_of_any_length(store).await;
     pages(store).await;
     delete_span(store).await;
     large_values(store).await;
@@ -330,6 +331,99 @@ pub async fn long_scans_and_seeks(store: &MetaStore) {
     assert_eq!(count, 5000);
     assert!(ordered);
     assert_eq!(after_seek, 10);
+}
+
+/// Keys far longer than an index entry may hold (incompressible, 6 KB),
+/// several sharing their first 4 KB, are stored, found, ordered by their
+/// bytes, replaced, deleted one by one and by span.
+pub async fn keys_of_any_length(store: &MetaStore) {
+    let ns = unique("long-keys");
+    // Letters from a small generator: no compression shortens them.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut letters = |n: usize| -> String {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(b'a' + (state % 26) as u8)
+            })
+            .collect()
+    };
+    let shared = letters(4000);
+    let mut paths: Vec<String> = vec![
+        format!("{shared}/{}", letters(2000)),
+        format!("{shared}/{}", letters(2000)),
+        format!("{shared}"),
+        format!("{shared}0"),
+        format!("{shared}/a"),
+        letters(6000),
+        "short".to_owned(),
+    ];
+    let (n, all) = (ns.clone(), paths.clone());
+    store
+        .write(move |w| {
+            for (i, p) in all.iter().enumerate() {
+                w.put(&ENTRIES, (&n, p), &entry(i as u64))?;
+            }
+            // Replacing a long key keeps one row.
+            w.put(&ENTRIES, (&n, &all[0]), &entry(100))
+        })
+        .await
+        .unwrap();
+    let (n, all) = (ns.clone(), paths.clone());
+    let (sizes, listed, under) = store
+        .read(move |r| {
+            let sizes = all
+                .iter()
+                .map(|p| r.get(&ENTRIES, (&n, p)).map(|e| e.map(|e| e.size)))
+                .collect::<crate::error::Result<Vec<_>>>()?;
+            let listed = r.keys(&ENTRIES, Span::under(&[&n], ""))?;
+            let under = r.keys(&ENTRIES, Span::under(&[&n], &format!("{}/", &all[2])))?;
+            Ok((sizes, listed, under))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        sizes,
+        vec![
+            Some(100),
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(4),
+            Some(5),
+            Some(6)
+        ]
+    );
+    let mut sorted = paths.clone();
+    sorted.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let listed: Vec<String> = listed.into_iter().map(|(_, p)| p).collect();
+    assert_eq!(listed, sorted, "long keys in byte order");
+    assert_eq!(under.len(), 3, "the span under a long directory");
+    let (n, all) = (ns.clone(), paths.clone());
+    let (removed, spanned) = store
+        .write(move |w| {
+            let removed = w.delete(&ENTRIES, (&n, &all[1]))?;
+            let spanned = w.delete_span(&ENTRIES, Span::under(&[&n], &format!("{}/", &all[2])))?;
+            Ok((removed, spanned))
+        })
+        .await
+        .unwrap();
+    assert!(removed);
+    assert_eq!(spanned, 2);
+    let n = ns.clone();
+    let left: Vec<String> = store
+        .read(move |r| r.keys(&ENTRIES, Span::under(&[&n], "")))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    paths.drain(0..2);
+    paths.remove(2);
+    paths.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    assert_eq!(left, paths);
 }
 
 /// The pager takes up to the limit, says whether more follow, resumes after

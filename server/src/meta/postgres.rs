@@ -2,7 +2,11 @@
 //!
 //! Every logical table is rows of one `arca_kv (tbl, k bytea, v bytea)`
 //! table; `bytea` compares byte by byte, so scans follow the tuple order of
-//! `keys` (pinned by the conformance suite). Versions come from a sequence,
+//! `keys` (pinned by the conformance suite). A B-tree entry holds at most
+//! about 2.7 KB and keys are longer (a 4 KiB path), so rows are indexed by
+//! the key's first [`KEY_HEAD_BYTES`] and its SHA-256, both generated from
+//! `k`: ordering by (head, key) is ordering by key, and only keys that share
+//! a whole head are sorted beyond the index. Versions come from a sequence,
 //! so no counter row serializes the writers.
 //!
 //! Write jobs are grouped (see `committer`): each group runs in one
@@ -47,7 +51,7 @@ use crate::error::{Error, Result};
 
 /// The schema this binary writes. Each entry of [`MIGRATIONS`] takes the
 /// database from its index to the next version.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i32 = 0x4152_0001;
@@ -61,7 +65,24 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (tbl, k)
      );
      CREATE SEQUENCE arca_version AS bigint;",
+    // 1 -> 2: keys of any length (the primary key on (tbl, k) refused
+    // keys past a B-tree entry's size); 2000 is KEY_HEAD_BYTES.
+    "ALTER TABLE arca_kv
+         DROP CONSTRAINT arca_kv_pkey,
+         ADD COLUMN k_head bytea GENERATED ALWAYS AS (substring(k FROM 1 FOR 2000)) STORED,
+         ADD COLUMN k_hash bytea GENERATED ALWAYS AS (sha256(k)) STORED,
+         ADD PRIMARY KEY (tbl, k_head, k_hash);",
 ];
+
+/// Bytes of a key the index orders by (the migration's literal): with the
+/// table's name and a SHA-256 beside it, an index entry stays under
+/// PostgreSQL's limit for any key.
+const KEY_HEAD_BYTES: usize = 2000;
+
+/// The head of parameter `$n`, as the generated `k_head` column holds it.
+fn head(n: u8) -> String {
+    format!("substring(${n}::bytea FROM 1 FOR {KEY_HEAD_BYTES})")
+}
 
 /// Attempts of one write job before its conflict is the caller's.
 const MAX_ATTEMPTS: u32 = 12;
@@ -709,7 +730,7 @@ impl<'a> PgOps<'a> {
         self.execute_now(
             "INSERT INTO arca_kv (tbl, k, v) \
              SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
-             ON CONFLICT (tbl, k) DO UPDATE SET v = EXCLUDED.v",
+             ON CONFLICT (tbl, k_head, k_hash) DO UPDATE SET v = EXCLUDED.v",
             &[&tables, &keys, &values],
         )?;
         self.view.settled();
@@ -788,7 +809,10 @@ impl ReadOps for PgOps<'_> {
         // Not in the view, so not among the pending puts either: the
         // database's answer is current without flushing them.
         let rows = self.query_now(
-            "SELECT v FROM arca_kv WHERE tbl = $1 AND k = $2",
+            &format!(
+                "SELECT v FROM arca_kv WHERE tbl = $1 AND k_head = {} AND k_hash = sha256($2)",
+                head(2)
+            ),
             &[&table, &key],
         )?;
         let value: Option<Vec<u8>> = rows.first().map(|row| row.get(0));
@@ -809,17 +833,22 @@ impl ReadOps for PgOps<'_> {
             Bound::Excluded(k) => (">", k),
             Bound::Unbounded => (">=", &[]),
         };
+        // The heads bound the index scan; the keys decide.
         let rows = match end {
             Some(end) => self.query(
                 &format!(
-                    "SELECT k, v FROM arca_kv WHERE tbl = $1 AND k {op} $2 AND k < $3 \
-                     ORDER BY k LIMIT $4"
+                    "SELECT k, v FROM arca_kv WHERE tbl = $1 AND k_head >= {} AND k {op} $2 \
+                     AND k_head <= {} AND k < $3 ORDER BY k_head, k LIMIT $4",
+                    head(2),
+                    head(3)
                 ),
                 &[&table, &from, &end, &limit],
             )?,
             None => self.query(
                 &format!(
-                    "SELECT k, v FROM arca_kv WHERE tbl = $1 AND k {op} $2 ORDER BY k LIMIT $3"
+                    "SELECT k, v FROM arca_kv WHERE tbl = $1 AND k_head >= {} AND k {op} $2 \
+                     ORDER BY k_head, k LIMIT $3",
+                    head(2)
                 ),
                 &[&table, &from, &limit],
             )?,
@@ -856,7 +885,10 @@ impl WriteOps for PgOps<'_> {
             return Ok(false);
         }
         let removed = self.execute(
-            "DELETE FROM arca_kv WHERE tbl = $1 AND k = $2",
+            &format!(
+                "DELETE FROM arca_kv WHERE tbl = $1 AND k_head = {} AND k_hash = sha256($2)",
+                head(2)
+            ),
             &[&table, &key],
         )?;
         self.view.learn(table, key, None);
@@ -867,11 +899,19 @@ impl WriteOps for PgOps<'_> {
         self.wrote.set(true);
         let removed = match end {
             Some(end) => self.execute(
-                "DELETE FROM arca_kv WHERE tbl = $1 AND k >= $2 AND k < $3",
+                &format!(
+                    "DELETE FROM arca_kv WHERE tbl = $1 AND k_head >= {} AND k >= $2 \
+                     AND k_head <= {} AND k < $3",
+                    head(2),
+                    head(3)
+                ),
                 &[&table, &start, &end],
             ),
             None => self.execute(
-                "DELETE FROM arca_kv WHERE tbl = $1 AND k >= $2",
+                &format!(
+                    "DELETE FROM arca_kv WHERE tbl = $1 AND k_head >= {} AND k >= $2",
+                    head(2)
+                ),
                 &[&table, &start],
             ),
         }?;
