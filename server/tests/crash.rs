@@ -438,4 +438,17 @@ async fn sigkill_at_random_points_loses_and_leaks_nothing() {
         killer.await.unwrap();
         let _ = server.child.wait();
     }
+    // What the quotas count survived every kill exactly as committed.
+    let config = arca_server::Config::from_file(&config).unwrap();
+    let meta = arca_server::meta::MetaStore::open(&config).await.unwrap();
+    let differences = meta
+        .scan(arca_server::core::footprint::differences)
+        .await
+        .unwrap();
+    meta.close();
+    assert!(
+        differences.is_empty(),
+        "the kept counters differ from a recount:\n{}",
+        differences.join("\n")
+    );
 }

@@ -190,6 +190,29 @@ impl TestServer {
         }
     }
 
+    /// Stops the server, checks that every usage counter its commits kept
+    /// (footprints, usage, objects' checkpoint references) matches a
+    /// recount from the rows themselves, and starts it again.
+    pub async fn assert_counts_agree(self) -> Self {
+        let (config, dir) = self.stop().await;
+        {
+            let meta = arca_server::meta::MetaStore::open(&config)
+                .await
+                .expect("open the metadata");
+            let differences = meta
+                .scan(arca_server::core::footprint::differences)
+                .await
+                .expect("recount");
+            meta.close();
+            assert!(
+                differences.is_empty(),
+                "the kept counters differ from a recount:\n{}",
+                differences.join("\n")
+            );
+        }
+        Self::start_with(config, dir).await
+    }
+
     /// Stops the server and starts a new one on the same data directory.
     pub async fn restart(self) -> Self {
         let (config, dir) = self.stop().await;
@@ -614,6 +637,44 @@ macro_rules! on_durable_backends {
             async fn $name() { super::$name($crate::Backend::Filesystem).await })*
         }
     };
+}
+
+/// The messages of one Upload stream: `first`, then `then`.
+pub fn upload(
+    first: pb::upload_request::Message,
+    then: Vec<pb::upload_request::Message>,
+) -> Vec<pb::UploadRequest> {
+    std::iter::once(first)
+        .chain(then)
+        .map(|m| pb::UploadRequest { message: Some(m) })
+        .collect()
+}
+
+/// Sends `requests` on one Upload stream of `client`; its answers and end.
+pub async fn run_upload(
+    client: &arca_client::Client,
+    requests: Vec<pb::UploadRequest>,
+) -> (Vec<pb::UploadResponse>, Result<(), tonic::Status>) {
+    let answers = client
+        .files
+        .clone()
+        .upload(futures::stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    drain(answers).await
+}
+
+/// Reads a stream to its end: the messages, then how it ended.
+pub async fn drain<T>(mut stream: tonic::Streaming<T>) -> (Vec<T>, Result<(), tonic::Status>) {
+    let mut out = Vec::new();
+    loop {
+        match stream.message().await {
+            Ok(Some(m)) => out.push(m),
+            Ok(None) => return (out, Ok(())),
+            Err(status) => return (out, Err(status)),
+        }
+    }
 }
 
 /// An error that carries a gRPC status: the stubs' own, or the client

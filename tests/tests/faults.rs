@@ -364,11 +364,13 @@ async fn quotas_refuse_and_leave_nothing() {
         max_bytes: 100,
         max_namespaces: 2,
         max_file_bytes: 50,
+        ..Quota::default()
     };
     config.quotas.sandbox = Quota {
         max_bytes: 1000,
         max_namespaces: 10,
         max_file_bytes: 0,
+        ..Quota::default()
     };
     let server = TestServer::start_with(config, dir).await;
     let root = server.blob_root().unwrap();
@@ -494,6 +496,7 @@ async fn sandbox_quota_spans_users() {
         max_bytes: 100,
         max_namespaces: 3,
         max_file_bytes: 0,
+        ..Quota::default()
     };
     let server = TestServer::start_with(config, dir).await;
     let alice = server.workspace().await;

@@ -6,7 +6,10 @@
 
 use std::sync::Arc;
 
-use arca_tests::{APP, Backend, OTHER_APP, TestServer, assert_code, pattern, pb, test_config};
+use arca_tests::{
+    APP, Backend, OTHER_APP, TestServer, assert_code, drain, pattern, pb, run_upload, test_config,
+    upload,
+};
 use tonic::Code;
 
 /// A server whose messages are limited to 5 MiB (chunks and unary content
@@ -16,43 +19,6 @@ async fn limited() -> TestServer {
     let mut config = test_config(Backend::Memory, dir.path());
     config.limits.max_message_bytes = 5 << 20;
     TestServer::start_with(config, dir).await
-}
-
-fn upload(
-    first: pb::upload_request::Message,
-    then: Vec<pb::upload_request::Message>,
-) -> Vec<pb::UploadRequest> {
-    std::iter::once(first)
-        .chain(then)
-        .map(|m| pb::UploadRequest { message: Some(m) })
-        .collect()
-}
-
-/// Sends `requests` on one Upload stream of `client`; its answers and end.
-async fn run_upload(
-    client: &arca_client::Client,
-    requests: Vec<pb::UploadRequest>,
-) -> (Vec<pb::UploadResponse>, Result<(), tonic::Status>) {
-    let answers = client
-        .files
-        .clone()
-        .upload(futures::stream::iter(requests))
-        .await
-        .unwrap()
-        .into_inner();
-    drain(answers).await
-}
-
-/// Reads a stream to its end: the messages, then how it ended.
-async fn drain<T>(mut stream: tonic::Streaming<T>) -> (Vec<T>, Result<(), tonic::Status>) {
-    let mut out = Vec::new();
-    loop {
-        match stream.message().await {
-            Ok(Some(m)) => out.push(m),
-            Ok(None) => return (out, Ok(())),
-            Err(status) => return (out, Err(status)),
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,6 +61,40 @@ impl AdminService for AdminApi {
                 })
                 .collect(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            quotas: stats
+                .quotas
+                .into_iter()
+                .map(|(sandbox, user, used, limits)| quota_usage(sandbox, user, used, limits))
+                .collect(),
         }))
+    }
+}
+
+fn quota_usage(
+    sandbox: String,
+    user: String,
+    used: crate::meta::UsageRecord,
+    limits: crate::config::QuotaLimits,
+) -> pb::QuotaUsage {
+    let held = used.footprint.unwrap_or_default();
+    pb::QuotaUsage {
+        sandbox,
+        user,
+        bytes: used.bytes,
+        retained_bytes: held.retained_bytes,
+        namespaces: used.namespaces,
+        entries: held.entries,
+        metadata_bytes: held.metadata_bytes,
+        checkpoints: held.checkpoints,
+        staged_bytes: held.staged_bytes,
+        limits: Some(pb::QuotaLimits {
+            max_bytes: limits.max_bytes,
+            max_namespaces: limits.max_namespaces,
+            max_file_bytes: limits.max_file_bytes,
+            max_entries: limits.max_entries,
+            max_metadata_bytes: limits.max_metadata_bytes,
+            max_checkpoints: limits.max_checkpoints,
+            max_staged_bytes: limits.max_staged_bytes,
+        }),
     }
 }

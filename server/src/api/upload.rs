@@ -133,12 +133,19 @@ async fn run(core: Arc<Core>, who: Identity, mut inbound: Streaming<pb::UploadRe
             )),
             Ok(Some(pb::UploadRequest { message: None })) => Err(invalid("empty upload message")),
             Ok(None) => {
-                // Closed without finish: keep what arrived, resumable, and say how much.
-                let persisted = upload.persist().await;
-                if persisted.is_ok() {
-                    send(&tx, progress(&upload)).await;
-                }
+                // Closed without finish: keep what arrived, resumable, and
+                // say how much, or why it could not be kept.
+                // Closed first, so what the client hears is already so.
+                let answer = upload.persist().await.map(|_| progress(&upload));
                 upload.close().await;
+                match answer {
+                    Ok(message) => {
+                        send(&tx, message).await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e.into())).await;
+                    }
+                }
                 return;
             }
             Err(status) => {

@@ -17,7 +17,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::access::{self, Access};
-use super::refs::carried;
+use super::refs::{Held, carried};
 use super::replicas::InFlight;
 use super::tree::{NewFile, Tree};
 use super::{Core, Precondition};
@@ -199,7 +199,7 @@ impl Core {
                     };
                     if !placed.is_dir() {
                         // Referenced by the target before the source lets go.
-                        target.add_ref(&placed)?;
+                        target.add_ref(&placed, Held::Live)?;
                         target.file_added(&placed);
                     }
                     target.put(&target_path(&req, path), &placed)?;

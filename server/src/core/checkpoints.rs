@@ -10,7 +10,11 @@
 
 use std::sync::Arc;
 
+use prost::Message;
+
 use super::access::Access;
+use super::quota;
+use super::refs::Held;
 use super::tree::Tree;
 use super::{Core, page_size, page_token, parse_page_token};
 use crate::auth::Identity;
@@ -77,6 +81,7 @@ impl Tree<'_> {
         for (path, entry) in &entries {
             self.txn
                 .put(&meta::CHECKPOINT_ENTRIES, (&self.ns.id, id, path), entry)?;
+            self.count_row(path, None, Some(entry));
             record.entry_count += 1;
             if !entry.is_dir() {
                 record.file_count += 1;
@@ -84,11 +89,20 @@ impl Tree<'_> {
             }
         }
         for (_, entry) in entries.iter().filter(|(_, e)| !e.is_dir()) {
-            self.add_ref(entry)?;
+            self.add_ref(entry, Held::Checkpoint)?;
         }
+        self.count_checkpoint(id, &record, 1);
         self.txn
             .put(&meta::CHECKPOINTS, (&self.ns.id, id), &record)?;
         Ok(record)
+    }
+
+    /// Counts checkpoint record `id` coming (`sign` 1) or going (-1), for
+    /// the metadata quotas.
+    fn count_checkpoint(&mut self, id: &str, record: &CheckpointRecord, sign: i64) {
+        let bytes = quota::signed((id.len() + record.encoded_len()) as u64);
+        self.held.checkpoints += sign;
+        self.held.metadata_bytes += sign * bytes;
     }
 
     fn checkpoint(&self, id: &str) -> Result<CheckpointRecord> {
@@ -104,26 +118,17 @@ impl Tree<'_> {
         self.guard_change("")?;
         let snapshot = checkpoint_entries(self.txn, &self.ns.id, id)?;
         let live = live_entries(self.txn, &self.ns.id)?;
-        let live_bytes: u64 = live
-            .iter()
-            .filter(|(_, e)| !e.is_dir())
-            .map(|(_, e)| e.size)
-            .sum();
-        super::quota::check(
-            self.txn,
-            &self.quotas,
-            &self.ns,
-            record.total_bytes.saturating_sub(live_bytes),
-            0,
-        )?;
+        // Quotas are checked by `finish` on what the restore really adds
+        // (content only this checkpoint kept is already counted).
 
         // References first, so no object shared by both sides touches zero.
         for (_, entry) in snapshot.iter().filter(|(_, e)| !e.is_dir()) {
-            self.add_ref(entry)?;
+            self.add_ref(entry, Held::Live)?;
         }
         self.txn
             .delete_span(&meta::ENTRIES, Span::under(&[&self.ns.id], ""))?;
-        for (_, entry) in &live {
+        for (path, entry) in &live {
+            self.count_row(path, Some(entry), None);
             if !entry.is_dir() {
                 self.file_gone(entry)?;
             }
@@ -136,22 +141,26 @@ impl Tree<'_> {
             if !restored.is_dir() {
                 self.file_added(&restored);
             }
-            self.put(&path, &restored)?;
+            self.put_absent(&path, &restored)?;
         }
         Ok((record.entry_count, live.len() as u64))
     }
 
     /// Deletes checkpoint `id` and its references.
     fn delete_checkpoint(&mut self, id: &str) -> Result<()> {
-        self.checkpoint(id)?;
+        let record = self.checkpoint(id)?;
         let snapshot = checkpoint_entries(self.txn, &self.ns.id, id)?;
         self.txn.delete_span(
             &meta::CHECKPOINT_ENTRIES,
             Span::under(&[&self.ns.id, id], ""),
         )?;
-        for (_, entry) in snapshot.iter().filter(|(_, e)| !e.is_dir()) {
-            self.unref(entry)?;
+        for (path, entry) in &snapshot {
+            self.count_row(path, Some(entry), None);
+            if !entry.is_dir() {
+                self.unref(entry, Held::Checkpoint)?;
+            }
         }
+        self.count_checkpoint(id, &record, -1);
         self.txn.delete(&meta::CHECKPOINTS, (&self.ns.id, id))?;
         Ok(())
     }

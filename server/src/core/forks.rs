@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::access::Access;
 use super::namespaces::claim_name;
 use super::quota;
-use super::refs::carried;
+use super::refs::{Held, carried};
 use super::replicas::InFlight;
 use super::tree::{NewFile, Tree};
 use super::{Core, Precondition, WriteOptions};
@@ -358,12 +358,12 @@ impl Core {
                         ..carried(entry, &src_ns.id, &fork.id)
                     };
                     if !copy.is_dir() {
-                        tree.add_ref(&copy)?;
+                        tree.add_ref(&copy, Held::Live)?;
                         tree.file_added(&copy);
                     }
                     tree.put(&path, &copy)?;
                 }
-                let added = u64::try_from(tree.bytes_delta).unwrap_or(0);
+                let added = u64::try_from(tree.held.bytes).unwrap_or(0);
                 quota::check(txn, &quotas, &tree.ns, added, 0)?;
                 let ns = tree.ns.clone();
                 tree.finish()?;

@@ -11,6 +11,7 @@ pub mod access;
 pub mod across;
 pub mod checkpoints;
 pub mod files;
+pub mod footprint;
 pub mod forks;
 pub mod namespaces;
 pub mod presign;
@@ -261,6 +262,7 @@ impl Core {
             replica,
         });
         core.register_replica().await?;
+        footprint::migrate(&core.meta).await?;
         core.keep_replica_alive();
         Ok(core)
     }

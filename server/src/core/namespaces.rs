@@ -333,6 +333,7 @@ impl Core {
             borrowed: 0,
             template: req.template,
             profile,
+            footprint: None,
         };
         if let Some((source, src)) = fork {
             return self.commit_fork(who, record, source, &src).await;
@@ -681,7 +682,9 @@ impl Core {
                 for upload in doomed {
                     txn.delete(&meta::UPLOADS, &upload)?;
                 }
-                quota::adjust(txn, &ns, -(ns.total_bytes as i64), -1)?;
+                // Everything it held goes with it: files, entries,
+                // checkpoints, what only they kept, staged uploads.
+                quota::adjust_change(txn, &ns, &quota::Change::removing(&ns))?;
                 txn.put(&meta::PURGES, &ns_id, &purge)?;
                 Ok((
                     Destroyed {

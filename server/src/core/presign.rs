@@ -252,10 +252,10 @@ impl Core {
             presigned: true,
             staging_key,
         };
-        let (id, stored) = (upload_id.clone(), record.clone());
+        let (id, stored, quotas) = (upload_id.clone(), record.clone(), self.quotas.clone());
         let saved = self
             .meta
-            .write(move |txn| txn.put(&meta::UPLOADS, &id, &stored))
+            .write(move |txn| quota::save_upload(txn, &quotas, &id, &stored))
             .await;
         if let Err(e) = saved {
             if !token.is_empty() {
@@ -468,7 +468,7 @@ impl Core {
         let id = upload_id.to_owned();
         if let Err(e) = self
             .meta
-            .write(move |txn| txn.delete(&meta::UPLOADS, &id))
+            .write(move |txn| quota::delete_upload(txn, &id))
             .await
         {
             tracing::warn!(upload = %upload_id, error = %e, "could not delete a finalized upload's record");

@@ -15,6 +15,7 @@
 //! prefix for deletion. A kept object is reclaimed like any other when its
 //! last reference goes.
 
+use super::quota;
 use super::tree::Tree;
 use crate::error::{Error, Result};
 use crate::meta::{self, EntryRecord, ObjectRecord, PurgeRecord, Span, Writer};
@@ -60,30 +61,38 @@ impl Tree<'_> {
 
     /// Adds the reference a new entry (live or checkpointed) of this
     /// namespace makes to its object.
-    pub(super) fn add_ref(&mut self, entry: &EntryRecord) -> Result<()> {
+    pub(super) fn add_ref(&mut self, entry: &EntryRecord, held: Held) -> Result<()> {
         let owner = owner(entry, &self.ns.id).to_owned();
         let foreign = owner != self.ns.id;
         let mut object = load(self.txn, &owner, &entry.object_id)?;
+        let was = object.only_checkpointed();
         object.refs += 1;
+        if held == Held::Checkpoint {
+            object.checkpoint_refs += 1;
+        }
         if foreign {
             object.foreign_refs += 1;
             self.ns.borrowed += 1;
         }
+        let mut payer = Payer::Tree(&self.ns.id, &mut self.held);
+        settle_retention(self.txn, &mut payer, &owner, &mut object, was)?;
         self.txn
             .put(&meta::OBJECTS, (&owner, &entry.object_id), &object)
     }
 
     /// Drops the reference an entry of this namespace made to its object.
-    pub(super) fn unref(&mut self, entry: &EntryRecord) -> Result<()> {
+    pub(super) fn unref(&mut self, entry: &EntryRecord, held: Held) -> Result<()> {
         let owner = owner(entry, &self.ns.id).to_owned();
         if owner != self.ns.id {
             self.ns.borrowed = self.ns.borrowed.saturating_sub(1);
         }
+        let ns_id = self.ns.id.clone();
+        let mut payer = Payer::Tree(&ns_id, &mut self.held);
         self.freed |= release(
             self.txn,
-            &owner,
-            &entry.object_id,
-            owner != self.ns.id,
+            &mut payer,
+            (&owner, &entry.object_id),
+            held,
             self.now,
         )?;
         Ok(())
@@ -127,21 +136,89 @@ impl Tree<'_> {
     }
 }
 
-/// Drops one reference to object `object_id` of namespace `owner`; at zero
-/// it is queued for reclaim and no longer offered for dedup. Returns whether
-/// it reached zero.
+/// Whether a reference is a live entry's or a checkpoint's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// An entry of the live tree.
+    Live,
+    /// An entry copied into a checkpoint.
+    Checkpoint,
+}
+
+/// Who is charged when content becomes checkpoint-only.
+enum Payer<'a> {
+    /// The namespace a tree change works on (`.0`), through its pending
+    /// change (recorded and checked when the tree finishes).
+    Tree(&'a str, &'a mut quota::Change),
+    /// A namespace being destroyed (`.0`): its whole footprint goes with
+    /// it, so content it let go is charged to the object's owner.
+    Destroyed(&'a str),
+}
+
+/// Moves `object`'s size into or out of someone's retained bytes when a
+/// reference change made it checkpoint-only or live again (`was`: whether
+/// it was checkpoint-only before). Growth is charged to the payer; a
+/// release goes to whoever was charged, wherever that is.
+fn settle_retention(
+    txn: &Writer<'_>,
+    payer: &mut Payer<'_>,
+    owner: &str,
+    object: &mut ObjectRecord,
+    was: bool,
+) -> Result<()> {
+    let now = object.only_checkpointed();
+    if was == now {
+        return Ok(());
+    }
+    let size = quota::signed(object.size);
+    let (charged, delta) = if now {
+        let to = match payer {
+            Payer::Tree(ns, _) => ns.to_string(),
+            Payer::Destroyed(_) => owner.to_owned(),
+        };
+        object.retained_by.clone_from(&to);
+        (to, size)
+    } else {
+        (std::mem::take(&mut object.retained_by), -size)
+    };
+    match payer {
+        _ if charged.is_empty() => {}
+        Payer::Tree(ns, held) if charged == *ns => held.retained_bytes += delta,
+        Payer::Destroyed(ns) if charged == *ns => {}
+        _ => {
+            let change = quota::Change {
+                retained_bytes: delta,
+                ..quota::Change::default()
+            };
+            quota::record_for(txn, &charged, &change)?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops one reference (`held` by a live or checkpointed entry) to the
+/// object `(owner, object_id)`; at zero it is queued for reclaim and no
+/// longer offered for dedup. Returns whether it reached zero.
 fn release(
     txn: &Writer<'_>,
-    owner: &str,
-    object_id: &str,
-    foreign: bool,
+    payer: &mut Payer<'_>,
+    (owner, object_id): (&str, &str),
+    held: Held,
     now: i64,
 ) -> Result<bool> {
     let mut object = load(txn, owner, object_id)?;
+    let was = object.only_checkpointed();
     object.refs = object.refs.saturating_sub(1);
-    if foreign {
+    if held == Held::Checkpoint {
+        object.checkpoint_refs = object.checkpoint_refs.saturating_sub(1);
+    }
+    let referrer = match payer {
+        Payer::Tree(ns, _) | Payer::Destroyed(ns) => *ns,
+    };
+    if owner != referrer {
         object.foreign_refs = object.foreign_refs.saturating_sub(1);
     }
+    settle_retention(txn, payer, owner, &mut object, was)?;
     let freed = object.refs == 0;
     if freed {
         txn.put(&meta::GARBAGE, (owner, object_id), &now)?;
@@ -166,22 +243,24 @@ pub(crate) fn settle_destroyed(
     now: i64,
 ) -> Result<(PurgeRecord, bool)> {
     let mut freed = false;
+    let mut payer = Payer::Destroyed(&ns.id);
     if ns.borrowed > 0 {
         let mut borrowed = Vec::new();
         for row in txn.rows(&meta::ENTRIES, Span::under(&[&ns.id], "")) {
             let (_, entry) = row?;
             if !entry.is_dir() && !entry.object_ns.is_empty() {
-                borrowed.push(entry);
+                borrowed.push((entry, Held::Live));
             }
         }
         for row in txn.rows(&meta::CHECKPOINT_ENTRIES, Span::under(&[&ns.id], "")) {
             let (_, entry) = row?;
             if !entry.is_dir() && !entry.object_ns.is_empty() {
-                borrowed.push(entry);
+                borrowed.push((entry, Held::Checkpoint));
             }
         }
-        for entry in borrowed {
-            freed |= release(txn, &entry.object_ns, &entry.object_id, true, now)?;
+        for (entry, held) in borrowed {
+            let object = (entry.object_ns.as_str(), entry.object_id.as_str());
+            freed |= release(txn, &mut payer, object, held, now)?;
         }
     }
     let mut lent = Vec::new();
@@ -191,15 +270,30 @@ pub(crate) fn settle_destroyed(
             lent.push((id, object));
         }
     }
+    // The checkpoint references among a lent object's refs that are this
+    // namespace's own go with it.
+    let mut own_checkpoint_refs: std::collections::HashMap<String, u64> = Default::default();
+    if !lent.is_empty() {
+        for row in txn.rows(&meta::CHECKPOINT_ENTRIES, Span::under(&[&ns.id], "")) {
+            let (_, entry) = row?;
+            if !entry.is_dir() && entry.object_ns.is_empty() {
+                *own_checkpoint_refs.entry(entry.object_id).or_default() += 1;
+            }
+        }
+    }
     let rows = || Span::under(&[&ns.id], "");
     txn.delete_span(&meta::OBJECTS, rows())?;
     txn.delete_span(&meta::DIGESTS, rows())?;
     txn.delete_span(&meta::GARBAGE, rows())?;
     let keep_recorded = !lent.is_empty();
     for (id, object) in lent {
-        // Only other namespaces refer to it now.
+        // Only other namespaces refer to it now. Were those all
+        // checkpoints, no one is charged for it (its owner is gone).
+        let own = own_checkpoint_refs.get(&id).copied().unwrap_or(0);
         let kept = ObjectRecord {
             refs: object.foreign_refs,
+            checkpoint_refs: object.checkpoint_refs.saturating_sub(own),
+            retained_by: String::new(),
             ..object
         };
         txn.put(&meta::OBJECTS, (&ns.id, &id), &kept)?;

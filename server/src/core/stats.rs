@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::auth::{Identity, Role};
-use crate::config::BackendConfig;
+use crate::config::{BackendConfig, QuotaLimits};
 use crate::error::{Error, Result};
 use crate::meta::{self, NamespaceRecord, Span};
 
@@ -58,6 +58,9 @@ pub struct Stats {
     pub metadata_bytes: u64,
     /// Every backend.
     pub backends: Vec<BackendState>,
+    /// What each sandbox and user holds against its quotas: (sandbox,
+    /// user or empty, usage, limits).
+    pub quotas: Vec<(String, String, meta::UsageRecord, QuotaLimits)>,
 }
 
 impl Core {
@@ -77,7 +80,7 @@ impl Core {
                 )));
             }
         }
-        let (caller, only) = (who.clone(), sandbox.to_owned());
+        let (caller, only, quotas) = (who.clone(), sandbox.to_owned(), self.quotas.clone());
         let wanted = move |sb: &str| caller.reaches_sandbox(sb) && (only.is_empty() || only == sb);
         let mut stats = self
             .scan(move |txn| {
@@ -147,6 +150,25 @@ impl Core {
                         stats.uploads_in_progress += 1;
                     }
                 }
+                for row in txn.rows(&meta::USAGE, Span::all()) {
+                    let (key, used) = row?;
+                    let (sandbox, user) = key.split_once('/').unwrap_or((&key, ""));
+                    if !wanted(sandbox) {
+                        continue;
+                    }
+                    let (sandbox_limits, user_limits) = quotas.for_sandbox(sandbox);
+                    let limits = if user.is_empty() {
+                        sandbox_limits
+                    } else {
+                        user_limits
+                    };
+                    stats
+                        .quotas
+                        .push((sandbox.to_owned(), user.to_owned(), used, limits));
+                }
+                stats.quotas.sort_by(|a, b| {
+                    (&a.0, !a.1.is_empty(), &a.1).cmp(&(&b.0, !b.1.is_empty(), &b.1))
+                });
                 Ok(stats)
             })
             .await?;

@@ -7,12 +7,14 @@
 //! functions ([`stat`], [`list`], [`find`]) work on a read snapshot.
 
 use arca_proto::v1::NamespaceType;
+use prost::Message;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::access::Access;
 use super::profile::Rules;
 use super::quota;
+use super::refs::Held;
 use super::{Core, MetadataUpdate, Precondition};
 use crate::auth::Identity;
 use crate::config::QuotaConfig;
@@ -113,8 +115,9 @@ pub struct Tree<'t> {
     /// Whether an object became unreferenced (the reclaimer has work).
     pub freed: bool,
     pub(super) quotas: Arc<QuotaConfig>,
-    /// Change of bytes held, for the usage counters.
-    pub(super) bytes_delta: i64,
+    /// What the changes so far add to (or take from) what the namespace
+    /// holds; checked against the quotas and recorded by `finish`.
+    pub(super) held: quota::Change,
     /// The namespace's access profile, if it has one.
     rules: Option<Arc<Rules>>,
     /// Files it held when opened (a profile's file limit binds growth).
@@ -143,19 +146,20 @@ impl<'t> Tree<'t> {
             now: txn.now_ms(),
             freed: false,
             quotas,
-            bytes_delta: 0,
+            held: quota::Change::default(),
             rules,
         })
     }
 
     /// Saves the namespace totals. Call once, after the last change.
-    pub fn finish(self) -> Result<bool> {
+    pub fn finish(mut self) -> Result<bool> {
         if let Some(rules) = &self.rules
             && self.ns.file_count > self.files_at_open
         {
             rules.check_count(&self.ns.id, "", self.ns.file_count)?;
         }
-        quota::adjust(self.txn, &self.ns, self.bytes_delta, 0)?;
+        let held = self.held;
+        quota::settle(self.txn, &self.quotas, &mut self.ns, &held)?;
         self.txn.put(&meta::NAMESPACES, &self.ns.id, &self.ns)?;
         Ok(self.freed)
     }
@@ -216,7 +220,44 @@ impl<'t> Tree<'t> {
                 rules.check_file(&self.ns.id, path, Some(entry.size), &entry.mime_type)?;
             }
         }
+        let before = self.txn.get(&ENTRIES, (&self.ns.id, path))?;
+        self.count_row(path, before.as_ref(), Some(entry));
         self.txn.put(&ENTRIES, (&self.ns.id, path), entry)
+    }
+
+    /// `put` where the caller knows no entry is at `path` (it just removed
+    /// them all), sparing the read.
+    pub(super) fn put_absent(&mut self, path: &str, entry: &EntryRecord) -> Result<()> {
+        if let Some(rules) = &self.rules {
+            if entry.is_dir() {
+                rules.check_dir(&self.ns.id, path)?;
+            } else {
+                rules.check_file(&self.ns.id, path, Some(entry.size), &entry.mime_type)?;
+            }
+        }
+        self.count_row(path, None, Some(entry));
+        self.txn.put(&ENTRIES, (&self.ns.id, path), entry)
+    }
+
+    /// Deletes the entry row at `path`, which holds `entry` (its file's
+    /// bytes and reference are the caller's: see `file_gone`).
+    pub(super) fn delete_entry(&mut self, path: &str, entry: &EntryRecord) -> Result<()> {
+        self.count_row(path, Some(entry), None);
+        self.txn.delete(&ENTRIES, (&self.ns.id, path))?;
+        Ok(())
+    }
+
+    /// Counts an entry row (live or checkpointed) at `path` changing from
+    /// `before` to `after`, for the metadata quotas.
+    pub(super) fn count_row(
+        &mut self,
+        path: &str,
+        before: Option<&EntryRecord>,
+        after: Option<&EntryRecord>,
+    ) {
+        let bytes = |e: &EntryRecord| quota::signed((path.len() + e.encoded_len()) as u64);
+        self.held.entries += i64::from(after.is_some()) - i64::from(before.is_some());
+        self.held.metadata_bytes += after.map_or(0, bytes) - before.map_or(0, bytes);
     }
 
     /// Refuses any change at all to a read-only namespace.
@@ -245,15 +286,15 @@ impl<'t> Tree<'t> {
     pub(super) fn file_gone(&mut self, entry: &EntryRecord) -> Result<()> {
         self.ns.file_count = self.ns.file_count.saturating_sub(1);
         self.ns.total_bytes = self.ns.total_bytes.saturating_sub(entry.size);
-        self.bytes_delta -= entry.size as i64;
-        self.unref(entry)
+        self.held.bytes -= quota::signed(entry.size);
+        self.unref(entry, Held::Live)
     }
 
     /// Counts a file joining the tree (its object reference is the caller's).
     pub(super) fn file_added(&mut self, entry: &EntryRecord) {
         self.ns.file_count += 1;
         self.ns.total_bytes += entry.size;
-        self.bytes_delta += entry.size as i64;
+        self.held.bytes += quota::signed(entry.size);
     }
 
     /// Every entry strictly beneath `dir`, in path order.
@@ -310,14 +351,8 @@ impl<'t> Tree<'t> {
         }
         let missing = self.missing_parents(path, true)?;
         quota::check_file_size(&self.quotas, &self.ns.sandbox, file.size)?;
-        let replaced = existing.as_ref().map_or(0, |e| e.size);
-        quota::check(
-            self.txn,
-            &self.quotas,
-            &self.ns,
-            file.size.saturating_sub(replaced),
-            0,
-        )?;
+        // The byte quota is checked by `finish`, on what the commit really
+        // adds: content only a checkpoint kept becomes live again for free.
 
         // Content this namespace already holds is referenced, not kept twice.
         let reuse = self.stored_content(&file.sha256, file.size, &file.object_id)?;
@@ -347,7 +382,7 @@ impl<'t> Tree<'t> {
         };
         match reuse {
             Some(_) => {
-                self.add_ref(&entry)?;
+                self.add_ref(&entry, Held::Live)?;
                 if file.written {
                     // The bytes just sent duplicate stored ones: drop them.
                     self.abandon_object(&file.object_id, &file.object_key, file.size)?;
@@ -360,7 +395,7 @@ impl<'t> Tree<'t> {
                     size: file.size,
                     sha256: file.sha256.clone(),
                     refs: 1,
-                    foreign_refs: 0,
+                    ..Default::default()
                 };
                 self.save_object(&object_id, &object)?;
                 self.txn
@@ -412,12 +447,12 @@ impl<'t> Tree<'t> {
             )));
         }
         for (child, child_entry) in &beneath {
-            self.txn.delete(&ENTRIES, (&self.ns.id, child))?;
+            self.delete_entry(child, child_entry)?;
             if !child_entry.is_dir() {
                 self.file_gone(child_entry)?;
             }
         }
-        self.txn.delete(&ENTRIES, (&self.ns.id, path))?;
+        self.delete_entry(path, &entry)?;
         if !entry.is_dir() {
             self.file_gone(&entry)?;
         }
@@ -531,7 +566,7 @@ impl<'t> Tree<'t> {
                 ..entry
             };
             if !copied.is_dir() {
-                self.add_ref(&copied)?;
+                self.add_ref(&copied, Held::Live)?;
                 self.file_added(&copied);
             }
             self.put(&target, &copied)?;
@@ -567,7 +602,7 @@ impl<'t> Tree<'t> {
         }
         for (path, entry) in std::iter::once((src.to_owned(), src_entry)).chain(beneath) {
             let target = format!("{dst}{}", &path[src.len()..]);
-            self.txn.delete(&ENTRIES, (&self.ns.id, &path))?;
+            self.delete_entry(&path, &entry)?;
             let moved = EntryRecord {
                 version: self.next_version()?,
                 modified_ms: self.now,

@@ -349,11 +349,12 @@ impl Upload {
     async fn save_record(&mut self) -> Result<()> {
         let (id, record) = (self.id.clone(), self.record.clone());
         let fence = Fence::of(&self.attachment);
+        let quotas = self.core.quotas.clone();
         self.core
             .meta
             .write(move |txn| {
                 fence.check(txn, &record.object_id)?;
-                txn.put(&meta::UPLOADS, &id, &record)
+                quota::save_upload(txn, &quotas, &id, &record)
             })
             .await
     }
@@ -504,7 +505,14 @@ impl Upload {
             .meta
             .now_ms()
             .saturating_add(self.core.upload_lease_ms());
-        self.save_record().await?;
+        if let Err(e) = self.save_record().await {
+            // Over the staged-bytes quota: what arrived cannot be kept, so
+            // it is not left behind uncounted either.
+            if matches!(e, Error::ResourceExhausted(_)) {
+                self.doomed = true;
+            }
+            return Err(e);
+        }
         Ok(persisted)
     }
 
@@ -587,7 +595,7 @@ impl Upload {
         if let Err(e) = self
             .core
             .meta
-            .write(move |txn| txn.delete(&meta::UPLOADS, &id))
+            .write(move |txn| quota::delete_upload(txn, &id))
             .await
         {
             tracing::warn!(upload = %self.id, error = %e, "could not delete a finished upload's record");
@@ -672,7 +680,7 @@ pub(crate) async fn discard_upload(
         .write(move |txn| {
             let still = txn.get(&meta::UPLOADS, &id_owned)?;
             if still.is_some_and(|r| !only_if_expired || r.lease_expires_ms <= txn.now_ms()) {
-                txn.delete(&meta::UPLOADS, &id_owned)?;
+                quota::delete_upload(txn, &id_owned)?;
             }
             Ok(())
         })

@@ -71,6 +71,43 @@ pub struct NamespaceRecord {
     /// The rules every write to it must pass (none: only access and quotas).
     #[prost(message, optional, tag = "18")]
     pub profile: Option<ProfileRecord>,
+    /// What it holds beyond its live files' bytes (none yet: all zero).
+    #[prost(message, optional, tag = "19")]
+    pub footprint: Option<Footprint>,
+}
+
+impl NamespaceRecord {
+    /// What it holds beyond its live files' bytes.
+    pub fn footprint(&self) -> Footprint {
+        self.footprint.unwrap_or_default()
+    }
+}
+
+/// What a namespace (or, summed, a sandbox or a user) makes the server hold
+/// beyond the bytes of its live files: metadata rows, checkpoints, content
+/// only checkpoints keep, and staged uploads. Counted in the transactions
+/// that change them, for the quotas that bound them.
+#[derive(Clone, Copy, PartialEq, Eq, Message)]
+pub struct Footprint {
+    /// Entry rows: live files and directories, and their copies in
+    /// checkpoints.
+    #[prost(uint64, tag = "1")]
+    pub entries: u64,
+    /// Bytes of those rows (each one's path and encoded record) and of the
+    /// checkpoint records.
+    #[prost(uint64, tag = "2")]
+    pub metadata_bytes: u64,
+    /// Checkpoints.
+    #[prost(uint64, tag = "3")]
+    pub checkpoints: u64,
+    /// Bytes of objects that only checkpoints refer to (no live entry does),
+    /// charged to the namespace that owns them.
+    #[prost(uint64, tag = "4")]
+    pub retained_bytes: u64,
+    /// Bytes of unfinished uploads: the declared size, or what was persisted
+    /// when none was declared.
+    #[prost(uint64, tag = "5")]
+    pub staged_bytes: u64,
 }
 
 /// An access profile as stored: the rules writes to a namespace must pass.
@@ -167,6 +204,22 @@ pub struct ObjectRecord {
     /// object (and its record) alive when its own namespace is destroyed.
     #[prost(uint64, tag = "6")]
     pub foreign_refs: u64,
+    /// How many of `refs` are entries of checkpoints (of any namespace).
+    /// When all are, only checkpoints keep the object and its size is
+    /// charged to `retained_by`.
+    #[prost(uint64, tag = "7")]
+    pub checkpoint_refs: u64,
+    /// The namespace charged with this object while only checkpoints refer
+    /// to it (empty otherwise).
+    #[prost(string, tag = "8")]
+    pub retained_by: String,
+}
+
+impl ObjectRecord {
+    /// Whether only checkpoint entries refer to it.
+    pub fn only_checkpointed(&self) -> bool {
+        self.refs > 0 && self.refs == self.checkpoint_refs
+    }
 }
 
 /// A resumable upload in progress.
@@ -255,15 +308,19 @@ pub struct SessionRecord {
     pub more_tokens: Vec<String>,
 }
 
-/// Bytes and namespaces held by a sandbox or a user, for quotas.
+/// What a sandbox or a user holds, for quotas: the sums over its
+/// namespaces.
 #[derive(Clone, Copy, PartialEq, Message)]
 pub struct UsageRecord {
-    /// Bytes in files.
+    /// Bytes in live files.
     #[prost(uint64, tag = "1")]
     pub bytes: u64,
     /// Namespaces.
     #[prost(uint64, tag = "2")]
     pub namespaces: u64,
+    /// Everything else it holds.
+    #[prost(message, optional, tag = "3")]
+    pub footprint: Option<Footprint>,
 }
 
 /// A checkpoint of a namespace's tree.

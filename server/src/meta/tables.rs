@@ -177,6 +177,8 @@ pub const ATTACHMENTS: Table<Str, Proto<AttachmentRecord>> = Table::new("attachm
 /// Name → secret every replica must share (the presign key, the
 /// first-start admin key) when no file gives it.
 pub const SECRETS: Table<Str, Text> = Table::new("secrets");
+/// Name → when a one-time rewrite of the stored data was done (millis).
+pub const MARKS: Table<Str, Millis> = Table::new("marks");
 
 /// Every table, for engines that create them up front.
 pub const ALL: &[&str] = &[
@@ -197,4 +199,5 @@ pub const ALL: &[&str] = &[
     REPLICAS.name,
     ATTACHMENTS.name,
     SECRETS.name,
+    MARKS.name,
 ];
