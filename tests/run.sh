@@ -7,7 +7,8 @@
 # real S3-compatible server for the S3 backend, and kubernetes-validate for
 # the deployment manifests), starts PostgreSQL (tests/postgres.sh), then
 # runs the walk-through, the deployment check, the Python SDK's checks and
-# tests, the Node client's test, the examples and every Rust test.
+# tests, the Node client's test, the examples, every Rust test and the
+# fuzz targets for a bounded time each (tests/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -105,6 +106,9 @@ cargo nextest run --workspace --locked --no-fail-fast
 
 echo "== the integration suites again, with metadata on PostgreSQL"
 ARCA_TEST_METADATA=postgres cargo nextest run -p arca-tests --locked --no-fail-fast -E \
-  'binary(namespaces) | binary(files) | binary(streams) | binary(tree) | binary(checkpoints) | binary(access) | binary(presign) | binary(artifacts) | binary(webdav) | binary(forks) | binary(relocate) | binary(profiles) | binary(access_sharing)'
+  'binary(namespaces) | binary(files) | binary(streams) | binary(tree) | binary(checkpoints) | binary(access) | binary(presign) | binary(artifacts) | binary(webdav) | binary(forks) | binary(relocate) | binary(profiles) | binary(access_sharing) | binary(quotas)'
 echo "== the crash test again, with metadata on PostgreSQL"
 ARCA_TEST_METADATA=postgres cargo nextest run -p arca-server --locked --no-fail-fast --test crash
+
+echo "== every parser of outside input under the fuzzer, ${ARCA_FUZZ_SECS:-10}s per target"
+bash tests/fuzz.sh

@@ -18,6 +18,7 @@ pub mod blobs;
 pub mod config;
 pub mod core;
 pub mod error;
+pub mod fuzzing;
 pub mod grid;
 pub mod ids;
 pub mod meta;

@@ -108,26 +108,38 @@ impl KeyRing {
         let mut configured = config.auth.keys.clone();
         if let Some(file) = &config.auth.keys_file {
             let text = read_private_file(file)?;
-            let extra: AuthConfig = toml::from_str(&text).map_err(|e| {
+            configured = Self::with_keys_file(config, configured, &text).map_err(|e| {
                 Error::InvalidArgument(format!("keys file {}: {e}", file.display()))
             })?;
-            for (id, key) in extra.keys {
-                if configured.insert(id.clone(), key).is_some() {
-                    return Err(Error::InvalidArgument(format!(
-                        "key {id:?} is defined twice"
-                    )));
-                }
-            }
-            Config {
-                auth: AuthConfig {
-                    keys: configured.clone(),
-                    ..config.auth.clone()
-                },
-                ..Config::default()
-            }
-            .finalize()
-            .map_err(|e| Error::InvalidArgument(format!("keys file {}: {e}", file.display())))?;
         }
+        Ok(configured)
+    }
+
+    /// `configured` with the keys of a keys file's `text` added, checked
+    /// as a whole (well-formed, no id twice, every key valid). The one
+    /// parser of keys files.
+    pub fn with_keys_file(
+        config: &Config,
+        mut configured: std::collections::BTreeMap<String, ApiKeyConfig>,
+        text: &str,
+    ) -> Result<std::collections::BTreeMap<String, ApiKeyConfig>> {
+        let extra: AuthConfig =
+            toml::from_str(text).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        for (id, key) in extra.keys {
+            if configured.insert(id.clone(), key).is_some() {
+                return Err(Error::InvalidArgument(format!(
+                    "key {id:?} is defined twice"
+                )));
+            }
+        }
+        Config {
+            auth: AuthConfig {
+                keys: configured.clone(),
+                ..config.auth.clone()
+            },
+            ..Config::default()
+        }
+        .finalize()?;
         Ok(configured)
     }
 
