@@ -633,3 +633,49 @@ async fn webdav_can_be_turned_off() {
     let answer = dav("PROPFIND", &url(&server, &ns, ""), Some(APP), &[], b"").await;
     assert_eq!(answer.status, 404);
 }
+
+/// A path or Destination that leaves /dav/ once `..` is resolved is the
+/// client's fault (400), not a gateway's (dav-server alone answers 502),
+/// and a sibling of the prefix (`/dav/../davx/`) is not read as inside it;
+/// nothing moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_leaving_the_root_are_refused() {
+    let server = TestServer::start(Backend::Memory).await;
+    let ns = server.workspace().await;
+    server.write(&ns, "kept.txt", b"kept").await;
+    let host = server.addr;
+    for (method, target, extra) in [
+        ("DELETE", format!("/dav/{ns}/../../etc"), String::new()),
+        (
+            "GET",
+            format!("/dav/{ns}/../../davx/kept.txt"),
+            String::new(),
+        ),
+        ("GET", "/dav/%00".to_owned(), String::new()),
+        (
+            "MOVE",
+            format!("/dav/{ns}/kept.txt"),
+            "Destination: /dav/../elsewhere/x\r\n".to_owned(),
+        ),
+        (
+            "MOVE",
+            format!("/dav/{ns}/kept.txt"),
+            format!("Destination: http://{host}/davx/{ns}/x\r\n"),
+        ),
+    ] {
+        let answer = raw(
+            &server,
+            format!(
+                "{method} {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {APP}\r\n\
+                 {extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await;
+        assert!(
+            answer.starts_with("HTTP/1.1 400"),
+            "{method} {target} {extra}: {answer}"
+        );
+    }
+    assert_eq!(server.read(&ns, "kept.txt").await.unwrap(), b"kept");
+}

@@ -48,11 +48,16 @@ use crate::error::{Error, Result};
 pub type ResponseStreamOf<T> =
     std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, tonic::Status>> + Send + 'static>>;
 
-/// The identity the authentication layer attached to a request.
+/// The routes of the HTTP side: presigned URLs and WebDAV (they check
+/// signatures and their own credentials, not the gRPC interceptor's).
+pub(crate) fn http_routes(core: Arc<Core>) -> axum::Router {
+    crate::presign::http::router(core.clone()).merge(crate::webdav::router(core))
+}
+
 /// Requests no route serves. A gRPC call of an unknown method is
 /// UNIMPLEMENTED, as tonic answers it; any other request is 404, so a plain
 /// HTTP client sees the failure (`curl -f` fails) instead of an empty 200.
-async fn no_route(request: axum::extract::Request) -> axum::response::Response {
+pub(crate) async fn no_route(request: axum::extract::Request) -> axum::response::Response {
     use axum::response::IntoResponse;
     let grpc = request
         .headers()
@@ -73,8 +78,9 @@ async fn no_route(request: axum::extract::Request) -> axum::response::Response {
 /// Reads and validates every file a finalized configuration refers to, as
 /// startup does, without starting anything or writing any file: the keys
 /// file, the TLS certificate, key and client CA, S3 credential files, the
-/// presign key file and the PostgreSQL URL, password and CA files. `arca-server --check-config` runs it, so a
-/// configuration it accepts is one the server starts with.
+/// presign key file and the PostgreSQL URL, password and CA files.
+/// `arca-server --check-config` runs it, so a configuration it accepts is
+/// one the server starts with.
 pub fn check_referenced_files(config: &crate::Config) -> crate::Result<()> {
     crate::auth::KeyRing::configured(config)?;
     if let Some(tls) = &config.tls {
@@ -386,8 +392,7 @@ pub async fn serve(
         .add_service(presign)
         .add_service(admin)
         .into_axum_router()
-        .merge(crate::presign::http::router(core.clone()))
-        .merge(crate::webdav::router(core.clone()))
+        .merge(http_routes(core.clone()))
         .fallback(no_route)
         .layer(axum::middleware::from_fn(crate::metrics::track));
 

@@ -127,6 +127,9 @@ async fn serve(State(dav): State<Arc<Dav>>, mut request: Request) -> Response {
         },
         Err(reason) => return challenge(reason),
     };
+    if let Err(reason) = paths_within_root(&request) {
+        return (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response();
+    }
     request.headers_mut().remove(INFINITE_DEPTH_ALLOWED);
     if request.method().as_str() == "PROPFIND" && infinite_depth(request.headers()) {
         match within_depth_bound(&dav.core, &who, request.uri().path()).await {
@@ -145,6 +148,49 @@ async fn serve(State(dav): State<Arc<Dav>>, mut request: Request) -> Response {
     let principal = who.principal.clone();
     let response = dav.handler.handle_guarded(request, principal, who).await;
     response.map(Body::new)
+}
+
+/// Refuses a request whose path, or `Destination`, leaves the WebDAV root
+/// once `.` and `..` are resolved, or is not a path. dav-server would
+/// answer one outside its prefix with 502, a gateway's failure, though the
+/// fault is the client's; and it would take `/dav/../davx/f` as `x/f`.
+fn paths_within_root(request: &Request) -> Result<(), String> {
+    within_root(request.uri().path())?;
+    let Some(destination) = request.headers().get("destination") else {
+        return Ok(());
+    };
+    let destination = destination
+        .to_str()
+        .ok()
+        .and_then(|d| {
+            if d.starts_with('/') {
+                Some(d.to_owned())
+            } else {
+                d.parse::<axum::http::Uri>()
+                    .ok()
+                    .map(|u| u.path().to_owned())
+            }
+        })
+        .ok_or_else(|| "the Destination is not a URL".to_owned())?;
+    within_root(&destination)
+}
+
+fn within_root(path: &str) -> Result<(), String> {
+    use dav_server::davpath::{DavPath, ParseError};
+    let normal = DavPath::new(path).map_err(|e| {
+        let reason = match e {
+            ParseError::ForbiddenPath => "the path climbs above the root with ..",
+            _ => "the path is not a valid URL path (printable ASCII, no fragment, no NUL)",
+        };
+        format!("{reason}: {path}")
+    })?;
+    let bytes = normal.as_bytes();
+    let prefix = PREFIX.as_bytes();
+    if bytes == prefix || (bytes.starts_with(prefix) && bytes.get(prefix.len()) == Some(&b'/')) {
+        Ok(())
+    } else {
+        Err(format!("the path leaves {PREFIX}/: {path}"))
+    }
 }
 
 /// A failure of the server itself, before the protocol handler ran.

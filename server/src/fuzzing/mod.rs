@@ -8,6 +8,10 @@
 //! gRPC strings, TOML files and URLs), split on its first bytes where a
 //! property needs more than one string.
 
+mod http;
+
+pub use http::http_requests;
+
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -252,6 +256,7 @@ pub const TARGETS: &[(&str, Property)] = &[
     ("presigned_urls", presigned_urls),
     ("config_files", config_files),
     ("keys_files", keys_files),
+    ("http_requests", http_requests),
 ];
 
 #[cfg(test)]
