@@ -23,6 +23,7 @@ pub use arca_proto::v1 as pb;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use pb::admin_service_client::AdminServiceClient;
+use pb::change_service_client::ChangeServiceClient;
 use pb::checkpoint_service_client::CheckpointServiceClient;
 use pb::file_service_client::FileServiceClient;
 use pb::namespace_service_client::NamespaceServiceClient;
@@ -132,6 +133,8 @@ pub struct Client {
     pub presign: PresignServiceClient<AuthChannel>,
     /// The AdminService stub (admin keys).
     pub admin: AdminServiceClient<AuthChannel>,
+    /// The ChangeService stub (watch and list a namespace's changes).
+    pub changes: ChangeServiceClient<AuthChannel>,
     channel: Channel,
 }
 
@@ -197,6 +200,9 @@ impl Client {
             checkpoints: CheckpointServiceClient::new(auth()),
             presign: PresignServiceClient::new(auth()),
             admin: AdminServiceClient::new(auth()),
+            changes: ChangeServiceClient::new(auth())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
             channel,
         }
     }

@@ -458,3 +458,95 @@ async fn tls_with_a_custom_ca() {
     served.await.unwrap().unwrap();
     drop(dir);
 }
+
+/// `arca watch` prints each change once, in order, as lines or JSON
+/// objects, from `--since` on, and ends when the namespace is destroyed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_prints_changes_until_the_namespace_goes() {
+    let server = TestServer::start(Backend::Memory).await;
+    for json_output in [true, false] {
+        let ns = server.workspace().await;
+        server.write(&ns, "a.txt", b"a").await;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_arca"));
+        command.args(["--addr", &format!("http://{}", server.addr), "--token", APP]);
+        if json_output {
+            command.arg("--json");
+        }
+        let child = command
+            .args(["watch", &ns, "--since", "0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run arca watch");
+        server.write(&ns, "b.txt", b"b").await;
+        server
+            .client
+            .files
+            .clone()
+            .r#move(arca_tests::pb::MoveRequest {
+                namespace_id: ns.clone(),
+                source: "a.txt".into(),
+                destination: "c.txt".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        // Let the watch print what is logged before the namespace goes.
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        server
+            .as_secret(arca_tests::ADMIN)
+            .namespaces
+            .destroy_namespace(arca_tests::pb::DestroyNamespaceRequest {
+                namespace_id: ns.clone(),
+            })
+            .await
+            .unwrap();
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        let printed = ok(output);
+        let lines: Vec<&str> = printed.lines().collect();
+        if json_output {
+            let events: Vec<serde_json::Value> = lines
+                .iter()
+                .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+                .collect();
+            let seen: Vec<(u64, &str, &str)> = events
+                .iter()
+                .map(|e| {
+                    (
+                        e["revision"].as_u64().unwrap(),
+                        e["kind"].as_str().unwrap(),
+                        e["path"].as_str().unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                seen,
+                [
+                    (1, "created", "a.txt"),
+                    (2, "created", "b.txt"),
+                    (3, "moved", "c.txt"),
+                    (0, "destroyed", ""),
+                ]
+            );
+            assert_eq!(events[2]["old_path"], "a.txt");
+            assert_eq!(events[0]["size"], 1);
+        } else {
+            let words: Vec<Vec<&str>> = lines
+                .iter()
+                .map(|l| l.split_whitespace().collect())
+                .collect();
+            assert_eq!(
+                words,
+                [
+                    vec!["1", "created", "a.txt"],
+                    vec!["2", "created", "b.txt"],
+                    vec!["3", "moved", "a.txt", "->", "c.txt"],
+                    vec!["0", "destroyed"],
+                ]
+            );
+        }
+    }
+}

@@ -52,6 +52,33 @@ pub struct Config {
     pub metadata: MetadataConfig,
     /// WebDAV on the HTTP side of the listening port.
     pub webdav: WebdavConfig,
+    /// The change feed: how much of each namespace's change log is kept.
+    pub changes: ChangesConfig,
+}
+
+/// The change log each namespace keeps for watchers and ListChanges. A
+/// change leaves it when either bound passes; a watcher behind the oldest
+/// kept revision is told so (OUT_OF_RANGE) and resyncs.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChangesConfig {
+    /// Most changes kept per namespace.
+    pub retain_count: u64,
+    /// Longest a change is kept, in seconds.
+    pub retain_secs: u64,
+    /// How often a watcher looks at the log for changes committed by other
+    /// replicas (this replica's commits wake it at once), in milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for ChangesConfig {
+    fn default() -> Self {
+        ChangesConfig {
+            retain_count: 10_000,
+            retain_secs: 7 * 24 * 3600,
+            poll_ms: 500,
+        }
+    }
 }
 
 /// WebDAV, served under `/dav/` on the listening port.
@@ -576,6 +603,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             metadata: MetadataConfig::default(),
             webdav: WebdavConfig::default(),
+            changes: ChangesConfig::default(),
         }
     }
 }
@@ -661,6 +689,14 @@ impl Config {
                     "configuration: key {id:?}: only admin keys may reach all sandboxes"
                 )));
             }
+        }
+        let c = &self.changes;
+        if c.retain_count == 0 || c.retain_secs == 0 || c.poll_ms == 0 || c.poll_ms > 60_000 {
+            return Err(Error::InvalidArgument(
+                "configuration: changes.retain_count and retain_secs must be positive, \
+                 poll_ms between 1 and 60000"
+                    .into(),
+            ));
         }
         if self.auth.session_default_ttl_secs == 0
             || self.auth.session_max_ttl_secs < self.auth.session_default_ttl_secs

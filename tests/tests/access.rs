@@ -243,6 +243,30 @@ async fn reads(client: &arca_client::Client, ns: &str) -> Vec<(&'static str, Out
         ("BatchRead", batch_read(&mut files, &id).await),
         ("Download", download.await),
         (
+            "ListChanges",
+            ok(client
+                .changes
+                .clone()
+                .list_changes(pb::ListChangesRequest {
+                    namespace_id: id.clone(),
+                    since_revision: Some(0),
+                    ..Default::default()
+                })
+                .await),
+        ),
+        (
+            "WatchNamespace",
+            ok(client
+                .changes
+                .clone()
+                .watch_namespace(pb::WatchNamespaceRequest {
+                    namespace_id: id.clone(),
+                    since_revision: Some(0),
+                    filter: None,
+                })
+                .await),
+        ),
+        (
             "PresignDownload",
             ok(client
                 .presign

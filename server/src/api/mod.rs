@@ -5,6 +5,7 @@
 //! core; no policy lives in this module.
 
 mod admin;
+mod changes;
 mod checkpoint;
 mod convert;
 mod download;
@@ -21,6 +22,7 @@ use axum::http;
 use std::time::Duration;
 
 use arca_proto::v1::admin_service_server::AdminServiceServer;
+use arca_proto::v1::change_service_server::ChangeServiceServer;
 use arca_proto::v1::checkpoint_service_server::CheckpointServiceServer;
 use arca_proto::v1::file_service_server::FileServiceServer;
 use arca_proto::v1::namespace_service_server::NamespaceServiceServer;
@@ -34,6 +36,7 @@ use tokio::sync::{oneshot, watch};
 use tonic::transport::Server;
 
 pub use admin::AdminApi;
+pub use changes::ChangeApi;
 pub use checkpoint::CheckpointApi;
 pub use file::FileApi;
 pub use namespace::NamespaceApi;
@@ -243,6 +246,7 @@ async fn set_serving(health: &tonic_health::server::HealthReporter, serving: boo
             .set_serving::<PresignServiceServer<PresignApi>>()
             .await;
         health.set_serving::<AdminServiceServer<AdminApi>>().await;
+        health.set_serving::<ChangeServiceServer<ChangeApi>>().await;
         health
             .set_service_status("", tonic_health::ServingStatus::Serving)
             .await;
@@ -262,6 +266,9 @@ async fn set_serving(health: &tonic_health::server::HealthReporter, serving: boo
             .await;
         health
             .set_not_serving::<AdminServiceServer<AdminApi>>()
+            .await;
+        health
+            .set_not_serving::<ChangeServiceServer<ChangeApi>>()
             .await;
         health
             .set_service_status("", tonic_health::ServingStatus::NotServing)
@@ -378,6 +385,12 @@ pub async fn serve(
         PresignServiceServer::new(PresignApi::new(core.clone())),
     );
     let admin = Authenticated::new(&core, AdminServiceServer::new(AdminApi::new(core.clone())));
+    let changes = Authenticated::new(
+        &core,
+        ChangeServiceServer::new(ChangeApi::new(core.clone()))
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message),
+    );
     set_serving(&health, true).await;
     // One router: the gRPC services, and the HTTP endpoint of presigned
     // URLs (HTTP/1.1 or HTTP/2 on the same port; it checks signatures, not
@@ -391,6 +404,7 @@ pub async fn serve(
         .add_service(checkpoints)
         .add_service(presign)
         .add_service(admin)
+        .add_service(changes)
         .into_axum_router()
         .merge(http_routes(core.clone()))
         .fallback(no_route)

@@ -158,6 +158,7 @@ impl Core {
     /// Metadata only, in one commit.
     async fn relocate_shared(&self, who: &Identity, req: &Relocate) -> Result<EntryRecord> {
         let (caller, quotas, req) = (who.clone(), self.quotas.clone(), req.clone());
+        let retention = self.config.changes;
         let (entry, freed) = self
             .meta
             .write(move |txn| {
@@ -168,7 +169,8 @@ impl Core {
                 };
                 let src = Core::resolve_namespace(txn, Some(&caller), &req.from_ns, source_access)?;
                 let items = source_tree(txn, &src, &req.from)?;
-                let mut target = Tree::open(txn, &req.to_ns, Some(&caller), quotas.clone())?;
+                let mut target =
+                    Tree::open(txn, &req.to_ns, Some(&caller), quotas.clone(), retention)?;
                 let (replaced, missing) = check_target(&target, &items, &req)?;
                 let bytes: u64 = items
                     .iter()
@@ -207,7 +209,8 @@ impl Core {
                 let entry = target.require(&req.to)?;
                 let mut freed = target.finish()?;
                 if req.remove_source {
-                    let mut source = Tree::open(txn, &req.from_ns, Some(&caller), quotas.clone())?;
+                    let mut source =
+                        Tree::open(txn, &req.from_ns, Some(&caller), quotas.clone(), retention)?;
                     source.remove(&req.from, true)?;
                     freed |= source.finish()?;
                 }
@@ -275,6 +278,7 @@ impl Core {
                 .map(|(p, f, _)| (p.clone(), f.clone()))
                 .collect();
             let (caller, quotas, r) = (who.clone(), self.quotas.clone(), req.clone());
+            let retention = self.config.changes;
             let dirs: Vec<String> = items
                 .iter()
                 .filter(|(_, e)| e.is_dir())
@@ -282,7 +286,9 @@ impl Core {
                 .collect();
             let top = items[0].clone();
             self.meta
-                .write(move |txn| commit_streamed(txn, &caller, &quotas, &r, &top, &dirs, &files))
+                .write(move |txn| {
+                    commit_streamed(txn, &caller, (&quotas, retention), &r, &top, &dirs, &files)
+                })
                 .await
         }
         .await;
@@ -304,10 +310,11 @@ impl Core {
         if req.remove_source {
             // Only the exact source that was copied goes.
             let (caller, quotas, r) = (who.clone(), self.quotas.clone(), req.clone());
+            let retention = self.config.changes;
             let freed = self
                 .meta
                 .write(move |txn| {
-                    let mut source = Tree::open(txn, &r.from_ns, Some(&caller), quotas.clone())?;
+                    let mut source = Tree::open(txn, &r.from_ns, Some(&caller), quotas.clone(), retention)?;
                     let now = source_tree(txn, &source.ns, &r.from)?;
                     let same = now.len() == items.len()
                         && now.iter().zip(&items).all(|((pa, a), (pb, b))| pa == pb && a.version == b.version);
@@ -375,13 +382,16 @@ impl Core {
 fn commit_streamed(
     txn: &Writer<'_>,
     who: &Identity,
-    quotas: &Arc<crate::config::QuotaConfig>,
+    (quotas, retention): (
+        &Arc<crate::config::QuotaConfig>,
+        crate::config::ChangesConfig,
+    ),
     req: &Relocate,
     top: &(String, EntryRecord),
     dirs: &[String],
     files: &[(String, NewFile)],
 ) -> Result<(EntryRecord, bool)> {
-    let mut target = Tree::open(txn, &req.to_ns, Some(who), quotas.clone())?;
+    let mut target = Tree::open(txn, &req.to_ns, Some(who), quotas.clone(), retention)?;
     let (replaced, missing) = check_target(&target, std::slice::from_ref(top), req)?;
     target.create_dirs(&missing)?;
     target.create_dirs(dirs)?;

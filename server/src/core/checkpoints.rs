@@ -116,6 +116,7 @@ impl Tree<'_> {
     fn restore_checkpoint(&mut self, id: &str) -> Result<(u64, u64)> {
         let record = self.checkpoint(id)?;
         self.guard_change("")?;
+        self.note_restored(id);
         let snapshot = checkpoint_entries(self.txn, &self.ns.id, id)?;
         let live = live_entries(self.txn, &self.ns.id)?;
         // Quotas are checked by `finish` on what the restore really adds

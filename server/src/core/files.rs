@@ -146,10 +146,11 @@ impl Core {
     ) -> Result<EntryRecord> {
         let (ns, p, f) = (ns_id.to_owned(), path.to_owned(), file.clone());
         let (caller, quotas) = (who.clone(), self.quotas.clone());
+        let retention = self.config.changes;
         let result = self
             .meta
             .write(move |txn| {
-                let mut tree = Tree::open(txn, &ns, Some(&caller), quotas.clone())?;
+                let mut tree = Tree::open(txn, &ns, Some(&caller), quotas.clone(), retention)?;
                 let entry = tree.commit_file(&p, f.clone())?;
                 Ok((entry, tree.finish()?))
             })
@@ -175,10 +176,11 @@ impl Core {
         let ns = ns_id.to_owned();
         let (id, key, size) = (file.object_id.clone(), file.object_key.clone(), file.size);
         let quotas = self.quotas.clone();
+        let retention = self.config.changes;
         let recorded = self
             .meta
             .write(move |txn| {
-                let mut tree = Tree::open(txn, &ns, None, quotas.clone())?;
+                let mut tree = Tree::open(txn, &ns, None, quotas.clone(), retention)?;
                 tree.abandon_object(&id, &key, size)?;
                 tree.finish()
             })
@@ -427,10 +429,11 @@ impl Core {
     ) -> Result<T> {
         validate_server_id("namespace", ns_id)?;
         let (ns, caller, quotas) = (ns_id.to_owned(), who.clone(), self.quotas.clone());
+        let retention = self.config.changes;
         let result = self
             .meta
             .write(move |txn| {
-                let mut tree = Tree::open(txn, &ns, Some(&caller), quotas.clone())?;
+                let mut tree = Tree::open(txn, &ns, Some(&caller), quotas.clone(), retention)?;
                 let value = f(&mut tree)?;
                 Ok((value, tree.finish()?))
             })

@@ -57,6 +57,12 @@ pub fn count(r: &Reader<'_>) -> Result<Counted> {
             f.metadata_bytes += row_bytes(&path, &entry);
         }
     }
+    for row in r.rows(&meta::CHANGES, Span::all()) {
+        let ((ns, _), change) = row?;
+        if let Some(f) = counted.namespaces.get_mut(&ns) {
+            f.metadata_bytes += super::changes::logged_bytes(&ns, &change);
+        }
+    }
     let mut checkpoint_refs: BTreeMap<(String, String), u64> = BTreeMap::new();
     for row in r.rows(&meta::CHECKPOINT_ENTRIES, Span::all()) {
         let ((ns, _, path), entry) = row?;

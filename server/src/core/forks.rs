@@ -329,6 +329,7 @@ impl Core {
             .collect();
         let staged_any = !plan.is_empty();
         let (caller, quotas) = (who.clone(), self.quotas.clone());
+        let retention = self.config.changes;
         let committed = self
             .meta
             .write(move |txn| {
@@ -342,7 +343,8 @@ impl Core {
                 txn.put(&meta::NAMESPACES, &fork.id, &fork)?;
                 quota::check(txn, &quotas, &fork, 0, 1)?;
                 quota::adjust(txn, &fork, 0, 1)?;
-                let mut tree = Tree::open(txn, &fork.id, None, quotas.clone())?;
+                let mut tree = Tree::open(txn, &fork.id, None, quotas.clone(), retention)?;
+                tree.as_created();
                 for (path, entry) in entries {
                     if let Some((source_object, file)) = plan.get(&path) {
                         if entry.object_id != *source_object {

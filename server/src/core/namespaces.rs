@@ -334,6 +334,8 @@ impl Core {
             template: req.template,
             profile,
             footprint: None,
+            revision: 0,
+            changes_from: 0,
         };
         if let Some((source, src)) = fork {
             return self.commit_fork(who, record, source, &src).await;
@@ -344,6 +346,7 @@ impl Core {
         };
         let stored = record.clone();
         let quotas = self.quotas.clone();
+        let retention = self.config.changes;
         let first = initial
             .as_ref()
             .map(|(path, file, _)| (path.clone(), file.clone()));
@@ -368,8 +371,9 @@ impl Core {
                         "the first file was refused after its namespace was written: {e}"
                     ))
                 };
-                let mut tree =
-                    Tree::open(txn, &stored.id, None, quotas.clone()).map_err(unexpected)?;
+                let mut tree = Tree::open(txn, &stored.id, None, quotas.clone(), retention)
+                    .map_err(unexpected)?;
+                tree.as_created();
                 tree.commit_file(&path, file).map_err(unexpected)?;
                 let ns = tree.ns.clone();
                 tree.finish().map_err(unexpected)?;
@@ -671,6 +675,7 @@ impl Core {
                 }
                 let (purge, freed) = super::refs::settle_destroyed(txn, &ns, txn.now_ms())?;
                 txn.delete_span(&meta::ENTRIES, Span::under(&[&ns_id], ""))?;
+                txn.delete_span(&meta::CHANGES, Span::under(&[&ns_id], ""))?;
                 super::checkpoints::remove_all(txn, &ns_id)?;
                 let mut doomed = Vec::new();
                 for row in txn.rows(&meta::UPLOADS, Span::all()) {

@@ -306,9 +306,21 @@ pub fn settle(
     ns: &mut NamespaceRecord,
     change: &Change,
 ) -> Result<()> {
-    check_change(w, quotas, ns, change)?;
-    adjust_change(w, ns, change)?;
-    ns.footprint = Some(change.apply(ns.footprint()));
+    settle_as(w, quotas, ns, change, change)
+}
+
+/// [`settle`], checking `checked` and recording `recorded` (which counts
+/// more than is checked: the change log's rows, see `Tree::finish`).
+pub fn settle_as(
+    w: &Writer<'_>,
+    quotas: &QuotaConfig,
+    ns: &mut NamespaceRecord,
+    checked: &Change,
+    recorded: &Change,
+) -> Result<()> {
+    check_change(w, quotas, ns, checked)?;
+    adjust_change(w, ns, recorded)?;
+    ns.footprint = Some(recorded.apply(ns.footprint()));
     Ok(())
 }
 

@@ -17,11 +17,11 @@ use super::quota;
 use super::refs::Held;
 use super::{Core, MetadataUpdate, Precondition};
 use crate::auth::Identity;
-use crate::config::QuotaConfig;
+use crate::config::{ChangesConfig, QuotaConfig};
 use crate::error::{Error, Result, invalid, not_found, precondition};
 use crate::meta::{
-    self, ENTRIES, EntryRecord, KIND_DIRECTORY, KIND_FILE, NamespaceRecord, ObjectRecord, Reader,
-    Span, Step, Writer,
+    self, ChangeRecord, ENTRIES, EntryRecord, KIND_DIRECTORY, KIND_FILE, NamespaceRecord,
+    ObjectRecord, Reader, Span, Step, Writer, change_kind,
 };
 use crate::paths;
 
@@ -122,6 +122,14 @@ pub struct Tree<'t> {
     rules: Option<Arc<Rules>>,
     /// Files it held when opened (a profile's file limit binds growth).
     files_at_open: u64,
+    /// The changes so far, for the change log (see `super::changes`).
+    changes: Vec<ChangeRecord>,
+    /// Whether entry rows written now are changes to log (not while a
+    /// namespace is created, nor inside a move or a restore, which log
+    /// themselves as one change).
+    recording: bool,
+    /// How much of the change log to keep.
+    retention: ChangesConfig,
 }
 
 impl<'t> Tree<'t> {
@@ -132,6 +140,7 @@ impl<'t> Tree<'t> {
         ns_id: &str,
         who: Option<&Identity>,
         quotas: Arc<QuotaConfig>,
+        retention: ChangesConfig,
     ) -> Result<Tree<'t>> {
         let ns = Core::resolve_namespace(txn, who, ns_id, Access::Write)?;
         let rules = ns
@@ -148,7 +157,69 @@ impl<'t> Tree<'t> {
             quotas,
             held: quota::Change::default(),
             rules,
+            changes: Vec::new(),
+            recording: true,
+            retention,
         })
+    }
+
+    /// Logs no change for what follows: the tree being made is the
+    /// namespace's revision 0 (its creation, or a fork's copy).
+    pub(super) fn as_created(&mut self) {
+        self.recording = false;
+    }
+
+    /// Logs `kind` at `path` for `entry` (its user metadata left out).
+    fn note(&mut self, kind: i32, path: &str, old_path: &str, entry: &EntryRecord) {
+        if !self.recording {
+            return;
+        }
+        self.changes.push(ChangeRecord {
+            kind,
+            path: path.to_owned(),
+            old_path: old_path.to_owned(),
+            entry: Some(EntryRecord {
+                metadata: BTreeMap::new(),
+                ..entry.clone()
+            }),
+            committed_ms: self.now,
+            checkpoint_id: String::new(),
+        });
+    }
+
+    /// Logs an entry row at `path` going from `before` to `after`.
+    fn note_row(&mut self, path: &str, before: Option<&EntryRecord>, after: Option<&EntryRecord>) {
+        use change_kind::*;
+        let kind = match (before, after) {
+            (None, Some(a)) if a.is_dir() => DIRECTORY_CREATED,
+            (None, Some(_)) => FILE_CREATED,
+            (Some(b), Some(a)) if !a.is_dir() && (b.object_id != a.object_id || b.is_dir()) => {
+                FILE_REPLACED
+            }
+            (Some(_), Some(_)) => METADATA_CHANGED,
+            (Some(b), None) if b.is_dir() => DIRECTORY_REMOVED,
+            (Some(_), None) => FILE_DELETED,
+            (None, None) => return,
+        };
+        if let Some(entry) = after.or(before) {
+            self.note(kind, path, "", entry);
+        }
+    }
+
+    /// Logs the whole tree replaced by checkpoint `checkpoint_id`'s, as one
+    /// change; the rows the restore writes are not logged one by one.
+    pub(super) fn note_restored(&mut self, checkpoint_id: &str) {
+        if !self.recording {
+            return;
+        }
+        self.changes.clear();
+        self.changes.push(ChangeRecord {
+            kind: change_kind::RESTORED,
+            committed_ms: self.now,
+            checkpoint_id: checkpoint_id.to_owned(),
+            ..Default::default()
+        });
+        self.recording = false;
     }
 
     /// Saves the namespace totals. Call once, after the last change.
@@ -158,9 +229,22 @@ impl<'t> Tree<'t> {
         {
             rules.check_count(&self.ns.id, "", self.ns.file_count)?;
         }
+        // The log's rows are counted as metadata, but checked only with a
+        // change that grows the tree's own: removing or moving never fails
+        // for want of room to log it.
+        let logged = super::changes::append(self.txn, &mut self.ns, &self.changes, self.retention)?;
         let held = self.held;
-        quota::settle(self.txn, &self.quotas, &mut self.ns, &held)?;
+        let recorded = quota::Change {
+            metadata_bytes: held.metadata_bytes + logged,
+            ..held
+        };
+        let grows = held.entries > 0 || held.metadata_bytes > 0;
+        let checked = if grows { recorded } else { held };
+        quota::settle_as(self.txn, &self.quotas, &mut self.ns, &checked, &recorded)?;
         self.txn.put(&meta::NAMESPACES, &self.ns.id, &self.ns)?;
+        if !self.changes.is_empty() {
+            self.txn.announce(&self.ns.id);
+        }
         Ok(self.freed)
     }
 
@@ -222,6 +306,7 @@ impl<'t> Tree<'t> {
         }
         let before = self.txn.get(&ENTRIES, (&self.ns.id, path))?;
         self.count_row(path, before.as_ref(), Some(entry));
+        self.note_row(path, before.as_ref(), Some(entry));
         self.txn.put(&ENTRIES, (&self.ns.id, path), entry)
     }
 
@@ -236,6 +321,7 @@ impl<'t> Tree<'t> {
             }
         }
         self.count_row(path, None, Some(entry));
+        self.note_row(path, None, Some(entry));
         self.txn.put(&ENTRIES, (&self.ns.id, path), entry)
     }
 
@@ -243,6 +329,7 @@ impl<'t> Tree<'t> {
     /// bytes and reference are the caller's: see `file_gone`).
     pub(super) fn delete_entry(&mut self, path: &str, entry: &EntryRecord) -> Result<()> {
         self.count_row(path, Some(entry), None);
+        self.note_row(path, Some(entry), None);
         self.txn.delete(&ENTRIES, (&self.ns.id, path))?;
         Ok(())
     }
@@ -602,6 +689,7 @@ impl<'t> Tree<'t> {
         }
         for (path, entry) in std::iter::once((src.to_owned(), src_entry)).chain(beneath) {
             let target = format!("{dst}{}", &path[src.len()..]);
+            let recording = std::mem::replace(&mut self.recording, false);
             self.delete_entry(&path, &entry)?;
             let moved = EntryRecord {
                 version: self.next_version()?,
@@ -609,6 +697,8 @@ impl<'t> Tree<'t> {
                 ..entry
             };
             self.put(&target, &moved)?;
+            self.recording = recording;
+            self.note(change_kind::MOVED, &target, &path, &moved);
         }
         self.require(dst)
     }

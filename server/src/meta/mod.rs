@@ -44,6 +44,9 @@ pub struct MetaStore {
     /// The engine's clock minus this process's, in ms (0 for an embedded
     /// engine): every expiry is judged on the engine's clock.
     clock_offset_ms: Arc<AtomicI64>,
+    /// Rung with a namespace's id after each commit that logged changes to
+    /// it, so this process's watchers need not wait for their next poll.
+    bell: tokio::sync::broadcast::Sender<Arc<str>>,
 }
 
 /// How often a shared engine's clock is sampled again.
@@ -56,6 +59,9 @@ impl MetaStore {
         MetaStore {
             engine,
             clock_offset_ms: Arc::new(AtomicI64::new(0)),
+            // A watcher that lags behind the bell loses nothing: it looks
+            // at the log again (see `crate::core::changes`).
+            bell: tokio::sync::broadcast::channel(1024).0,
         }
     }
 
@@ -95,6 +101,7 @@ impl MetaStore {
                 let sampler = MetaStore {
                     engine,
                     clock_offset_ms: offset,
+                    bell: tokio::sync::broadcast::channel(1).0,
                 };
                 // An unreachable engine keeps the last offset; the clocks
                 // do not drift apart in seconds.
@@ -161,13 +168,27 @@ impl MetaStore {
         let store = self.clone();
         self.engine
             .write(Box::new(move |ops: &dyn WriteOps| {
-                let value = f(&Writer::new(ops, store.now_ms()))?;
-                *job_slot.lock().unwrap() = Some(value);
+                let writer = Writer::new(ops, store.now_ms());
+                let value = f(&writer)?;
+                let announced = std::mem::take(&mut *writer.announced.lock().unwrap());
+                *job_slot.lock().unwrap() = Some((value, announced));
                 Ok(())
             }))
             .await?;
-        let value = slot.lock().unwrap().take();
-        value.ok_or_else(|| Error::Internal("a committed metadata job left no result".into()))
+        let done = slot.lock().unwrap().take();
+        let (value, announced) =
+            done.ok_or_else(|| Error::Internal("a committed metadata job left no result".into()))?;
+        for ns_id in announced {
+            // No receiver is not an error: nobody watches.
+            let _ = self.bell.send(ns_id.into());
+        }
+        Ok(value)
+    }
+
+    /// The bell rung after each commit that logged changes to a namespace
+    /// (with its id).
+    pub fn bell(&self) -> tokio::sync::broadcast::Receiver<Arc<str>> {
+        self.bell.subscribe()
     }
 
     /// Finishes queued writes and closes the engine.
@@ -407,6 +428,8 @@ impl<'a> Reader<'a> {
 pub struct Writer<'a> {
     ops: &'a dyn WriteOps,
     reader: Reader<'a>,
+    /// Namespaces whose change log this job wrote (rung once committed).
+    announced: Mutex<Vec<String>>,
 }
 
 impl<'a> std::ops::Deref for Writer<'a> {
@@ -421,6 +444,15 @@ impl<'a> Writer<'a> {
         Writer {
             ops,
             reader: Reader { ops, now_ms },
+            announced: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Rings the bell for `ns_id` once this job commits (not if it fails).
+    pub fn announce(&self, ns_id: &str) {
+        let mut announced = self.announced.lock().unwrap();
+        if !announced.iter().any(|id| id == ns_id) {
+            announced.push(ns_id.to_owned());
         }
     }
 

@@ -74,6 +74,15 @@ pub struct NamespaceRecord {
     /// What it holds beyond its live files' bytes (none yet: all zero).
     #[prost(message, optional, tag = "19")]
     pub footprint: Option<Footprint>,
+    /// The revision of its last recorded change (0: none since it was
+    /// created; the tree as created is revision 0).
+    #[prost(uint64, tag = "20")]
+    pub revision: u64,
+    /// The oldest revision its change log still holds (older ones were
+    /// trimmed by the retention); above `revision` when the log is empty.
+    /// 0 is read as 1.
+    #[prost(uint64, tag = "21")]
+    pub changes_from: u64,
 }
 
 impl NamespaceRecord {
@@ -81,6 +90,57 @@ impl NamespaceRecord {
     pub fn footprint(&self) -> Footprint {
         self.footprint.unwrap_or_default()
     }
+
+    /// The oldest revision its change log holds (`revision + 1` if none).
+    pub fn oldest_change(&self) -> u64 {
+        self.changes_from.max(1)
+    }
+}
+
+/// Change kinds as stored (the values of `arca.v1.ChangeKind`).
+pub mod change_kind {
+    /// A file appeared at a path that held nothing.
+    pub const FILE_CREATED: i32 = 1;
+    /// A file's content was replaced.
+    pub const FILE_REPLACED: i32 = 2;
+    /// A file was removed.
+    pub const FILE_DELETED: i32 = 3;
+    /// A file or directory moved from `old_path` to `path`.
+    pub const MOVED: i32 = 4;
+    /// A directory was created.
+    pub const DIRECTORY_CREATED: i32 = 5;
+    /// A directory was removed.
+    pub const DIRECTORY_REMOVED: i32 = 6;
+    /// An entry's metadata (or MIME type) changed, not its content.
+    pub const METADATA_CHANGED: i32 = 7;
+    /// The whole tree was replaced by a checkpoint's.
+    pub const RESTORED: i32 = 8;
+}
+
+/// One committed change of a namespace's tree, in its change log under the
+/// revision the commit gave it.
+#[derive(Clone, PartialEq, Message)]
+pub struct ChangeRecord {
+    /// One of [`change_kind`].
+    #[prost(int32, tag = "1")]
+    pub kind: i32,
+    /// The path changed ("" for the whole tree).
+    #[prost(string, tag = "2")]
+    pub path: String,
+    /// Where a moved entry was.
+    #[prost(string, tag = "3")]
+    pub old_path: String,
+    /// The entry after the change (before it, for a removal), without its
+    /// user metadata: a change's size is bounded by its paths, and
+    /// METADATA_CHANGED says when to read the metadata again.
+    #[prost(message, optional, tag = "4")]
+    pub entry: Option<EntryRecord>,
+    /// When it was committed, ms since the epoch (the engine's clock).
+    #[prost(int64, tag = "5")]
+    pub committed_ms: i64,
+    /// The checkpoint a RESTORED tree came from.
+    #[prost(string, tag = "6")]
+    pub checkpoint_id: String,
 }
 
 /// What a namespace (or, summed, a sandbox or a user) makes the server hold

@@ -71,6 +71,23 @@ impl KeyShape for Str3 {
     }
 }
 
+/// A string and a number (ordered as numbers: fixed-width hex).
+pub struct StrU64;
+
+impl KeyShape for StrU64 {
+    type Ref<'a> = (&'a str, u64);
+    type Owned = (String, u64);
+    fn encode((a, n): (&str, u64)) -> Vec<u8> {
+        keys::tuple(&[a, &format!("{n:016x}")])
+    }
+    fn decode(bytes: &[u8]) -> Result<(String, u64)> {
+        let [a, n] = arity(bytes)?;
+        let n = u64::from_str_radix(&n, 16)
+            .map_err(|_| Error::Metadata("corrupt key: not a hex number".into()))?;
+        Ok((a, n))
+    }
+}
+
 /// How a table's values become bytes.
 pub trait ValueCodec {
     /// A value as the core passes it.
@@ -179,6 +196,8 @@ pub const ATTACHMENTS: Table<Str, Proto<AttachmentRecord>> = Table::new("attachm
 pub const SECRETS: Table<Str, Text> = Table::new("secrets");
 /// Name → when a one-time rewrite of the stored data was done (millis).
 pub const MARKS: Table<Str, Millis> = Table::new("marks");
+/// (namespace id, revision) → [`ChangeRecord`]: each namespace's change log.
+pub const CHANGES: Table<StrU64, Proto<ChangeRecord>> = Table::new("changes");
 
 /// Every table, for engines that create them up front.
 pub const ALL: &[&str] = &[
@@ -200,4 +219,5 @@ pub const ALL: &[&str] = &[
     ATTACHMENTS.name,
     SECRETS.name,
     MARKS.name,
+    CHANGES.name,
 ];

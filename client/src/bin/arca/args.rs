@@ -157,6 +157,22 @@ pub(crate) enum Command {
         #[arg(long)]
         sandbox: Option<String>,
     },
+    /// Print a namespace's changes as they commit (one line, or one JSON
+    /// object, each), until Ctrl-C.
+    Watch {
+        /// The namespace.
+        namespace: String,
+        /// Resume after this revision (the last one printed); default:
+        /// from now.
+        #[arg(long)]
+        since: Option<u64>,
+        /// Only changes at or under this directory.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Only changes whose path matches this glob (`**` crosses '/').
+        #[arg(long, default_value = "")]
+        glob: String,
+    },
     /// Mount a namespace (or one directory of it) as a local directory
     /// over FUSE, until Ctrl-C or SIGTERM (open files are saved first).
     Mount {

@@ -11,6 +11,7 @@
 
 mod args;
 mod support;
+mod watch;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -553,6 +554,20 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     MountError::NotADirectory(_) => fail(6, e.to_string()),
                     MountError::Fuse(_) => fail(10, e.to_string()),
                 })?;
+        }
+        Command::Watch {
+            namespace,
+            since,
+            prefix,
+            glob,
+        } => {
+            let args = watch::WatchArgs {
+                namespace,
+                since,
+                prefix,
+                glob,
+            };
+            watch::run(&client, &out, args).await?;
         }
         Command::Stats { sandbox } => {
             let stats = client

@@ -1,0 +1,200 @@
+//! The change feed: each namespace's durable change log, and reading it.
+//!
+//! Every committed change to a tree is logged in the commit that makes it
+//! visible ([`append`], called by `Tree::finish`), under the namespace's
+//! next revision: revisions of one namespace are consecutive, and a reader
+//! that resumes after the last revision it saw misses nothing and sees
+//! nothing twice. The tree as created (its first file, a fork's copy) is
+//! revision 0. The log keeps at most `changes.retain_count` changes per
+//! namespace and none older than `changes.retain_secs` (applied when the
+//! namespace is next written); a reader behind what is kept is told so
+//! (OUT_OF_RANGE, naming the oldest kept revision) and resyncs. Its rows
+//! count against the metadata quota (see `Tree::finish`). A destroyed
+//! namespace's log goes with it.
+
+use std::sync::Arc;
+
+use prost::Message;
+
+use super::Core;
+use super::access::Access;
+use crate::auth::Identity;
+use crate::config::ChangesConfig;
+use crate::error::{Error, Result, invalid};
+use crate::ids::validate_server_id;
+use crate::meta::{self, CHANGES, ChangeRecord, NamespaceRecord, Span, Step, Writer};
+use crate::paths;
+
+/// Bytes a change takes in the log: its key and its record (what the
+/// metadata quota counts, and `super::footprint` recounts).
+pub fn logged_bytes(ns_id: &str, change: &ChangeRecord) -> u64 {
+    (ns_id.len() + 16 + change.encoded_len()) as u64
+}
+
+/// Logs `changes` under `ns`'s next revisions and trims the log to the
+/// retention; returns the change of the log's bytes. Changes a single
+/// commit makes beyond the count kept are given revisions but not written.
+pub(super) fn append(
+    txn: &Writer<'_>,
+    ns: &mut NamespaceRecord,
+    changes: &[ChangeRecord],
+    retention: ChangesConfig,
+) -> Result<i64> {
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let previous = ns.revision;
+    let mut oldest = ns.oldest_change();
+    let last = previous + changes.len() as u64;
+    let keep_from = last.saturating_sub(retention.retain_count) + 1;
+    let mut bytes = 0i64;
+    for (revision, change) in (previous + 1..).zip(changes) {
+        if revision >= keep_from {
+            txn.put(&CHANGES, (&ns.id, revision), change)?;
+            bytes += signed(logged_bytes(&ns.id, change));
+        }
+    }
+    let cutoff_ms = txn.now_ms().saturating_sub(
+        i64::try_from(retention.retain_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+    );
+    // The oldest rows go while over the count, then while too old.
+    while oldest <= previous {
+        let row = txn.get(&CHANGES, (&ns.id, oldest))?;
+        let too_old = row.as_ref().is_none_or(|c| c.committed_ms < cutoff_ms);
+        if oldest >= keep_from && !too_old {
+            break;
+        }
+        if let Some(change) = row {
+            txn.delete(&CHANGES, (&ns.id, oldest))?;
+            bytes -= signed(logged_bytes(&ns.id, &change));
+        }
+        oldest += 1;
+    }
+    ns.revision = last;
+    ns.changes_from = oldest.max(keep_from);
+    Ok(bytes)
+}
+
+/// Which changes a reader wants: those at or under a directory, and
+/// matching a glob (on the path, or the old path of a move). A change of
+/// the whole tree (a restore) always matches.
+#[derive(Clone, Default)]
+pub struct ChangeFilter {
+    prefix: String,
+    glob: Option<globset::GlobMatcher>,
+}
+
+impl ChangeFilter {
+    /// The filter of `prefix` (a directory, "" for all) and `glob` (as
+    /// Find's: `*` within a segment, `**` across; "" for any).
+    pub fn new(core: &Core, prefix: &str, glob: &str) -> Result<ChangeFilter> {
+        Ok(ChangeFilter {
+            prefix: paths::normalize(prefix, core.config.limits.paths())?,
+            glob: super::tree::compile_glob(glob)?,
+        })
+    }
+
+    fn path_matches(&self, path: &str) -> bool {
+        paths::is_within(path, &self.prefix) && self.glob.as_ref().is_none_or(|g| g.is_match(path))
+    }
+
+    /// Whether `change` is wanted.
+    pub fn matches(&self, change: &ChangeRecord) -> bool {
+        change.path.is_empty()
+            || self.path_matches(&change.path)
+            || (!change.old_path.is_empty() && self.path_matches(&change.old_path))
+    }
+}
+
+/// A page of a namespace's change log.
+pub struct ChangesPage {
+    /// The wanted changes, with their revisions, in order.
+    pub changes: Vec<(u64, ChangeRecord)>,
+    /// The revision the page reaches: every change up to it was looked at
+    /// (those not wanted were left out). The next page starts after it.
+    pub reached: u64,
+    /// The namespace's last revision.
+    pub head: u64,
+    /// The oldest revision the log keeps.
+    pub oldest: u64,
+    /// Whether wanted changes follow this page.
+    pub more: bool,
+}
+
+impl Core {
+    /// Up to `limit` wanted changes of `ns_id` after revision `since`, as
+    /// `who` reads them. `None` for `since`: from the namespace's last
+    /// revision (an empty page that says where "now" is).
+    pub async fn list_changes(
+        &self,
+        who: &Identity,
+        ns_id: &str,
+        since: Option<u64>,
+        filter: &ChangeFilter,
+        limit: usize,
+    ) -> Result<ChangesPage> {
+        validate_server_id("namespace", ns_id)?;
+        let (who, ns_id, filter) = (who.clone(), ns_id.to_owned(), filter.clone());
+        self.meta
+            .scan(move |r| {
+                let ns = Core::namespace_for(r, &who, &ns_id, Access::Read)?;
+                let (head, oldest) = (ns.revision, ns.oldest_change());
+                let since = since.unwrap_or(head);
+                if since > head {
+                    return Err(invalid(format!(
+                        "revision {since} is ahead of the namespace, which is at revision {head}"
+                    )));
+                }
+                if since.saturating_add(1) < oldest {
+                    return Err(Error::OutOfRange(format!(
+                        "revision {since} is no longer kept: the oldest kept change is revision \
+                         {oldest} (oldest_revision={oldest}); list the tree again and watch from \
+                         revision {head}"
+                    )));
+                }
+                let span =
+                    Span::under(&[&ns.id], "").after(meta::key_of(&CHANGES, (&ns.id, since)));
+                let page = r.page(&CHANGES, span, limit, |_, change| {
+                    Ok(if filter.matches(&change) {
+                        Step::Take(change)
+                    } else {
+                        Step::Skip
+                    })
+                })?;
+                let changes: Vec<(u64, ChangeRecord)> = page
+                    .items
+                    .into_iter()
+                    .map(|((_, revision), change)| (revision, change))
+                    .collect();
+                let reached = match changes.last() {
+                    Some((revision, _)) if page.more => *revision,
+                    _ => head,
+                };
+                Ok(ChangesPage {
+                    changes,
+                    reached,
+                    head,
+                    oldest,
+                    more: page.more,
+                })
+            })
+            .await
+    }
+
+    /// Whether namespace `ns_id` still exists (for a watch told it may not
+    /// read it any more: gone, or its access changed).
+    pub async fn namespace_exists(&self, ns_id: &str) -> Result<bool> {
+        let ns_id = ns_id.to_owned();
+        self.meta
+            .read(move |r| Ok(r.get(&meta::NAMESPACES, &ns_id)?.is_some()))
+            .await
+    }
+
+    /// The bell this process's commits ring with the id of each namespace
+    /// whose log they wrote; a watcher subscribes before it reads, so no
+    /// commit falls between its read and its wait.
+    pub fn change_bell(&self) -> tokio::sync::broadcast::Receiver<Arc<str>> {
+        self.meta.bell()
+    }
+}
