@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/arca/v1/presign.proto",
         "proto/arca/v1/admin.proto",
         "proto/arca/v1/changes.proto",
+        "proto/arca/v1/archive.proto",
     ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");

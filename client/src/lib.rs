@@ -23,6 +23,7 @@ pub use arca_proto::v1 as pb;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use pb::admin_service_client::AdminServiceClient;
+use pb::archive_service_client::ArchiveServiceClient;
 use pb::change_service_client::ChangeServiceClient;
 use pb::checkpoint_service_client::CheckpointServiceClient;
 use pb::file_service_client::FileServiceClient;
@@ -135,6 +136,8 @@ pub struct Client {
     pub admin: AdminServiceClient<AuthChannel>,
     /// The ChangeService stub (watch and list a namespace's changes).
     pub changes: ChangeServiceClient<AuthChannel>,
+    /// The ArchiveService stub (tar export and import).
+    pub archives: ArchiveServiceClient<AuthChannel>,
     channel: Channel,
 }
 
@@ -201,6 +204,9 @@ impl Client {
             presign: PresignServiceClient::new(auth()),
             admin: AdminServiceClient::new(auth()),
             changes: ChangeServiceClient::new(auth())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            archives: ArchiveServiceClient::new(auth())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
             channel,

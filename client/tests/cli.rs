@@ -550,3 +550,80 @@ async fn watch_prints_changes_until_the_namespace_goes() {
         }
     }
 }
+
+/// `arca export` writes a tar that `tar` reads; `arca import` takes it (and
+/// a gzipped one) back, all or nothing; `NS@CHECKPOINT` exports a
+/// checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_and_import_through_tar_files() {
+    let server = TestServer::start(Backend::Memory).await;
+    let ns = server.workspace().await;
+    server.write(&ns, "docs/a.txt", b"alpha").await;
+    server.write(&ns, "b.bin", &[7u8; 5000]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tar_file = dir.path().join("ns.tar");
+    let tar_path = tar_file.to_str().unwrap();
+    let printed = json(arca(&server, &["--json", "export", &ns, tar_path]));
+    assert_eq!(printed["files"], 2);
+    assert_eq!(printed["directories"], 1);
+    let listed = Command::new("tar")
+        .arg("-tf")
+        .arg(&tar_file)
+        .output()
+        .unwrap();
+    let names = String::from_utf8(listed.stdout).unwrap();
+    assert_eq!(
+        names.lines().collect::<Vec<_>>(),
+        ["b.bin", "docs/", "docs/a.txt"]
+    );
+
+    let copy = server.workspace().await;
+    let printed = json(arca(&server, &["--json", "import", &copy, tar_path]));
+    assert_eq!(printed["files"], 2);
+    assert_eq!(server.read(&copy, "docs/a.txt").await.unwrap(), b"alpha");
+    // Again without --overwrite: refused whole, exit code 5 (conflict).
+    let again = arca(&server, &["import", &copy, tar_path]);
+    assert_eq!(
+        code(&again),
+        5,
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    ok(arca(
+        &server,
+        &["import", "--overwrite", &format!("{copy}:under"), tar_path],
+    ));
+    assert_eq!(
+        server.read(&copy, "under/b.bin").await.unwrap(),
+        vec![7u8; 5000]
+    );
+
+    // A checkpoint, gzipped on the way back in.
+    let checkpoint = json(arca(&server, &["--json", "checkpoint", "create", &ns]));
+    let id = checkpoint["checkpoint_id"].as_str().unwrap().to_owned();
+    server.write(&ns, "docs/a.txt", b"changed").await;
+    let old = dir.path().join("old.tar");
+    ok(arca(
+        &server,
+        &["export", &format!("{ns}@{id}"), old.to_str().unwrap()],
+    ));
+    let gz = dir.path().join("old.tar.gz");
+    let zipped = Command::new("gzip").arg("-k").arg(&old).status().unwrap();
+    assert!(zipped.success());
+    let restored = server.workspace().await;
+    ok(arca(&server, &["import", &restored, gz.to_str().unwrap()]));
+    assert_eq!(
+        server.read(&restored, "docs/a.txt").await.unwrap(),
+        b"alpha"
+    );
+    // Not an archive: bad input (exit code 6), nothing imported.
+    let junk = dir.path().join("junk.tar");
+    std::fs::write(&junk, b"junk").unwrap();
+    let refused = arca(&server, &["import", &restored, junk.to_str().unwrap()]);
+    assert_eq!(
+        code(&refused),
+        6,
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}

@@ -13,6 +13,7 @@
 //! [`metrics`] (Prometheus series on their own port).
 
 pub mod api;
+pub mod archive;
 pub mod auth;
 pub mod blobs;
 pub mod config;

@@ -255,6 +255,17 @@ async fn reads(client: &arca_client::Client, ns: &str) -> Vec<(&'static str, Out
                 .await),
         ),
         (
+            "ExportArchive",
+            ok(client
+                .archives
+                .clone()
+                .export_archive(pb::ExportArchiveRequest {
+                    namespace_id: id.clone(),
+                    checkpoint_id: String::new(),
+                })
+                .await),
+        ),
+        (
             "WatchNamespace",
             ok(client
                 .changes
@@ -495,7 +506,38 @@ async fn writes(client: &arca_client::Client, ns: &str, tag: &str) -> Vec<(&'sta
                 })
                 .await),
         ),
+        ("ImportArchive", import_one(client, &id, tag).await),
     ]
+}
+
+/// ImportArchive of a one-file tar.
+async fn import_one(client: &arca_client::Client, ns: &str, tag: &str) -> Outcome {
+    use pb::import_archive_request::Message as Part;
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(8);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, format!("imp-{tag}"), &b"imported"[..])
+        .unwrap();
+    let archive = builder.into_inner().unwrap();
+    let messages = vec![
+        pb::ImportArchiveRequest {
+            message: Some(Part::Start(pb::ImportStart {
+                namespace_id: ns.to_owned(),
+                ..Default::default()
+            })),
+        },
+        pb::ImportArchiveRequest {
+            message: Some(Part::Data(archive.into())),
+        },
+    ];
+    ok(client
+        .archives
+        .clone()
+        .import_archive(futures::stream::iter(messages))
+        .await)
 }
 
 fn check(

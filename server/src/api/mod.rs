@@ -5,6 +5,7 @@
 //! core; no policy lives in this module.
 
 mod admin;
+mod archive;
 mod changes;
 mod checkpoint;
 mod convert;
@@ -22,6 +23,7 @@ use axum::http;
 use std::time::Duration;
 
 use arca_proto::v1::admin_service_server::AdminServiceServer;
+use arca_proto::v1::archive_service_server::ArchiveServiceServer;
 use arca_proto::v1::change_service_server::ChangeServiceServer;
 use arca_proto::v1::checkpoint_service_server::CheckpointServiceServer;
 use arca_proto::v1::file_service_server::FileServiceServer;
@@ -36,6 +38,7 @@ use tokio::sync::{oneshot, watch};
 use tonic::transport::Server;
 
 pub use admin::AdminApi;
+pub use archive::ArchiveApi;
 pub use changes::ChangeApi;
 pub use checkpoint::CheckpointApi;
 pub use file::FileApi;
@@ -271,6 +274,9 @@ async fn set_serving(health: &tonic_health::server::HealthReporter, serving: boo
             .set_not_serving::<ChangeServiceServer<ChangeApi>>()
             .await;
         health
+            .set_not_serving::<ArchiveServiceServer<ArchiveApi>>()
+            .await;
+        health
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;
     }
@@ -391,6 +397,12 @@ pub async fn serve(
             .max_decoding_message_size(max_message)
             .max_encoding_message_size(max_message),
     );
+    let archives = Authenticated::new(
+        &core,
+        ArchiveServiceServer::new(ArchiveApi::new(core.clone()))
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message),
+    );
     set_serving(&health, true).await;
     // One router: the gRPC services, and the HTTP endpoint of presigned
     // URLs (HTTP/1.1 or HTTP/2 on the same port; it checks signatures, not
@@ -405,6 +417,7 @@ pub async fn serve(
         .add_service(presign)
         .add_service(admin)
         .add_service(changes)
+        .add_service(archives)
         .into_axum_router()
         .merge(http_routes(core.clone()))
         .fallback(no_route)

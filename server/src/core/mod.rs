@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod across;
+pub mod archive;
 pub mod changes;
 pub mod checkpoints;
 pub mod files;

@@ -157,6 +157,25 @@ pub(crate) enum Command {
         #[arg(long)]
         sandbox: Option<String>,
     },
+    /// Write a namespace (or NS@CHECKPOINT) as a tar archive ('-' for
+    /// standard output).
+    Export {
+        /// NAMESPACE or NAMESPACE@CHECKPOINT.
+        source: String,
+        /// The archive file to write.
+        file: PathBuf,
+    },
+    /// Import a tar archive (plain or gzip; '-' for standard input) into
+    /// NAMESPACE[:DIR], all of it or nothing.
+    Import {
+        /// NAMESPACE or NAMESPACE:DIR.
+        target: String,
+        /// The archive file to read.
+        file: PathBuf,
+        /// Replace files that exist at the archive's paths.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Print a namespace's changes as they commit (one line, or one JSON
     /// object, each), until Ctrl-C.
     Watch {

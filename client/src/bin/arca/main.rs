@@ -9,6 +9,7 @@
 //! a custom CA. Progress bars show on a terminal only; `--json` prints machine-readable results.
 //! Errors are one line on stderr, with an exit code per kind of failure.
 
+mod archive;
 mod args;
 mod support;
 mod watch;
@@ -555,6 +556,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     MountError::Fuse(_) => fail(10, e.to_string()),
                 })?;
         }
+        Command::Export { source, file } => archive::export(&client, &out, &source, &file).await?,
+        Command::Import {
+            target,
+            file,
+            overwrite,
+        } => archive::import(&client, &out, &target, &file, overwrite).await?,
         Command::Watch {
             namespace,
             since,
