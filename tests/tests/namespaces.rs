@@ -460,9 +460,11 @@ async fn expired_namespaces_are_unreadable(backend: Backend) {
     let mut ns = server.client.namespaces.clone();
     let short = ns
         .create_namespace(pb::CreateNamespaceRequest {
+            // Long enough for the write below on a loaded machine (200 ms
+            // was not, once, in CI with metadata on PostgreSQL).
             ttl: Some(prost_types::Duration {
-                seconds: 0,
-                nanos: 200_000_000,
+                seconds: 1,
+                nanos: 0,
             }),
             ..create(
                 pb::NamespaceType::Workspace,
@@ -475,7 +477,7 @@ async fn expired_namespaces_are_unreadable(backend: Backend) {
         .into_inner();
     assert!(short.expires_at.is_some());
     server.write(&short.namespace_id, "f", b"x").await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     // NOT_FOUND while expired; PERMISSION_DENIED (like any id that does not
     // exist) once the reclaimer has destroyed it.
     let code = server

@@ -248,6 +248,65 @@ pub fn keys_files(data: &[u8]) {
     }
 }
 
+/// Tar archives (plain or gzip) as an import reads them: any bytes give
+/// well-formed items or INVALID_ARGUMENT, never a panic or a hang; every
+/// path is relative, without `..` or empty segments; a file's content
+/// adds up to its declared size; a hard link names an earlier file.
+pub fn tar_archives(data: &[u8]) {
+    use crate::archive::read::{ChannelReader, Item, parse};
+    let (bytes_tx, bytes_rx) = tokio::sync::mpsc::channel(1);
+    let (items_tx, mut items_rx) = tokio::sync::mpsc::channel(4);
+    let input = bytes::Bytes::copy_from_slice(data);
+    let parser = std::thread::spawn(move || parse(ChannelReader::new(bytes_rx), &items_tx));
+    bytes_tx.blocking_send(input).expect("the parser reads");
+    drop(bytes_tx);
+    let normal = |p: &str| {
+        !p.is_empty()
+            && !p.starts_with('/')
+            && p.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
+    };
+    let (mut files, mut open): (std::collections::HashSet<String>, Option<(String, u64)>) =
+        (Default::default(), None);
+    let close = |open: &mut Option<(String, u64)>,
+                 files: &mut std::collections::HashSet<String>| {
+        if let Some((path, left)) = open.take() {
+            assert_eq!(left, 0, "{path}: content short of its size");
+            files.insert(path);
+        }
+    };
+    while let Some(item) = items_rx.blocking_recv() {
+        match item {
+            Err(e) => {
+                refused_plainly(&e);
+                open = None;
+            }
+            Ok(Item::Data(piece)) => {
+                let (_, left) = open.as_mut().expect("data belongs to a file");
+                *left = left
+                    .checked_sub(piece.len() as u64)
+                    .expect("content past its size");
+            }
+            Ok(Item::File { path, size, .. }) => {
+                close(&mut open, &mut files);
+                assert!(normal(&path), "{path:?}");
+                open = Some((path, size));
+            }
+            Ok(Item::Directory { path, .. }) => {
+                close(&mut open, &mut files);
+                assert!(normal(&path), "{path:?}");
+            }
+            Ok(Item::Link { path, target }) => {
+                close(&mut open, &mut files);
+                assert!(
+                    normal(&path) && files.contains(&target),
+                    "{path:?} -> {target:?}"
+                );
+            }
+        }
+    }
+    parser.join().expect("the parser does not panic");
+}
+
 /// One property: a function of arbitrary bytes that panics when it fails.
 pub type Property = fn(&[u8]);
 
@@ -260,6 +319,7 @@ pub const TARGETS: &[(&str, Property)] = &[
     ("config_files", config_files),
     ("keys_files", keys_files),
     ("http_requests", http_requests),
+    ("tar_archives", tar_archives),
 ];
 
 #[cfg(test)]
