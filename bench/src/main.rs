@@ -18,10 +18,13 @@
 //!    (chuk-artifacts, in-process) on the same workload.
 //! 8. forks of 10,000 files at 10 MiB and 1 GiB, and a cross-namespace copy
 //!    of a large file beside its upload: see [`sharing`];
+//! 9. the change feed (write-to-event latency with 100 watchers, events per
+//!    second) and tar export and import of 1 GiB in 10,000 files beside the
+//!    upload and download of the same bytes: see [`feed`];
 //!
 //! Usage: `cargo run --release -p arca-bench -- [--size-mib N] [--small N]
 //! [--tree N] [--runs N] [--s3-size-mib N] [--s3-small N] [--python-small N]
-//! [--only transfer|small|tree|checkpoints|s3|python|postgres|mounts|forks]`. Transfers run
+//! [--only transfer|small|tree|checkpoints|s3|python|postgres|mounts|forks|feed|archives]`. Transfers run
 //! `--runs` times (default 3), interleaved with their ceilings.
 
 use std::io::{BufRead, BufReader, Write};
@@ -34,6 +37,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::json;
 
+mod feed;
 mod metadata;
 mod mounts;
 mod postgres;
@@ -722,6 +726,12 @@ fn main() {
         }
         if run("mounts") {
             mounts::mounts(args.size_mib, args.runs).await;
+        }
+        if run("feed") {
+            feed::changes(100, 1000).await;
+        }
+        if run("archives") {
+            feed::archives(10_000, args.size_mib, args.runs).await;
         }
         if run("forks") {
             sharing::sharing(10_000, args.size_mib, args.runs).await;

@@ -954,3 +954,55 @@ async fn a_single_replica_deployment_moves_to_postgres() {
         String::from_utf8_lossy(&again.stderr)
     );
 }
+
+/// A watch on one replica sees what another commits (by polling the shared
+/// log, `changes.poll_ms`), in order, each change once; a watcher that
+/// moves to another replica resumes from its last revision exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_on_one_replica_sees_another_replicas_commits() {
+    use pb::watch_namespace_response::Message as Out;
+    let cluster = Cluster::new("[changes]\npoll_ms = 100\n");
+    let (pa, pb_) = (cluster.start("a"), cluster.start("b"));
+    let (a, b) = (client(&pa, APP).await, client(&pb_, APP).await);
+    let ns = workspace(&a, "alice").await;
+    let watch = |c: &Client, since: Option<u64>| {
+        let (mut changes, ns) = (c.changes.clone(), ns.clone());
+        async move {
+            changes
+                .watch_namespace(pb::WatchNamespaceRequest {
+                    namespace_id: ns,
+                    since_revision: since,
+                    filter: None,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let next_changes = |mut stream: tonic::Streaming<pb::WatchNamespaceResponse>, n: usize| async move {
+        let mut got = Vec::new();
+        while got.len() < n {
+            let message = tokio::time::timeout(Duration::from_secs(10), stream.message())
+                .await
+                .expect("a change within 10 s")
+                .unwrap()
+                .unwrap();
+            if let Some(Out::Change(c)) = message.message {
+                got.push((c.revision, c.path));
+            }
+        }
+        (got, stream)
+    };
+    let on_b = watch(&b, Some(0)).await;
+    for i in 0..5 {
+        write(&a, &ns, &format!("f{i}"), b"x", None).await.unwrap();
+    }
+    let (seen, stream) = next_changes(on_b, 3).await;
+    drop(stream);
+    assert_eq!(seen, [(1, "f0".into()), (2, "f1".into()), (3, "f2".into())]);
+    // Moved to replica A, from the last revision seen on B.
+    let on_a = watch(&a, Some(3)).await;
+    write(&b, &ns, "f5", b"x", None).await.unwrap();
+    let (rest, _) = next_changes(on_a, 3).await;
+    assert_eq!(rest, [(4, "f3".into()), (5, "f4".into()), (6, "f5".into())]);
+}
