@@ -26,6 +26,8 @@
 //! [--tree N] [--runs N] [--s3-size-mib N] [--s3-small N] [--python-small N]
 //! [--only transfer|small|tree|checkpoints|s3|python|postgres|mounts|forks|feed|archives]`. Transfers run
 //! `--runs` times (default 3), interleaved with their ceilings.
+//! `ARCA_BENCH_SERVER=/path/to/arca-server` runs the figures against another
+//! build (to compare two commits alternately in one session).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -202,6 +204,11 @@ impl Drop for Process {
 }
 
 fn arca_server_binary() -> std::path::PathBuf {
+    // Another build to compare with in the same run (an A/B of two commits
+    // on this noisy machine); otherwise the one cargo builds now.
+    if let Some(other) = std::env::var_os("ARCA_BENCH_SERVER") {
+        return other.into();
+    }
     let exe = std::env::current_exe().unwrap();
     let bin = exe.parent().unwrap().join("arca-server");
     // Always ask cargo: a stale server binary would measure old code.
