@@ -1,6 +1,7 @@
 //! The change feed: each namespace's durable change log, and reading it.
 //!
-//! Every committed change to a tree is logged in the commit that makes it
+//! A `Tree` notes each row it changes (the methods below); every committed
+//! change is logged in the commit that makes it
 //! visible ([`append`], called by `Tree::finish`), under the namespace's
 //! next revision: revisions of one namespace are consecutive, and a reader
 //! that resumes after the last revision it saw misses nothing and sees
@@ -12,17 +13,21 @@
 //! count against the metadata quota (see `Tree::finish`). A destroyed
 //! namespace's log goes with it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use prost::Message;
 
 use super::Core;
 use super::access::Access;
+use super::tree::Tree;
 use crate::auth::Identity;
 use crate::config::ChangesConfig;
 use crate::error::{Error, Result, invalid};
 use crate::ids::validate_server_id;
-use crate::meta::{self, CHANGES, ChangeRecord, NamespaceRecord, Span, Step, Writer};
+use crate::meta::{
+    self, CHANGES, ChangeRecord, EntryRecord, NamespaceRecord, Span, Step, Writer, change_kind,
+};
 use crate::paths;
 
 /// Bytes a change takes in the log: its key and its record (what the
@@ -74,6 +79,73 @@ pub(super) fn append(
     ns.revision = last;
     ns.changes_from = oldest.max(keep_from);
     Ok(bytes)
+}
+
+/// What a tree change logs: `Tree` calls these as its rows change.
+impl Tree<'_> {
+    /// Logs no change for what follows: the tree being made is the
+    /// namespace's revision 0 (its creation, or a fork's copy).
+    pub(super) fn as_created(&mut self) {
+        self.recording = false;
+    }
+
+    /// Logs `kind` at `path` for `entry` (its user metadata left out).
+    pub(super) fn note(&mut self, kind: i32, path: &str, old_path: &str, entry: &EntryRecord) {
+        if !self.recording {
+            return;
+        }
+        self.changes.push(ChangeRecord {
+            kind,
+            path: path.to_owned(),
+            old_path: old_path.to_owned(),
+            entry: Some(EntryRecord {
+                metadata: BTreeMap::new(),
+                ..entry.clone()
+            }),
+            committed_ms: self.now,
+            checkpoint_id: String::new(),
+        });
+    }
+
+    /// Logs an entry row at `path` going from `before` to `after`.
+    pub(super) fn note_row(
+        &mut self,
+        path: &str,
+        before: Option<&EntryRecord>,
+        after: Option<&EntryRecord>,
+    ) {
+        use change_kind::*;
+        let kind = match (before, after) {
+            (None, Some(a)) if a.is_dir() => DIRECTORY_CREATED,
+            (None, Some(_)) => FILE_CREATED,
+            (Some(b), Some(a)) if !a.is_dir() && (b.object_id != a.object_id || b.is_dir()) => {
+                FILE_REPLACED
+            }
+            (Some(_), Some(_)) => METADATA_CHANGED,
+            (Some(b), None) if b.is_dir() => DIRECTORY_REMOVED,
+            (Some(_), None) => FILE_DELETED,
+            (None, None) => return,
+        };
+        if let Some(entry) = after.or(before) {
+            self.note(kind, path, "", entry);
+        }
+    }
+
+    /// Logs the whole tree replaced by checkpoint `checkpoint_id`'s, as one
+    /// change; the rows the restore writes are not logged one by one.
+    pub(super) fn note_restored(&mut self, checkpoint_id: &str) {
+        if !self.recording {
+            return;
+        }
+        self.changes.clear();
+        self.changes.push(ChangeRecord {
+            kind: change_kind::RESTORED,
+            committed_ms: self.now,
+            checkpoint_id: checkpoint_id.to_owned(),
+            ..Default::default()
+        });
+        self.recording = false;
+    }
 }
 
 /// Which changes a reader wants: those at or under a directory, and

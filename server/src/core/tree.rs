@@ -123,11 +123,11 @@ pub struct Tree<'t> {
     /// Files it held when opened (a profile's file limit binds growth).
     files_at_open: u64,
     /// The changes so far, for the change log (see `super::changes`).
-    changes: Vec<ChangeRecord>,
+    pub(super) changes: Vec<ChangeRecord>,
     /// Whether entry rows written now are changes to log (not while a
     /// namespace is created, nor inside a move or a restore, which log
     /// themselves as one change).
-    recording: bool,
+    pub(super) recording: bool,
     /// How much of the change log to keep.
     retention: ChangesConfig,
 }
@@ -161,65 +161,6 @@ impl<'t> Tree<'t> {
             recording: true,
             retention,
         })
-    }
-
-    /// Logs no change for what follows: the tree being made is the
-    /// namespace's revision 0 (its creation, or a fork's copy).
-    pub(super) fn as_created(&mut self) {
-        self.recording = false;
-    }
-
-    /// Logs `kind` at `path` for `entry` (its user metadata left out).
-    fn note(&mut self, kind: i32, path: &str, old_path: &str, entry: &EntryRecord) {
-        if !self.recording {
-            return;
-        }
-        self.changes.push(ChangeRecord {
-            kind,
-            path: path.to_owned(),
-            old_path: old_path.to_owned(),
-            entry: Some(EntryRecord {
-                metadata: BTreeMap::new(),
-                ..entry.clone()
-            }),
-            committed_ms: self.now,
-            checkpoint_id: String::new(),
-        });
-    }
-
-    /// Logs an entry row at `path` going from `before` to `after`.
-    fn note_row(&mut self, path: &str, before: Option<&EntryRecord>, after: Option<&EntryRecord>) {
-        use change_kind::*;
-        let kind = match (before, after) {
-            (None, Some(a)) if a.is_dir() => DIRECTORY_CREATED,
-            (None, Some(_)) => FILE_CREATED,
-            (Some(b), Some(a)) if !a.is_dir() && (b.object_id != a.object_id || b.is_dir()) => {
-                FILE_REPLACED
-            }
-            (Some(_), Some(_)) => METADATA_CHANGED,
-            (Some(b), None) if b.is_dir() => DIRECTORY_REMOVED,
-            (Some(_), None) => FILE_DELETED,
-            (None, None) => return,
-        };
-        if let Some(entry) = after.or(before) {
-            self.note(kind, path, "", entry);
-        }
-    }
-
-    /// Logs the whole tree replaced by checkpoint `checkpoint_id`'s, as one
-    /// change; the rows the restore writes are not logged one by one.
-    pub(super) fn note_restored(&mut self, checkpoint_id: &str) {
-        if !self.recording {
-            return;
-        }
-        self.changes.clear();
-        self.changes.push(ChangeRecord {
-            kind: change_kind::RESTORED,
-            committed_ms: self.now,
-            checkpoint_id: checkpoint_id.to_owned(),
-            ..Default::default()
-        });
-        self.recording = false;
     }
 
     /// Saves the namespace totals. Call once, after the last change.
