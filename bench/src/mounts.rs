@@ -18,7 +18,7 @@ use crate::{
     workspace,
 };
 
-fn arca_cli_binary() -> PathBuf {
+pub fn arca_cli_binary() -> PathBuf {
     let status = Command::new(env!("CARGO"))
         .args([
             "build",
@@ -97,7 +97,7 @@ impl Mount {
     }
 }
 
-fn timed_sh(script: &str) -> f64 {
+pub fn timed_sh(script: &str) -> f64 {
     let start = Instant::now();
     let status = Command::new("sh")
         .arg("-c")
@@ -109,7 +109,7 @@ fn timed_sh(script: &str) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-fn have(tool: &str) -> bool {
+pub fn have(tool: &str) -> bool {
     Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {tool}"))
