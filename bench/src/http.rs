@@ -6,7 +6,7 @@
 //!   `arca get`, as their own processes) against a durable
 //!   filesystem-backend server, beside nginx's WebDAV PUT timed with an
 //!   fsync of the stored file (durable against durable) and its GET into a
-//!   file;
+//!   file, fsynced as the client library's is;
 //! - the HTTP side: a presigned PUT (URL, PUT, finalize) and GET, and
 //!   WebDAV PUT and GET, all by curl, beside the same curl against nginx.
 //!
@@ -84,10 +84,11 @@ fn write_local_file(path: &Path, size_mib: u64) {
     file.flush().unwrap();
 }
 
-fn cli(server: &Process, args: &[&str]) -> String {
+/// The command line running the CLI `arca` (built before any timing).
+fn cli(arca: &Path, server: &Process, args: &[&str]) -> String {
     let mut line = format!(
         "{} --addr http://{} --token {BENCH_SECRET}",
-        arca_cli_binary().display(),
+        arca.display(),
         server.addr
     );
     for a in args {
@@ -136,6 +137,7 @@ pub async fn beside_nginx(size_mib: u64, runs: usize) {
             return;
         }
     };
+    let arca = arca_cli_binary();
     let server = start_arca(&dir.path().join("arca"), "filesystem");
     let client = connect(&server.addr).await;
     let ns = workspace(&client, "http").await;
@@ -183,7 +185,7 @@ pub async fn beside_nginx(size_mib: u64, runs: usize) {
         let remote = format!("{ns}:cli.bin");
         let local_arg = local.display().to_string();
         measure(&mut cli_put, arca_pid, size, async {
-            timed_sh(&cli(&server, &["put", &local_arg, &remote]));
+            timed_sh(&cli(&arca, &server, &["put", &local_arg, &remote]));
         })
         .await;
         measure(&mut presigned_up, arca_pid, size, async {
@@ -202,6 +204,9 @@ pub async fn beside_nginx(size_mib: u64, runs: usize) {
         let out_arg = out.display().to_string();
         measure(&mut nginx_get_file, nginx_pid, size, async {
             timed_sh(&format!("curl -sf -o {out_arg} {}/big.bin", nginx.url));
+            // The client library's download_path (and so `arca get`)
+            // fsyncs what it wrote: durable against durable.
+            fsync(&out);
         })
         .await;
         measure(&mut lib_down, arca_pid, size, async {
@@ -214,7 +219,7 @@ pub async fn beside_nginx(size_mib: u64, runs: usize) {
         })
         .await;
         measure(&mut cli_get, arca_pid, size, async {
-            timed_sh(&cli(&server, &["get", &remote, &out_arg]));
+            timed_sh(&cli(&arca, &server, &["get", &remote, &out_arg]));
         })
         .await;
         let _ = std::fs::remove_file(&out);

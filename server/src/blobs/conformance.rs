@@ -40,6 +40,7 @@ pub async fn run_all(store: &dyn BlobStore) {
     promote_moves_an_object(store).await;
     list_and_delete_prefix(store).await;
     large_object_in_many_chunks(store).await;
+    persist_reports_rise_to_settle(store).await;
 }
 
 /// Written bytes read back identically; size reports the length.
@@ -304,6 +305,40 @@ pub async fn large_object_in_many_chunks(store: &dyn BlobStore) {
     }
     w.complete().await.unwrap();
     assert_eq!(read_all(store, &key, 0..u64::MAX).await.unwrap(), expected);
+}
+
+/// `persist` may report less than was written (work in flight counts
+/// later), but its reports never fall, each is a write boundary, and
+/// `settle` waits: after it, a resume from what it reported keeps exactly
+/// that prefix.
+pub async fn persist_reports_rise_to_settle(store: &dyn BlobStore) {
+    let key = key("settle");
+    let chunk = 1 << 20;
+    let data = pattern(12 * chunk + 5, 9);
+    let mut w = store.begin(&key).await.unwrap();
+    let mut boundaries = vec![0u64];
+    let mut last = 0;
+    for piece in data.chunks(chunk) {
+        w.write(Bytes::copy_from_slice(piece)).await.unwrap();
+        boundaries.push(boundaries.last().unwrap() + piece.len() as u64);
+        let reported = w.persist().await.unwrap();
+        assert!(reported >= last, "persist fell from {last} to {reported}");
+        assert!(
+            boundaries.contains(&reported),
+            "{reported} is not a write boundary"
+        );
+        last = reported;
+    }
+    let settled = w.settle().await.unwrap();
+    assert!(settled >= last && boundaries.contains(&settled));
+    let token = w.token();
+    w.suspend();
+    let mut w = store.resume(&key, &token, settled).await.unwrap();
+    w.write(Bytes::copy_from_slice(&data[settled as usize..]))
+        .await
+        .unwrap();
+    w.complete().await.unwrap();
+    assert!(read_all(store, &key, 0..u64::MAX).await.unwrap() == data);
 }
 
 #[cfg(test)]
