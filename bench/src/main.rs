@@ -205,10 +205,16 @@ impl Process {
 
 /// Peak resident set size of process `pid` so far, in MiB (VmHWM).
 fn peak_rss_mib(pid: u32) -> f64 {
+    status_mib(pid, "VmHWM:")
+}
+
+/// A memory figure (`VmHWM:`, `VmRSS:`) of process `pid`'s
+/// `/proc/PID/status`, in MiB to one decimal; 0 when it is gone.
+fn status_mib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kib: f64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0.0);
     (kib / 1024.0 * 10.0).round() / 10.0
