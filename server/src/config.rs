@@ -137,6 +137,10 @@ pub struct MetadataConfig {
     /// every third of it). A replica that dies is taken for dead this long
     /// after: then another may resume its uploads and sweep what it left.
     pub replica_lease_secs: u64,
+    /// redb: MiB of the in-process page cache (redb's own default is 1 GiB,
+    /// which a replica under a container's memory limit would spend on
+    /// metadata pages the kernel's page cache holds anyway).
+    pub redb_cache_mib: usize,
 }
 
 impl Default for MetadataConfig {
@@ -149,6 +153,7 @@ impl Default for MetadataConfig {
             pool_size: 16,
             connect_timeout_secs: 5,
             replica_lease_secs: 15,
+            redb_cache_mib: crate::meta::DEFAULT_REDB_CACHE_MIB,
         }
     }
 }

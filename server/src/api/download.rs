@@ -1,6 +1,9 @@
 //! The Download stream: requests answered in order, each with a header,
-//! data chunks and a trailer. The response channel is small, so a slow
-//! client holds the server at a few chunks in memory (backpressure).
+//! data chunks and a trailer. The response channel holds one message and
+//! data messages are at most `DATA_MESSAGE_BYTES`, so a slow client holds
+//! the server at a few small chunks in memory (backpressure): the message
+//! here, the one in the channel, and the encoded ones the HTTP/2 layer
+//! keeps until the client's window opens.
 
 use std::sync::Arc;
 
@@ -22,10 +25,15 @@ pub fn serve(
     who: Identity,
     inbound: Streaming<pb::DownloadRequest>,
 ) -> ResponseStreamOf<pb::DownloadResponse> {
-    let (tx, rx) = mpsc::channel(4);
+    let (tx, rx) = mpsc::channel(1);
     tokio::spawn(run(core, who, inbound, tx));
     Box::pin(ReceiverStream::new(rx))
 }
+
+/// Largest data message: a backend's chunk is sliced (without a copy) to
+/// at most this, since every message is copied once more when encoded and
+/// held until the client takes it.
+const DATA_MESSAGE_BYTES: usize = 256 << 10;
 
 type Tx = mpsc::Sender<Result<pb::DownloadResponse, Status>>;
 
@@ -87,17 +95,13 @@ async fn send_one(
     let mut offset = open.range.start;
     let mut stream = open.stream;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(Stop::Failed)?;
-        let len = chunk.len() as u64;
-        emit(
-            tx,
-            Out::Data(pb::DownloadData {
-                offset,
-                data: chunk,
-            }),
-        )
-        .await?;
-        offset += len;
+        let mut chunk = chunk.map_err(Stop::Failed)?;
+        while !chunk.is_empty() {
+            let data = chunk.split_to(chunk.len().min(DATA_MESSAGE_BYTES));
+            let len = data.len() as u64;
+            emit(tx, Out::Data(pb::DownloadData { offset, data })).await?;
+            offset += len;
+        }
     }
     let sent = offset - open.range.start;
     if sent != open.range.end - open.range.start {

@@ -1,7 +1,9 @@
 //! The Upload stream: message order, progress and the hand-off to
 //! `core::uploads`. One task per stream reads the client's messages only as
 //! fast as the backend takes them, so a slow backend slows the client
-//! (backpressure) instead of filling memory.
+//! (backpressure) instead of filling memory. Beside the next message it
+//! waits for the backend's flush in flight, and reports progress when that
+//! ends.
 
 use std::sync::Arc;
 
@@ -101,7 +103,28 @@ async fn run(core: Arc<Core>, who: Identity, mut inbound: Streaming<pb::UploadRe
         return;
     }
     loop {
-        let outcome: Result<Option<Out>, Error> = match inbound.message().await {
+        // The client's next message, or the backend's flush in flight
+        // ending: a client that pauses (waiting to hear what is durable
+        // before it sends more) still hears it.
+        let message = tokio::select! {
+            message = inbound.message() => message,
+            () = upload.in_flight_done() => {
+                let reported = match upload.record_progress().await {
+                    Ok(true) => send(&tx, progress(&upload)).await,
+                    Ok(false) => true,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.into())).await;
+                        false
+                    }
+                };
+                if !reported {
+                    upload.close().await;
+                    return;
+                }
+                continue;
+            }
+        };
+        let outcome: Result<Option<Out>, Error> = match message {
             Ok(Some(pb::UploadRequest {
                 message: Some(In::Data(d)),
             })) => match upload.write(d.offset, d.data).await {

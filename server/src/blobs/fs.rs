@@ -23,16 +23,55 @@ use crate::error::{Error, Result, backend_io, not_found};
 
 /// Suffix of staged (not yet completed) writes.
 const PARTIAL: &str = ".partial";
-/// Chunk size of reads.
-const READ_CHUNK: usize = 1 << 20;
-/// Chunks a reader may run ahead of its consumer.
-const READ_AHEAD: usize = 2;
+/// Chunk size of reads: small enough that hundreds of open downloads hold
+/// little memory (each holds about four chunks between the disk and the
+/// socket), large enough that the hop to a blocking thread per chunk is
+/// noise beside the copy.
+const READ_CHUNK: usize = 256 << 10;
 
 /// Objects stored as files under a root directory.
 #[derive(Clone)]
 pub struct FsStore {
     root: PathBuf,
     dir_syncs: Arc<DirSyncs>,
+}
+
+/// Where a read stream is in its object.
+struct ChunkReader {
+    file: Arc<File>,
+    /// Offset of the next chunk to read.
+    at: u64,
+    /// Offset where the requested range ends.
+    end: u64,
+}
+
+impl ChunkReader {
+    /// Reads the chunk at `at` on a blocking thread; an object shorter
+    /// than the range is data loss, not a short stream.
+    fn read_next(&self) -> tokio::task::JoinHandle<Result<Bytes>> {
+        use std::os::unix::fs::FileExt;
+        let (file, at) = (self.file.clone(), self.at);
+        let len = (self.end - at).min(READ_CHUNK as u64) as usize;
+        let end = self.end;
+        tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; len];
+            let mut filled = 0;
+            while filled < len {
+                match file.read_at(&mut buf[filled..], at + filled as u64) {
+                    Ok(0) => {
+                        return Err(Error::DataLoss(format!(
+                            "object ended at {} of {end} bytes",
+                            at + filled as u64
+                        )));
+                    }
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(backend_io("read object", e)),
+                }
+            }
+            Ok(Bytes::from(buf))
+        })
+    }
 }
 
 /// Group commit of directory fsyncs: concurrent renames into one directory
@@ -193,6 +232,9 @@ impl BlobStore for FsStore {
             dir_syncs: self.dir_syncs.clone(),
             file: Some(file),
             pending: None,
+            syncing: None,
+            synced: 0,
+            sync_failed: None,
             partial,
             target,
             written: 0,
@@ -269,6 +311,9 @@ impl BlobStore for FsStore {
             partial,
             target,
             written: persisted,
+            syncing: None,
+            synced: persisted,
+            sync_failed: None,
             keep: false,
             dir_synced: true,
         }))
@@ -299,39 +344,33 @@ impl BlobStore for FsStore {
         .await?;
         let end = range.end.min(size);
         let start = range.start.min(end);
-        // One blocking reader per stream, reading ahead at most READ_AHEAD
-        // chunks: straight into the buffers that are sent (no copy through
-        // an async file's own buffer), and a slow consumer stops it.
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(READ_AHEAD);
-        tokio::task::spawn_blocking(move || {
-            use std::io::Read;
-            let mut file = file;
-            if let Err(e) = file.seek(SeekFrom::Start(start)) {
-                let _ = tx.blocking_send(Err(backend_io("seek object", e)));
-                return;
-            }
-            let mut reader = file.take(end - start);
-            let mut at = start;
-            while at < end {
-                // Reading into spare capacity: no zeroing of the buffer first.
-                let mut buf = Vec::with_capacity(READ_CHUNK);
-                let chunk = match (&mut reader).take(READ_CHUNK as u64).read_to_end(&mut buf) {
-                    Ok(0) => Err(Error::DataLoss(format!(
-                        "object ended at {at} of {end} bytes"
-                    ))),
-                    Ok(n) => {
-                        at += n as u64;
-                        Ok(Bytes::from(buf))
-                    }
-                    Err(e) => Err(backend_io("read object", e)),
+        // Positional reads on demand, one chunk ahead of the consumer: a
+        // blocking thread is held only while a chunk is read (never parked
+        // on a slow client, so hundreds of open downloads do not exhaust
+        // the blocking pool), and a stream holds at most two chunks.
+        let reader = ChunkReader {
+            file: Arc::new(file),
+            at: start,
+            end,
+        };
+        let first = (start < end).then(|| reader.read_next());
+        Ok(Box::pin(futures::stream::unfold(
+            (reader, first),
+            |(mut reader, pending)| async move {
+                let chunk = match pending?.await {
+                    Ok(chunk) => chunk,
+                    Err(e) => Err(Error::Internal(format!("a read task failed: {e}"))),
                 };
-                let failed = chunk.is_err();
-                if tx.blocking_send(chunk).is_err() || failed {
-                    return;
-                }
-            }
-        });
-        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
+                let next = match &chunk {
+                    Ok(bytes) => {
+                        reader.at += bytes.len() as u64;
+                        (reader.at < reader.end).then(|| reader.read_next())
+                    }
+                    Err(_) => None,
+                };
+                Some((chunk, (reader, next)))
+            },
+        )))
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>> {
@@ -445,6 +484,14 @@ struct FsWrite {
     /// Writes are pipelined one deep, so receiving the next chunk overlaps
     /// writing this one.
     pending: Option<tokio::task::JoinHandle<(File, Result<()>)>>,
+    /// An fdatasync running beside the writes (on a duplicate of the
+    /// descriptor), covering every byte up to the offset it returns: the
+    /// stream goes on while the disk flushes.
+    syncing: Option<tokio::task::JoinHandle<Result<u64>>>,
+    /// Bytes known durable: the offset of the last finished fdatasync.
+    synced: u64,
+    /// A failed background fdatasync, told by the next call.
+    sync_failed: Option<Error>,
     partial: PathBuf,
     target: PathBuf,
     written: u64,
@@ -458,7 +505,7 @@ struct FsWrite {
 
 impl FsWrite {
     /// Waits for the pending write and takes back the file.
-    async fn settle(&mut self) -> Result<()> {
+    async fn finish_pending_write(&mut self) -> Result<()> {
         if let Some(pending) = self.pending.take() {
             let (file, result) = pending
                 .await
@@ -467,6 +514,40 @@ impl FsWrite {
             result?;
         }
         Ok(())
+    }
+
+    /// Starts an fdatasync of everything written so far (the pending write
+    /// first ends, so the flush covers it) on a duplicate descriptor, and
+    /// the directory's on the first one.
+    async fn start_sync(&mut self) -> Result<()> {
+        self.finish_pending_write().await?;
+        let file = self
+            .file
+            .as_ref()
+            .ok_or_else(|| Error::Internal("staged file used after failure".into()))?
+            .try_clone()
+            .map_err(|e| backend_io("duplicate staged file descriptor", e))?;
+        let dir = if self.dir_synced {
+            None
+        } else {
+            self.partial.parent().map(Path::to_owned)
+        };
+        let upto = self.written;
+        self.syncing = Some(tokio::task::spawn_blocking(move || {
+            file.sync_data()
+                .map_err(|e| backend_io("fdatasync staged file", e))?;
+            dir.as_deref().map_or(Ok(()), sync_dir)?;
+            Ok(upto)
+        }));
+        Ok(())
+    }
+
+    /// Waits for the fdatasync in flight, if any, and tells its failure.
+    async fn sync_ended(&mut self) -> Result<()> {
+        if self.syncing.is_some() {
+            self.in_flight_done().await;
+        }
+        self.sync_failed.take().map_or(Ok(()), Err)
     }
 
     fn take_file(&mut self) -> Result<File> {
@@ -479,7 +560,7 @@ impl FsWrite {
         &mut self,
         f: impl FnOnce(&mut File) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.settle().await?;
+        self.finish_pending_write().await?;
         let mut file = self.take_file()?;
         let (file, result) = tokio::task::spawn_blocking(move || {
             let r = f(&mut file);
@@ -499,7 +580,7 @@ impl StagedWrite for FsWrite {
     }
 
     async fn write(&mut self, data: Bytes) -> Result<()> {
-        self.settle().await?;
+        self.finish_pending_write().await?;
         let mut file = self.take_file()?;
         let len = data.len() as u64;
         self.pending = Some(tokio::task::spawn_blocking(move || {
@@ -513,25 +594,55 @@ impl StagedWrite for FsWrite {
     }
 
     async fn persist(&mut self) -> Result<u64> {
-        let dir = if self.dir_synced {
-            None
-        } else {
-            self.partial.parent().map(Path::to_owned)
+        if self.syncing.as_ref().is_some_and(|s| s.is_finished()) {
+            self.in_flight_done().await;
+        }
+        if let Some(e) = self.sync_failed.take() {
+            return Err(e);
+        }
+        if self.syncing.is_none() && self.written > self.synced {
+            self.start_sync().await?;
+        }
+        Ok(self.synced)
+    }
+
+    async fn settle(&mut self) -> Result<u64> {
+        self.sync_ended().await?;
+        if self.written > self.synced {
+            self.start_sync().await?;
+            self.sync_ended().await?;
+        }
+        Ok(self.synced)
+    }
+
+    async fn in_flight_done(&mut self) {
+        let Some(syncing) = self.syncing.as_mut() else {
+            return std::future::pending().await;
         };
-        self.with_file(move |f| {
-            f.sync_data()
-                .map_err(|e| backend_io("fdatasync staged file", e))?;
-            dir.as_deref().map_or(Ok(()), sync_dir)
-        })
-        .await?;
-        self.dir_synced = true;
-        Ok(self.written)
+        // Cancel-safe: nothing changes until the sync's result is in hand,
+        // and then nothing is awaited.
+        let result = syncing.await;
+        self.syncing = None;
+        match result {
+            Ok(Ok(offset)) => {
+                self.synced = offset;
+                self.dir_synced = true;
+            }
+            Ok(Err(e)) => self.sync_failed = Some(e),
+            Err(e) => {
+                self.sync_failed = Some(Error::Internal(format!("fdatasync task failed: {e}")))
+            }
+        }
     }
 
     async fn complete(mut self: Box<Self>) -> Result<()> {
         let dir_syncs = self.dir_syncs.clone();
         let partial = self.partial.clone();
         let target = self.target.clone();
+        // A background flush's failure is told once per open file (Linux
+        // clears the error it reported), so it is checked here, not left
+        // to the fsync below.
+        self.sync_ended().await?;
         self.with_file(move |f| {
             f.sync_all()
                 .map_err(|e| backend_io("fsync staged file", e))?;
@@ -544,7 +655,7 @@ impl StagedWrite for FsWrite {
     }
 
     async fn abort(mut self: Box<Self>) -> Result<()> {
-        let _ = self.settle().await;
+        let _ = self.finish_pending_write().await;
         self.file = None;
         self.keep = true;
         let partial = self.partial.clone();

@@ -182,6 +182,15 @@ pub trait StagedWrite: Send + Sync {
         self.persist().await
     }
 
+    /// Resolves when work started by an earlier `persist` ends (an
+    /// fdatasync beside the writes, a part acknowledged), so that a stream
+    /// whose client pauses still hears what became durable; the next
+    /// `persist` reports it. Never resolves when nothing is in flight.
+    /// Cancel-safe: dropping it loses nothing.
+    async fn in_flight_done(&mut self) {
+        std::future::pending::<()>().await
+    }
+
     /// Publishes the content under the key, atomically and durably.
     async fn complete(self: Box<Self>) -> Result<()>;
 

@@ -644,6 +644,9 @@ struct S3Write {
     buffered: u64,
     /// Bytes in acknowledged parts.
     persisted: u64,
+    /// A part that failed while the stream waited on it, told by the next
+    /// call.
+    failed: Option<Error>,
     /// Set by complete, abort and suspend: the drop guard does nothing.
     settled: bool,
 }
@@ -666,6 +669,7 @@ impl S3Write {
             buffer: Vec::new(),
             buffered: 0,
             persisted,
+            failed: None,
             settled: false,
         }
     }
@@ -715,20 +719,35 @@ impl S3Write {
 
     /// Waits for the oldest part in flight and records it.
     async fn settle_oldest(&mut self) -> Result<()> {
-        let Some((task, size)) = self.in_flight.pop_front() else {
-            return Ok(());
+        if let Some((task, _)) = self.in_flight.front_mut() {
+            let result = task.await;
+            self.record_oldest(result);
+        }
+        self.failed.take().map_or(Ok(()), Err)
+    }
+
+    /// Records the oldest part in flight, whose task just ended.
+    fn record_oldest(
+        &mut self,
+        result: std::result::Result<Result<CompletedPart>, tokio::task::JoinError>,
+    ) {
+        let Some((_, size)) = self.in_flight.pop_front() else {
+            return;
         };
-        let part = task
-            .await
-            .map_err(|e| Error::Internal(format!("part upload task failed: {e}")))??;
-        self.parts.push((part, size));
-        self.persisted += size;
-        Ok(())
+        match result {
+            Ok(Ok(part)) => {
+                self.parts.push((part, size));
+                self.persisted += size;
+            }
+            Ok(Err(e)) => self.failed = Some(e),
+            Err(e) => self.failed = Some(Error::Internal(format!("part upload task failed: {e}"))),
+        }
     }
 
     /// Records the parts at the front that have already arrived, without
     /// waiting for the others.
     async fn settle_finished(&mut self) -> Result<()> {
+        self.failed.take().map_or(Ok(()), Err)?;
         while self
             .in_flight
             .front()
@@ -740,6 +759,7 @@ impl S3Write {
     }
 
     async fn settle_all(&mut self) -> Result<()> {
+        self.failed.take().map_or(Ok(()), Err)?;
         while !self.in_flight.is_empty() {
             self.settle_oldest().await?;
         }
@@ -790,6 +810,16 @@ impl StagedWrite for S3Write {
     async fn settle(&mut self) -> Result<u64> {
         self.settle_all().await?;
         Ok(self.persisted)
+    }
+
+    async fn in_flight_done(&mut self) {
+        let Some((task, _)) = self.in_flight.front_mut() else {
+            return std::future::pending().await;
+        };
+        // Cancel-safe: the part stays in flight until its result is in
+        // hand, and is recorded without another await.
+        let result = task.await;
+        self.record_oldest(result);
     }
 
     async fn complete(mut self: Box<Self>) -> Result<()> {

@@ -455,6 +455,27 @@ impl Upload {
         Ok(false)
     }
 
+    /// Resolves when the backend's durability work in flight ends (an
+    /// fdatasync beside the stream, an S3 part); [`Upload::record_progress`]
+    /// then records it. Cancel-safe, so a stream can wait on it beside the
+    /// client's next message.
+    pub async fn in_flight_done(&mut self) {
+        match self.writer.as_mut() {
+            Some(writer) => writer.in_flight_done().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Records what became durable since the last record, without waiting
+    /// for more; `true` when that advanced (a progress message is due).
+    pub async fn record_progress(&mut self) -> Result<bool> {
+        let before = self.record.persisted;
+        match self.persist_with(false).await {
+            Ok(_) => Ok(self.record.persisted != before),
+            Err(e) => Err(self.explain(e).await),
+        }
+    }
+
     /// Makes everything received durable (waiting for the backend's work in
     /// flight) and records it; returns the offset.
     pub async fn persist(&mut self) -> Result<u64> {

@@ -51,13 +51,18 @@ pub struct RedbEngine {
 impl RedbEngine {
     /// Opens (creating if needed) the file at `path` with `tables`, converts
     /// a file of an earlier layout, and starts the committer.
-    pub fn open(path: &Path, tables: &[&'static str]) -> Result<Self> {
+    /// The page cache holds at most `cache_bytes`.
+    pub fn open(path: &Path, tables: &[&'static str], cache_bytes: usize) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Metadata(format!("create {}: {e}", dir.display())))?;
         }
         make_private(path)?;
-        let db = Arc::new(Database::create(path)?);
+        let db = Arc::new(
+            redb::Builder::new()
+                .set_cache_size(cache_bytes)
+                .create(path)?,
+        );
         {
             let txn = db.begin_write()?;
             for name in tables.iter().copied().chain([COUNTERS]) {
