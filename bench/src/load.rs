@@ -106,8 +106,18 @@ impl Tally {
     }
 }
 
+/// The first message seen for each status code, reported beside the
+/// counts: a count alone does not say what went wrong.
+static ERROR_EXAMPLES: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
 fn code(status: &tonic::Status) -> String {
-    format!("{:?}", status.code())
+    let code = format!("{:?}", status.code());
+    ERROR_EXAMPLES
+        .lock()
+        .unwrap()
+        .entry(code.clone())
+        .or_insert_with(|| status.message().chars().take(300).collect());
+    code
 }
 
 async fn upload(client: &Client, ns: &str, path: &str, data: Bytes) -> Result<String, String> {
@@ -385,6 +395,7 @@ pub async fn load(clients: usize, duration: Duration) {
         "download_mb_s": crate::mb_per_s(tally.bytes_down, elapsed),
         "small_call_latency_ms": {"p50": percentile(lat, 0.5), "p99": percentile(lat, 0.99), "max": percentile(lat, 1.0)},
         "errors": tally.errors,
+        "error_examples": ERROR_EXAMPLES.lock().unwrap().clone(),
         "downloads": tally.downloads,
         "downloads_verified": tally.downloads_verified,
         "rss_after_warm_up_mib": {"warm_up_s": warm_up, "min": min, "max": max, "max_minus_min": ((max - min) * 10.0).round() / 10.0, "last": steady.last()},

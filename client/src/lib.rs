@@ -13,6 +13,7 @@
 //! size limits are raised to fit 4 MiB chunks.
 
 pub mod mount;
+mod sink;
 mod transfer;
 
 use std::time::Duration;

@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
 
+use crate::sink::{BackgroundHasher, FileWriter, Receiver, Sink};
 use crate::{Client, ClientError, Result, pb};
 
 /// Called with the number of bytes done so far (persisted by the server for
@@ -181,6 +182,7 @@ impl Client {
         if let Some(progress) = &options.progress {
             progress(accepted.persisted_offset);
         }
+        let mut hasher = BackgroundHasher::new(hasher);
         let mut offset = accepted.persisted_offset;
         let mut sending = true;
         loop {
@@ -204,13 +206,15 @@ impl Client {
                     let permit = permit.map_err(|_| ClientError::Protocol("stream closed".into()))?;
                     let n = reader.read(&mut buf).await?;
                     if n == 0 {
-                        let finish = pb::UploadFinish { expected_sha256: hex::encode(std::mem::take(&mut hasher).finalize()) };
+                        let digest = hasher.state().await?.finalize();
+                        let finish = pb::UploadFinish { expected_sha256: hex::encode(digest) };
                         permit.send(pb::UploadRequest { message: Some(In::Finish(finish)) });
                         sending = false;
                     } else {
-                        hasher.update(&buf[..n]);
-                        let data = pb::UploadData { offset, data: Bytes::copy_from_slice(&buf[..n]) };
-                        permit.send(pb::UploadRequest { message: Some(In::Data(data)) });
+                        // Hashed beside the stream while the next chunk is read.
+                        let data = Bytes::copy_from_slice(&buf[..n]);
+                        hasher.feed(vec![data.clone()]).await?;
+                        permit.send(pb::UploadRequest { message: Some(In::Data(pb::UploadData { offset, data })) });
                         offset += n as u64;
                     }
                 }
@@ -231,7 +235,36 @@ impl Client {
     where
         W: AsyncWrite + Unpin,
     {
-        use pb::download_response::Message as Out;
+        self.download_to_sink(request, &mut Sink::Writer(sink), options)
+            .await
+    }
+
+    /// Downloads a file into a local path: written on a blocking thread
+    /// beside the stream and the hash, then fsynced.
+    pub async fn download_path(
+        &self,
+        request: pb::DownloadRequest,
+        local: &std::path::Path,
+        options: &TransferOptions,
+    ) -> Result<pb::DownloadHeader> {
+        let file = tokio::fs::File::create(local).await?.into_std().await;
+        let mut sink = Sink::<tokio::fs::File>::File(FileWriter::new(file));
+        let header = self.download_to_sink(request, &mut sink, options).await?;
+        if let Sink::File(file) = sink {
+            file.sync().await?;
+        }
+        Ok(header)
+    }
+
+    async fn download_to_sink<W>(
+        &self,
+        request: pb::DownloadRequest,
+        sink: &mut Sink<'_, W>,
+        options: &TransferOptions,
+    ) -> Result<pb::DownloadHeader>
+    where
+        W: AsyncWrite + Unpin,
+    {
         let mut written = 0u64;
         let mut hasher = Sha256::new();
         let mut first: Option<pb::DownloadHeader> = None;
@@ -247,71 +280,26 @@ impl Client {
                     return Ok(header.clone());
                 }
             }
-            let outcome: Result<Option<pb::DownloadHeader>> = async {
-                let mut answers = self
-                    .files
-                    .clone()
-                    .download(futures::stream::iter([next]))
-                    .await?
-                    .into_inner();
-                loop {
-                    match answers.message().await? {
-                        Some(pb::DownloadResponse {
-                            message: Some(Out::Header(h)),
-                        }) => {
-                            if first.is_none() {
-                                first = Some(h);
-                            }
-                        }
-                        Some(pb::DownloadResponse {
-                            message: Some(Out::Data(d)),
-                        }) => {
-                            let header = first.as_ref().ok_or_else(|| {
-                                ClientError::Protocol("data before header".into())
-                            })?;
-                            if d.offset != header.offset + written {
-                                return Err(ClientError::Protocol(format!(
-                                    "chunk at {} out of order",
-                                    d.offset
-                                )));
-                            }
-                            sink.write_all(&d.data).await?;
-                            hasher.update(&d.data);
-                            written += d.data.len() as u64;
-                            if let Some(progress) = &options.progress {
-                                progress(written);
-                            }
-                        }
-                        Some(pb::DownloadResponse {
-                            message: Some(Out::Trailer(t)),
-                        }) => {
-                            let header = first.clone().ok_or_else(|| {
-                                ClientError::Protocol("trailer before header".into())
-                            })?;
-                            if header.offset == 0 && header.length == header.total_size {
-                                let actual = hex::encode(std::mem::take(&mut hasher).finalize());
-                                if actual != t.sha256 {
-                                    return Err(ClientError::DigestMismatch {
-                                        expected: t.sha256,
-                                        actual,
-                                    });
-                                }
-                            }
-                            sink.flush().await?;
-                            return Ok(Some(header));
-                        }
-                        Some(other) => {
-                            return Err(ClientError::Protocol(format!(
-                                "unexpected answer {other:?}"
-                            )));
-                        }
-                        None => return Ok(None),
-                    }
-                }
-            }
-            .await;
+            let mut receiver = Receiver::new(&mut *sink, std::mem::take(&mut hasher));
+            let outcome = self
+                .download_attempt(next, &mut receiver, &mut first, &mut written, options)
+                .await;
+            // Whatever happened, the hash covers exactly the bytes counted
+            // as written, to go on with or to finish.
+            hasher = receiver.drain().await?;
             match outcome {
-                Ok(Some(header)) => return Ok(header),
+                Ok(Some((header, trailer_sha256))) => {
+                    if header.offset == 0 && header.length == header.total_size {
+                        let actual = hex::encode(std::mem::take(&mut hasher).finalize());
+                        if actual != trailer_sha256 {
+                            return Err(ClientError::DigestMismatch {
+                                expected: trailer_sha256,
+                                actual,
+                            });
+                        }
+                    }
+                    return Ok(header);
+                }
                 Ok(None) => {
                     // Ended early without an error: treat as a drop.
                     if attempt >= options.retries {
@@ -326,17 +314,70 @@ impl Client {
         }
     }
 
-    /// Downloads a file into a local path.
-    pub async fn download_path(
+    /// One Download stream: the header (kept from the first attempt), data
+    /// in order into `receiver`, and the trailer's digest; `None` when the
+    /// stream ended before its trailer.
+    async fn download_attempt<W>(
         &self,
         request: pb::DownloadRequest,
-        local: &std::path::Path,
+        receiver: &mut Receiver<'_, '_, W>,
+        first: &mut Option<pb::DownloadHeader>,
+        written: &mut u64,
         options: &TransferOptions,
-    ) -> Result<pb::DownloadHeader> {
-        let mut file = tokio::fs::File::create(local).await?;
-        let header = self.download_into(request, &mut file, options).await?;
-        file.sync_all().await?;
-        Ok(header)
+    ) -> Result<Option<(pb::DownloadHeader, String)>>
+    where
+        W: AsyncWrite + Unpin,
+    {
+        use pb::download_response::Message as Out;
+        let mut answers = self
+            .files
+            .clone()
+            .download(futures::stream::iter([request]))
+            .await?
+            .into_inner();
+        loop {
+            match answers.message().await? {
+                Some(pb::DownloadResponse {
+                    message: Some(Out::Header(h)),
+                }) => {
+                    if first.is_none() {
+                        *first = Some(h);
+                    }
+                }
+                Some(pb::DownloadResponse {
+                    message: Some(Out::Data(d)),
+                }) => {
+                    let header = first
+                        .as_ref()
+                        .ok_or_else(|| ClientError::Protocol("data before header".into()))?;
+                    if d.offset != header.offset + *written {
+                        return Err(ClientError::Protocol(format!(
+                            "chunk at {} out of order",
+                            d.offset
+                        )));
+                    }
+                    *written += d.data.len() as u64;
+                    receiver.push(d.data).await?;
+                    if let Some(progress) = &options.progress {
+                        progress(*written);
+                    }
+                }
+                Some(pb::DownloadResponse {
+                    message: Some(Out::Trailer(t)),
+                }) => {
+                    let header = first
+                        .clone()
+                        .ok_or_else(|| ClientError::Protocol("trailer before header".into()))?;
+                    return Ok(Some((header, t.sha256)));
+                }
+                Some(other) => {
+                    return Err(ClientError::Protocol(format!(
+                        "unexpected answer {other:?}"
+                    )));
+                }
+                None => return Ok(None),
+            }
+        }
     }
 }
 

@@ -132,10 +132,21 @@ async fn download_resumes_after_the_connection_drops() {
         ..Default::default()
     };
     client
-        .download_into(request, &mut sink, &options)
+        .download_into(request.clone(), &mut sink, &options)
         .await
         .unwrap();
     assert!(sink == content, "resumed download differs");
+    // Into a local file: written beside the stream, resumed the same way.
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("f");
+    client
+        .download_path(request, &local, &options)
+        .await
+        .unwrap();
+    assert!(
+        std::fs::read(&local).unwrap() == content,
+        "resumed file download differs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

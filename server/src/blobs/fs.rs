@@ -2,7 +2,9 @@
 //!
 //! Commit discipline: a staged write goes to `{key}.partial` beside its final
 //! place (the directory is fsynced once the file exists, so a suspended
-//! upload survives a crash); `persist` is `fdatasync`; `complete` is
+//! upload survives a crash); `persist` starts an `fdatasync` on a duplicate
+//! descriptor that runs while later chunks are written, and reports the
+//! offset it covered once it has ended (`settle` waits for it); `complete` is
 //! `fsync`, `rename` onto the key and `fsync` of the directory, so a
 //! completed object is whole and durable or absent. Dropping an unfinished
 //! writer removes its partial file. Keys are checked again here: a key with

@@ -22,6 +22,9 @@ use crate::meta::{self, NamespaceRecord, ObjectRecord, PurgeRecord, Span, Upload
 /// Passes between orphan sweeps (the first pass always sweeps).
 const ORPHAN_SWEEP_EVERY: u64 = 20;
 
+/// Deleted objects whose records one metadata commit removes.
+const RECORDS_PER_COMMIT: usize = 256;
+
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReclaimReport {
@@ -216,20 +219,49 @@ impl Core {
                 Ok(out)
             })
             .await?;
-        for (ns, object, record) in doomed {
-            self.backend(&record.backend)?.delete(&record.key).await?;
-            self.meta
-                .write(move |txn| {
-                    let key = (ns.as_str(), object.as_str());
-                    let refs = txn.get(&meta::OBJECTS, key)?.map_or(0, |o| o.refs);
-                    if refs == 0 {
-                        txn.delete(&meta::OBJECTS, key)?;
+        // The records of deleted objects go in one commit per batch, not
+        // one each: under a write load a commit waits its turn among the
+        // clients' (hundreds of ms), and one object a commit fell behind
+        // the objects that overwrites make unreferenced, until the disk
+        // filled.
+        for batch in doomed.chunks(RECORDS_PER_COMMIT) {
+            let mut deleted = Vec::with_capacity(batch.len());
+            let mut failure = None;
+            for (ns, object, record) in batch {
+                let removed = match self.backend(&record.backend) {
+                    Ok(backend) => backend.delete(&record.key).await,
+                    Err(e) => Err(e),
+                };
+                match removed {
+                    Ok(()) => deleted.push((ns.clone(), object.clone())),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
                     }
-                    txn.delete(&meta::GARBAGE, key)?;
-                    Ok(())
-                })
-                .await?;
-            report.deleted_objects += 1;
+                }
+            }
+            // What was deleted is recorded even when a deletion then
+            // failed; the pass ends after it.
+            let count = deleted.len() as u64;
+            if !deleted.is_empty() {
+                self.meta
+                    .write(move |txn| {
+                        for (ns, object) in &deleted {
+                            let key = (ns.as_str(), object.as_str());
+                            let refs = txn.get(&meta::OBJECTS, key)?.map_or(0, |o| o.refs);
+                            if refs == 0 {
+                                txn.delete(&meta::OBJECTS, key)?;
+                            }
+                            txn.delete(&meta::GARBAGE, key)?;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+            }
+            report.deleted_objects += count;
+            if let Some(e) = failure {
+                return Err(e);
+            }
         }
         if sweep_orphans {
             (report.orphans, report.orphans_deferred) = self.sweep_orphans().await?;

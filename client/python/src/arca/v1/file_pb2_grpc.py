@@ -131,8 +131,10 @@ class FileServiceServicer:
         """Streams a file up. The first request is `start` (a new upload) or
         `resume` (continue a broken one); then `data` messages carrying their
         offset, any number of `query_state`, and `finish` to commit. The server
-        answers `accepted`, then `progress` at least every 4 MiB persisted and
-        on every `query_state`, and finally `committed`. Closing the stream
+        answers `accepted`, then `progress` whenever what is durable advances
+        (the server starts making what arrived durable every 4 MiB by default
+        and reports it when done, also while the client sends nothing) and on
+        every `query_state`, and finally `committed`. Closing the stream
         without `finish` leaves the upload resumable until its lease runs out.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
