@@ -634,10 +634,10 @@ async fn webdav_can_be_turned_off() {
     assert_eq!(answer.status, 404);
 }
 
-/// A path or Destination that leaves /dav/ once `..` is resolved is the
-/// client's fault (400), not a gateway's (dav-server alone answers 502),
-/// and a sibling of the prefix (`/dav/../davx/`) is not read as inside it;
-/// nothing moves.
+/// A path or Destination that leaves /dav/ once `..` is resolved, or a
+/// Destination with a query, is the client's fault (400), not a gateway's
+/// (dav-server alone answers 502, or panics), and a sibling of the prefix
+/// (`/dav/../davx/`) is not read as inside it; nothing moves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_leaving_the_root_are_refused() {
     let server = TestServer::start(Backend::Memory).await;
@@ -661,6 +661,18 @@ async fn paths_leaving_the_root_are_refused() {
             "MOVE",
             format!("/dav/{ns}/kept.txt"),
             format!("Destination: http://{host}/davx/{ns}/x\r\n"),
+        ),
+        // A query names no resource (and dav-server panicked on this one,
+        // found by the fuzzer).
+        (
+            "MOVE",
+            format!("/dav/{ns}/kept.txt"),
+            "Destination: /dav?elsewhere/x\r\n".to_owned(),
+        ),
+        (
+            "COPY",
+            format!("/dav/{ns}/kept.txt"),
+            format!("Destination: http://{host}/dav/{ns}/copy.txt?v=2\r\n"),
         ),
     ] {
         let answer = raw(

@@ -63,19 +63,28 @@ pub(super) fn append(
     let cutoff_ms = txn.now_ms().saturating_sub(
         i64::try_from(retention.retain_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
     );
-    // The oldest rows go while over the count, then while too old.
-    while oldest <= previous {
-        let row = txn.get(&CHANGES, (&ns.id, oldest))?;
-        let too_old = row.as_ref().is_none_or(|c| c.committed_ms < cutoff_ms);
-        if oldest >= keep_from && !too_old {
+    // The oldest rows go while over the count, then while too old: read
+    // in one ordered scan from the oldest kept (not one get per revision,
+    // a round trip each on a shared engine). A revision with no row (the
+    // commit that made it logged nothing) is passed over.
+    let mut span = Span::under(&[&ns.id], "");
+    if oldest > 0 {
+        span = span.after(meta::key_of(&CHANGES, (&ns.id, oldest - 1)));
+    }
+    let mut kept_from = None;
+    for row in txn.rows(&CHANGES, span) {
+        let ((_, revision), change) = row?;
+        if revision > previous {
             break;
         }
-        if let Some(change) = row {
-            txn.delete(&CHANGES, (&ns.id, oldest))?;
-            bytes -= signed(logged_bytes(&ns.id, &change));
+        if revision >= keep_from && change.committed_ms >= cutoff_ms {
+            kept_from = Some(revision);
+            break;
         }
-        oldest += 1;
+        txn.delete(&CHANGES, (&ns.id, revision))?;
+        bytes -= signed(logged_bytes(&ns.id, &change));
     }
+    oldest = kept_from.unwrap_or(previous + 1).max(oldest);
     ns.revision = last;
     ns.changes_from = oldest.max(keep_from);
     Ok(bytes)

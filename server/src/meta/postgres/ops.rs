@@ -8,7 +8,7 @@ use std::ops::Bound;
 use tokio::runtime::Handle;
 use tokio_postgres::types::ToSql;
 
-use super::{db_error, head, is_conflict};
+use super::{KEY_HEAD_BYTES, db_error, head, is_conflict};
 use crate::error::{Error, Result};
 use crate::meta::engine::{ReadOps, Rows, WriteOps};
 
@@ -30,8 +30,9 @@ pub(super) struct TxnView {
 /// A row's table and key.
 type RowKey = (&'static str, Vec<u8>);
 
-/// A put waiting to be sent: table, key, value.
-type PendingPut = (&'static str, Vec<u8>, Vec<u8>);
+/// A change waiting to be sent: table, key, and the value to put (`None`:
+/// a delete of a row the transaction knows is there).
+type PendingChange = (&'static str, Vec<u8>, Option<Vec<u8>>);
 
 /// Rows a view holds before it stops learning from reads; past it, it is
 /// emptied whenever no put is pending (pending puts are always kept: they
@@ -60,6 +61,11 @@ impl TxnView {
         self.rows
             .borrow_mut()
             .insert((table, key.to_vec()), Some(value.to_vec()));
+    }
+
+    /// A delete not sent yet: always kept, as only the view has it.
+    fn pending_put_absent(&self, table: &'static str, key: &[u8]) {
+        self.rows.borrow_mut().insert((table, key.to_vec()), None);
     }
 
     /// Called with no put pending: a full view starts again.
@@ -96,11 +102,12 @@ pub(super) struct PgOps<'a> {
     /// Whether the job changed anything (a failed job that did spoils its
     /// group's transaction).
     pub(super) wrote: Cell<bool>,
-    /// Puts not sent yet: sent as one statement before the next statement
-    /// that reads or changes rows and at the end of the job, so a job costs
-    /// one statement for all it puts (a checkpoint, a restore or a fork
-    /// one per batch, not per row), and its reads still see its writes.
-    pending: std::cell::RefCell<Vec<PendingPut>>,
+    /// Puts (and deletes of rows it has read) not sent yet: sent as one
+    /// statement of each kind before the next statement that reads or
+    /// changes rows and at the end of the job, so a job costs one statement
+    /// for all it puts (a checkpoint, a restore or a fork one per batch,
+    /// not per row), and its reads still see its writes.
+    pending: std::cell::RefCell<Vec<PendingChange>>,
 }
 
 /// Puts sent in one statement at most (bounded, so no statement grows
@@ -124,37 +131,70 @@ impl<'a> PgOps<'a> {
         }
     }
 
-    /// Sends the pending puts: one multi-row upsert per run of one table
-    /// (a later put of a key in the same run wins, as it would have).
+    /// Sends the pending changes: one multi-row delete and one multi-row
+    /// upsert (a later change of a key wins, as it would have).
     pub(super) fn flush(&self) -> Result<()> {
         let pending = std::mem::take(&mut *self.pending.borrow_mut());
         if pending.is_empty() {
             return Ok(());
         }
-        // One upsert may not touch a row twice: a later put of a key wins,
-        // as it would have. Rows of different tables are independent, so
-        // one statement carries them all.
-        let mut latest: std::collections::BTreeMap<RowKey, Vec<u8>> = Default::default();
+        // One statement may not touch a row twice: only the last change of
+        // a key counts, and then deletes and puts touch different rows, so
+        // their order does not matter. Rows of different tables are
+        // independent, so one statement carries them all.
+        let mut latest: std::collections::BTreeMap<RowKey, Option<Vec<u8>>> = Default::default();
         for (table, key, value) in pending {
             latest.insert((table, key), value);
         }
-        let (mut tables, mut keys, mut values) = (
-            Vec::with_capacity(latest.len()),
-            Vec::with_capacity(latest.len()),
-            Vec::with_capacity(latest.len()),
-        );
+        let (mut put_tables, mut put_keys, mut values) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut gone_tables, mut gone_keys) = (Vec::new(), Vec::new());
         for ((table, key), value) in latest {
-            tables.push(table);
-            keys.push(key);
-            values.push(value);
+            match value {
+                Some(value) => {
+                    put_tables.push(table);
+                    put_keys.push(key);
+                    values.push(value);
+                }
+                None => {
+                    gone_tables.push(table);
+                    gone_keys.push(key);
+                }
+            }
         }
-        self.execute_now(
-            "INSERT INTO arca_kv (tbl, k, v) \
-             SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
-             ON CONFLICT (tbl, k_head, k_hash) DO UPDATE SET v = EXCLUDED.v",
-            &[&tables, &keys, &values],
-        )?;
+        if !gone_keys.is_empty() {
+            self.execute_now(
+                &format!(
+                    "DELETE FROM arca_kv AS kv \
+                     USING unnest($1::text[], $2::bytea[]) AS gone(tbl, k) \
+                     WHERE kv.tbl = gone.tbl \
+                     AND kv.k_head = substring(gone.k FROM 1 FOR {KEY_HEAD_BYTES}) \
+                     AND kv.k_hash = sha256(gone.k)"
+                ),
+                &[&gone_tables, &gone_keys],
+            )?;
+        }
+        if !put_keys.is_empty() {
+            self.execute_now(
+                "INSERT INTO arca_kv (tbl, k, v) \
+                 SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
+                 ON CONFLICT (tbl, k_head, k_hash) DO UPDATE SET v = EXCLUDED.v",
+                &[&put_tables, &put_keys, &values],
+            )?;
+        }
         self.view.settled();
+        Ok(())
+    }
+
+    /// Queues a change; sends the queue once it is full.
+    fn queue(&self, table: &'static str, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        let full = {
+            let mut pending = self.pending.borrow_mut();
+            pending.push((table, key.to_vec(), value.map(<[u8]>::to_vec)));
+            pending.len() >= MAX_PENDING_PUTS
+        };
+        if full {
+            self.flush()?;
+        }
         Ok(())
     }
 
@@ -289,21 +329,21 @@ impl WriteOps for PgOps<'_> {
     fn put(&self, table: &'static str, key: &[u8], value: &[u8]) -> Result<()> {
         self.wrote.set(true);
         self.view.pending_put(table, key, value);
-        let full = {
-            let mut pending = self.pending.borrow_mut();
-            pending.push((table, key.to_vec(), value.to_vec()));
-            pending.len() >= MAX_PENDING_PUTS
-        };
-        if full {
-            self.flush()?;
-        }
-        Ok(())
+        self.queue(table, key, Some(value))
     }
 
     fn delete(&self, table: &'static str, key: &[u8]) -> Result<bool> {
         self.wrote.set(true);
-        if self.view.lookup(table, key) == Some(None) {
-            return Ok(false);
+        match self.view.lookup(table, key) {
+            Some(None) => return Ok(false),
+            // A row the transaction knows is there (it read it, or put it):
+            // its delete waits with the puts, one statement for all.
+            Some(Some(_)) => {
+                self.view.pending_put_absent(table, key);
+                self.queue(table, key, None)?;
+                return Ok(true);
+            }
+            None => {}
         }
         let removed = self.execute(
             &format!(
