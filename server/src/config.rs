@@ -524,7 +524,8 @@ impl Limits {
 pub struct UploadConfig {
     /// Seconds an unfinished upload stays resumable after it was last active.
     pub lease_secs: u64,
-    /// Bytes between durable persists (and progress messages).
+    /// Bytes received between the starts of durable persists (a progress
+    /// message follows each one that ends).
     pub persist_interval_bytes: u64,
 }
 
