@@ -107,37 +107,28 @@ async fn run(core: Arc<Core>, who: Identity, mut inbound: Streaming<pb::UploadRe
         // ending: a client that pauses (waiting to hear what is durable
         // before it sends more) still hears it.
         let message = tokio::select! {
-            message = inbound.message() => message,
-            () = upload.in_flight_done() => {
-                let reported = match upload.record_progress().await {
-                    Ok(true) => send(&tx, progress(&upload)).await,
-                    Ok(false) => true,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.into())).await;
-                        false
-                    }
-                };
-                if !reported {
-                    upload.close().await;
-                    return;
-                }
-                continue;
-            }
+            message = inbound.message() => Some(message),
+            () = upload.in_flight_done() => None,
         };
         let outcome: Result<Option<Out>, Error> = match message {
-            Ok(Some(pb::UploadRequest {
+            // The flush ended: record it, and report it if it advanced.
+            None => upload
+                .record_progress()
+                .await
+                .map(|advanced| advanced.then(|| progress(&upload))),
+            Some(Ok(Some(pb::UploadRequest {
                 message: Some(In::Data(d)),
-            })) => match upload.write(d.offset, d.data).await {
+            }))) => match upload.write(d.offset, d.data).await {
                 Ok(true) => Ok(Some(progress(&upload))),
                 Ok(false) => Ok(None),
                 Err(e) => Err(e),
             },
-            Ok(Some(pb::UploadRequest {
+            Some(Ok(Some(pb::UploadRequest {
                 message: Some(In::QueryState(_)),
-            })) => upload.persist().await.map(|_| Some(progress(&upload))),
-            Ok(Some(pb::UploadRequest {
+            }))) => upload.persist().await.map(|_| Some(progress(&upload))),
+            Some(Ok(Some(pb::UploadRequest {
                 message: Some(In::Finish(f)),
-            })) => {
+            }))) => {
                 let expected = Some(f.expected_sha256).filter(|s| !s.is_empty());
                 match upload.finish(expected).await {
                     Ok((path, entry)) => {
@@ -149,13 +140,15 @@ async fn run(core: Arc<Core>, who: Identity, mut inbound: Streaming<pb::UploadRe
                 }
                 return;
             }
-            Ok(Some(pb::UploadRequest {
+            Some(Ok(Some(pb::UploadRequest {
                 message: Some(In::Start(_) | In::Resume(_)),
-            })) => Err(invalid(
+            }))) => Err(invalid(
                 "start and resume may only be the first message of an upload",
             )),
-            Ok(Some(pb::UploadRequest { message: None })) => Err(invalid("empty upload message")),
-            Ok(None) => {
+            Some(Ok(Some(pb::UploadRequest { message: None }))) => {
+                Err(invalid("empty upload message"))
+            }
+            Some(Ok(None)) => {
                 // Closed without finish: keep what arrived, resumable, and
                 // say how much, or why it could not be kept.
                 // Closed first, so what the client hears is already so.
@@ -171,7 +164,7 @@ async fn run(core: Arc<Core>, who: Identity, mut inbound: Streaming<pb::UploadRe
                 }
                 return;
             }
-            Err(status) => {
+            Some(Err(status)) => {
                 // Broken or refused (an oversized message): what was
                 // persisted stays resumable either way.
                 upload.close().await;
