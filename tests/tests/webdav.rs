@@ -48,6 +48,24 @@ async fn raw(server: &TestServer, request: &[u8]) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+/// The status line and headers of the answer to a request sent without
+/// its body (an `Expect: 100-continue` the server answers at once).
+async fn head_only(server: &TestServer, request: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("an answer within 10 s")
+            .unwrap();
+        assert!(read > 0, "closed before an answer");
+        answer.extend_from_slice(&buf[..read]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// Every litmus suite passes, none skipped.
 async fn litmus_passes_every_suite(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -348,10 +366,20 @@ async fn put_commits_whole_bodies_only(backend: Backend) {
     let get = dav("GET", &url(&server, &ns, "f.bin"), Some(APP), &[], b"").await;
     assert!(get.body == v1, "the old content must stay");
 
-    // Over the user's quota: 507, nothing written.
-    let big = pattern(5 << 20, 3);
-    let over = dav("PUT", &url(&server, &ns, "f.bin"), Some(APP), &[], &big).await;
-    assert_eq!(over.status, 507, "{}", text(&over));
+    // Over the user's quota: 507 before any of the body, nothing written.
+    // The client asks first (`Expect: 100-continue`, as curl does for large
+    // bodies): a client that sends the body at once may lose the early
+    // answer to a reset when the server closes the unread connection.
+    let over = head_only(
+        &server,
+        &format!(
+            "PUT /dav/{ns}/f.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {APP}\r\n\
+             Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+            5 << 20
+        ),
+    )
+    .await;
+    assert!(over.starts_with("HTTP/1.1 507"), "{over}");
     let get = dav("GET", &url(&server, &ns, "f.bin"), Some(APP), &[], b"").await;
     assert!(get.body == v1, "the old content must stay");
     assert_eq!(server.stats().await.uploads_in_progress, 0);
