@@ -6,10 +6,15 @@
 #
 #   tests/postgres.sh start DIR         # prints: PORT PASSWORD
 #   tests/postgres.sh createdb DIR NAME # another database owned by arca
+#   tests/postgres.sh psql DIR SQL     # one statement as the superuser
 #   tests/postgres.sh stop DIR
 #   tests/postgres.sh resume DIR        # start a stopped one again, same port
 #
 # DIR (empty or new, its parent reachable by `postgres`) becomes `postgres`'s alone.
+# ARCA_POSTGRES_LOG_STATEMENT=all logs every statement to DIR/log (to count
+# a job's round trips); ARCA_POSTGRES_PRELOAD=pg_stat_statements loads that
+# module (where each statement's time goes); ARCA_POSTGRES_FSYNC /
+# _SYNC_COMMIT=on make it durable.
 set -euo pipefail
 
 bin="${ARCA_POSTGRES_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
@@ -38,6 +43,8 @@ unix_socket_directories = '$dir'
 max_connections = 300
 fsync = ${ARCA_POSTGRES_FSYNC:-off}
 synchronous_commit = ${ARCA_POSTGRES_SYNC_COMMIT:-off}
+log_statement = '${ARCA_POSTGRES_LOG_STATEMENT:-none}'
+shared_preload_libraries = '${ARCA_POSTGRES_PRELOAD:-}'
 CONF
   as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
   as_postgres "$bin/psql" -q -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
@@ -49,6 +56,9 @@ createdb)
   as_postgres "$bin/psql" -q -h "$2" -p "$(cat "$2/port")" -U postgres -d postgres -v ON_ERROR_STOP=1 \
     -c "CREATE DATABASE $3 OWNER arca" >/dev/null
   ;;
+psql)
+  as_postgres "$bin/psql" -h "$2" -p "$(cat "$2/port")" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$3"
+  ;;
 stop)
   as_postgres "$bin/pg_ctl" -D "$2/data" -m fast -w stop >/dev/null 2>&1 || true
   ;;
@@ -56,7 +66,7 @@ resume)
   as_postgres "$bin/pg_ctl" -D "$2/data" -l "$2/log" -w start >/dev/null
   ;;
 *)
-  echo "usage: $0 start DIR | createdb DIR NAME | stop DIR | resume DIR" >&2
+  echo "usage: $0 start DIR | createdb DIR NAME | psql DIR SQL | stop DIR | resume DIR" >&2
   exit 2
   ;;
 esac

@@ -89,29 +89,75 @@ impl Postgres {
 impl Drop for Postgres {
     fn drop(&mut self) {
         *METADATA.lock().unwrap() = ("redb", String::new());
+        // With ARCA_POSTGRES_PRELOAD=pg_stat_statements: where the
+        // database's time went, per figure's database.
+        if std::env::var("ARCA_POSTGRES_PRELOAD").is_ok_and(|m| m.contains("pg_stat_statements")) {
+            let _ = Command::new("bash")
+                .arg(script())
+                .arg("psql")
+                .arg(self.dir.path())
+                .arg(
+                    "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; \
+                     SELECT d.datname, s.calls, round(s.total_exec_time) AS ms, \
+                     round((s.total_exec_time * 1000 / s.calls)::numeric, 1) AS us_per_call, \
+                     s.rows, left(s.query, 90) AS query \
+                     FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid \
+                     WHERE s.total_exec_time > 50 ORDER BY d.datname, s.total_exec_time DESC",
+                )
+                .status();
+        }
         let _ = Command::new("bash")
             .arg(script())
             .arg("stop")
             .arg(self.dir.path())
             .status();
+        // With ARCA_POSTGRES_LOG_STATEMENT=all the server logged every
+        // statement: keep the log, to count what each figure sent.
+        if std::env::var_os("ARCA_POSTGRES_LOG_STATEMENT").is_some() {
+            let kept = std::env::temp_dir().join("arca-bench-postgres.log");
+            if std::fs::copy(self.dir.path().join("log"), &kept).is_ok() {
+                println!("PostgreSQL's log kept at {}", kept.display());
+            }
+        }
     }
 }
 
-/// redb, then PostgreSQL: small files and checkpoints.
+/// Each figure with redb, then with PostgreSQL, so that both meet the
+/// machine in the same state (the checkpoints write a 1 GiB workspace whose
+/// writeback would otherwise slow whichever figure came next).
 pub async fn engines(small: usize, tree: usize) {
-    crate::metadata::small_files("filesystem", small).await;
-    crate::metadata::checkpoints(10_000).await;
-    crate::metadata::tree_scan(tree).await;
     let secrets = tempfile::tempdir().expect("tempdir");
     let postgres = Postgres::start();
+    let on_redb = || *METADATA.lock().unwrap() = ("redb", String::new());
+
+    settle_disk();
+    crate::metadata::small_files("filesystem", small).await;
     postgres.use_fresh_database("bench_small", secrets.path());
+    settle_disk();
     crate::metadata::small_files("filesystem", small).await;
     // Two replicas of one deployment on one database, callers split.
     postgres.use_fresh_database("bench_small_two", secrets.path());
+    settle_disk();
     crate::metadata::small_files_through("filesystem", small, 2).await;
-    postgres.use_fresh_database("bench_checkpoints", secrets.path());
+
+    on_redb();
+    settle_disk();
     crate::metadata::checkpoints(10_000).await;
+    postgres.use_fresh_database("bench_checkpoints", secrets.path());
+    settle_disk();
+    crate::metadata::checkpoints(10_000).await;
+
+    on_redb();
+    settle_disk();
+    crate::metadata::tree_scan(tree).await;
     postgres.use_fresh_database("bench_tree", secrets.path());
+    settle_disk();
     crate::metadata::tree_scan(tree).await;
     drop(postgres);
+}
+
+/// Waits for the page cache's dirty pages to reach the disk, so a figure
+/// does not pay for the writeback of the one before.
+fn settle_disk() {
+    let _ = Command::new("sync").status();
 }

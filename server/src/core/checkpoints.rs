@@ -88,6 +88,7 @@ impl Tree<'_> {
                 record.total_bytes += entry.size;
             }
         }
+        self.prefetch_objects(entries.iter().map(|(_, e)| e))?;
         for (_, entry) in entries.iter().filter(|(_, e)| !e.is_dir()) {
             self.add_ref(entry, Held::Checkpoint)?;
         }
@@ -122,6 +123,7 @@ impl Tree<'_> {
         // Quotas are checked by `finish` on what the restore really adds
         // (content only this checkpoint kept is already counted).
 
+        self.prefetch_objects(snapshot.iter().chain(&live).map(|(_, e)| e))?;
         // References first, so no object shared by both sides touches zero.
         for (_, entry) in snapshot.iter().filter(|(_, e)| !e.is_dir()) {
             self.add_ref(entry, Held::Live)?;
@@ -155,6 +157,7 @@ impl Tree<'_> {
             &meta::CHECKPOINT_ENTRIES,
             Span::under(&[&self.ns.id, id], ""),
         )?;
+        self.prefetch_objects(snapshot.iter().map(|(_, e)| e))?;
         for (path, entry) in &snapshot {
             self.count_row(path, Some(entry), None);
             if !entry.is_dir() {

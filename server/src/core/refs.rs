@@ -59,6 +59,24 @@ impl Tree<'_> {
             .put(&meta::OBJECTS, (&self.ns.id, object_id), object)
     }
 
+    /// Reads the object records of these entries' files ahead, in batches
+    /// (see `meta::Reader::prefetch`): a checkpoint, a restore or a
+    /// recursive delete then costs a few round trips on a shared engine,
+    /// not one per file.
+    pub(super) fn prefetch_objects<'e>(
+        &self,
+        entries: impl IntoIterator<Item = &'e EntryRecord>,
+    ) -> Result<()> {
+        let ns = self.ns.id.as_str();
+        self.txn.prefetch(
+            &meta::OBJECTS,
+            entries
+                .into_iter()
+                .filter(|e| !e.is_dir())
+                .map(|e| (owner(e, ns), e.object_id.as_str())),
+        )
+    }
+
     /// Adds the reference a new entry (live or checkpointed) of this
     /// namespace makes to its object.
     pub(super) fn add_ref(&mut self, entry: &EntryRecord, held: Held) -> Result<()> {

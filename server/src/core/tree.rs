@@ -474,6 +474,7 @@ impl<'t> Tree<'t> {
                 "{path} is a non-empty directory; set recursive to remove it"
             )));
         }
+        self.prefetch_objects(beneath.iter().map(|(_, e)| e))?;
         for (child, child_entry) in &beneath {
             self.delete_entry(child, child_entry)?;
             if !child_entry.is_dir() {
@@ -585,6 +586,7 @@ impl<'t> Tree<'t> {
         if let Some(old) = &replaced {
             self.file_gone(old)?;
         }
+        self.prefetch_objects(std::iter::once(&src_entry).chain(beneath.iter().map(|(_, e)| e)))?;
         for (path, entry) in std::iter::once((src.to_owned(), src_entry)).chain(beneath) {
             let target = format!("{dst}{}", &path[src.len()..]);
             let copied = EntryRecord {
@@ -628,6 +630,7 @@ impl<'t> Tree<'t> {
         if let Some(old) = &replaced {
             self.file_gone(old)?;
         }
+        self.prefetch_objects(std::iter::once(&src_entry).chain(beneath.iter().map(|(_, e)| e)))?;
         for (path, entry) in std::iter::once((src.to_owned(), src_entry)).chain(beneath) {
             let target = format!("{dst}{}", &path[src.len()..]);
             let recording = std::mem::replace(&mut self.recording, false);

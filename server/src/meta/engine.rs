@@ -37,6 +37,14 @@ pub trait ReadOps {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Rows>;
+
+    /// Says that these keys of `table` are about to be read one by one. An
+    /// engine whose reads are round trips fetches the rows it does not know
+    /// yet in one go and answers the gets that follow from them; an
+    /// embedded one has nothing to gain and ignores it. Changes no answer.
+    fn prefetch(&self, _table: &'static str, _keys: &[Vec<u8>]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Reads and writes, in one transaction. Reads see the job's own writes.

@@ -78,6 +78,12 @@ impl<O: ReadOps + ?Sized> ReadOps for FaultyOps<'_, O> {
         self.faults.check(&self.faults.scan, "scan")?;
         self.inner.scan(table, start, end, limit)
     }
+
+    fn prefetch(&self, table: &'static str, keys: &[Vec<u8>]) -> Result<()> {
+        // A batch of gets: it fails as they would.
+        self.faults.check(&self.faults.get, "get")?;
+        self.inner.prefetch(table, keys)
+    }
 }
 
 impl<O: WriteOps + ?Sized> WriteOps for FaultyOps<'_, O> {

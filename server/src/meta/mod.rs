@@ -377,6 +377,21 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Tells the engine these keys of `table` are read next (see
+    /// [`ReadOps::prefetch`]): a job that reads many known rows one by one
+    /// then costs one round trip per thousand, not one per row.
+    pub fn prefetch<'k, K: KeyShape + 'k, V: ValueCodec>(
+        &self,
+        table: &Table<K, V>,
+        keys: impl IntoIterator<Item = K::Ref<'k>>,
+    ) -> Result<()> {
+        let keys: Vec<Vec<u8>> = keys.into_iter().map(K::encode).collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.ops.prefetch(table.name, &keys)
+    }
+
     /// The rows of `span`, in key order, fetched as they are consumed.
     pub fn rows<K: KeyShape, V: ValueCodec>(
         &self,

@@ -20,9 +20,10 @@
 //! Round trips are what a job costs here (a statement waits for its
 //! answer before the job goes on), so they are saved where the contract
 //! allows: a transaction remembers the rows it read and wrote (`TxnView`),
-//! puts go out as one statement, a read
-//! transaction's BEGIN travels with its first statement and its COMMIT is
-//! not waited for.
+//! the changes of a whole group go out as one statement before its COMMIT
+//! (reads inside the group see them, laid over the database's answers), a
+//! read transaction's BEGIN travels with its first statement and its
+//! COMMIT is not waited for.
 //!
 //! Jobs are synchronous (see `engine`): they run on a blocking thread that
 //! waits on each statement. The database lost mid-job is UNAVAILABLE and
@@ -394,10 +395,9 @@ impl Shared {
             let ops = PgOps::new(client, handle, &view);
             // A job that panics must not leave the transaction open or the
             // lock held on a connection the pool hands out again.
+            // What the job leaves pending waits for the group's end.
             let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                // What the job left pending is sent as part of it: its
-                // failure (a conflict, most often) is the job's.
-                (pending.job)(&ops).and_then(|()| ops.flush())
+                (pending.job)(&ops)
             })) {
                 Ok(outcome) => outcome,
                 Err(panic) => {
@@ -412,10 +412,24 @@ impl Shared {
                     outcome.err().map_or_else(String::new, |e| e.to_string()),
                 );
             }
-            if outcome.is_err() && ops.wrote.get() {
-                return Attempt::Spoiled(index, outcome);
+            if outcome.is_err() {
+                if ops.wrote.get() {
+                    return Attempt::Spoiled(index, outcome);
+                }
+                // Its changes never left the view: taken back there, the
+                // transaction is as if it had not run.
+                ops.undo_job();
             }
             outcomes.push(outcome);
+        }
+        // Every job's changes, in one statement of each kind.
+        let ops = PgOps::new(client, handle, &view);
+        if let Err(e) = ops.flush() {
+            return if ops.conflict.get() {
+                Attempt::Conflict(e.to_string())
+            } else {
+                Attempt::Failed(e)
+            };
         }
         match handle.block_on(client.batch_execute("COMMIT")) {
             Ok(()) => Attempt::Committed(outcomes),
