@@ -369,6 +369,50 @@ async fn filters_select_changes(backend: Backend) {
     );
 }
 
+/// The log keeps no change older than `retain_secs`: the next commit after
+/// they age drops them (wherever the count stands), the rest stay exact,
+/// and the trimmed rows are uncounted.
+async fn changes_past_their_age_go(backend: Backend) {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let mut config = test_config(backend, dir.path());
+    config.changes.retain_secs = 3;
+    let server = TestServer::start_with(config, dir).await;
+    let ns = server.workspace().await;
+    for i in 0..3 {
+        server.write(&ns, &format!("old{i}"), b"x").await;
+    }
+    let (kept, head) = list_all(&server, &ns, 0, None, 10).await;
+    assert_eq!((kept.len(), head), (3, 3), "young changes stay");
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    server.write(&ns, "middle", b"x").await;
+    let (kept, _) = list_all(&server, &ns, 0, None, 10).await;
+    assert_eq!(kept.len(), 4, "nothing has aged yet");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    server.write(&ns, "new", b"x").await;
+    let (kept, head) = list_all(&server, &ns, 3, None, 10).await;
+    assert_eq!(head, 5);
+    assert_eq!(
+        kept.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(),
+        ["middle", "new"],
+        "the three aged changes went, the younger stayed"
+    );
+    let status = assert_code(
+        server
+            .client
+            .changes
+            .clone()
+            .list_changes(pb::ListChangesRequest {
+                namespace_id: ns.clone(),
+                since_revision: Some(1),
+                ..Default::default()
+            })
+            .await,
+        Code::OutOfRange,
+    );
+    assert!(status.message().contains("oldest_revision=4"), "{status:?}");
+    server.assert_counts_agree().await;
+}
+
 /// The log keeps `retain_count` changes: asking from before them is
 /// OUT_OF_RANGE naming the oldest kept; a revision from the future is
 /// INVALID_ARGUMENT; the kept ones are exact; trimmed rows are uncounted.
@@ -481,6 +525,7 @@ async fn destroy_ends_watches(backend: Backend) {
 }
 
 on_every_backend!(
+    changes_past_their_age_go,
     every_kind_is_logged_in_order,
     watches_resume_exactly,
     filters_select_changes,

@@ -36,6 +36,17 @@ pub fn logged_bytes(ns_id: &str, change: &ChangeRecord) -> u64 {
     (ns_id.len() + 16 + change.encoded_len()) as u64
 }
 
+/// The revisions of `ns`'s log that a commit logging `count` changes
+/// drops for the count kept (read, to uncount their bytes).
+pub(super) fn over_count(
+    ns: &NamespaceRecord,
+    count: u64,
+    retention: ChangesConfig,
+) -> std::ops::Range<u64> {
+    let keep_from = (ns.revision + count).saturating_sub(retention.retain_count) + 1;
+    ns.oldest_change()..keep_from.min(ns.revision + 1)
+}
+
 /// Logs `changes` under `ns`'s next revisions and trims the log to the
 /// retention; returns the change of the log's bytes. Changes a single
 /// commit makes beyond the count kept are given revisions but not written.
@@ -53,6 +64,7 @@ pub(super) fn append(
     let mut oldest = ns.oldest_change();
     let last = previous + changes.len() as u64;
     let keep_from = last.saturating_sub(retention.retain_count) + 1;
+    let over_count = over_count(ns, changes.len() as u64, retention);
     let mut bytes = 0i64;
     for (revision, change) in (previous + 1..).zip(changes) {
         if revision >= keep_from {
@@ -60,31 +72,56 @@ pub(super) fn append(
             bytes += signed(logged_bytes(&ns.id, change));
         }
     }
+    // Over the count, the oldest go whatever their age: their keys are
+    // known, so they are read in one go (a full log drops one a commit).
+    // A revision with no row (the commit that made it logged nothing) is
+    // passed over.
+    txn.prefetch(
+        meta::Wanted::default().rows(
+            &CHANGES,
+            over_count
+                .clone()
+                .map(|revision| (ns.id.as_str(), revision)),
+        ),
+    )?;
+    for revision in over_count.clone() {
+        if let Some(change) = txn.get(&CHANGES, (&ns.id, revision))? {
+            txn.delete(&CHANGES, (&ns.id, revision))?;
+            bytes -= signed(logged_bytes(&ns.id, &change));
+        }
+    }
+    oldest = oldest.max(over_count.end);
+    // Then, while too old: read only when the log may hold such a change
+    // (its bound says so, or is not known), from the oldest kept, in one
+    // ordered scan, up to the first young enough.
     let cutoff_ms = txn.now_ms().saturating_sub(
         i64::try_from(retention.retain_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
     );
-    // The oldest rows go while over the count, then while too old: read
-    // in one ordered scan from the oldest kept (not one get per revision,
-    // a round trip each on a shared engine). A revision with no row (the
-    // commit that made it logged nothing) is passed over.
-    let mut span = Span::under(&[&ns.id], "");
-    if oldest > 0 {
-        span = span.after(meta::key_of(&CHANGES, (&ns.id, oldest - 1)));
-    }
-    let mut kept_from = None;
-    for row in txn.rows(&CHANGES, span) {
-        let ((_, revision), change) = row?;
-        if revision > previous {
-            break;
+    let mut from_ms = ns.changes_from_ms;
+    if oldest <= previous && (from_ms == 0 || from_ms < cutoff_ms) {
+        let span = Span::under(&[&ns.id], "").after(meta::key_of(&CHANGES, (&ns.id, oldest - 1)));
+        let mut kept = None;
+        for row in txn.rows(&CHANGES, span) {
+            let ((_, revision), change) = row?;
+            if revision > previous {
+                break;
+            }
+            if change.committed_ms >= cutoff_ms {
+                kept = Some((revision, change.committed_ms));
+                break;
+            }
+            txn.delete(&CHANGES, (&ns.id, revision))?;
+            bytes -= signed(logged_bytes(&ns.id, &change));
         }
-        if revision >= keep_from && change.committed_ms >= cutoff_ms {
-            kept_from = Some(revision);
-            break;
-        }
-        txn.delete(&CHANGES, (&ns.id, revision))?;
-        bytes -= signed(logged_bytes(&ns.id, &change));
+        (oldest, from_ms) = kept.unwrap_or((previous + 1, 0));
     }
-    oldest = kept_from.unwrap_or(previous + 1).max(oldest);
+    // The changes just logged are the newest: the bound covers them too.
+    let appended_ms = changes.iter().map(|c| c.committed_ms).min().unwrap_or(0);
+    ns.changes_from_ms = if oldest > previous || from_ms == 0 {
+        appended_ms
+    } else {
+        from_ms.min(appended_ms)
+    };
     ns.revision = last;
     ns.changes_from = oldest.max(keep_from);
     Ok(bytes)

@@ -230,6 +230,11 @@ impl Core {
         let (condition, mime) = (opts.precondition, opts.mime_type.clone());
         self.meta
             .read(move |r| {
+                r.prefetch(
+                    meta::Wanted::default()
+                        .row(&meta::NAMESPACES, &ns_id)
+                        .row(&meta::ENTRIES, (&ns_id, &path)),
+                )?;
                 let ns = Core::namespace_for(r, &who, &ns_id, Access::Write)?;
                 if let Some(profile) = &ns.profile {
                     super::profile::Rules::compile(profile)?
@@ -266,6 +271,12 @@ impl Core {
             let (who, ns_id, path) = (who.clone(), ns_id.to_owned(), path.clone());
             self.meta
                 .read(move |r| {
+                    // Both rows in one round trip on a shared engine.
+                    r.prefetch(
+                        meta::Wanted::default()
+                            .row(&meta::NAMESPACES, &ns_id)
+                            .row(&meta::ENTRIES, (&ns_id, &path)),
+                    )?;
                     let ns = Core::namespace_for(r, &who, &ns_id, Access::Read)?;
                     let entry = tree::stat(r, &ns, &path)?;
                     Ok((ns, entry))

@@ -336,6 +336,7 @@ impl Core {
             footprint: None,
             revision: 0,
             changes_from: 0,
+            changes_from_ms: 0,
         };
         if let Some((source, src)) = fork {
             return self.commit_fork(who, record, source, &src).await;

@@ -69,11 +69,13 @@ impl Tree<'_> {
     ) -> Result<()> {
         let ns = self.ns.id.as_str();
         self.txn.prefetch(
-            &meta::OBJECTS,
-            entries
-                .into_iter()
-                .filter(|e| !e.is_dir())
-                .map(|e| (owner(e, ns), e.object_id.as_str())),
+            meta::Wanted::default().rows(
+                &meta::OBJECTS,
+                entries
+                    .into_iter()
+                    .filter(|e| !e.is_dir())
+                    .map(|e| (owner(e, ns), e.object_id.as_str())),
+            ),
         )
     }
 

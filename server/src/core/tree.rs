@@ -366,6 +366,22 @@ impl<'t> Tree<'t> {
     /// Commits a completed object as the file at `path`, replacing a file
     /// there (whose object loses a reference).
     pub fn commit_file(&mut self, path: &str, file: NewFile) -> Result<EntryRecord> {
+        // The rows this commit reads, in one round trip on a shared engine:
+        // the entry, its parents, the content's digest, and the change a
+        // full log drops.
+        let ns = self.ns.id.as_str();
+        let trimmed = super::changes::over_count(&self.ns, 1, self.retention);
+        self.txn.prefetch(
+            meta::Wanted::default()
+                .rows(
+                    &ENTRIES,
+                    std::iter::once(path)
+                        .chain(paths::ancestors(path))
+                        .map(|p| (ns, p)),
+                )
+                .row(&meta::DIGESTS, (ns, &file.sha256))
+                .rows(&meta::CHANGES, trimmed.map(|revision| (ns, revision))),
+        )?;
         if file.written {
             file.fence.check(self.txn, &file.object_id)?;
         }

@@ -38,11 +38,11 @@ pub trait ReadOps {
         limit: usize,
     ) -> Result<Rows>;
 
-    /// Says that these keys of `table` are about to be read one by one. An
-    /// engine whose reads are round trips fetches the rows it does not know
-    /// yet in one go and answers the gets that follow from them; an
+    /// Says that these rows (table, key) are about to be read one by one.
+    /// An engine whose reads are round trips fetches the rows it does not
+    /// know yet in one go and answers the gets that follow from them; an
     /// embedded one has nothing to gain and ignores it. Changes no answer.
-    fn prefetch(&self, _table: &'static str, _keys: &[Vec<u8>]) -> Result<()> {
+    fn prefetch(&self, _rows: &[(&'static str, Vec<u8>)]) -> Result<()> {
         Ok(())
     }
 }

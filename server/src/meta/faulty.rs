@@ -79,10 +79,10 @@ impl<O: ReadOps + ?Sized> ReadOps for FaultyOps<'_, O> {
         self.inner.scan(table, start, end, limit)
     }
 
-    fn prefetch(&self, table: &'static str, keys: &[Vec<u8>]) -> Result<()> {
+    fn prefetch(&self, rows: &[(&'static str, Vec<u8>)]) -> Result<()> {
         // A batch of gets: it fails as they would.
         self.faults.check(&self.faults.get, "get")?;
-        self.inner.prefetch(table, keys)
+        self.inner.prefetch(rows)
     }
 }
 

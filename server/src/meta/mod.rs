@@ -352,6 +352,31 @@ impl<K: KeyShape, V: ValueCodec> Iterator for RowIter<'_, K, V> {
     }
 }
 
+/// Rows a job is about to read, of any tables (see [`Reader::prefetch`]).
+#[derive(Default)]
+pub struct Wanted {
+    rows: Vec<(&'static str, Vec<u8>)>,
+}
+
+impl Wanted {
+    /// The row at `key` of `table`.
+    pub fn row<K: KeyShape, V>(mut self, table: &Table<K, V>, key: K::Ref<'_>) -> Self {
+        self.rows.push((table.name, K::encode(key)));
+        self
+    }
+
+    /// The rows at `keys` of `table`.
+    pub fn rows<'k, K: KeyShape + 'k, V>(
+        mut self,
+        table: &Table<K, V>,
+        keys: impl IntoIterator<Item = K::Ref<'k>>,
+    ) -> Self {
+        self.rows
+            .extend(keys.into_iter().map(|key| (table.name, K::encode(key))));
+        self
+    }
+}
+
 /// Typed reads on a snapshot (or inside a write transaction).
 pub struct Reader<'a> {
     ops: &'a dyn ReadOps,
@@ -377,19 +402,14 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Tells the engine these keys of `table` are read next (see
+    /// Tells the engine these rows are read next (see
     /// [`ReadOps::prefetch`]): a job that reads many known rows one by one
     /// then costs one round trip per thousand, not one per row.
-    pub fn prefetch<'k, K: KeyShape + 'k, V: ValueCodec>(
-        &self,
-        table: &Table<K, V>,
-        keys: impl IntoIterator<Item = K::Ref<'k>>,
-    ) -> Result<()> {
-        let keys: Vec<Vec<u8>> = keys.into_iter().map(K::encode).collect();
-        if keys.is_empty() {
+    pub fn prefetch(&self, wanted: Wanted) -> Result<()> {
+        if wanted.rows.is_empty() {
             return Ok(());
         }
-        self.ops.prefetch(table.name, &keys)
+        self.ops.prefetch(&wanted.rows)
     }
 
     /// The rows of `span`, in key order, fetched as they are consumed.

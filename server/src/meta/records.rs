@@ -83,6 +83,12 @@ pub struct NamespaceRecord {
     /// 0 is read as 1.
     #[prost(uint64, tag = "21")]
     pub changes_from: u64,
+    /// The commit time of the oldest change its log holds, or earlier, ms
+    /// since the epoch (0: not known). While it is within the retention,
+    /// nothing in the log is too old, and a commit need not read the log
+    /// to find out.
+    #[prost(int64, tag = "22")]
+    pub changes_from_ms: i64,
 }
 
 impl NamespaceRecord {

@@ -417,28 +417,37 @@ impl ReadOps for PgOps<'_> {
         Ok(value)
     }
 
-    fn prefetch(&self, table: &'static str, keys: &[Vec<u8>]) -> Result<()> {
+    fn prefetch(&self, rows: &[(&'static str, Vec<u8>)]) -> Result<()> {
         // Rows the view knows (and so every waiting change) are left out:
         // the database's answer for the rest is current.
-        let mut unknown: Vec<&Vec<u8>> = keys
+        let mut unknown: Vec<&(&'static str, Vec<u8>)> = rows
             .iter()
-            .filter(|key| self.view.lookup(table, key).is_none())
+            .filter(|(table, key)| self.view.lookup(table, key).is_none())
             .collect();
         unknown.sort();
         unknown.dedup();
         for chunk in unknown.chunks(MAX_PENDING_PUTS) {
-            let rows = self.query_now(
+            let tables: Vec<&str> = chunk.iter().map(|(table, _)| *table).collect();
+            let keys: Vec<&[u8]> = chunk.iter().map(|(_, key)| key.as_slice()).collect();
+            let found = self.query_now(
                 &format!(
-                    "SELECT u.k, kv.v FROM unnest($2::bytea[]) AS u(k) \
-                     LEFT JOIN arca_kv AS kv ON kv.tbl = $1 \
+                    "SELECT kv.v FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS u(t, k, n) \
+                     LEFT JOIN arca_kv AS kv ON kv.tbl = u.t \
                      AND kv.k_head = substring(u.k FROM 1 FOR {KEY_HEAD_BYTES}) \
-                     AND kv.k_hash = sha256(u.k)"
+                     AND kv.k_hash = sha256(u.k) ORDER BY u.n"
                 ),
-                &[&table, &chunk],
+                &[&tables, &keys],
             )?;
-            for row in rows {
-                let (key, value): (Vec<u8>, Option<Vec<u8>>) = (row.get(0), row.get(1));
-                self.view.learn(table, &key, value.as_deref());
+            if found.len() != chunk.len() {
+                return Err(Error::Metadata(format!(
+                    "a prefetch of {} rows answered {}",
+                    chunk.len(),
+                    found.len()
+                )));
+            }
+            for ((table, key), row) in chunk.iter().zip(found) {
+                let value: Option<Vec<u8>> = row.get(0);
+                self.view.learn(table, key, value.as_deref());
             }
         }
         Ok(())
