@@ -75,6 +75,15 @@ const MIGRATIONS: &[&str] = &[
          ADD PRIMARY KEY (tbl, k_head, k_hash);",
 ];
 
+/// Set on every connection. Each statement this engine sends reads rows
+/// by their key, and is prepared once per connection: PostgreSQL plans it
+/// for whatever parameters and then keeps that plan. A table that was
+/// small when a statement was first planned made a sequential scan look
+/// cheapest (a hash join for the batched reads and deletes), and that plan
+/// stayed as the table grew: ms per statement. With sequential scans
+/// priced out, every plan is an index plan, whatever the table's size.
+const SESSION_SETTINGS: &str = "SET enable_seqscan = off";
+
 /// Bytes of a key the index orders by (the migration's literal): with the
 /// table's name and a SHA-256 beside it, an index entry stays under
 /// PostgreSQL's limit for any key.
@@ -203,6 +212,14 @@ impl PostgresEngine {
         };
         let wait = Duration::from_secs(config.connect_timeout_secs.max(1));
         let pool = Pool::builder(manager)
+            .post_create(deadpool_postgres::Hook::async_fn(|client, _| {
+                Box::pin(async move {
+                    client
+                        .batch_execute(SESSION_SETTINGS)
+                        .await
+                        .map_err(deadpool_postgres::HookError::Backend)
+                })
+            }))
             .max_size(config.pool_size)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(wait))

@@ -431,10 +431,12 @@ impl ReadOps for PgOps<'_> {
             let keys: Vec<&[u8]> = chunk.iter().map(|(_, key)| key.as_slice()).collect();
             let found = self.query_now(
                 &format!(
-                    "SELECT kv.v FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS u(t, k, n) \
-                     LEFT JOIN arca_kv AS kv ON kv.tbl = u.t \
+                    // One index lookup per key, whatever the plan: a
+                    // subquery per row, not a join the planner may hash.
+                    "SELECT (SELECT kv.v FROM arca_kv AS kv WHERE kv.tbl = u.t \
                      AND kv.k_head = substring(u.k FROM 1 FOR {KEY_HEAD_BYTES}) \
-                     AND kv.k_hash = sha256(u.k) ORDER BY u.n"
+                     AND kv.k_hash = sha256(u.k)) \
+                     FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS u(t, k, n) ORDER BY u.n"
                 ),
                 &[&tables, &keys],
             )?;
