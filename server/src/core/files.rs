@@ -98,8 +98,8 @@ impl Core {
             self.small_content_sha256(&data, opts.expected_sha256.as_deref(), "use Upload")?;
         // Fail early, before any bytes move, on what can be known now.
         let size = data.len() as u64;
-        let ns = self
-            .check_write_target(who, ns_id, &path, &opts, Some(size))
+        let (ns, stored) = self
+            .check_write_target(who, ns_id, &path, &opts, Some(size), Some(&sha256))
             .await?;
         quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
         let precondition = opts.precondition;
@@ -113,7 +113,7 @@ impl Core {
         );
         // Content the namespace already holds is committed without storing
         // the bytes again; if it vanished meanwhile, store them after all.
-        let result = match self.has_content(&ns.id, &file.sha256, size).await? {
+        let result = match stored == Some(size) {
             true => match self.commit_object(who, ns_id, &path, file.clone()).await {
                 Err(Error::Aborted(_)) => None,
                 other => Some(other),
@@ -195,29 +195,12 @@ impl Core {
         }
     }
 
-    /// Whether namespace `ns_id` holds live content with this digest and size.
-    pub(crate) async fn has_content(&self, ns_id: &str, sha256: &str, size: u64) -> Result<bool> {
-        Ok(self.stored_size(ns_id, sha256).await? == Some(size))
-    }
-
-    /// The size of live content with this digest in namespace `ns_id`.
-    pub(crate) async fn stored_size(&self, ns_id: &str, sha256: &str) -> Result<Option<u64>> {
-        let (ns_id, sha256) = (ns_id.to_owned(), sha256.to_owned());
-        self.meta
-            .read(move |r| {
-                let Some(id) = r.get(&meta::DIGESTS, (&ns_id, &sha256))? else {
-                    return Ok(None);
-                };
-                let object = r.get(&meta::OBJECTS, (&ns_id, &id))?;
-                Ok(object.filter(|o| o.refs > 0).map(|o| o.size))
-            })
-            .await
-    }
-
     /// Checks, before content moves, what a write to `path` of `size`
     /// bytes (if known) and type `mime` can already be refused for: access,
     /// the precondition and the access profile. The commit checks again
-    /// atomically.
+    /// atomically. With `content` (a SHA-256), also the size of live
+    /// content with that digest the namespace holds, from the same
+    /// snapshot (one read, not two, before a write that may deduplicate).
     pub(crate) async fn check_write_target(
         &self,
         who: &Identity,
@@ -225,16 +208,20 @@ impl Core {
         path: &str,
         opts: &WriteOptions,
         size: Option<u64>,
-    ) -> Result<NamespaceRecord> {
+        content: Option<&str>,
+    ) -> Result<(NamespaceRecord, Option<u64>)> {
         let (who, ns_id, path) = (who.clone(), ns_id.to_owned(), path.to_owned());
         let (condition, mime) = (opts.precondition, opts.mime_type.clone());
+        let content = content.map(str::to_owned);
         self.meta
             .read(move |r| {
-                r.prefetch(
-                    meta::Wanted::default()
-                        .row(&meta::NAMESPACES, &ns_id)
-                        .row(&meta::ENTRIES, (&ns_id, &path)),
-                )?;
+                let mut wanted = meta::Wanted::default()
+                    .row(&meta::NAMESPACES, &ns_id)
+                    .row(&meta::ENTRIES, (&ns_id, &path));
+                if let Some(sha256) = &content {
+                    wanted = wanted.row(&meta::DIGESTS, (&ns_id, sha256));
+                }
+                r.prefetch(wanted)?;
                 let ns = Core::namespace_for(r, &who, &ns_id, Access::Write)?;
                 if let Some(profile) = &ns.profile {
                     super::profile::Rules::compile(profile)?
@@ -249,7 +236,11 @@ impl Core {
                     return Err(precondition(format!("{path} is a directory")));
                 }
                 tree::check_precondition(&path, existing.as_ref(), condition)?;
-                Ok(ns)
+                let stored = match &content {
+                    Some(sha256) => live_size(r, &ns.id, sha256)?,
+                    None => None,
+                };
+                Ok((ns, stored))
             })
             .await
     }
@@ -638,4 +629,14 @@ async fn collect(mut stream: ByteStream, len: u64) -> Result<Vec<u8>> {
         data.extend_from_slice(&chunk?);
     }
     Ok(data)
+}
+
+/// The size of live content with this digest in namespace `ns_id`, if it
+/// holds any.
+fn live_size(r: &meta::Reader<'_>, ns_id: &str, sha256: &str) -> Result<Option<u64>> {
+    let Some(id) = r.get(&meta::DIGESTS, (ns_id, sha256))? else {
+        return Ok(None);
+    };
+    let object = r.get(&meta::OBJECTS, (ns_id, &id))?;
+    Ok(object.filter(|o| o.refs > 0).map(|o| o.size))
 }

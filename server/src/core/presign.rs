@@ -150,8 +150,8 @@ impl Core {
         let expiry = self.signer.expiry(expires_in_secs)?;
         let path = crate::paths::normalize_file(raw_path, self.config.limits.paths())?;
         let opts = opts.validated_for(&path)?;
-        let ns = self
-            .check_write_target(who, ns_id, &path, &opts, total_size)
+        let (ns, _) = self
+            .check_write_target(who, ns_id, &path, &opts, total_size, None)
             .await?;
         if let Some(size) = total_size {
             quota::check_file_size(&self.quotas, &ns.sandbox, size)?;

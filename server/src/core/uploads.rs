@@ -115,15 +115,22 @@ impl Core {
         validate_server_id("namespace", ns_id)?;
         let path = crate::paths::normalize_file(raw_path, self.config.limits.paths())?;
         let opts = opts.validated_for(&path)?;
-        let ns = self
-            .check_write_target(who, ns_id, &path, &opts, total_size)
+        let (ns, stored) = self
+            .check_write_target(
+                who,
+                ns_id,
+                &path,
+                &opts,
+                total_size,
+                opts.expected_sha256.as_deref(),
+            )
             .await?;
         if let Some(size) = total_size {
             quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
         }
         // Declared content the namespace already holds commits at once.
         if let Some(sha256) = &opts.expected_sha256
-            && let Some(size) = self.stored_size(&ns.id, sha256).await?
+            && let Some(size) = stored
             && total_size.is_none_or(|t| t == size)
         {
             let object_id = self.new_object_id().await?;
