@@ -369,6 +369,30 @@ async fn filters_select_changes(backend: Backend) {
     );
 }
 
+/// Asking for the changes after `since`, which the log no longer holds, is
+/// OUT_OF_RANGE naming the oldest revision it keeps.
+async fn assert_behind_the_log(server: &TestServer, ns: &str, since: u64, oldest: u64) {
+    let status = assert_code(
+        server
+            .client
+            .changes
+            .clone()
+            .list_changes(pb::ListChangesRequest {
+                namespace_id: ns.to_owned(),
+                since_revision: Some(since),
+                ..Default::default()
+            })
+            .await,
+        Code::OutOfRange,
+    );
+    assert!(
+        status
+            .message()
+            .contains(&format!("oldest_revision={oldest}")),
+        "{status:?}"
+    );
+}
+
 /// The log keeps no change older than `retain_secs`: the next commit after
 /// they age drops them (wherever the count stands), the rest stay exact,
 /// and the trimmed rows are uncounted.
@@ -396,20 +420,7 @@ async fn changes_past_their_age_go(backend: Backend) {
         ["middle", "new"],
         "the three aged changes went, the younger stayed"
     );
-    let status = assert_code(
-        server
-            .client
-            .changes
-            .clone()
-            .list_changes(pb::ListChangesRequest {
-                namespace_id: ns.clone(),
-                since_revision: Some(1),
-                ..Default::default()
-            })
-            .await,
-        Code::OutOfRange,
-    );
-    assert!(status.message().contains("oldest_revision=4"), "{status:?}");
+    assert_behind_the_log(&server, &ns, 1, 4).await;
     server.assert_counts_agree().await;
 }
 
@@ -431,20 +442,7 @@ async fn retention_and_out_of_range(backend: Backend) {
         kept.iter().map(|c| c.revision).collect::<Vec<_>>(),
         [8, 9, 10, 11, 12]
     );
-    let status = assert_code(
-        server
-            .client
-            .changes
-            .clone()
-            .list_changes(pb::ListChangesRequest {
-                namespace_id: ns.clone(),
-                since_revision: Some(6),
-                ..Default::default()
-            })
-            .await,
-        Code::OutOfRange,
-    );
-    assert!(status.message().contains("oldest_revision=8"), "{status:?}");
+    assert_behind_the_log(&server, &ns, 6, 8).await;
     assert_code(
         watch(&server, APP, &ns, Some(3), None).await,
         Code::OutOfRange,
