@@ -18,11 +18,13 @@ use tonic::Code;
 mod http;
 mod postgres;
 mod proxy;
+mod upload_stream;
 pub use http::{HttpAnswer, http};
 pub use postgres::{
     metadata_on_postgres, postgres, postgres_execute, postgres_metadata, scratch_schema,
 };
 pub use proxy::{CuttingProxy, Fault, FaultProxy};
+pub use upload_stream::UploadStream;
 
 /// The backends every integration test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

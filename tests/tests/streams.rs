@@ -2,104 +2,14 @@
 //! stream, every protocol error, broken streams, resume (also across a
 //! restart) and persistence, on every backend where it applies.
 
-use arca_tests::{Backend, TestServer, assert_code, on_every_backend, pattern, pb, sha256};
+use arca_tests::{
+    Backend, TestServer, UploadStream, assert_code, on_every_backend, pattern, pb, sha256,
+};
 use pb::upload_request::Message as In;
 use pb::upload_response::Message as Out;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Code, Streaming};
+use tonic::Code;
 
 const MIB: usize = 1 << 20;
-
-struct UploadStream {
-    tx: mpsc::Sender<pb::UploadRequest>,
-    rx: Streaming<pb::UploadResponse>,
-}
-
-impl UploadStream {
-    async fn open(
-        server: &TestServer,
-        first: In,
-    ) -> Result<(Self, pb::UploadAccepted), tonic::Status> {
-        let (tx, rx) = mpsc::channel(16);
-        tx.send(pb::UploadRequest {
-            message: Some(first),
-        })
-        .await
-        .unwrap();
-        let mut rx = server
-            .client
-            .files
-            .clone()
-            .upload(ReceiverStream::new(rx))
-            .await?
-            .into_inner();
-        match rx.message().await? {
-            Some(pb::UploadResponse {
-                message: Some(Out::Accepted(a)),
-            }) => Ok((UploadStream { tx, rx }, a)),
-            other => panic!("expected accepted, got {other:?}"),
-        }
-    }
-
-    async fn send(&self, message: In) {
-        // The server may already have ended the stream; its status says why.
-        let _ = self
-            .tx
-            .send(pb::UploadRequest {
-                message: Some(message),
-            })
-            .await;
-    }
-
-    async fn data(&self, offset: usize, bytes: &[u8]) {
-        self.send(In::Data(pb::UploadData {
-            offset: offset as u64,
-            data: bytes.to_vec().into(),
-        }))
-        .await;
-    }
-
-    async fn send_all(&self, from: usize, content: &[u8], chunk: usize) {
-        let mut at = from;
-        while at < content.len() {
-            let end = (at + chunk).min(content.len());
-            self.data(at, &content[at..end]).await;
-            at = end;
-        }
-    }
-
-    /// Reads answers until the stream ends or fails; returns them and the end.
-    async fn drain(mut self, finish: bool) -> (Vec<Out>, Result<(), tonic::Status>) {
-        if finish {
-            self.send(In::Finish(pb::UploadFinish::default())).await;
-        }
-        drop(self.tx);
-        let mut out = Vec::new();
-        loop {
-            match self.rx.message().await {
-                Ok(Some(m)) => out.push(m.message.expect("message")),
-                Ok(None) => return (out, Ok(())),
-                Err(s) => return (out, Err(s)),
-            }
-        }
-    }
-
-    /// Asks for the state once `sent` bytes are out; skips earlier progress.
-    async fn state(&mut self, sent: usize) -> pb::UploadProgress {
-        self.send(In::QueryState(pb::QueryState {})).await;
-        loop {
-            match self.rx.message().await.unwrap().unwrap().message.unwrap() {
-                Out::Progress(p) => {
-                    if p.received_offset == sent as u64 {
-                        return p;
-                    }
-                }
-                other => panic!("expected progress, got {other:?}"),
-            }
-        }
-    }
-}
 
 /// What the backend reports persisted after `sent` bytes: everything on the
 /// memory and filesystem backends; on S3 only whole parts (at least 5 MiB,
