@@ -76,12 +76,16 @@ struct Args {
     /// Size of the large transfers, in MiB.
     #[arg(long, default_value_t = 1024)]
     size_mib: u64,
-    /// Number of 1 KiB writes (and reads) in the small-files section.
+    /// Number of 1 KiB writes (and reads) in the small-files section (0:
+    /// skip it).
     #[arg(long, default_value_t = 20_000)]
     small: usize,
-    /// Files in the tree-scan workspace.
+    /// Files in the tree-scan workspace (0: skip the tree figures).
     #[arg(long, default_value_t = 100_000)]
     tree: usize,
+    /// Files in the checkpointed workspaces (0: skip the checkpoint figures).
+    #[arg(long, default_value_t = 10_000)]
+    checkpoint_files: usize,
     /// Runs of each transfer figure (interleaved with their ceilings).
     #[arg(long, default_value_t = 3)]
     runs: usize,
@@ -344,15 +348,15 @@ fn main() {
         if run(Section::Http) {
             http::beside_nginx(args.size_mib, args.runs).await;
         }
-        if run(Section::Small) {
+        if run(Section::Small) && args.small > 0 {
             metadata::small_files("memory", args.small).await;
             metadata::small_files("filesystem", args.small).await;
         }
-        if run(Section::Tree) {
+        if run(Section::Tree) && args.tree > 0 {
             metadata::tree_scan(args.tree).await;
         }
-        if run(Section::Checkpoints) {
-            metadata::checkpoints(10_000).await;
+        if run(Section::Checkpoints) && args.checkpoint_files > 0 {
+            metadata::checkpoints(args.checkpoint_files).await;
         }
         if run(Section::S3) {
             s3::s3_backend(args.s3_size_mib, args.s3_small).await;
@@ -361,7 +365,7 @@ fn main() {
             python::small(args.python_small);
         }
         if run(Section::Postgres) {
-            postgres::engines(args.small, args.tree).await;
+            postgres::engines(args.small, args.checkpoint_files, args.tree).await;
         }
         if run(Section::Mounts) {
             mounts::mounts(args.size_mib, args.runs).await;

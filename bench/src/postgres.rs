@@ -125,34 +125,38 @@ impl Drop for Postgres {
 /// Each figure with redb, then with PostgreSQL, so that both meet the
 /// machine in the same state (the checkpoints write a 1 GiB workspace whose
 /// writeback would otherwise slow whichever figure came next).
-pub async fn engines(small: usize, tree: usize) {
+pub async fn engines(small: usize, checkpoint_files: usize, tree: usize) {
     let secrets = tempfile::tempdir().expect("tempdir");
     let postgres = Postgres::start();
     let on_redb = || *METADATA.lock().unwrap() = ("redb", String::new());
 
-    settle_disk();
-    crate::metadata::small_files("filesystem", small).await;
-    postgres.use_fresh_database("bench_small", secrets.path());
-    settle_disk();
-    crate::metadata::small_files("filesystem", small).await;
-    // Two replicas of one deployment on one database, callers split.
-    postgres.use_fresh_database("bench_small_two", secrets.path());
-    settle_disk();
-    crate::metadata::small_files_through("filesystem", small, 2).await;
-
-    on_redb();
-    settle_disk();
-    crate::metadata::checkpoints(10_000).await;
-    postgres.use_fresh_database("bench_checkpoints", secrets.path());
-    settle_disk();
-    crate::metadata::checkpoints(10_000).await;
-
-    on_redb();
-    settle_disk();
-    crate::metadata::tree_scan(tree).await;
-    postgres.use_fresh_database("bench_tree", secrets.path());
-    settle_disk();
-    crate::metadata::tree_scan(tree).await;
+    if small > 0 {
+        settle_disk();
+        crate::metadata::small_files("filesystem", small).await;
+        postgres.use_fresh_database("bench_small", secrets.path());
+        settle_disk();
+        crate::metadata::small_files("filesystem", small).await;
+        // Two replicas of one deployment on one database, callers split.
+        postgres.use_fresh_database("bench_small_two", secrets.path());
+        settle_disk();
+        crate::metadata::small_files_through("filesystem", small, 2).await;
+    }
+    if checkpoint_files > 0 {
+        on_redb();
+        settle_disk();
+        crate::metadata::checkpoints(checkpoint_files).await;
+        postgres.use_fresh_database("bench_checkpoints", secrets.path());
+        settle_disk();
+        crate::metadata::checkpoints(checkpoint_files).await;
+    }
+    if tree > 0 {
+        on_redb();
+        settle_disk();
+        crate::metadata::tree_scan(tree).await;
+        postgres.use_fresh_database("bench_tree", secrets.path());
+        settle_disk();
+        crate::metadata::tree_scan(tree).await;
+    }
     drop(postgres);
 }
 

@@ -11,7 +11,7 @@ use tonic::{Code, Status};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong, classified by what the caller can do about it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The request is malformed: a bad path, id, field or message order.
     #[error("{0}")]

@@ -47,6 +47,27 @@ pub(super) fn over_count(
     ns.oldest_change()..keep_from.min(ns.revision + 1)
 }
 
+/// Revisions read in blocks of this many when a full log is trimmed.
+const TRIM_BLOCK: u64 = 64;
+
+/// The revisions to read ahead for a commit that logs `count` changes:
+/// those it drops for the count kept ([`over_count`]), widened to whole
+/// aligned blocks of [`TRIM_BLOCK`], so that the commits after it in the
+/// same group (each dropping the next revision of a full log) find theirs
+/// read and a group of small writes reads the log once, not once a commit.
+/// Revisions past either end of the log are read as absent.
+pub(super) fn trim_reads(
+    ns: &NamespaceRecord,
+    count: u64,
+    retention: ChangesConfig,
+) -> std::ops::Range<u64> {
+    let dropped = over_count(ns, count, retention);
+    if dropped.is_empty() {
+        return dropped;
+    }
+    dropped.start / TRIM_BLOCK * TRIM_BLOCK..dropped.end.div_ceil(TRIM_BLOCK) * TRIM_BLOCK
+}
+
 /// Logs `changes` under `ns`'s next revisions and trims the log to the
 /// retention; returns the change of the log's bytes. Changes a single
 /// commit makes beyond the count kept are given revisions but not written.
@@ -76,14 +97,10 @@ pub(super) fn append(
     // known, so they are read in one go (a full log drops one a commit).
     // A revision with no row (the commit that made it logged nothing) is
     // passed over.
-    txn.prefetch(
-        meta::Wanted::default().rows(
-            &CHANGES,
-            over_count
-                .clone()
-                .map(|revision| (ns.id.as_str(), revision)),
-        ),
-    )?;
+    txn.prefetch(meta::Wanted::default().rows(
+        &CHANGES,
+        trim_reads(ns, changes.len() as u64, retention).map(|revision| (ns.id.as_str(), revision)),
+    ))?;
     for revision in over_count.clone() {
         if let Some(change) = txn.get(&CHANGES, (&ns.id, revision))? {
             txn.delete(&CHANGES, (&ns.id, revision))?;

@@ -92,47 +92,84 @@ impl Core {
         opts: WriteOptions,
     ) -> Result<EntryRecord> {
         validate_server_id("namespace", ns_id)?;
+        let result = async {
+            let write = self.small_write(raw_path, data, opts)?;
+            // Fail early, before any bytes move, on what can be known now.
+            let (ns, stored) = self
+                .check_write_target(
+                    who,
+                    ns_id,
+                    &write.path,
+                    &write.opts,
+                    Some(write.data.len() as u64),
+                    Some(&write.sha256),
+                )
+                .await?;
+            self.write_checked(who, &ns, stored, write).await
+        }
+        .await;
+        access::audit(who, "WriteFile", ns_id, &result);
+        result
+    }
+
+    /// A small write's own checks (its path, options, size and digest),
+    /// before any read.
+    fn small_write(
+        &self,
+        raw_path: &str,
+        data: bytes::Bytes,
+        opts: WriteOptions,
+    ) -> Result<SmallWrite> {
         let path = paths::normalize_file(raw_path, self.config.limits.paths())?;
         let opts = opts.validated_for(&path)?;
         let sha256 =
             self.small_content_sha256(&data, opts.expected_sha256.as_deref(), "use Upload")?;
-        // Fail early, before any bytes move, on what can be known now.
-        let size = data.len() as u64;
-        let (ns, stored) = self
-            .check_write_target(who, ns_id, &path, &opts, Some(size), Some(&sha256))
-            .await?;
+        Ok(SmallWrite {
+            path,
+            data,
+            opts,
+            sha256,
+        })
+    }
+
+    /// Stores and commits a small write that its target's check let
+    /// through; `stored` is the size of live content with its digest the
+    /// namespace holds (from that check).
+    async fn write_checked(
+        self: &Arc<Self>,
+        who: &Identity,
+        ns: &NamespaceRecord,
+        stored: Option<u64>,
+        write: SmallWrite,
+    ) -> Result<EntryRecord> {
+        let size = write.data.len() as u64;
         quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
-        let precondition = opts.precondition;
+        let precondition = write.opts.precondition;
         let mut file = NewFile::fresh(
-            &ns,
+            ns,
             self.new_object_id().await?,
             size,
-            sha256,
-            opts,
+            write.sha256,
+            write.opts,
             precondition,
         );
         // Content the namespace already holds is committed without storing
         // the bytes again; if it vanished meanwhile, store them after all.
-        let result = match stored == Some(size) {
-            true => match self.commit_object(who, ns_id, &path, file.clone()).await {
-                Err(Error::Aborted(_)) => None,
-                other => Some(other),
-            },
-            false => None,
-        };
-        let result = match result {
-            Some(done) => done,
-            None => {
-                let _writing = self.writing(&file.object_key);
-                self.backend(&ns.backend)?
-                    .put(&file.object_key, data)
-                    .await?;
-                file.written = true;
-                self.commit_object(who, ns_id, &path, file).await
+        if stored == Some(size) {
+            match self
+                .commit_object(who, &ns.id, &write.path, file.clone())
+                .await
+            {
+                Err(Error::Aborted(_)) => {}
+                done => return done,
             }
-        };
-        access::audit(who, "WriteFile", ns_id, &result);
-        result
+        }
+        let _writing = self.writing(&file.object_key);
+        self.backend(&ns.backend)?
+            .put(&file.object_key, write.data)
+            .await?;
+        file.written = true;
+        self.commit_object(who, &ns.id, &write.path, file).await
     }
 
     /// Commits a completed object as the file at `path`; if the commit is
@@ -147,9 +184,10 @@ impl Core {
         let (ns, p, f) = (ns_id.to_owned(), path.to_owned(), file.clone());
         let (caller, quotas) = (who.clone(), self.quotas.clone());
         let retention = self.config.changes;
+        let reads = tree::commit_reads(ns_id, path, &file.sha256);
         let result = self
             .meta
-            .write(move |txn| {
+            .write_reading(reads, move |txn| {
                 let mut tree = Tree::open(txn, &ns, Some(&caller), quotas.clone(), retention)?;
                 let entry = tree.commit_file(&p, f.clone())?;
                 Ok((entry, tree.finish()?))
@@ -210,37 +248,59 @@ impl Core {
         size: Option<u64>,
         content: Option<&str>,
     ) -> Result<(NamespaceRecord, Option<u64>)> {
-        let (who, ns_id, path) = (who.clone(), ns_id.to_owned(), path.to_owned());
-        let (condition, mime) = (opts.precondition, opts.mime_type.clone());
-        let content = content.map(str::to_owned);
+        let target = WriteTarget {
+            path: path.to_owned(),
+            precondition: opts.precondition,
+            mime_type: opts.mime_type.clone(),
+            size,
+            content: content.map(str::to_owned),
+        };
+        let (ns, mut checked) = self.check_write_targets(who, ns_id, vec![target]).await?;
+        let stored = checked
+            .pop()
+            .ok_or_else(|| Error::Internal("a checked write target left no answer".into()))??;
+        Ok((ns, stored))
+    }
+
+    /// [`Core::check_write_target`] for several writes to one namespace,
+    /// in one read (a BatchWrite's): the namespace's own refusal fails the
+    /// call, each target's refusal only its answer.
+    pub(crate) async fn check_write_targets(
+        &self,
+        who: &Identity,
+        ns_id: &str,
+        targets: Vec<WriteTarget>,
+    ) -> Result<(NamespaceRecord, Vec<Result<Option<u64>>>)> {
+        let (who, ns_id) = (who.clone(), ns_id.to_owned());
         self.meta
             .read(move |r| {
-                let mut wanted = meta::Wanted::default()
-                    .row(&meta::NAMESPACES, &ns_id)
-                    .row(&meta::ENTRIES, (&ns_id, &path));
-                if let Some(sha256) = &content {
-                    wanted = wanted.row(&meta::DIGESTS, (&ns_id, sha256));
-                }
-                r.prefetch(wanted)?;
+                let digests = || targets.iter().filter_map(|t| t.content.as_deref());
+                r.prefetch(
+                    meta::Wanted::default()
+                        .row(&meta::NAMESPACES, &ns_id)
+                        .rows(&meta::ENTRIES, targets.iter().map(|t| (&*ns_id, &*t.path)))
+                        .rows(&meta::DIGESTS, digests().map(|sha256| (&*ns_id, sha256))),
+                )?;
                 let ns = Core::namespace_for(r, &who, &ns_id, Access::Write)?;
-                if let Some(profile) = &ns.profile {
-                    super::profile::Rules::compile(profile)?
-                        .check_file(&ns.id, &path, size, &mime)?;
+                let rules = ns
+                    .profile
+                    .as_ref()
+                    .map(super::profile::Rules::compile)
+                    .transpose()?;
+                // The objects the digests name, in one more round trip.
+                let mut objects = Vec::new();
+                for sha256 in digests() {
+                    objects.extend(r.get(&meta::DIGESTS, (&ns_id, sha256))?);
                 }
-                let existing = match tree::stat(r, &ns, &path) {
-                    Ok(e) => Some(e),
-                    Err(Error::NotFound(_)) => None,
-                    Err(e) => return Err(e),
-                };
-                if existing.as_ref().is_some_and(EntryRecord::is_dir) {
-                    return Err(precondition(format!("{path} is a directory")));
-                }
-                tree::check_precondition(&path, existing.as_ref(), condition)?;
-                let stored = match &content {
-                    Some(sha256) => live_size(r, &ns.id, sha256)?,
-                    None => None,
-                };
-                Ok((ns, stored))
+                r.prefetch(
+                    meta::Wanted::default()
+                        .rows(&meta::OBJECTS, objects.iter().map(|id| (&*ns_id, &**id))),
+                )?;
+                let checked = targets
+                    .iter()
+                    .map(|target| check_target(r, &ns, rules.as_ref(), target))
+                    .collect();
+                Ok((ns, checked))
             })
             .await
     }
@@ -366,8 +426,10 @@ impl Core {
         Ok(out)
     }
 
-    /// Writes several small files concurrently; each item fails on its own.
-    /// Their commits group into few metadata transactions.
+    /// Writes several small files; each item fails on its own. Their
+    /// targets are checked in one read, their contents stored
+    /// concurrently, and their commits group into few metadata
+    /// transactions.
     pub async fn batch_write(
         self: &Arc<Self>,
         who: &Identity,
@@ -376,13 +438,51 @@ impl Core {
     ) -> Result<Vec<(String, Result<EntryRecord>)>> {
         validate_server_id("namespace", ns_id)?;
         self.check_batch_len(items.len())?;
-        let writes = items.into_iter().map(|(path, data, opts)| {
-            let core = self.clone();
-            let ns = ns_id.to_owned();
-            let who = who.clone();
+        let prepared: Vec<(String, Result<SmallWrite>)> = items
+            .into_iter()
+            .map(|(raw, data, opts)| {
+                let write = self.small_write(&raw, data, opts);
+                (raw, write)
+            })
+            .collect();
+        let targets: Vec<WriteTarget> = prepared
+            .iter()
+            .filter_map(|(_, write)| write.as_ref().ok().map(SmallWrite::target))
+            .collect();
+        let checked = match targets.is_empty() {
+            true => Ok(None),
+            false => self
+                .check_write_targets(who, ns_id, targets)
+                .await
+                .map(Some),
+        };
+        let (ns, mut answers) = match checked {
+            Ok(Some((ns, answers))) => (Ok(Arc::new(ns)), answers.into_iter()),
+            Ok(None) => (
+                Err(Error::Internal("no write target was checked".into())),
+                Vec::new().into_iter(),
+            ),
+            Err(e) => (Err(e), Vec::new().into_iter()),
+        };
+        let writes = prepared.into_iter().map(|(raw, write)| {
+            // Each valid item takes its target's answer, in order.
+            let answer = match (&write, &ns) {
+                (Err(_), _) => None,
+                (Ok(_), Err(e)) => Some(Err(e.clone())),
+                (Ok(_), Ok(_)) => answers.next(),
+            };
+            let (core, who, ns, ns_id) = (self.clone(), who.clone(), ns.clone(), ns_id.to_owned());
             async move {
-                let result = core.write_file(&who, &ns, &path, data, opts).await;
-                (path, result)
+                let result = async {
+                    let write = write?;
+                    let stored = answer.ok_or_else(|| {
+                        Error::Internal("a checked write target left no answer".into())
+                    })??;
+                    core.write_checked(&who, &*ns?, stored, write).await
+                }
+                .await;
+                access::audit(&who, "WriteFile", &ns_id, &result);
+                (raw, result)
             }
         });
         Ok(futures::future::join_all(writes).await)
@@ -633,6 +733,76 @@ async fn collect(mut stream: ByteStream, len: u64) -> Result<Vec<u8>> {
 
 /// The size of live content with this digest in namespace `ns_id`, if it
 /// holds any.
+/// A small file sent whole, checked on its own (see `Core::small_write`).
+struct SmallWrite {
+    /// Its normalised path.
+    path: String,
+    /// Its content.
+    data: bytes::Bytes,
+    /// Its validated options.
+    opts: WriteOptions,
+    /// The SHA-256 of `data`.
+    sha256: String,
+}
+
+impl SmallWrite {
+    /// What its check before content moves needs.
+    fn target(&self) -> WriteTarget {
+        WriteTarget {
+            path: self.path.clone(),
+            precondition: self.opts.precondition,
+            mime_type: self.opts.mime_type.clone(),
+            size: Some(self.data.len() as u64),
+            content: Some(self.sha256.clone()),
+        }
+    }
+}
+
+/// A write to check before its content moves (see
+/// `Core::check_write_targets`).
+pub(crate) struct WriteTarget {
+    /// The normalised path.
+    pub path: String,
+    /// The commit's condition.
+    pub precondition: Precondition,
+    /// The MIME type (the access profile may restrict it).
+    pub mime_type: String,
+    /// The size, when known.
+    pub size: Option<u64>,
+    /// The content's SHA-256, when known: the answer then says whether the
+    /// namespace holds live content with it, and its size.
+    pub content: Option<String>,
+}
+
+/// Checks one write target on snapshot `r` of namespace `ns` (whose
+/// profile compiled to `rules`): the profile, what is at the path, the
+/// precondition. Returns the size of live content with the target's
+/// digest, if the namespace holds any.
+fn check_target(
+    r: &meta::Reader<'_>,
+    ns: &NamespaceRecord,
+    rules: Option<&super::profile::Rules>,
+    target: &WriteTarget,
+) -> Result<Option<u64>> {
+    let path = &target.path;
+    if let Some(rules) = rules {
+        rules.check_file(&ns.id, path, target.size, &target.mime_type)?;
+    }
+    let existing = match tree::stat(r, ns, path) {
+        Ok(e) => Some(e),
+        Err(Error::NotFound(_)) => None,
+        Err(e) => return Err(e),
+    };
+    if existing.as_ref().is_some_and(EntryRecord::is_dir) {
+        return Err(precondition(format!("{path} is a directory")));
+    }
+    tree::check_precondition(path, existing.as_ref(), target.precondition)?;
+    match &target.content {
+        Some(sha256) => live_size(r, &ns.id, sha256),
+        None => Ok(None),
+    }
+}
+
 fn live_size(r: &meta::Reader<'_>, ns_id: &str, sha256: &str) -> Result<Option<u64>> {
     let Some(id) = r.get(&meta::DIGESTS, (ns_id, sha256))? else {
         return Ok(None);

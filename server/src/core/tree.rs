@@ -74,6 +74,21 @@ impl NewFile {
     }
 }
 
+/// The rows a commit of content `sha256` as the file at `path` of
+/// namespace `ns` reads, known before it runs: the namespace, the entry,
+/// its parents and the content's digest (see `meta::WriteJob::reads`).
+pub fn commit_reads(ns: &str, path: &str, sha256: &str) -> meta::Wanted {
+    meta::Wanted::default()
+        .row(&meta::NAMESPACES, ns)
+        .rows(
+            &ENTRIES,
+            std::iter::once(path)
+                .chain(paths::ancestors(path))
+                .map(|p| (ns, p)),
+        )
+        .row(&meta::DIGESTS, (ns, sha256))
+}
+
 /// The synthetic root directory entry.
 pub fn root_entry(ns: &NamespaceRecord) -> EntryRecord {
     EntryRecord {
@@ -366,20 +381,13 @@ impl<'t> Tree<'t> {
     /// Commits a completed object as the file at `path`, replacing a file
     /// there (whose object loses a reference).
     pub fn commit_file(&mut self, path: &str, file: NewFile) -> Result<EntryRecord> {
-        // The rows this commit reads, in one round trip on a shared engine:
-        // the entry, its parents, the content's digest, and the change a
-        // full log drops.
+        // The rows this commit reads, in one round trip on a shared engine
+        // (none when its group read them ahead): the entry, its parents,
+        // the content's digest, and the changes a full log drops.
         let ns = self.ns.id.as_str();
-        let trimmed = super::changes::over_count(&self.ns, 1, self.retention);
+        let trimmed = super::changes::trim_reads(&self.ns, 1, self.retention);
         self.txn.prefetch(
-            meta::Wanted::default()
-                .rows(
-                    &ENTRIES,
-                    std::iter::once(path)
-                        .chain(paths::ancestors(path))
-                        .map(|p| (ns, p)),
-                )
-                .row(&meta::DIGESTS, (ns, &file.sha256))
+            commit_reads(ns, path, &file.sha256)
                 .rows(&meta::CHANGES, trimmed.map(|revision| (ns, revision))),
         )?;
         if file.written {

@@ -124,18 +124,22 @@ impl Engine for FaultyEngine {
         self.inner.reads_inline()
     }
 
-    async fn write(&self, mut job: WriteJob) -> Result<()> {
+    async fn write(&self, job: WriteJob) -> Result<()> {
         let faults = self.faults.clone();
+        let WriteJob { reads, mut run } = job;
         self.inner
-            .write(Box::new(move |ops: &dyn WriteOps| {
-                job(&FaultyOps {
-                    inner: ops,
-                    faults: &faults,
-                })?;
-                // Failing after the job wrote is what a lost commit looks
-                // like to the engine: it must keep none of it.
-                faults.check(&faults.commit, "commit")
-            }))
+            .write(WriteJob {
+                reads,
+                run: Box::new(move |ops: &dyn WriteOps| {
+                    run(&FaultyOps {
+                        inner: ops,
+                        faults: &faults,
+                    })?;
+                    // Failing after the job wrote is what a lost commit
+                    // looks like to the engine: it must keep none of it.
+                    faults.check(&faults.commit, "commit")
+                }),
+            })
             .await
     }
 

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use super::engine::Rows;
+use super::engine::{Rows, WriteJob};
 use super::{ALL, ATTACHMENTS, CHECKPOINT_ENTRIES, ENTRIES, MetaStore, REPLICAS, SECRETS, Span};
 use crate::error::{Error, Result};
 
@@ -82,12 +82,12 @@ pub async fn copy_all(
             let full = rows.len() == BATCH;
             let batch = std::sync::Arc::new(rows);
             to.engine()
-                .write(Box::new(move |ops| {
+                .write(WriteJob::new(Box::new(move |ops| {
                     for (key, value) in batch.iter() {
                         ops.put(name, key, value)?;
                     }
                     Ok(())
-                }))
+                })))
                 .await?;
             *imported.rows.entry(table).or_default() += count;
             if !full {

@@ -31,7 +31,7 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use engine::{Duty, Engine, ReadOps, WriteOps};
+pub use engine::{Duty, Engine, ReadOps, WriteJob, WriteOps};
 pub use records::*;
 pub use tables::*;
 
@@ -176,17 +176,31 @@ impl MetaStore {
         &self,
         f: impl Fn(&Writer<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.write_reading(Wanted::default(), f).await
+    }
+
+    /// [`MetaStore::write`] for a job that will read the rows `reads` (see
+    /// [`WriteJob::reads`]): on a shared engine the rows of a whole group
+    /// of such jobs come in one round trip.
+    pub async fn write_reading<T: Send + 'static>(
+        &self,
+        reads: Wanted,
+        f: impl Fn(&Writer<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let slot = Arc::new(Mutex::new(None));
         let job_slot = slot.clone();
         let store = self.clone();
         self.engine
-            .write(Box::new(move |ops: &dyn WriteOps| {
-                let writer = Writer::new(ops, store.now_ms());
-                let value = f(&writer)?;
-                let announced = std::mem::take(&mut *writer.announced.lock().unwrap());
-                *job_slot.lock().unwrap() = Some((value, announced));
-                Ok(())
-            }))
+            .write(WriteJob {
+                reads: reads.rows,
+                run: Box::new(move |ops: &dyn WriteOps| {
+                    let writer = Writer::new(ops, store.now_ms());
+                    let value = f(&writer)?;
+                    let announced = std::mem::take(&mut *writer.announced.lock().unwrap());
+                    *job_slot.lock().unwrap() = Some((value, announced));
+                    Ok(())
+                }),
+            })
             .await?;
         let done = slot.lock().unwrap().take();
         let (value, announced) =

@@ -191,7 +191,7 @@ fn commit_group(db: &Database, mut group: Vec<Pending>) {
         let mut spoiled = None;
         for (index, pending) in group.iter_mut().enumerate() {
             let ops = RedbWrite::new(&txn);
-            let outcome = (pending.job)(&ops);
+            let outcome = (pending.job.run)(&ops);
             let wrote = ops.wrote.get();
             // Its tables close before the next job opens them.
             drop(ops);

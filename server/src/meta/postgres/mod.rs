@@ -45,7 +45,7 @@ use tokio_postgres::error::SqlState;
 mod ops;
 
 use super::committer::{Committer, Pending, clone_error};
-use super::engine::{Duty, Engine, ReadJob, WriteJob};
+use super::engine::{Duty, Engine, ReadJob, ReadOps, WriteJob};
 use crate::config::MetadataConfig;
 use crate::error::{Error, Result};
 use ops::{PgOps, TxnView};
@@ -407,14 +407,28 @@ impl Shared {
     ) -> Attempt {
         let mut outcomes = Vec::with_capacity(group.len());
         // One view for the whole attempt: its jobs share the transaction.
-        let view = TxnView::default();
+        let view = TxnView::for_jobs(group.len());
+        // The rows every job said it reads, in one round trip for the
+        // group rather than one per job.
+        let reads: Vec<(&'static str, Vec<u8>)> = group
+            .iter_mut()
+            .flat_map(|pending| pending.job.reads.iter().cloned())
+            .collect();
+        let ops = PgOps::new(client, handle, &view);
+        if let Err(e) = ops.prefetch(&reads) {
+            return if ops.conflict.get() {
+                Attempt::Conflict(e.to_string())
+            } else {
+                Attempt::Failed(e)
+            };
+        }
         for (index, pending) in group.iter_mut().enumerate() {
             let ops = PgOps::new(client, handle, &view);
             // A job that panics must not leave the transaction open or the
             // lock held on a connection the pool hands out again.
             // What the job leaves pending waits for the group's end.
             let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                (pending.job)(&ops)
+                (pending.job.run)(&ops)
             })) {
                 Ok(outcome) => outcome,
                 Err(panic) => {

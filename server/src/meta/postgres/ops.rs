@@ -62,6 +62,18 @@ type Prior = (RowKey, Option<Option<Vec<u8>>>);
 const VIEW_ROWS: usize = 65_536;
 
 impl TxnView {
+    /// The view of an attempt at a group of `jobs` jobs: its first draw of
+    /// versions takes one per job, as most jobs take one or two.
+    pub(super) fn for_jobs(jobs: usize) -> Self {
+        let view = TxnView::default();
+        view.version_draw.set(
+            i64::try_from(jobs)
+                .unwrap_or(MAX_VERSION_DRAW)
+                .min(MAX_VERSION_DRAW),
+        );
+        view
+    }
+
     fn lookup(&self, table: &'static str, key: &[u8]) -> Option<Option<Vec<u8>>> {
         self.rows.borrow().get(&(table, key.to_vec())).cloned()
     }
