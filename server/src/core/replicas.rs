@@ -14,7 +14,8 @@
 //! - Object ids a replica makes start with its tag. A key of a live tag
 //!   that no record knows is taken to be in flight on that replica, and
 //!   left alone; a dead tag's keys are swept a lease after its death (so a
-//!   commit that checked the lease just before it ran out has landed). The
+//!   commit that checked the lease just before it ran out has landed), and
+//!   a tag retired by a clean shutdown with nothing in flight at once. The
 //!   commit of an unrecorded write checks, in its own transaction, that the
 //!   writer's tag is still alive: a replica taken for dead cannot commit
 //!   what another may have swept. No per-write row is needed.
@@ -296,6 +297,7 @@ impl Core {
                     expires_ms: now.saturating_add(lease_ms),
                     started_ms: now,
                     host: host.clone(),
+                    retired: false,
                 };
                 txn.put(&meta::REPLICAS, &key, &record)
             })
@@ -375,20 +377,27 @@ impl Core {
         });
     }
 
-    /// Removes this replica's registration at shutdown: its keys become
-    /// sweepable a lease later, as a dead replica's.
+    /// Ends this replica's registration at shutdown. With none of its
+    /// writes in flight (every call drained, so each ended committed or
+    /// abandoned) it is marked retired: what it wrote and did not commit is
+    /// nobody's, and sweeps and purges need not wait a lease for it (a
+    /// rolling update would otherwise hold back every purge the replaced
+    /// replicas queued). Otherwise its keys become sweepable a lease later,
+    /// as a dead replica's.
     pub async fn retire_replica(&self) {
         if !self.replica.shared {
             return;
         }
         let key = self.replica.tag().to_string();
+        let idle = self.replica.in_flight.lock().unwrap().is_empty();
         let _ = self
             .meta
             .write(move |txn| {
-                // Ended now rather than deleted: the sweep still waits a
-                // lease before taking its keys.
+                // Ended now rather than deleted: the registration says
+                // whether the sweep must still wait a lease for its keys.
                 if let Some(mut record) = txn.get(&meta::REPLICAS, &key)? {
                     record.expires_ms = txn.now_ms().min(record.expires_ms);
+                    record.retired = idle;
                     txn.put(&meta::REPLICAS, &key, &record)?;
                 }
                 Ok(())
@@ -488,7 +497,7 @@ impl Core {
                 let mut recent = HashSet::new();
                 for row in r.rows(&meta::REPLICAS, meta::Span::all()) {
                     let (tag, record) = row?;
-                    if record.expires_ms > since {
+                    if record.expires_ms > since && !record.retired {
                         recent.insert(tag);
                     }
                 }
@@ -606,7 +615,7 @@ fn check_writer_alive(txn: &meta::Reader<'_>, object_id: &str) -> Result<()> {
         return Ok(());
     };
     match txn.get(&meta::REPLICAS, tag)? {
-        Some(r) if r.expires_ms > txn.now_ms() => Ok(()),
+        Some(r) if r.expires_ms > txn.now_ms() && !r.retired => Ok(()),
         _ => Err(Error::Unavailable(
             "this replica's lease lapsed while it wrote the content (the metadata \
              database was out of reach); nothing was committed: retry"

@@ -451,6 +451,11 @@ pub struct ReplicaRecord {
     /// The host it runs on, for operators.
     #[prost(string, tag = "3")]
     pub host: String,
+    /// Shut down cleanly with none of its writes in flight: its keys are
+    /// nobody's at once, where a replica that died may still have been
+    /// writing them until its lease ran out.
+    #[prost(bool, tag = "4")]
+    pub retired: bool,
 }
 
 /// Which stream (or request) an upload is attached to, on a shared engine.

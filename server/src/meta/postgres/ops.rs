@@ -63,14 +63,12 @@ const VIEW_ROWS: usize = 65_536;
 
 impl TxnView {
     /// The view of an attempt at a group of `jobs` jobs: its first draw of
-    /// versions takes one per job, as most jobs take one or two.
+    /// versions takes two per job, as a small commit takes one or two (its
+    /// file's, and a new parent directory's).
     pub(super) fn for_jobs(jobs: usize) -> Self {
         let view = TxnView::default();
-        view.version_draw.set(
-            i64::try_from(jobs)
-                .unwrap_or(MAX_VERSION_DRAW)
-                .min(MAX_VERSION_DRAW),
-        );
+        let draw = i64::try_from(jobs.saturating_mul(2)).unwrap_or(MAX_VERSION_DRAW);
+        view.version_draw.set(draw.min(MAX_VERSION_DRAW));
         view
     }
 
