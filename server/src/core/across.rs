@@ -55,7 +55,7 @@ fn source_tree(
     if path.is_empty() {
         return Err(invalid("the root directory cannot be copied or moved"));
     }
-    let entry = super::tree::stat(r, ns, path)?;
+    let entry = super::listing::stat(r, ns, path)?;
     let mut out = vec![(path.to_owned(), entry.clone())];
     if entry.is_dir() {
         let prefix = paths::subtree_prefix(path);

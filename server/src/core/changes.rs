@@ -226,7 +226,7 @@ impl ChangeFilter {
     pub fn new(core: &Core, prefix: &str, glob: &str) -> Result<ChangeFilter> {
         Ok(ChangeFilter {
             prefix: paths::normalize(prefix, core.config.limits.paths())?,
-            glob: super::tree::compile_glob(glob)?,
+            glob: super::listing::compile_glob(glob)?,
         })
     }
 

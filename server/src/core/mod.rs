@@ -15,6 +15,7 @@ pub mod checkpoints;
 pub mod files;
 pub mod footprint;
 pub mod forks;
+pub mod listing;
 pub mod namespaces;
 pub mod presign;
 pub mod profile;
@@ -27,6 +28,7 @@ pub mod sessions;
 pub mod stats;
 pub mod tree;
 pub mod uploads;
+pub mod writes;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

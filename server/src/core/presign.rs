@@ -110,7 +110,7 @@ impl Core {
             self.meta
                 .read(move |r| {
                     let ns = Core::namespace_for(r, &who, &ns_id, Access::Read)?;
-                    let entry = super::tree::stat(r, &ns, &path)?;
+                    let entry = super::listing::stat(r, &ns, &path)?;
                     Ok((ns, entry))
                 })
                 .await?
