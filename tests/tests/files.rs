@@ -323,6 +323,7 @@ async fn batch_partial_failure(backend: Backend) {
     let ns = server.workspace().await;
     let mut files = server.client.files.clone();
     server.write(&ns, "exists", b"keep").await;
+    server.write(&ns, "olddir/x", b"x").await;
     let must_not_exist = Some(pb::Precondition {
         condition: Some(pb::precondition::Condition::MustNotExist(true)),
     });
@@ -338,6 +339,10 @@ async fn batch_partial_failure(backend: Backend) {
             expected_sha256: sha256(b"nope"),
             ..write_req("", "e.txt", b"E")
         },
+        // Content the namespace holds (its check finds it), and a target
+        // that is a directory.
+        write_req("", "same-as-exists", b"keep"),
+        write_req("", "olddir", b"F"),
     ];
     let results = files
         .batch_write(pb::BatchWriteRequest {
@@ -362,9 +367,12 @@ async fn batch_partial_failure(backend: Backend) {
             Some(Code::InvalidArgument as i32),
             Some(Code::AlreadyExists as i32),
             None,
-            Some(Code::InvalidArgument as i32)
+            Some(Code::InvalidArgument as i32),
+            None,
+            Some(Code::FailedPrecondition as i32),
         ]
     );
+    assert_eq!(server.read(&ns, "same-as-exists").await.unwrap(), b"keep");
     assert_eq!(results[0].path, "a.txt");
     assert_eq!(server.read(&ns, "a.txt").await.unwrap(), b"A");
     assert_eq!(server.read(&ns, "dir/b.txt").await.unwrap(), b"D");
