@@ -97,10 +97,13 @@ pub(super) fn append(
     // known, so they are read in one go (a full log drops one a commit).
     // A revision with no row (the commit that made it logged nothing) is
     // passed over.
-    txn.prefetch(meta::Wanted::default().rows(
-        &CHANGES,
-        trim_reads(ns, changes.len() as u64, retention).map(|revision| (ns.id.as_str(), revision)),
-    ))?;
+    txn.prefetch(|| {
+        meta::Wanted::default().rows(
+            &CHANGES,
+            trim_reads(ns, changes.len() as u64, retention)
+                .map(|revision| (ns.id.as_str(), revision)),
+        )
+    })?;
     for revision in over_count.clone() {
         if let Some(change) = txn.get(&CHANGES, (&ns.id, revision))? {
             txn.delete(&CHANGES, (&ns.id, revision))?;

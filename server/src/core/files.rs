@@ -70,11 +70,11 @@ impl Core {
             self.meta
                 .read(move |r| {
                     // Both rows in one round trip on a shared engine.
-                    r.prefetch(
+                    r.prefetch(|| {
                         meta::Wanted::default()
                             .row(&meta::NAMESPACES, &ns_id)
-                            .row(&meta::ENTRIES, (&ns_id, &path)),
-                    )?;
+                            .row(&meta::ENTRIES, (&ns_id, &path))
+                    })?;
                     let ns = Core::namespace_for(r, &who, &ns_id, Access::Read)?;
                     let entry = listing::stat(r, &ns, &path)?;
                     Ok((ns, entry))

@@ -68,15 +68,15 @@ impl Tree<'_> {
         entries: impl IntoIterator<Item = &'e EntryRecord>,
     ) -> Result<()> {
         let ns = self.ns.id.as_str();
-        self.txn.prefetch(
+        self.txn.prefetch(|| {
             meta::Wanted::default().rows(
                 &meta::OBJECTS,
                 entries
                     .into_iter()
                     .filter(|e| !e.is_dir())
                     .map(|e| (owner(e, ns), e.object_id.as_str())),
-            ),
-        )
+            )
+        })
     }
 
     /// Adds the reference a new entry (live or checkpointed) of this

@@ -384,12 +384,12 @@ impl<'t> Tree<'t> {
         // The rows this commit reads, in one round trip on a shared engine
         // (none when its group read them ahead): the entry, its parents,
         // the content's digest, and the changes a full log drops.
-        let ns = self.ns.id.as_str();
-        let trimmed = super::changes::trim_reads(&self.ns, 1, self.retention);
-        self.txn.prefetch(
+        self.txn.prefetch(|| {
+            let ns = self.ns.id.as_str();
+            let trimmed = super::changes::trim_reads(&self.ns, 1, self.retention);
             commit_reads(ns, path, &file.sha256)
-                .rows(&meta::CHANGES, trimmed.map(|revision| (ns, revision))),
-        )?;
+                .rows(&meta::CHANGES, trimmed.map(|revision| (ns, revision)))
+        })?;
         if file.written {
             file.fence.check(self.txn, &file.object_id)?;
         }

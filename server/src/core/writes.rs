@@ -149,7 +149,7 @@ impl Core {
         let (ns, p, f) = (ns_id.to_owned(), path.to_owned(), file.clone());
         let (caller, quotas) = (who.clone(), self.quotas.clone());
         let retention = self.config.changes;
-        let reads = tree::commit_reads(ns_id, path, &file.sha256);
+        let reads = || tree::commit_reads(ns_id, path, &file.sha256);
         let result = self
             .meta
             .write_reading(reads, move |txn| {
@@ -240,12 +240,12 @@ impl Core {
         self.meta
             .read(move |r| {
                 let digests = || targets.iter().filter_map(|t| t.content.as_deref());
-                r.prefetch(
+                r.prefetch(|| {
                     meta::Wanted::default()
                         .row(&meta::NAMESPACES, &ns_id)
                         .rows(&meta::ENTRIES, targets.iter().map(|t| (&*ns_id, &*t.path)))
-                        .rows(&meta::DIGESTS, digests().map(|sha256| (&*ns_id, sha256))),
-                )?;
+                        .rows(&meta::DIGESTS, digests().map(|sha256| (&*ns_id, sha256)))
+                })?;
                 let ns = Core::namespace_for(r, &who, &ns_id, Access::Write)?;
                 let rules = ns
                     .profile
@@ -253,14 +253,16 @@ impl Core {
                     .map(super::profile::Rules::compile)
                     .transpose()?;
                 // The objects the digests name, in one more round trip.
-                let mut objects = Vec::new();
-                for sha256 in digests() {
-                    objects.extend(r.get(&meta::DIGESTS, (&ns_id, sha256))?);
+                if r.fetches_ahead() {
+                    let mut objects = Vec::new();
+                    for sha256 in digests() {
+                        objects.extend(r.get(&meta::DIGESTS, (&ns_id, sha256))?);
+                    }
+                    r.prefetch(|| {
+                        meta::Wanted::default()
+                            .rows(&meta::OBJECTS, objects.iter().map(|id| (&*ns_id, &**id)))
+                    })?;
                 }
-                r.prefetch(
-                    meta::Wanted::default()
-                        .rows(&meta::OBJECTS, objects.iter().map(|id| (&*ns_id, &**id))),
-                )?;
                 let checked = targets
                     .iter()
                     .map(|target| check_target(r, &ns, rules.as_ref(), target))

@@ -45,6 +45,12 @@ pub trait ReadOps {
     fn prefetch(&self, _rows: &[(&'static str, Vec<u8>)]) -> Result<()> {
         Ok(())
     }
+
+    /// Whether [`ReadOps::prefetch`] does anything here (callers then
+    /// spare themselves naming the rows).
+    fn fetches_ahead(&self) -> bool {
+        false
+    }
 }
 
 /// Reads and writes, in one transaction. Reads see the job's own writes.

@@ -79,6 +79,11 @@ impl<O: ReadOps + ?Sized> ReadOps for FaultyOps<'_, O> {
         self.inner.scan(table, start, end, limit)
     }
 
+    /// Always: a prefetch fails here as a get would, whatever the engine.
+    fn fetches_ahead(&self) -> bool {
+        true
+    }
+
     fn prefetch(&self, rows: &[(&'static str, Vec<u8>)]) -> Result<()> {
         // A batch of gets: it fails as they would.
         self.faults.check(&self.faults.get, "get")?;

@@ -176,7 +176,7 @@ impl MetaStore {
         &self,
         f: impl Fn(&Writer<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.write_reading(Wanted::default(), f).await
+        self.write_reading(Wanted::default, f).await
     }
 
     /// [`MetaStore::write`] for a job that will read the rows `reads` (see
@@ -184,9 +184,14 @@ impl MetaStore {
     /// of such jobs come in one round trip.
     pub async fn write_reading<T: Send + 'static>(
         &self,
-        reads: Wanted,
+        reads: impl FnOnce() -> Wanted,
         f: impl Fn(&Writer<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        // Named only for an engine whose reads are round trips.
+        let reads = match self.engine.reads_inline() {
+            true => Wanted::default(),
+            false => reads(),
+        };
         let slot = Arc::new(Mutex::new(None));
         let job_slot = slot.clone();
         let store = self.clone();
@@ -416,10 +421,22 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Tells the engine these rows are read next (see
+    /// Whether the engine fetches rows ahead (see [`Reader::prefetch`]):
+    /// worth reading a few rows first to name the rows they lead to.
+    pub fn fetches_ahead(&self) -> bool {
+        self.ops.fetches_ahead()
+    }
+
+    /// Tells the engine the rows `wanted` names are read next (see
     /// [`ReadOps::prefetch`]): a job that reads many known rows one by one
-    /// then costs one round trip per thousand, not one per row.
-    pub fn prefetch(&self, wanted: Wanted) -> Result<()> {
+    /// then costs one round trip per thousand, not one per row. `wanted` is
+    /// called only for an engine that fetches ahead, so an embedded one
+    /// pays nothing for the keys (a commit names dozens).
+    pub fn prefetch(&self, wanted: impl FnOnce() -> Wanted) -> Result<()> {
+        if !self.ops.fetches_ahead() {
+            return Ok(());
+        }
+        let wanted = wanted();
         if wanted.rows.is_empty() {
             return Ok(());
         }

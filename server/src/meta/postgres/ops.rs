@@ -427,6 +427,10 @@ impl ReadOps for PgOps<'_> {
         Ok(value)
     }
 
+    fn fetches_ahead(&self) -> bool {
+        true
+    }
+
     fn prefetch(&self, rows: &[(&'static str, Vec<u8>)]) -> Result<()> {
         // Rows the view knows (and so every waiting change) are left out:
         // the database's answer for the rest is current.
