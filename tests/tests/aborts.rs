@@ -5,11 +5,10 @@
 
 use std::time::Duration;
 
-use arca_tests::{Backend, TestServer, assert_code, http, on_every_backend, pattern, pb, sha256};
+use arca_tests::{
+    Backend, TestServer, UploadStream, assert_code, http, on_every_backend, pattern, pb, sha256,
+};
 use pb::upload_request::Message as In;
-use pb::upload_response::Message as Out;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
 
 const MIB: usize = 1 << 20;
@@ -29,77 +28,31 @@ async fn in_progress(server: &TestServer) -> u64 {
     server.stats().await.uploads_in_progress
 }
 
-/// Opens an upload stream, sends `content` and waits until it is
-/// persisted; returns the stream's sender and answers, and the upload id.
-async fn half_upload(
-    server: &TestServer,
-    ns: &str,
-    content: &[u8],
-) -> (
-    mpsc::Sender<pb::UploadRequest>,
-    tonic::Streaming<pb::UploadResponse>,
-    String,
-) {
-    let (tx, rx) = mpsc::channel(16);
+/// Opens an upload stream and sends `content`, until the server has
+/// received all of it; returns the stream and the upload id.
+async fn half_upload(server: &TestServer, ns: &str, content: &[u8]) -> (UploadStream, String) {
     let start = pb::UploadStart {
         namespace_id: ns.into(),
         path: "big.bin".into(),
         total_size: Some(2 * content.len() as u64),
         ..Default::default()
     };
-    tx.send(pb::UploadRequest {
-        message: Some(In::Start(start)),
-    })
-    .await
-    .unwrap();
-    let mut answers = server
-        .client
-        .files
-        .clone()
-        .upload(ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
-    let id = match answers.message().await.unwrap().unwrap().message {
-        Some(Out::Accepted(a)) => a.upload_id,
-        other => panic!("expected accepted, got {other:?}"),
-    };
-    for (i, chunk) in content.chunks(MIB).enumerate() {
-        tx.send(pb::UploadRequest {
-            message: Some(In::Data(pb::UploadData {
-                offset: (i * MIB) as u64,
-                data: chunk.to_vec().into(),
-            })),
-        })
-        .await
-        .unwrap();
-    }
-    tx.send(pb::UploadRequest {
-        message: Some(In::QueryState(pb::QueryState {})),
-    })
-    .await
-    .unwrap();
-    loop {
-        match answers.message().await.unwrap().unwrap().message {
-            Some(Out::Progress(p)) if p.received_offset == content.len() as u64 => break,
-            Some(Out::Progress(_)) => {}
-            other => panic!("expected progress, got {other:?}"),
-        }
-    }
-    (tx, answers, id)
+    let (mut stream, accepted) = UploadStream::open(server, In::Start(start)).await.unwrap();
+    stream.send_all(0, content, MIB).await;
+    stream.state(content.len()).await;
+    (stream, accepted.upload_id)
 }
 
 async fn streamed_uploads_abort_at_once(backend: Backend) {
     let server = TestServer::start(backend).await;
     let ns = server.workspace().await;
     let content = pattern(6 * MIB, 4);
-    let (tx, answers, id) = half_upload(&server, &ns, &content).await;
+    let (stream, id) = half_upload(&server, &ns, &content).await;
 
     // Held by its stream: not now.
     assert_code(abort(&server, arca_tests::APP, &id).await, Code::Aborted);
 
-    drop(tx);
-    drop(answers);
+    drop(stream);
     // The stream lets go of it when the server sees the stream end.
     let mut discarded = None;
     for _ in 0..200 {
@@ -127,25 +80,14 @@ async fn streamed_uploads_abort_at_once(backend: Backend) {
 
     // The id is dead: resume and abort again are NOT_FOUND.
     assert_code(abort(&server, arca_tests::APP, &id).await, Code::NotFound);
-    let (tx, rx) = mpsc::channel(1);
-    tx.send(pb::UploadRequest {
-        message: Some(In::Resume(pb::UploadResume {
+    let resumed = UploadStream::open(
+        &server,
+        In::Resume(pb::UploadResume {
             upload_id: id.clone(),
-        })),
-    })
+        }),
+    )
     .await
-    .unwrap();
-    let resumed = async {
-        let mut answers = server
-            .client
-            .files
-            .clone()
-            .upload(ReceiverStream::new(rx))
-            .await?
-            .into_inner();
-        answers.message().await
-    }
-    .await;
+    .map(|(_, accepted)| accepted);
     assert_code(resumed, Code::NotFound);
     // The same path uploads anew afterwards.
     let entry = server.write(&ns, "big.bin", b"fresh").await;
