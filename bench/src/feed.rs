@@ -85,7 +85,7 @@ async fn all_seen(seen: &Mutex<Vec<Vec<(u64, Instant)>>>, revision: u64) {
 }
 
 pub async fn changes(watcher_count: usize, writes: usize) {
-    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let dir = crate::Scratch::new();
     let process = start_arca(dir.path(), "filesystem");
     let client = connect(&process.addr).await;
     let ns = workspace(&client, "feed").await;
@@ -171,7 +171,7 @@ pub async fn changes(watcher_count: usize, writes: usize) {
 pub async fn archives(files: usize, total_mib: u64, runs: usize) {
     use pb::export_archive_response::Message as Piece;
     use pb::import_archive_request::Message as In;
-    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let dir = crate::Scratch::new();
     let process = start_arca(dir.path(), "filesystem");
     let client = connect(&process.addr).await;
     let source = workspace(&client, "archive-source").await;

@@ -134,6 +134,32 @@ enum Section {
 /// figures, and the configuration that selects it.
 static METADATA: std::sync::Mutex<(&str, String)> = std::sync::Mutex::new(("redb", String::new()));
 
+/// Scratch directories of the sections, removed when the benchmark ends
+/// rather than when their section does. On a journal-less ext4 (this
+/// machine's root filesystem) a new file's inode is found by stepping over
+/// every free inode of its group that was deleted in the last five minutes
+/// (ext4's `recently_deleted`, one buffer lookup each): a section that came
+/// after the removal of another's ten thousand files paid a scan of them in
+/// every file it created, 35-40 % of the server's CPU in the small-files
+/// figures, so the order of the sections decided their figures.
+static SCRATCH: std::sync::Mutex<Vec<tempfile::TempDir>> = std::sync::Mutex::new(Vec::new());
+
+/// A section's working directory (see [`SCRATCH`]).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+        let path = dir.path().to_owned();
+        SCRATCH.lock().unwrap().push(dir);
+        Scratch(path)
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
 fn emit(mut value: serde_json::Value) {
     if let Some(figure) = value.as_object_mut() {
         let engine = METADATA.lock().unwrap().0;
@@ -383,4 +409,5 @@ fn main() {
             load::load(args.clients, std::time::Duration::from_secs(args.duration)).await;
         }
     });
+    SCRATCH.lock().unwrap().clear();
 }

@@ -11,7 +11,7 @@ pub async fn small_files(backend: &str, count: usize) {
 /// 1 KiB writes, then reads, by 64 callers spread over `replicas` server
 /// processes of one deployment (one metadata engine, one blob root).
 pub async fn small_files_through(backend: &str, count: usize, replicas: usize) {
-    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let dir = crate::Scratch::new();
     let processes: Vec<_> = (0..replicas)
         .map(|r| {
             let data = if replicas == 1 {
@@ -98,7 +98,7 @@ pub async fn small_files_through(backend: &str, count: usize, replicas: usize) {
 }
 
 pub async fn tree_scan(count: usize) {
-    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let dir = crate::Scratch::new();
     let process = start_arca(dir.path(), "memory");
     let client = connect(&process.addr).await;
     let ns = workspace(&client, "tree").await;
@@ -263,7 +263,7 @@ async fn checkpoint_case(client: &Client, files: usize, file_bytes: usize) -> (f
 }
 
 pub async fn checkpoints(files: usize) {
-    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let dir = crate::Scratch::new();
     let process = start_arca(dir.path(), "filesystem");
     let client = connect(&process.addr).await;
     let (small_create, small_restore) = checkpoint_case(&client, files, 1024).await;

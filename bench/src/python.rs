@@ -110,7 +110,7 @@ fn reference_python() -> Result<PathBuf, String> {
 /// filesystem-backed server (its own process), then the reference library
 /// in-process with its filesystem provider, on the same disk.
 pub fn small(count: usize) {
-    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let dir = crate::Scratch::new();
     let process = start_arca(dir.path(), "filesystem");
     let sdk = run_sdk(&["small", &process.addr, BENCH_SECRET, &count.to_string()]);
     drop(process);

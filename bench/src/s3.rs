@@ -54,7 +54,7 @@ pub async fn s3_backend(size_mib: u64, small: usize) {
     store.ensure_bucket().await.unwrap();
     let mut figures = serde_json::Map::new();
     for backend in ["s3", "filesystem"] {
-        let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+        let dir = crate::Scratch::new();
         let process = start_arca(dir.path(), backend);
         let client = connect(&process.addr).await;
         let ns = workspace(&client, "s3bench").await;

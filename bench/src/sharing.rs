@@ -55,7 +55,7 @@ async fn copy_ms(client: &Client, from: &str, to: &str, destination: &str) -> f6
 }
 
 pub async fn sharing(files: usize, size_mib: u64, runs: usize) {
-    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let dir = crate::Scratch::new();
     let process = start_arca(dir.path(), "filesystem+memory");
     let client = connect(&process.addr).await;
 
