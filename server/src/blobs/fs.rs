@@ -30,6 +30,7 @@ const PARTIAL: &str = ".partial";
 /// socket), large enough that the hop to a blocking thread per chunk is
 /// noise beside the copy.
 const READ_CHUNK: usize = 256 << 10;
+const READ_CHUNK_U64: u64 = READ_CHUNK as u64;
 
 /// Objects stored as files under a root directory.
 #[derive(Clone)]
@@ -48,32 +49,35 @@ struct ChunkReader {
 }
 
 impl ChunkReader {
-    /// Reads the chunk at `at` on a blocking thread; an object shorter
-    /// than the range is data loss, not a short stream.
+    /// Reads the chunk at `at` on a blocking thread.
     fn read_next(&self) -> tokio::task::JoinHandle<Result<Bytes>> {
-        use std::os::unix::fs::FileExt;
         let (file, at) = (self.file.clone(), self.at);
         let len = (self.end - at).min(READ_CHUNK as u64) as usize;
         let end = self.end;
-        tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; len];
-            let mut filled = 0;
-            while filled < len {
-                match file.read_at(&mut buf[filled..], at + filled as u64) {
-                    Ok(0) => {
-                        return Err(Error::DataLoss(format!(
-                            "object ended at {} of {end} bytes",
-                            at + filled as u64
-                        )));
-                    }
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(backend_io("read object", e)),
-                }
-            }
-            Ok(Bytes::from(buf))
-        })
+        tokio::task::spawn_blocking(move || read_chunk(&file, at, len, end))
     }
+}
+
+/// `len` bytes of `file` from `at`, of a range that ends at `end`: an
+/// object shorter than the range is data loss, not a short read.
+fn read_chunk(file: &File, at: u64, len: usize, end: u64) -> Result<Bytes> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; len];
+    let mut filled = 0;
+    while filled < len {
+        match file.read_at(&mut buf[filled..], at + filled as u64) {
+            Ok(0) => {
+                return Err(Error::DataLoss(format!(
+                    "object ended at {} of {end} bytes",
+                    at + filled as u64
+                )));
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(backend_io("read object", e)),
+        }
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// Group commit of directory fsyncs: concurrent renames into one directory
@@ -329,7 +333,7 @@ impl BlobStore for FsStore {
     async fn read(&self, key: &str, range: Range<u64>) -> Result<ByteStream> {
         let path = self.path_of(key)?;
         let missing = format!("no object at {key}");
-        let (file, size) = blocking(move || {
+        let (file, start, end, whole) = blocking(move || {
             let file = match File::open(&path) {
                 Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -341,11 +345,21 @@ impl BlobStore for FsStore {
                 .metadata()
                 .map_err(|e| backend_io("stat object", e))?
                 .len();
-            Ok((file, size))
+            let end = range.end.min(size);
+            let start = range.start.min(end);
+            // A range of one chunk is read here, in the same trip to a
+            // blocking thread: each trip is two thread switches, as much
+            // as the read itself for a small file.
+            let whole = match end - start {
+                len @ 1..=READ_CHUNK_U64 => Some(read_chunk(&file, start, len as usize, end)?),
+                _ => None,
+            };
+            Ok((file, start, end, whole))
         })
         .await?;
-        let end = range.end.min(size);
-        let start = range.start.min(end);
+        if let Some(bytes) = whole {
+            return Ok(Box::pin(futures::stream::once(async { Ok(bytes) })));
+        }
         // Positional reads on demand, one chunk ahead of the consumer: a
         // blocking thread is held only while a chunk is read (never parked
         // on a slow client, so hundreds of open downloads do not exhaust
