@@ -66,19 +66,22 @@ impl Core {
         validate_server_id("namespace", ns_id)?;
         let path = self.entry_path(raw_path)?;
         let (ns, entry) = {
-            let (who, ns_id, path) = (who.clone(), ns_id.to_owned(), path.clone());
+            // The namespace and the entry, in one statement on a shared
+            // engine (or one round trip of a read job, if more is read).
+            let rows = |who: &Identity, ns_id: &str, path: &str| {
+                Core::namespace_rows(who, ns_id).row(&meta::ENTRIES, (ns_id, path))
+            };
+            let (caller, id, at) = (who.clone(), ns_id.to_owned(), path.clone());
             self.meta
-                .read(move |r| {
-                    // Both rows in one round trip on a shared engine.
-                    r.prefetch(|| {
-                        meta::Wanted::default()
-                            .row(&meta::NAMESPACES, &ns_id)
-                            .row(&meta::ENTRIES, (&ns_id, &path))
-                    })?;
-                    let ns = Core::namespace_for(r, &who, &ns_id, Access::Read)?;
-                    let entry = listing::stat(r, &ns, &path)?;
-                    Ok((ns, entry))
-                })
+                .read_named(
+                    || rows(who, ns_id, &path),
+                    move |r| {
+                        r.prefetch(|| rows(&caller, &id, &at))?;
+                        let ns = Core::namespace_for(r, &caller, &id, Access::Read)?;
+                        let entry = listing::stat(r, &ns, &at)?;
+                        Ok((ns, entry))
+                    },
+                )
                 .await?
         };
         if entry.is_dir() {

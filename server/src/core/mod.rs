@@ -318,6 +318,18 @@ impl Core {
         found
     }
 
+    /// The rows [`Core::namespace_for`] reads, for a job that names its
+    /// rows ahead: the namespace, and a session caller's own session (a
+    /// session namespace lives as long as its session, and a session
+    /// reaches only its own).
+    pub fn namespace_rows(who: &Identity, id: &str) -> meta::Wanted {
+        let wanted = meta::Wanted::default().row(&meta::NAMESPACES, id);
+        match &who.role {
+            crate::auth::Role::Session { session, .. } => wanted.row(&meta::SESSIONS, session),
+            _ => wanted,
+        }
+    }
+
     /// Runs `f` on a blocking thread with a read snapshot, for scans.
     pub async fn scan<T: Send + 'static>(
         &self,

@@ -43,16 +43,31 @@ impl Core {
             return Ok(identity);
         }
         let hash = sha256_hex(secret);
+        // The token's session, then that session: two reads, each one
+        // statement on a shared engine. They need not share a snapshot:
+        // the session's own record names its tokens, and only a record
+        // that names this one lets it in.
         let key = hash.clone();
-        let session = self
+        let id = self
             .meta
-            .read(move |r| {
-                let Some(id) = r.get(&meta::SESSION_TOKENS, &key)? else {
-                    return Ok(None);
-                };
-                Ok(r.get(&meta::SESSIONS, &id)?.map(|record| (id, record)))
-            })
+            .read_named(
+                || meta::Wanted::default().row(&meta::SESSION_TOKENS, &hash),
+                move |r| r.get(&meta::SESSION_TOKENS, &key),
+            )
             .await?;
+        let session = match id {
+            None => None,
+            Some(id) => {
+                let key = id.clone();
+                self.meta
+                    .read_named(
+                        || meta::Wanted::default().row(&meta::SESSIONS, &id),
+                        move |r| r.get(&meta::SESSIONS, &key),
+                    )
+                    .await?
+                    .map(|record| (id, record))
+            }
+        };
         match session {
             Some((id, record))
                 if record.expires_ms > self.meta.now_ms()

@@ -236,39 +236,52 @@ impl Core {
         ns_id: &str,
         targets: Vec<WriteTarget>,
     ) -> Result<(NamespaceRecord, Vec<Result<Option<u64>>>)> {
-        let (who, ns_id) = (who.clone(), ns_id.to_owned());
+        // The namespace, the targets and their digests: one statement on
+        // a shared engine when the content is new (a digest the namespace
+        // holds leads to its object, which a read job then reads).
+        let rows = |who: &Identity, ns_id: &str, targets: &[WriteTarget]| {
+            Core::namespace_rows(who, ns_id)
+                .rows(&meta::ENTRIES, targets.iter().map(|t| (ns_id, &*t.path)))
+                .rows(
+                    &meta::DIGESTS,
+                    targets
+                        .iter()
+                        .filter_map(|t| t.content.as_deref())
+                        .map(|sha256| (ns_id, sha256)),
+                )
+        };
+        let targets = Arc::new(targets);
+        let (caller, id, job_targets) = (who.clone(), ns_id.to_owned(), targets.clone());
         self.meta
-            .read(move |r| {
-                let digests = || targets.iter().filter_map(|t| t.content.as_deref());
-                r.prefetch(|| {
-                    meta::Wanted::default()
-                        .row(&meta::NAMESPACES, &ns_id)
-                        .rows(&meta::ENTRIES, targets.iter().map(|t| (&*ns_id, &*t.path)))
-                        .rows(&meta::DIGESTS, digests().map(|sha256| (&*ns_id, sha256)))
-                })?;
-                let ns = Core::namespace_for(r, &who, &ns_id, Access::Write)?;
-                let rules = ns
-                    .profile
-                    .as_ref()
-                    .map(super::profile::Rules::compile)
-                    .transpose()?;
-                // The objects the digests name, in one more round trip.
-                if r.fetches_ahead() {
-                    let mut objects = Vec::new();
-                    for sha256 in digests() {
-                        objects.extend(r.get(&meta::DIGESTS, (&ns_id, sha256))?);
+            .read_named(
+                || rows(who, ns_id, &targets),
+                move |r| {
+                    let (who, ns_id, targets) = (&caller, &*id, &*job_targets);
+                    r.prefetch(|| rows(who, ns_id, targets))?;
+                    let ns = Core::namespace_for(r, who, ns_id, Access::Write)?;
+                    let rules = ns
+                        .profile
+                        .as_ref()
+                        .map(super::profile::Rules::compile)
+                        .transpose()?;
+                    // The objects the digests name, in one more round trip.
+                    if r.fetches_ahead() {
+                        let mut objects = Vec::new();
+                        for sha256 in targets.iter().filter_map(|t| t.content.as_deref()) {
+                            objects.extend(r.get(&meta::DIGESTS, (ns_id, sha256))?);
+                        }
+                        r.prefetch(|| {
+                            meta::Wanted::default()
+                                .rows(&meta::OBJECTS, objects.iter().map(|id| (ns_id, &**id)))
+                        })?;
                     }
-                    r.prefetch(|| {
-                        meta::Wanted::default()
-                            .rows(&meta::OBJECTS, objects.iter().map(|id| (&*ns_id, &**id)))
-                    })?;
-                }
-                let checked = targets
-                    .iter()
-                    .map(|target| check_target(r, &ns, rules.as_ref(), target))
-                    .collect();
-                Ok((ns, checked))
-            })
+                    let checked = targets
+                        .iter()
+                        .map(|target| check_target(r, &ns, rules.as_ref(), target))
+                        .collect();
+                    Ok((ns, checked))
+                },
+            )
             .await
     }
 

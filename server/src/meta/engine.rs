@@ -130,6 +130,24 @@ pub trait Engine: Send + Sync + 'static {
     /// networked one must not block a runtime thread on a round trip).
     fn reads_inline(&self) -> bool;
 
+    /// The values of `rows` (table, key), in order (`None`: absent), all
+    /// from one snapshot, without a read job. A networked engine reads
+    /// them in one statement that is a snapshot of its own (no transaction
+    /// to begin and end, no blocking thread), answered on the caller's
+    /// task; this default runs a read job of gets, which blocks, and suits
+    /// only an engine that [reads inline](Engine::reads_inline).
+    async fn fetch(&self, rows: &[(&'static str, Vec<u8>)]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut values = Vec::with_capacity(rows.len());
+        self.read_blocking(&mut |ops: &dyn ReadOps| {
+            values.clear();
+            for (table, key) in rows {
+                values.push(ops.get(table, key)?);
+            }
+            Ok(())
+        })?;
+        Ok(values)
+    }
+
     /// Runs `job` in a write transaction and returns once it is durably
     /// committed (`Ok`), or not committed at all (`Err`). A job that
     /// returns an error has its writes discarded.

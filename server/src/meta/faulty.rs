@@ -129,6 +129,12 @@ impl Engine for FaultyEngine {
         self.inner.reads_inline()
     }
 
+    async fn fetch(&self, rows: &[(&'static str, Vec<u8>)]) -> Result<Vec<Option<Vec<u8>>>> {
+        // Gets by another road: they fail as gets do.
+        self.faults.check(&self.faults.get, "fetch")?;
+        self.inner.fetch(rows).await
+    }
+
     async fn write(&self, job: WriteJob) -> Result<()> {
         let faults = self.faults.clone();
         let WriteJob { reads, mut run } = job;

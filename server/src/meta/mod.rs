@@ -18,6 +18,7 @@ mod committer;
 pub mod conformance;
 pub mod engine;
 pub mod faulty;
+mod fetched;
 pub mod import;
 pub mod keys;
 mod legacy;
@@ -155,6 +156,46 @@ impl MetaStore {
             run_read(&*self.engine, self.now_ms(), f)
         } else {
             self.scan(f).await
+        }
+    }
+
+    /// [`MetaStore::read`] for a job that names the rows it reads
+    /// (`wanted`, called only where it helps). On an engine whose reads
+    /// are round trips those rows come in one statement
+    /// ([`Engine::fetch`]) and `f` runs on them on this task: no
+    /// transaction to begin and end, no blocking thread. A job that reads
+    /// anything it did not name runs again as a read job, so `f` may run
+    /// twice (it derives its answer from what it reads).
+    pub async fn read_named<T: Send + 'static>(
+        &self,
+        wanted: impl FnOnce() -> Wanted,
+        f: impl Fn(&Reader<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        if self.engine.reads_inline() {
+            return run_read(&*self.engine, self.now_ms(), f);
+        }
+        self.read_fetched(wanted, f).await
+    }
+
+    /// [`MetaStore::read_named`] on the fetched rows, whatever the engine.
+    async fn read_fetched<T: Send + 'static>(
+        &self,
+        wanted: impl FnOnce() -> Wanted,
+        f: impl Fn(&Reader<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let named = wanted().rows;
+        let values = self.engine.fetch(&named).await?;
+        let answered = {
+            let fetched = fetched::Fetched::new(named, values);
+            let outcome = f(&Reader {
+                ops: &fetched,
+                now_ms: self.now_ms(),
+            });
+            (!fetched.strayed()).then_some(outcome)
+        };
+        match answered {
+            Some(outcome) => outcome,
+            None => self.scan(f).await,
         }
     }
 

@@ -564,6 +564,38 @@ impl Engine for PostgresEngine {
         false
     }
 
+    async fn fetch(&self, rows: &[(&'static str, Vec<u8>)]) -> Result<Vec<Option<Vec<u8>>>> {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return Err(Error::Unavailable("the server is shutting down".into()));
+        }
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement outside any transaction: its snapshot is its own
+        // and covers every row, so it needs no BEGIN and no COMMIT (on
+        // this machine a read in its own transaction cost PostgreSQL about
+        // three times the CPU of the bare statement).
+        let client = self.shared.pool.get().await.map_err(unavailable)?;
+        let tables: Vec<&str> = rows.iter().map(|(table, _)| *table).collect();
+        let keys: Vec<&[u8]> = rows.iter().map(|(_, key)| key.as_slice()).collect();
+        let statement = client
+            .prepare_cached(&ops::rows_sql())
+            .await
+            .map_err(db_error)?;
+        let found = client
+            .query(&statement, &[&tables, &keys])
+            .await
+            .map_err(db_error)?;
+        if found.len() != rows.len() {
+            return Err(Error::Metadata(format!(
+                "a fetch of {} rows answered {}",
+                rows.len(),
+                found.len()
+            )));
+        }
+        Ok(found.into_iter().map(|row| row.get(0)).collect())
+    }
+
     async fn write(&self, job: WriteJob) -> Result<()> {
         if self.shared.closed.load(Ordering::SeqCst) {
             return Err(Error::Unavailable("the server is shutting down".into()));

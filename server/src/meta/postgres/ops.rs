@@ -163,6 +163,19 @@ impl TxnView {
     }
 }
 
+/// The statement that reads rows by key: `$1` their tables, `$2` their
+/// keys; one answer row each, in order, holding the value or NULL.
+pub(super) fn rows_sql() -> String {
+    // One index lookup per key, whatever the plan: a subquery per row, not
+    // a join the planner may hash.
+    format!(
+        "SELECT (SELECT kv.v FROM arca_kv AS kv WHERE kv.tbl = u.t \
+         AND kv.k_head = substring(u.k FROM 1 FOR {KEY_HEAD_BYTES}) \
+         AND kv.k_hash = sha256(u.k)) \
+         FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS u(t, k, n) ORDER BY u.n"
+    )
+}
+
 pub(super) struct PgOps<'a> {
     /// A connection inside a transaction this engine began.
     client: &'a deadpool_postgres::Object,
@@ -443,17 +456,7 @@ impl ReadOps for PgOps<'_> {
         for chunk in unknown.chunks(MAX_PENDING_PUTS) {
             let tables: Vec<&str> = chunk.iter().map(|(table, _)| *table).collect();
             let keys: Vec<&[u8]> = chunk.iter().map(|(_, key)| key.as_slice()).collect();
-            let found = self.query_now(
-                &format!(
-                    // One index lookup per key, whatever the plan: a
-                    // subquery per row, not a join the planner may hash.
-                    "SELECT (SELECT kv.v FROM arca_kv AS kv WHERE kv.tbl = u.t \
-                     AND kv.k_head = substring(u.k FROM 1 FOR {KEY_HEAD_BYTES}) \
-                     AND kv.k_hash = sha256(u.k)) \
-                     FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS u(t, k, n) ORDER BY u.n"
-                ),
-                &[&tables, &keys],
-            )?;
+            let found = self.query_now(&rows_sql(), &[&tables, &keys])?;
             if found.len() != chunk.len() {
                 return Err(Error::Metadata(format!(
                     "a prefetch of {} rows answered {}",
