@@ -21,6 +21,11 @@ fn keys(ns: &NamespaceRecord) -> Vec<(String, bool)> {
     keys
 }
 
+/// `wanted` with the usage rows a change of `ns` reads.
+pub fn reads(ns: &NamespaceRecord, wanted: meta::Wanted) -> meta::Wanted {
+    wanted.rows(&meta::USAGE, keys(ns).iter().map(|(key, _)| key.as_str()))
+}
+
 fn read(r: &Reader<'_>, key: &str) -> Result<UsageRecord> {
     Ok(r.get(&meta::USAGE, key)?.unwrap_or_default())
 }

@@ -587,6 +587,15 @@ impl Fence {
         }
     }
 
+    /// `wanted` with the row [`Fence::check`] reads for `object_id`.
+    pub fn reads(&self, object_id: &str, wanted: meta::Wanted) -> meta::Wanted {
+        match self {
+            Fence::Nothing => wanted,
+            Fence::WriterAlive => wanted.rows(&meta::REPLICAS, tag_of(object_id)),
+            Fence::Attached { upload_id, .. } => wanted.row(&meta::ATTACHMENTS, upload_id),
+        }
+    }
+
     /// Checks the fence inside a transaction, for object `object_id`.
     pub fn check(&self, txn: &meta::Reader<'_>, object_id: &str) -> Result<()> {
         match self {

@@ -79,7 +79,7 @@ impl NewFile {
 /// its parents and the content's digest (see `meta::WriteJob::reads`).
 pub fn commit_reads(ns: &str, path: &str, sha256: &str) -> meta::Wanted {
     meta::Wanted::default()
-        .row(&meta::NAMESPACES, ns)
+        .contended_row(&meta::NAMESPACES, ns)
         .rows(
             &ENTRIES,
             std::iter::once(path)
@@ -383,12 +383,19 @@ impl<'t> Tree<'t> {
     pub fn commit_file(&mut self, path: &str, file: NewFile) -> Result<EntryRecord> {
         // The rows this commit reads, in one round trip on a shared engine
         // (none when its group read them ahead): the entry, its parents,
-        // the content's digest, and the changes a full log drops.
+        // the content's digest, the changes a full log drops, the usage
+        // it counts against and its fence's row (the last two are the same
+        // for the whole group: its first commit fetches them).
         self.txn.prefetch(|| {
             let ns = self.ns.id.as_str();
             let trimmed = super::changes::trim_reads(&self.ns, 1, self.retention);
-            commit_reads(ns, path, &file.sha256)
-                .rows(&meta::CHANGES, trimmed.map(|revision| (ns, revision)))
+            let wanted = commit_reads(ns, path, &file.sha256)
+                .rows(&meta::CHANGES, trimmed.map(|revision| (ns, revision)));
+            let wanted = super::quota::reads(&self.ns, wanted);
+            match file.written {
+                true => file.fence.reads(&file.object_id, wanted),
+                false => wanted,
+            }
         })?;
         if file.written {
             file.fence.check(self.txn, &file.object_id)?;

@@ -94,6 +94,14 @@ pub struct WriteJob {
     /// small commits costs a few round trips, not a hundred. A hint only:
     /// it changes no answer, and a job may read rows it did not name.
     pub reads: Vec<(&'static str, Vec<u8>)>,
+    /// Rows (table, key) the job rewrites that every writer of them
+    /// rewrites (a namespace's record, which each commit to it updates).
+    /// An engine shared by several writers has them take turns on each
+    /// such row before their transactions begin, so that two replicas
+    /// writing one namespace wait for each other instead of both running
+    /// and the later failing at commit and running again. A hint only:
+    /// correctness rests on the transaction.
+    pub turns: Vec<(&'static str, Vec<u8>)>,
     /// What the job does.
     pub run: WriteFn,
 }
@@ -103,6 +111,7 @@ impl WriteJob {
     pub fn new(run: WriteFn) -> Self {
         WriteJob {
             reads: Vec::new(),
+            turns: Vec::new(),
             run,
         }
     }

@@ -137,10 +137,15 @@ impl Engine for FaultyEngine {
 
     async fn write(&self, job: WriteJob) -> Result<()> {
         let faults = self.faults.clone();
-        let WriteJob { reads, mut run } = job;
+        let WriteJob {
+            reads,
+            turns,
+            mut run,
+        } = job;
         self.inner
             .write(WriteJob {
                 reads,
+                turns,
                 run: Box::new(move |ops: &dyn WriteOps| {
                     run(&FaultyOps {
                         inner: ops,

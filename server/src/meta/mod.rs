@@ -239,6 +239,7 @@ impl MetaStore {
         self.engine
             .write(WriteJob {
                 reads: reads.rows,
+                turns: reads.turns,
                 run: Box::new(move |ops: &dyn WriteOps| {
                     let writer = Writer::new(ops, store.now_ms());
                     let value = f(&writer)?;
@@ -416,9 +417,21 @@ impl<K: KeyShape, V: ValueCodec> Iterator for RowIter<'_, K, V> {
 #[derive(Default)]
 pub struct Wanted {
     rows: Vec<(&'static str, Vec<u8>)>,
+    /// Those of them a write job takes turns on (see [`WriteJob::turns`]).
+    turns: Vec<(&'static str, Vec<u8>)>,
 }
 
 impl Wanted {
+    /// The row at `key` of `table`, which the job rewrites as every writer
+    /// of it does: read ahead, and taken in turns by the writers of a
+    /// shared engine (see [`WriteJob::turns`]).
+    pub fn contended_row<K: KeyShape, V>(mut self, table: &Table<K, V>, key: K::Ref<'_>) -> Self {
+        let key = K::encode(key);
+        self.turns.push((table.name, key.clone()));
+        self.rows.push((table.name, key));
+        self
+    }
+
     /// The row at `key` of `table`.
     pub fn row<K: KeyShape, V>(mut self, table: &Table<K, V>, key: K::Ref<'_>) -> Self {
         self.rows.push((table.name, K::encode(key)));

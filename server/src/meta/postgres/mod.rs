@@ -306,7 +306,7 @@ impl Shared {
     /// for all of them). A job that fails after writing is answered with its
     /// error and the rest run again without it; a conflict runs the whole
     /// group again; a group that keeps losing runs alone.
-    fn run_group(&self, handle: &Handle, mut group: Vec<Pending>) {
+    fn run_group(&self, handle: &Handle, group: Vec<Pending>) {
         let client = match self.client(handle) {
             Ok(client) => client,
             Err(e) => {
@@ -316,6 +316,40 @@ impl Shared {
                 return;
             }
         };
+        let turns = take_turns(&group);
+        let connection = self.run_attempts(handle, &client, group, turns.as_deref());
+        match connection {
+            // A connection that cannot end its transaction must not go back
+            // to the pool.
+            Connection::Broken => drop(deadpool_postgres::Object::take(client)),
+            Connection::Sound if turns.is_none() => {}
+            // The turns are the session's: given back before the
+            // connection goes back to the pool, without the committer
+            // waiting for the answer (its next group takes another).
+            Connection::Sound => {
+                handle.spawn(async move {
+                    if client
+                        .batch_execute("SELECT pg_advisory_unlock_all()")
+                        .await
+                        .is_err()
+                    {
+                        drop(deadpool_postgres::Object::take(client));
+                    }
+                });
+            }
+        }
+    }
+
+    /// The attempts at a group on `client` until it is answered; whether
+    /// the connection is still fit for the pool. `turns` takes the group's
+    /// turns (see [`take_turns`]), sent just before the first BEGIN.
+    fn run_attempts(
+        &self,
+        handle: &Handle,
+        client: &deadpool_postgres::Object,
+        mut group: Vec<Pending>,
+        mut turns: Option<&str>,
+    ) -> Connection {
         let sql = |text: &str| handle.block_on(client.batch_execute(text));
         let mut attempt = 0;
         while !group.is_empty() {
@@ -328,35 +362,48 @@ impl Shared {
             // Sent one by one: statements of one simple query share an
             // implicit transaction, and a BEGIN after the lock's SELECT
             // could no longer set its isolation level.
-            let begin = || {
+            let mut begin = || {
                 if alone {
                     sql(&format!(
                         "SELECT pg_advisory_lock({WRITERS_LOCK}, hashtext(current_schema()))"
                     ))?;
-                    sql("BEGIN ISOLATION LEVEL SERIALIZABLE")
-                } else {
-                    sql(&format!(
-                        "BEGIN ISOLATION LEVEL SERIALIZABLE; \
-                         SELECT pg_advisory_xact_lock_shared({WRITERS_LOCK}, hashtext(current_schema()))"
-                    ))
+                    return sql("BEGIN ISOLATION LEVEL SERIALIZABLE");
+                }
+                let begin = format!(
+                    "BEGIN ISOLATION LEVEL SERIALIZABLE; \
+                     SELECT pg_advisory_xact_lock_shared({WRITERS_LOCK}, hashtext(current_schema()))"
+                );
+                match turns.take() {
+                    None => sql(&begin),
+                    // Two queries, sent back to back: the turns are taken
+                    // before the transaction's first statement takes its
+                    // snapshot, with no round trip of their own. Failing
+                    // to take them costs only the waiting they save.
+                    Some(turns) => {
+                        let (took, begun) = handle.block_on(futures::future::join(
+                            client.batch_execute(turns),
+                            client.batch_execute(&begin),
+                        ));
+                        if let Err(e) = took {
+                            tracing::debug!(error = %e, "could not take a group's turns");
+                        }
+                        begun
+                    }
                 }
             };
             let outcome = match begin() {
-                Ok(()) => self.attempt_group(handle, &client, &mut group),
+                Ok(()) => self.attempt_group(handle, client, &mut group),
                 Err(e) if is_conflict(&e) => Attempt::Conflict(e.to_string()),
                 Err(e) => Attempt::Failed(db_error(e)),
             };
             if !matches!(outcome, Attempt::Committed(_))
                 && let Err(e) = sql("ROLLBACK")
             {
-                // A connection that cannot end its transaction must not go
-                // back to the pool.
                 let e = db_error(e);
                 for pending in group {
                     let _ = pending.reply.send(Err(clone_error(&e)));
                 }
-                drop(deadpool_postgres::Object::take(client));
-                return;
+                return Connection::Broken;
             }
             if alone {
                 let _ = sql(&format!(
@@ -368,13 +415,13 @@ impl Shared {
                     for (pending, outcome) in group.into_iter().zip(outcomes) {
                         let _ = pending.reply.send(outcome);
                     }
-                    return;
+                    return Connection::Sound;
                 }
                 Attempt::Failed(e) => {
                     for pending in group {
                         let _ = pending.reply.send(Err(clone_error(&e)));
                     }
-                    return;
+                    return Connection::Sound;
                 }
                 Attempt::Spoiled(index, outcome) => {
                     let pending = group.remove(index);
@@ -390,7 +437,7 @@ impl Shared {
                         "the metadata write conflicted with others {MAX_ATTEMPTS} times ({why}); retry"
                     ))));
                 }
-                return;
+                return Connection::Sound;
             }
             // Back off a little, more each time, so racing replicas spread out.
             let jitter = u64::from(getrandom::u32().unwrap_or(0) % 1000);
@@ -398,6 +445,7 @@ impl Shared {
                 (200 << attempt.min(6)) + jitter * u64::from(attempt),
             ));
         }
+        Connection::Sound
     }
 
     /// One attempt at a group inside a begun transaction; commits it if
@@ -475,6 +523,48 @@ impl Shared {
 
 /// Jobs grouped into one transaction at most.
 const MAX_GROUP: usize = 256;
+
+/// Whether a connection a group ran on may go back to the pool.
+enum Connection {
+    Sound,
+    /// It could not end its transaction.
+    Broken,
+}
+
+/// The statement that takes the turns of a group's jobs (see
+/// `WriteJob::turns`): a session advisory lock per row, keyed by the first
+/// eight bytes of the SHA-256 of table and key (and the schema's name, as
+/// the other locks are). Sorted, so writers that want several take them in
+/// one order and never wait on each other in a cycle; literals, so the
+/// statement needs no prepare of its own before the BEGIN it goes with.
+/// Held until the group has committed, so the next writer's snapshot sees
+/// it. `None`: the jobs name no such row.
+fn take_turns(group: &[Pending]) -> Option<String> {
+    use sha2::Digest;
+    let mut keys: Vec<i64> = group
+        .iter()
+        .flat_map(|pending| &pending.job.turns)
+        .map(|(table, key)| {
+            let digest = sha2::Sha256::new()
+                .chain_update(table.as_bytes())
+                .chain_update([0])
+                .chain_update(key)
+                .finalize();
+            i64::from_be_bytes(digest[..8].try_into().expect("eight bytes"))
+        })
+        .collect();
+    if keys.is_empty() {
+        return None;
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    let keys: Vec<String> = keys.iter().map(i64::to_string).collect();
+    Some(format!(
+        "SELECT count(pg_advisory_lock(hashtextextended(current_schema(), 0) # k)) \
+         FROM unnest('{{{}}}'::int8[]) AS k",
+        keys.join(",")
+    ))
+}
 
 /// How one attempt of a group ended.
 enum Attempt {
