@@ -7,6 +7,8 @@
 #   tests/postgres.sh start DIR         # prints: PORT PASSWORD
 #   tests/postgres.sh createdb DIR NAME # another database owned by arca
 #   tests/postgres.sh psql DIR SQL     # one statement as the superuser
+#                                       # (in database $ARCA_POSTGRES_DB, default postgres)
+#   tests/postgres.sh pgbench DIR ARGS  # pgbench over TCP to this server
 #   tests/postgres.sh stop DIR
 #   tests/postgres.sh resume DIR        # start a stopped one again, same port
 #
@@ -57,7 +59,13 @@ createdb)
     -c "CREATE DATABASE $3 OWNER arca" >/dev/null
   ;;
 psql)
-  as_postgres "$bin/psql" -h "$2" -p "$(cat "$2/port")" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$3"
+  as_postgres "$bin/psql" -h "$2" -p "$(cat "$2/port")" -U postgres -d "${ARCA_POSTGRES_DB:-postgres}" \
+    -v ON_ERROR_STOP=1 -c "$3"
+  ;;
+pgbench)
+  dir="$2"
+  shift 2
+  "$bin/pgbench" -h 127.0.0.1 -p "$(cat "$dir/port")" "$@"
   ;;
 stop)
   as_postgres "$bin/pg_ctl" -D "$2/data" -m fast -w stop >/dev/null 2>&1 || true
@@ -66,7 +74,7 @@ resume)
   as_postgres "$bin/pg_ctl" -D "$2/data" -l "$2/log" -w start >/dev/null
   ;;
 *)
-  echo "usage: $0 start DIR | createdb DIR NAME | psql DIR SQL | stop DIR | resume DIR" >&2
+  echo "usage: $0 start DIR | createdb DIR NAME | psql DIR SQL | pgbench DIR ARGS | stop DIR | resume DIR" >&2
   exit 2
   ;;
 esac

@@ -1,4 +1,6 @@
-//! The metadata engines side by side in one run: 1 KiB durable writes and
+//! The metadata engines side by side in one run, beside PostgreSQL's own
+//! rates on this machine (pgbench: the ceiling under the figures on it):
+//! 1 KiB durable writes and
 //! reads by 64 callers, checkpoints of 10,000 files, and a tree of
 //! 100,000 entries listed recursively and searched, first with redb,
 //! then with PostgreSQL (a server this benchmark starts with
@@ -86,6 +88,87 @@ impl Postgres {
     }
 }
 
+impl Postgres {
+    /// PostgreSQL's own rates on this machine, the ceiling under Arca's
+    /// figures as the echo is under its transfers: pgbench over the same
+    /// loopback, 64 clients, on a table of 10,000 rows of 300 bytes, for 8 s
+    /// each: a bare primary-key SELECT (what a read that names its rows
+    /// costs the database), the same SELECT in a REPEATABLE READ
+    /// transaction of its own, and a durable one-row upsert per
+    /// transaction.
+    fn ceiling(&self, secrets: &Path) {
+        let database = "bench_ceiling";
+        self.use_fresh_database(database, secrets);
+        let status = Command::new("bash")
+            .arg(script())
+            .arg("psql")
+            .arg(self.dir.path())
+            .arg(
+                "CREATE TABLE kv (k int PRIMARY KEY, v bytea); \
+                 INSERT INTO kv SELECT g, decode(repeat('ab', 300), 'hex') \
+                 FROM generate_series(1, 10000) AS g; \
+                 ALTER TABLE kv OWNER TO arca; ANALYZE kv",
+            )
+            .env("ARCA_POSTGRES_DB", database)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("psql");
+        assert!(status.success(), "creating the pgbench table failed");
+        let workloads = [
+            (
+                "select_per_s",
+                "\\set id random(1, 10000)\nSELECT v FROM kv WHERE k = :id;\n",
+            ),
+            (
+                "read_transactions_per_s",
+                "\\set id random(1, 10000)\nBEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n\
+                 SELECT v FROM kv WHERE k = :id;\nCOMMIT;\n",
+            ),
+            (
+                "upserts_per_s",
+                "\\set id random(1, 1000000)\nINSERT INTO kv VALUES (:id, decode(repeat('ab', 300), 'hex')) \
+                 ON CONFLICT (k) DO UPDATE SET v = excluded.v;\n",
+            ),
+        ];
+        let mut figure = serde_json::json!({
+            "figure": "postgres_ceiling",
+            "tool": "pgbench",
+            "clients": 64,
+            "durable": true,
+        });
+        for (name, workload) in workloads {
+            let file = secrets.join(format!("{name}.sql"));
+            std::fs::write(&file, workload).unwrap();
+            let out = Command::new("bash")
+                .arg(script())
+                .arg("pgbench")
+                .arg(self.dir.path())
+                .args(["-n", "-M", "prepared", "-c", "64", "-j", "2", "-T", "8"])
+                .args(["-U", "arca", "-f"])
+                .arg(&file)
+                .arg(database)
+                .env("PGPASSWORD", &self.password)
+                .output()
+                .expect("pgbench");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let tps = text
+                .lines()
+                .find_map(|line| line.strip_prefix("tps = "))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse::<f64>().ok());
+            match tps {
+                Some(tps) => figure[name] = serde_json::json!(tps.round()),
+                None => eprintln!(
+                    "pgbench {name}: no rate in its output: {}{}",
+                    text,
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            }
+        }
+        crate::emit(figure);
+    }
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
         *METADATA.lock().unwrap() = ("redb", String::new());
@@ -129,6 +212,9 @@ pub async fn engines(small: usize, checkpoint_files: usize, tree: usize) {
     let secrets = tempfile::tempdir().expect("tempdir");
     let postgres = Postgres::start();
     let on_redb = || *METADATA.lock().unwrap() = ("redb", String::new());
+    settle_disk();
+    postgres.ceiling(secrets.path());
+    on_redb();
 
     if small > 0 {
         settle_disk();
