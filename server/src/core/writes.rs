@@ -4,6 +4,7 @@
 //! the content), committing a stored object as a file, and queueing one
 //! whose commit was refused for reclaim.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -228,17 +229,17 @@ impl Core {
     }
 
     /// [`Core::check_write_target`] for several writes to one namespace,
-    /// in one read (a BatchWrite's): the namespace's own refusal fails the
-    /// call, each target's refusal only its answer.
+    /// in one read (a BatchWrite's), and one more for the objects their
+    /// digests lead to: the namespace's own refusal fails the call, each
+    /// target's refusal only its answer.
     pub(crate) async fn check_write_targets(
         &self,
         who: &Identity,
         ns_id: &str,
         targets: Vec<WriteTarget>,
     ) -> Result<(NamespaceRecord, Vec<Result<Option<u64>>>)> {
-        // The namespace, the targets and their digests: one statement on
-        // a shared engine when the content is new (a digest the namespace
-        // holds leads to its object, which a read job then reads).
+        // The namespace, the targets and their digests: one statement on a
+        // shared engine.
         let rows = |who: &Identity, ns_id: &str, targets: &[WriteTarget]| {
             Core::namespace_rows(who, ns_id)
                 .rows(&meta::ENTRIES, targets.iter().map(|t| (ns_id, &*t.path)))
@@ -252,7 +253,8 @@ impl Core {
         };
         let targets = Arc::new(targets);
         let (caller, id, job_targets) = (who.clone(), ns_id.to_owned(), targets.clone());
-        self.meta
+        let (ns, checked) = self
+            .meta
             .read_named(
                 || rows(who, ns_id, &targets),
                 move |r| {
@@ -264,25 +266,54 @@ impl Core {
                         .as_ref()
                         .map(super::profile::Rules::compile)
                         .transpose()?;
-                    // The objects the digests name, in one more round trip.
-                    if r.fetches_ahead() {
-                        let mut objects = Vec::new();
-                        for sha256 in targets.iter().filter_map(|t| t.content.as_deref()) {
-                            objects.extend(r.get(&meta::DIGESTS, (ns_id, sha256))?);
-                        }
-                        r.prefetch(|| {
-                            meta::Wanted::default()
-                                .rows(&meta::OBJECTS, objects.iter().map(|id| (ns_id, &**id)))
-                        })?;
-                    }
-                    let checked = targets
+                    let checked: Vec<Result<Option<String>>> = targets
                         .iter()
                         .map(|target| check_target(r, &ns, rules.as_ref(), target))
                         .collect();
                     Ok((ns, checked))
                 },
             )
-            .await
+            .await?;
+        // The objects the digests lead to, in a read of their own: a check
+        // before the bytes move needs no single snapshot (the commit checks
+        // again in its transaction; a size found here only decides whether
+        // the bytes are sent), and a job naming them ahead would have had
+        // to read the digests first.
+        let ids: Vec<String> = checked
+            .iter()
+            .filter_map(|c| c.as_ref().ok().cloned().flatten())
+            .collect();
+        let objects: HashMap<String, Option<meta::ObjectRecord>> = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            let (id, job_ids) = (ns_id.to_owned(), ids.clone());
+            self.meta
+                .read_named(
+                    || {
+                        meta::Wanted::default()
+                            .rows(&meta::OBJECTS, ids.iter().map(|o| (ns_id, o.as_str())))
+                    },
+                    move |r| {
+                        job_ids
+                            .iter()
+                            .map(|o| Ok((o.clone(), r.get(&meta::OBJECTS, (&id, o))?)))
+                            .collect()
+                    },
+                )
+                .await?
+        };
+        let checked = checked
+            .into_iter()
+            .map(|c| {
+                c.map(|object| {
+                    object
+                        .and_then(|o| objects.get(&o).cloned().flatten())
+                        .filter(|o| o.refs > 0)
+                        .map(|o| o.size)
+                })
+            })
+            .collect();
+        Ok((ns, checked))
     }
 
     /// Writes several small files; each item fails on its own. Their
@@ -391,14 +422,14 @@ pub(crate) struct WriteTarget {
 
 /// Checks one write target on snapshot `r` of namespace `ns` (whose
 /// profile compiled to `rules`): the profile, what is at the path, the
-/// precondition. Returns the size of live content with the target's
-/// digest, if the namespace holds any.
+/// precondition. Returns the object the target's digest names in the
+/// namespace, if any.
 fn check_target(
     r: &meta::Reader<'_>,
     ns: &NamespaceRecord,
     rules: Option<&super::profile::Rules>,
     target: &WriteTarget,
-) -> Result<Option<u64>> {
+) -> Result<Option<String>> {
     let path = &target.path;
     if let Some(rules) = rules {
         rules.check_file(&ns.id, path, target.size, &target.mime_type)?;
@@ -413,17 +444,7 @@ fn check_target(
     }
     tree::check_precondition(path, existing.as_ref(), target.precondition)?;
     match &target.content {
-        Some(sha256) => live_size(r, &ns.id, sha256),
+        Some(sha256) => r.get(&meta::DIGESTS, (&ns.id, sha256)),
         None => Ok(None),
     }
-}
-
-/// The size of live content with this digest in namespace `ns_id`, if it
-/// holds any.
-fn live_size(r: &meta::Reader<'_>, ns_id: &str, sha256: &str) -> Result<Option<u64>> {
-    let Some(id) = r.get(&meta::DIGESTS, (ns_id, sha256))? else {
-        return Ok(None);
-    };
-    let object = r.get(&meta::OBJECTS, (ns_id, &id))?;
-    Ok(object.filter(|o| o.refs > 0).map(|o| o.size))
 }

@@ -165,15 +165,18 @@ impl TxnView {
 
 /// The statement that reads rows by key: `$1` their tables, `$2` their
 /// keys; one answer row each, in order, holding the value or NULL.
-pub(super) fn rows_sql() -> String {
-    // One index lookup per key, whatever the plan: a subquery per row, not
-    // a join the planner may hash.
-    format!(
-        "SELECT (SELECT kv.v FROM arca_kv AS kv WHERE kv.tbl = u.t \
-         AND kv.k_head = substring(u.k FROM 1 FOR {KEY_HEAD_BYTES}) \
-         AND kv.k_hash = sha256(u.k)) \
-         FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS u(t, k, n) ORDER BY u.n"
-    )
+pub(super) fn rows_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        // One index lookup per key, whatever the plan: a subquery per row,
+        // not a join the planner may hash.
+        format!(
+            "SELECT (SELECT kv.v FROM arca_kv AS kv WHERE kv.tbl = u.t \
+             AND kv.k_head = substring(u.k FROM 1 FOR {KEY_HEAD_BYTES}) \
+             AND kv.k_hash = sha256(u.k)) \
+             FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS u(t, k, n) ORDER BY u.n"
+        )
+    });
+    &SQL
 }
 
 pub(super) struct PgOps<'a> {
@@ -456,7 +459,7 @@ impl ReadOps for PgOps<'_> {
         for chunk in unknown.chunks(MAX_PENDING_PUTS) {
             let tables: Vec<&str> = chunk.iter().map(|(table, _)| *table).collect();
             let keys: Vec<&[u8]> = chunk.iter().map(|(_, key)| key.as_slice()).collect();
-            let found = self.query_now(&rows_sql(), &[&tables, &keys])?;
+            let found = self.query_now(rows_sql(), &[&tables, &keys])?;
             if found.len() != chunk.len() {
                 return Err(Error::Metadata(format!(
                     "a prefetch of {} rows answered {}",
