@@ -734,8 +734,9 @@ pub async fn fetch_reads_named_rows(store: &MetaStore) {
 }
 
 /// A job on fetched rows answers from them and runs once; one that reads
-/// a row it did not name, or scans, runs again on a snapshot and answers
-/// the same as a read job would.
+/// a row it did not name (or a row that a named one leads to) runs again
+/// with it fetched too, and one that scans runs again on a snapshot: each
+/// answers as a read job would.
 pub async fn jobs_on_fetched_rows_run_again_when_they_stray(store: &MetaStore) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let ns = unique("fetched-jobs");
@@ -782,6 +783,29 @@ pub async fn jobs_on_fetched_rows_run_again_when_they_stray(store: &MetaStore) {
         (strayed, runs.load(Ordering::SeqCst)),
         ((Some(1), Some(2)), 2)
     );
+
+    // A row that names the key of the next.
+    let k = ns.clone();
+    store
+        .write(move |w| w.put(&NAMESPACE_NAMES, &k, "b"))
+        .await
+        .unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (k, counted) = (ns.clone(), runs.clone());
+    let led = store
+        .read_fetched(
+            || super::Wanted::default().row(&NAMESPACE_NAMES, &ns),
+            move |r| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let Some(next) = r.get(&NAMESPACE_NAMES, &k)? else {
+                    return Ok(None);
+                };
+                Ok(r.get(&ENTRIES, (&k, &next))?.map(|e| e.size))
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((led, runs.load(Ordering::SeqCst)), (Some(2), 2));
 
     let runs = Arc::new(AtomicUsize::new(0));
     let (k, counted) = (ns.clone(), runs.clone());

@@ -164,8 +164,11 @@ impl MetaStore {
     /// are round trips those rows come in one statement
     /// ([`Engine::fetch`]) and `f` runs on them on this task: no
     /// transaction to begin and end, no blocking thread. A job that reads
-    /// anything it did not name runs again as a read job, so `f` may run
-    /// twice (it derives its answer from what it reads).
+    /// rows it did not name runs again on those rows and the named ones,
+    /// fetched together in one statement again (a row that leads to
+    /// another: a namespace to its session); one that scans, or keeps
+    /// straying, runs again as a read job. So `f` may run more than once
+    /// (it derives its answer from what it reads).
     pub async fn read_named<T: Send + 'static>(
         &self,
         wanted: impl FnOnce() -> Wanted,
@@ -183,20 +186,30 @@ impl MetaStore {
         wanted: impl FnOnce() -> Wanted,
         f: impl Fn(&Reader<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let named = wanted().rows;
-        let values = self.engine.fetch(&named).await?;
-        let answered = {
-            let fetched = fetched::Fetched::new(named, values);
-            let outcome = f(&Reader {
-                ops: &fetched,
-                now_ms: self.now_ms(),
-            });
-            (!fetched.strayed()).then_some(outcome)
-        };
-        match answered {
-            Some(outcome) => outcome,
-            None => self.scan(f).await,
+        /// Fetches before a job that keeps wanting more runs as a read job.
+        const FETCHES: usize = 3;
+        let mut named = wanted().rows;
+        for _ in 0..FETCHES {
+            let values = self.engine.fetch(&named).await?;
+            let answered = {
+                let fetched = fetched::Fetched::new(named.clone(), values);
+                let outcome = f(&Reader {
+                    ops: &fetched,
+                    now_ms: self.now_ms(),
+                });
+                match fetched.strayed() {
+                    fetched::Strayed::No => Ok(outcome),
+                    fetched::Strayed::Rows(more) => Err(Some(more)),
+                    fetched::Strayed::Scanned => Err(None),
+                }
+            };
+            match answered {
+                Ok(outcome) => return outcome,
+                Err(Some(more)) => named.extend(more),
+                Err(None) => break,
+            }
         }
+        self.scan(f).await
     }
 
     /// Runs `f` on a consistent snapshot on a blocking thread, for reads
