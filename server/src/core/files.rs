@@ -67,7 +67,8 @@ impl Core {
         let path = self.entry_path(raw_path)?;
         let (ns, entry) = {
             // The namespace and the entry, in one statement on a shared
-            // engine (or one round trip of a read job, if more is read).
+            // engine (two when the namespace leads to a session not named
+            // here: see `MetaStore::read_named`).
             let rows = |who: &Identity, ns_id: &str, path: &str| {
                 Core::namespace_rows(who, ns_id).row(&meta::ENTRIES, (ns_id, path))
             };
