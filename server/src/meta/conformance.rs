@@ -14,6 +14,8 @@ use super::{
 };
 use crate::error::Error;
 
+pub mod fetch;
+
 fn unique(case: &str) -> String {
     format!("conformance-{case}-{}", crate::ids::new_id())
 }
@@ -44,8 +46,8 @@ pub async fn run_all(store: &MetaStore) {
     concurrent_increments(store).await;
     versions_are_unique_and_rising(store).await;
     versions_rise_past_a_floor(store).await;
-    fetch_reads_named_rows(store).await;
-    jobs_on_fetched_rows_run_again_when_they_stray(store).await;
+    fetch::fetch_reads_named_rows(store).await;
+    fetch::jobs_on_fetched_rows_run_again_when_they_stray(store).await;
 }
 
 /// What is written is read back; a delete says whether the key was there.
@@ -691,135 +693,6 @@ pub async fn versions_rise_past_a_floor(store: &MetaStore) {
     store.write(|w| w.raise_version(5)).await.unwrap();
     let again = store.write(|w| w.next_version()).await.unwrap();
     assert!(again > after);
-}
-
-/// [`Engine::fetch`](super::Engine::fetch) answers each named row in
-/// order, absent ones and repeats included, whatever the table or the
-/// key's length.
-pub async fn fetch_reads_named_rows(store: &MetaStore) {
-    let ns = unique("fetch");
-    let long = "x".repeat(5000);
-    let (k, l) = (ns.clone(), long.clone());
-    store
-        .write(move |w| {
-            w.put(&ENTRIES, (&k, "a"), &entry(1))?;
-            w.put(&ENTRIES, (&k, &l), &entry(2))?;
-            w.put(&NAMESPACE_NAMES, &k, "id-f")
-        })
-        .await
-        .unwrap();
-    let named = super::Wanted::default()
-        .row(&ENTRIES, (&ns, "a"))
-        .row(&NAMESPACE_NAMES, &ns)
-        .row(&ENTRIES, (&ns, "missing"))
-        .row(&ENTRIES, (&ns, &long))
-        .row(&ENTRIES, (&ns, "a"))
-        .rows;
-    let values = store.engine().fetch(&named).await.unwrap();
-    let sizes: Vec<Option<u64>> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| match (i, v) {
-            (1, v) => v.as_ref().map(|name| name.len() as u64),
-            (_, v) => v.as_deref().map(|bytes| {
-                <super::Proto<EntryRecord> as super::ValueCodec>::decode(bytes)
-                    .unwrap()
-                    .size
-            }),
-        })
-        .collect();
-    assert_eq!(sizes, [Some(1), Some(4), None, Some(2), Some(1)]);
-    assert_eq!(values[1].as_deref(), Some(&b"id-f"[..]));
-    assert!(store.engine().fetch(&[]).await.unwrap().is_empty());
-}
-
-/// A job on fetched rows answers from them and runs once; one that reads
-/// a row it did not name (or a row that a named one leads to) runs again
-/// with it fetched too, and one that scans runs again on a snapshot: each
-/// answers as a read job would.
-pub async fn jobs_on_fetched_rows_run_again_when_they_stray(store: &MetaStore) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let ns = unique("fetched-jobs");
-    let k = ns.clone();
-    store
-        .write(move |w| {
-            w.put(&ENTRIES, (&k, "a"), &entry(1))?;
-            w.put(&ENTRIES, (&k, "b"), &entry(2))
-        })
-        .await
-        .unwrap();
-    let runs = Arc::new(AtomicUsize::new(0));
-    let (k, counted) = (ns.clone(), runs.clone());
-    let named = store
-        .read_fetched(
-            || super::Wanted::default().row(&ENTRIES, (&ns, "a")),
-            move |r| {
-                counted.fetch_add(1, Ordering::SeqCst);
-                Ok(r.get(&ENTRIES, (&k, "a"))?.map(|e| e.size))
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!((named, runs.load(Ordering::SeqCst)), (Some(1), 1));
-
-    let runs = Arc::new(AtomicUsize::new(0));
-    let (k, counted) = (ns.clone(), runs.clone());
-    let strayed = store
-        .read_fetched(
-            || super::Wanted::default().row(&ENTRIES, (&ns, "a")),
-            move |r| {
-                counted.fetch_add(1, Ordering::SeqCst);
-                // A job that swallows the refusal still runs again.
-                let b = r.get(&ENTRIES, (&k, "b")).ok().flatten();
-                Ok((
-                    r.get(&ENTRIES, (&k, "a"))?.map(|e| e.size),
-                    b.map(|e| e.size),
-                ))
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (strayed, runs.load(Ordering::SeqCst)),
-        ((Some(1), Some(2)), 2)
-    );
-
-    // A row that names the key of the next.
-    let k = ns.clone();
-    store
-        .write(move |w| w.put(&NAMESPACE_NAMES, &k, "b"))
-        .await
-        .unwrap();
-    let runs = Arc::new(AtomicUsize::new(0));
-    let (k, counted) = (ns.clone(), runs.clone());
-    let led = store
-        .read_fetched(
-            || super::Wanted::default().row(&NAMESPACE_NAMES, &ns),
-            move |r| {
-                counted.fetch_add(1, Ordering::SeqCst);
-                let Some(next) = r.get(&NAMESPACE_NAMES, &k)? else {
-                    return Ok(None);
-                };
-                Ok(r.get(&ENTRIES, (&k, &next))?.map(|e| e.size))
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!((led, runs.load(Ordering::SeqCst)), (Some(2), 2));
-
-    let runs = Arc::new(AtomicUsize::new(0));
-    let (k, counted) = (ns.clone(), runs.clone());
-    let scanned = store
-        .read_fetched(super::Wanted::default, move |r| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            let rows: Vec<_> = r
-                .rows(&ENTRIES, Span::under(&[&k], ""))
-                .collect::<crate::error::Result<_>>()?;
-            Ok(rows.len())
-        })
-        .await
-        .unwrap();
-    assert_eq!((scanned, runs.load(Ordering::SeqCst)), (2, 2));
 }
 
 #[cfg(test)]
