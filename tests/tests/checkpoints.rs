@@ -156,6 +156,90 @@ async fn restore_is_exact(backend: Backend) {
     assert_eq!(tree(&server, &ns).await, snapshot);
 }
 
+/// A restore writes only the paths where the live tree and the checkpoint
+/// differ: an unchanged entry keeps its version (a reader holding it still
+/// holds the current one), a replaced one gets a new version, and the
+/// counters (usage, references) agree with a recount afterwards.
+async fn restore_writes_only_what_differs(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let ns = server.workspace().await;
+    server.write(&ns, "same.txt", b"never touched").await;
+    server
+        .write(&ns, "dir/same.txt", b"never touched either")
+        .await;
+    server.write(&ns, "edited.txt", b"as checkpointed").await;
+    server.write(&ns, "removed.txt", b"removed after").await;
+    let cp = create(&server, &ns, "base").await;
+    let version = |e: Option<pb::Entry>| e.expect("entry").version;
+    let same = version(server.entry(&ns, "same.txt").await);
+    let nested = version(server.entry(&ns, "dir/same.txt").await);
+    let dir = version(server.entry(&ns, "dir").await);
+
+    server.write(&ns, "edited.txt", b"edited").await;
+    server.write(&ns, "added.txt", b"added after").await;
+    let mut files = server.client.files.clone();
+    files
+        .remove(pb::RemoveRequest {
+            namespace_id: ns.clone(),
+            path: "removed.txt".into(),
+            recursive: false,
+        })
+        .await
+        .unwrap();
+    let edited = version(server.entry(&ns, "edited.txt").await);
+
+    let restored = restore(&server, &ns, &cp.checkpoint_id).await;
+    assert_eq!(restored.entry_count, 5);
+    assert_eq!(
+        restored.entries_replaced, 2,
+        "edited.txt replaced and added.txt removed; the rest untouched"
+    );
+    assert_eq!(version(server.entry(&ns, "same.txt").await), same);
+    assert_eq!(version(server.entry(&ns, "dir/same.txt").await), nested);
+    assert_eq!(version(server.entry(&ns, "dir").await), dir);
+    assert!(version(server.entry(&ns, "edited.txt").await) > edited);
+    assert!(version(server.entry(&ns, "removed.txt").await) > edited);
+    assert!(server.entry(&ns, "added.txt").await.is_none());
+    assert_eq!(
+        server.read(&ns, "edited.txt").await.unwrap(),
+        b"as checkpointed"
+    );
+    assert_eq!(
+        server.read(&ns, "removed.txt").await.unwrap(),
+        b"removed after"
+    );
+
+    // Restoring again changes nothing at all.
+    let before = tree(&server, &ns).await;
+    let again = restore(&server, &ns, &cp.checkpoint_id).await;
+    assert_eq!((again.entry_count, again.entries_replaced), (5, 0));
+    assert_eq!(tree(&server, &ns).await, before);
+    assert_eq!(version(server.entry(&ns, "same.txt").await), same);
+
+    // The untouched entries' references still count once the
+    // checkpoint's go: their content outlives a reclaimer pass.
+    server
+        .client
+        .checkpoints
+        .clone()
+        .delete_checkpoint(pb::DeleteCheckpointRequest {
+            namespace_id: ns.clone(),
+            checkpoint_id: cp.checkpoint_id,
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(
+        server.read(&ns, "same.txt").await.unwrap(),
+        b"never touched"
+    );
+    assert_eq!(
+        server.read(&ns, "dir/same.txt").await.unwrap(),
+        b"never touched either"
+    );
+    server.assert_counts_agree().await;
+}
+
 async fn blob_checkpoints(backend: Backend) {
     let server = TestServer::start(backend).await;
     let blob = server
@@ -685,6 +769,7 @@ async fn the_longest_paths_round_trip(backend: Backend) {
 on_every_backend!(
     the_longest_paths_round_trip,
     restore_is_exact,
+    restore_writes_only_what_differs,
     blob_checkpoints,
     ids_are_unique_and_listed_in_order,
     diffs,

@@ -49,6 +49,15 @@ fn differs(a: &EntryRecord, b: &EntryRecord) -> bool {
         || a.mime_type != b.mime_type
 }
 
+/// Whether two entries at one path differ in anything but their version:
+/// what a restore must write.
+fn differs_beyond_version(a: &EntryRecord, b: &EntryRecord) -> bool {
+    *a != EntryRecord {
+        version: a.version,
+        ..b.clone()
+    }
+}
+
 /// Every entry of checkpoint `ckpt` of `ns`, in path order.
 fn checkpoint_entries(r: &Reader<'_>, ns: &str, ckpt: &str) -> Result<Vec<(String, EntryRecord)>> {
     r.rows(&meta::CHECKPOINT_ENTRIES, Span::under(&[ns, ckpt], ""))
@@ -113,40 +122,62 @@ impl Tree<'_> {
     }
 
     /// Makes the live tree exactly checkpoint `id`'s. Returns (entries now,
-    /// live entries replaced).
+    /// live entries removed or replaced).
+    ///
+    /// Only the paths where the two differ are written: an entry the live
+    /// tree already holds as the checkpoint has it (all but its version)
+    /// keeps its row, its version and its object's reference. So a restore
+    /// costs the changes since the checkpoint, not the tree's size, and a
+    /// reader holding an unchanged entry's version still holds the current
+    /// one. Every entry written gets a new version, as any write does.
     fn restore_checkpoint(&mut self, id: &str) -> Result<(u64, u64)> {
         let record = self.checkpoint(id)?;
         self.guard_change("")?;
         self.note_restored(id);
         let snapshot = checkpoint_entries(self.txn, &self.ns.id, id)?;
         let live = live_entries(self.txn, &self.ns.id)?;
+        let Diff {
+            added,
+            removed,
+            changed,
+        } = merge(live, snapshot, differs_beyond_version);
+        let going = || {
+            (removed.iter().chain(&changed))
+                .filter_map(|(path, before, _)| Some((path, before.as_ref()?)))
+        };
+        let coming = || {
+            (added.iter().chain(&changed))
+                .filter_map(|(path, _, after)| Some((path, after.as_ref()?)))
+        };
         // Quotas are checked by `finish` on what the restore really adds
         // (content only this checkpoint kept is already counted).
-
-        self.prefetch_objects(snapshot.iter().chain(&live).map(|(_, e)| e))?;
+        self.prefetch_objects(going().chain(coming()).map(|(_, e)| e))?;
         // References first, so no object shared by both sides touches zero.
-        for (_, entry) in snapshot.iter().filter(|(_, e)| !e.is_dir()) {
+        for (_, entry) in coming().filter(|(_, e)| !e.is_dir()) {
             self.add_ref(entry, Held::Live)?;
         }
-        self.txn
-            .delete_span(&meta::ENTRIES, Span::under(&[&self.ns.id], ""))?;
-        for (path, entry) in &live {
+        for (path, entry) in going() {
             self.count_row(path, Some(entry), None);
             if !entry.is_dir() {
                 self.file_gone(entry)?;
             }
         }
-        for (path, entry) in snapshot {
+        for (path, _, _) in &removed {
+            self.txn.delete(&meta::ENTRIES, (&self.ns.id, path))?;
+        }
+        for (path, entry) in coming() {
             let restored = EntryRecord {
                 version: self.next_version()?,
-                ..entry
+                ..entry.clone()
             };
             if !restored.is_dir() {
                 self.file_added(&restored);
             }
-            self.put_absent(&path, &restored)?;
+            // A changed path's row is overwritten; its old row was counted
+            // out above.
+            self.put_absent(path, &restored)?;
         }
-        Ok((record.entry_count, live.len() as u64))
+        Ok((record.entry_count, (removed.len() + changed.len()) as u64))
     }
 
     /// Deletes checkpoint `id` and its references.
@@ -310,14 +341,19 @@ impl Core {
             } else {
                 checkpoint_entries(r, &ns_id, &to)?
             };
-            Ok(merge(before, after))
+            Ok(merge(before, after, differs))
         })
         .await
     }
 }
 
-/// Walks two path-ordered lists together.
-fn merge(before: Vec<(String, EntryRecord)>, after: Vec<(String, EntryRecord)>) -> Diff {
+/// Walks two path-ordered lists together; entries at one path are changed
+/// when `differ` says so.
+fn merge(
+    before: Vec<(String, EntryRecord)>,
+    after: Vec<(String, EntryRecord)>,
+    differ: fn(&EntryRecord, &EntryRecord) -> bool,
+) -> Diff {
     let mut diff = Diff::default();
     let (mut a, mut b) = (before.into_iter().peekable(), after.into_iter().peekable());
     loop {
@@ -342,7 +378,7 @@ fn merge(before: Vec<(String, EntryRecord)>, after: Vec<(String, EntryRecord)>) 
                 }
                 std::cmp::Ordering::Equal => {
                     let ((p, ea), (_, eb)) = (a.next().expect("peeked"), b.next().expect("peeked"));
-                    if differs(&ea, &eb) {
+                    if differ(&ea, &eb) {
                         diff.changed.push((p, Some(ea), Some(eb)));
                     }
                 }
