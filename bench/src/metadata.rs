@@ -262,6 +262,39 @@ async fn checkpoint_case(client: &Client, files: usize, file_bytes: usize) -> (f
     (round2(create_ms), round2(restore_ms))
 }
 
+/// A restore costs the entries that differ: the worst case, every file
+/// of the workspace rewritten since the checkpoint.
+async fn restore_all_changed(client: &Client, files: usize) -> f64 {
+    let ns = workspace(client, &format!("cp{files}-all-changed")).await;
+    fill(client, &ns, files, 1024).await;
+    let cp = client
+        .checkpoints
+        .clone()
+        .create_checkpoint(pb::CreateCheckpointRequest {
+            namespace_id: ns.clone(),
+            name: "before".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    fill_salted(client, &ns, files, 1024, 0x5a).await;
+    let start = Instant::now();
+    let restored = client
+        .checkpoints
+        .clone()
+        .restore_checkpoint(pb::RestoreCheckpointRequest {
+            namespace_id: ns,
+            checkpoint_id: cp.checkpoint_id,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(restored.entries_replaced, files as u64);
+    round2(ms)
+}
+
 pub async fn checkpoints(files: usize) {
     let dir = crate::Scratch::new();
     let process = start_arca(dir.path(), "filesystem");
@@ -270,6 +303,7 @@ pub async fn checkpoints(files: usize) {
     let big_file = (1usize << 30) / files;
     let (big_create, big_restore) = checkpoint_case(&client, files, big_file).await;
     let (ref_create, ref_restore) = checkpoint_case(&client, 1000, 4096).await;
+    let all_changed = restore_all_changed(&client, files).await;
     emit(json!({
         "figure": "checkpoints",
         "backend": "filesystem",
@@ -280,6 +314,7 @@ pub async fn checkpoints(files: usize) {
         "restore_ms_small": small_restore,
         "create_ms_large": big_create,
         "restore_ms_large": big_restore,
+        "restore_ms_small_every_file_changed": all_changed,
         "create_ratio_large_to_small": round2(big_create / small_create),
         "restore_ratio_large_to_small": round2(big_restore / small_restore),
         "create_ms_1000_files_4kib": ref_create,
@@ -291,13 +326,19 @@ pub async fn checkpoints(files: usize) {
 /// Writes `files` distinct files of `file_bytes` each into `ns`, in batches,
 /// spread over 100 directories.
 pub(crate) async fn fill(client: &Client, ns: &str, files: usize, file_bytes: usize) {
+    fill_salted(client, ns, files, file_bytes, 0).await;
+}
+
+/// `fill`, with every file's content also set by `salt`: a fill with
+/// another salt changes every file.
+async fn fill_salted(client: &Client, ns: &str, files: usize, file_bytes: usize, salt: u8) {
     let ns = ns.to_owned();
     let per_batch = (12 << 20) / file_bytes.max(1);
     let per_batch = per_batch.clamp(1, 1000);
     for from in (0..files).step_by(per_batch) {
         let items = (from..(from + per_batch).min(files))
             .map(|i| {
-                let mut data = vec![(i % 251) as u8; file_bytes];
+                let mut data = vec![(i % 251) as u8 ^ salt; file_bytes];
                 data[..8.min(file_bytes)]
                     .copy_from_slice(&(i as u64).to_le_bytes()[..8.min(file_bytes)]);
                 pb::WriteFileRequest {

@@ -55,8 +55,9 @@ async fn schema_versions_are_checked() {
 }
 
 /// A database of schema 1 (a primary key on whole keys) is migrated at
-/// start: its rows, their order and the version sequence survive, and keys
-/// too long for the old index can then be written.
+/// start: its rows, their order and the version sequence survive, keys
+/// too long for the old index can then be written, and the table keeps
+/// room on its pages for updates (schema 3).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schema_1_database_is_migrated() {
     let dir = tempfile::tempdir().unwrap();
@@ -76,7 +77,7 @@ async fn a_schema_1_database_is_migrated() {
     // Back to schema 1 as that binary created it.
     arca_tests::postgres_execute(&format!(
         "ALTER TABLE {schema}.arca_kv DROP CONSTRAINT arca_kv_pkey, DROP COLUMN k_head, \
-         DROP COLUMN k_hash, ADD PRIMARY KEY (tbl, k); \
+         DROP COLUMN k_hash, ADD PRIMARY KEY (tbl, k), RESET (fillfactor); \
          UPDATE {schema}.arca_schema SET version = 1"
     ));
     let store = MetaStore::new(Arc::new(PostgresEngine::open(&config).await.unwrap()));
@@ -101,6 +102,11 @@ async fn a_schema_1_database_is_migrated() {
         .unwrap();
     assert!(found.is_some());
     store.close();
+    arca_tests::postgres_execute(&format!(
+        "DO $$ BEGIN IF NOT (SELECT coalesce(reloptions, '{{}}') @> ARRAY['fillfactor=75'] \
+         FROM pg_class WHERE oid = '{schema}.arca_kv'::regclass) \
+         THEN RAISE EXCEPTION 'arca_kv has no fillfactor after the migration'; END IF; END $$"
+    ));
 }
 
 /// A URL file every user may read is refused, as every secret file is; an

@@ -151,7 +151,8 @@ impl Tree<'_> {
         };
         // Quotas are checked by `finish` on what the restore really adds
         // (content only this checkpoint kept is already counted).
-        self.prefetch_objects(going().chain(coming()).map(|(_, e)| e))?;
+        self.prefetch_objects(coming().map(|(_, e)| e))?;
+        self.prefetch_releases(going().map(|(_, e)| e))?;
         // References first, so no object shared by both sides touches zero.
         for (_, entry) in coming().filter(|(_, e)| !e.is_dir()) {
             self.add_ref(entry, Held::Live)?;
@@ -188,7 +189,7 @@ impl Tree<'_> {
             &meta::CHECKPOINT_ENTRIES,
             Span::under(&[&self.ns.id, id], ""),
         )?;
-        self.prefetch_objects(snapshot.iter().map(|(_, e)| e))?;
+        self.prefetch_releases(snapshot.iter().map(|(_, e)| e))?;
         for (path, entry) in &snapshot {
             self.count_row(path, Some(entry), None);
             if !entry.is_dir() {

@@ -203,17 +203,30 @@ impl Core {
         let due = now.saturating_sub(grace_ms);
         let doomed: Vec<(String, String, ObjectRecord)> = self
             .scan(move |r| {
-                let mut out = Vec::new();
+                let mut due_rows = Vec::new();
                 for row in r.rows(&meta::GARBAGE, Span::all()) {
                     let ((ns, object), since) = row?;
-                    if since > due {
-                        continue;
+                    if since <= due {
+                        due_rows.push((ns, object));
                     }
-                    let Some(record) = r.get(&meta::OBJECTS, (&ns, &object))? else {
-                        continue;
-                    };
-                    if record.refs == 0 {
-                        out.push((ns, object, record));
+                }
+                // Their records are read ahead, a batch at a time: on a
+                // shared engine one statement per batch, not one each.
+                let mut out = Vec::new();
+                for batch in due_rows.chunks(RECORDS_PER_COMMIT) {
+                    r.prefetch(|| {
+                        meta::Wanted::default().rows(
+                            &meta::OBJECTS,
+                            batch.iter().map(|(ns, o)| (ns.as_str(), o.as_str())),
+                        )
+                    })?;
+                    for (ns, object) in batch {
+                        let Some(record) = r.get(&meta::OBJECTS, (ns, object))? else {
+                            continue;
+                        };
+                        if record.refs == 0 {
+                            out.push((ns.clone(), object.clone(), record));
+                        }
                     }
                 }
                 Ok(out)
@@ -246,6 +259,14 @@ impl Core {
             if !deleted.is_empty() {
                 self.meta
                     .write(move |txn| {
+                        let keys = || deleted.iter().map(|(ns, o)| (ns.as_str(), o.as_str()));
+                        // Read ahead, so the deletes wait with the rest of
+                        // the commit's changes instead of each going alone.
+                        txn.prefetch(|| {
+                            meta::Wanted::default()
+                                .rows(&meta::OBJECTS, keys())
+                                .rows(&meta::GARBAGE, keys())
+                        })?;
                         for (ns, object) in &deleted {
                             let key = (ns.as_str(), object.as_str());
                             let refs = txn.get(&meta::OBJECTS, key)?.map_or(0, |o| o.refs);

@@ -79,6 +79,29 @@ impl Tree<'_> {
         })
     }
 
+    /// `prefetch_objects` for entries whose references are about to be
+    /// dropped: also the digest rows a release reads when an object's last
+    /// reference goes (without them, a restore or a removal of thousands
+    /// of files read each one in a round trip of its own).
+    pub(super) fn prefetch_releases<'e>(
+        &self,
+        entries: impl IntoIterator<Item = &'e EntryRecord> + Clone,
+    ) -> Result<()> {
+        let ns = self.ns.id.as_str();
+        let files = || entries.clone().into_iter().filter(|e| !e.is_dir());
+        self.txn.prefetch(|| {
+            meta::Wanted::default()
+                .rows(
+                    &meta::OBJECTS,
+                    files().map(|e| (owner(e, ns), e.object_id.as_str())),
+                )
+                .rows(
+                    &meta::DIGESTS,
+                    files().map(|e| (owner(e, ns), e.sha256.as_str())),
+                )
+        })
+    }
+
     /// Adds the reference a new entry (live or checkpointed) of this
     /// namespace makes to its object.
     pub(super) fn add_ref(&mut self, entry: &EntryRecord, held: Held) -> Result<()> {

@@ -505,7 +505,7 @@ impl<'t> Tree<'t> {
                 "{path} is a non-empty directory; set recursive to remove it"
             )));
         }
-        self.prefetch_objects(beneath.iter().map(|(_, e)| e))?;
+        self.prefetch_releases(beneath.iter().map(|(_, e)| e))?;
         for (child, child_entry) in &beneath {
             self.delete_entry(child, child_entry)?;
             if !child_entry.is_dir() {
