@@ -460,6 +460,7 @@ impl Core {
             precondition,
             written: true,
             fence: Fence::of(&claim),
+            replaces: None,
         };
         // A refused commit queues the object for reclaim itself.
         let committed = self

@@ -47,6 +47,35 @@ pub struct NewFile {
     pub written: bool,
     /// What must still hold for written bytes to commit.
     pub fence: super::replicas::Fence,
+    /// The file the commit is expected to replace, when a check before the
+    /// bytes moved found one.
+    pub replaces: Option<Replaced>,
+}
+
+/// The file a commit is expected to replace: what a check before the
+/// bytes moved found at its path. Its object's record and digest are read
+/// ahead with the commit's rows, as the release of its reference reads
+/// them. Only a hint: a commit that finds another file there reads that
+/// one's rows itself.
+#[derive(Debug, Clone)]
+pub struct Replaced {
+    /// The namespace owning its object.
+    pub owner: String,
+    /// Its object.
+    pub object_id: String,
+    /// Its content's SHA-256.
+    pub sha256: String,
+}
+
+impl Replaced {
+    /// The hint for `entry`, a file of namespace `ns`.
+    pub fn of(entry: &EntryRecord, ns: &str) -> Option<Replaced> {
+        (!entry.is_dir()).then(|| Replaced {
+            owner: super::refs::owner(entry, ns).to_owned(),
+            object_id: entry.object_id.clone(),
+            sha256: entry.sha256.clone(),
+        })
+    }
 }
 
 impl NewFile {
@@ -70,14 +99,17 @@ impl NewFile {
             precondition,
             written: false,
             fence: super::replicas::Fence::WriterAlive,
+            replaces: None,
         }
     }
 }
 
-/// The rows a commit of content `sha256` as the file at `path` of
-/// namespace `ns` reads, known before it runs: the namespace, the entry,
-/// its parents and the content's digest (see `meta::WriteJob::reads`).
-pub fn commit_reads(ns: &str, path: &str, sha256: &str) -> meta::Wanted {
+/// The rows a commit of `file` as the file at `path` of namespace `ns`
+/// reads, known before it runs: the namespace, the entry, its parents, the
+/// content's digest, and the object and digest of the file it is expected
+/// to replace (see `meta::WriteJob::reads`).
+pub fn commit_reads(ns: &str, path: &str, file: &NewFile) -> meta::Wanted {
+    let replaced = file.replaces.iter();
     meta::Wanted::default()
         .contended_row(&meta::NAMESPACES, ns)
         .rows(
@@ -86,7 +118,17 @@ pub fn commit_reads(ns: &str, path: &str, sha256: &str) -> meta::Wanted {
                 .chain(paths::ancestors(path))
                 .map(|p| (ns, p)),
         )
-        .row(&meta::DIGESTS, (ns, sha256))
+        .row(&meta::DIGESTS, (ns, &file.sha256))
+        .rows(
+            &meta::OBJECTS,
+            replaced
+                .clone()
+                .map(|r| (r.owner.as_str(), r.object_id.as_str())),
+        )
+        .rows(
+            &meta::DIGESTS,
+            replaced.map(|r| (r.owner.as_str(), r.sha256.as_str())),
+        )
 }
 
 /// The synthetic root directory entry.
@@ -389,7 +431,7 @@ impl<'t> Tree<'t> {
         self.txn.prefetch(|| {
             let ns = self.ns.id.as_str();
             let trimmed = super::changes::trim_reads(&self.ns, 1, self.retention);
-            let wanted = commit_reads(ns, path, &file.sha256)
+            let wanted = commit_reads(ns, path, &file)
                 .rows(&meta::CHANGES, trimmed.map(|revision| (ns, revision)));
             let wanted = super::quota::reads(&self.ns, wanted);
             match file.written {

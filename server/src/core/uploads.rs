@@ -115,7 +115,7 @@ impl Core {
         validate_server_id("namespace", ns_id)?;
         let path = crate::paths::normalize_file(raw_path, self.config.limits.paths())?;
         let opts = opts.validated_for(&path)?;
-        let (ns, stored) = self
+        let (ns, super::writes::Checked { stored, .. }) = self
             .check_write_target(
                 who,
                 ns_id,
@@ -144,6 +144,7 @@ impl Core {
                 precondition: opts.precondition,
                 written: false,
                 fence: Fence::Nothing,
+                replaces: None,
             };
             match self.commit_object(who, ns_id, &path, file).await {
                 Ok(entry) => {
@@ -600,6 +601,7 @@ impl Upload {
             precondition,
             written: true,
             fence: Fence::of(&self.attachment),
+            replaces: None,
         };
         let entry = self
             .core

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::access::{self, Access};
 use super::listing;
 use super::quota;
-use super::tree::{self, NewFile, Tree};
+use super::tree::{self, NewFile, Replaced, Tree};
 use super::{Core, Precondition, WriteOptions};
 use crate::auth::Identity;
 use crate::error::{Error, Result, invalid, precondition};
@@ -61,7 +61,7 @@ impl Core {
         let result = async {
             let write = self.small_write(raw_path, data, opts)?;
             // Fail early, before any bytes move, on what can be known now.
-            let (ns, stored) = self
+            let (ns, checked) = self
                 .check_write_target(
                     who,
                     ns_id,
@@ -71,7 +71,7 @@ impl Core {
                     Some(&write.sha256),
                 )
                 .await?;
-            self.write_checked(who, &ns, stored, write).await
+            self.write_checked(who, &ns, checked, write).await
         }
         .await;
         access::audit(who, "WriteFile", ns_id, &result);
@@ -99,15 +99,15 @@ impl Core {
     }
 
     /// Stores and commits a small write that its target's check let
-    /// through; `stored` is the size of live content with its digest the
-    /// namespace holds (from that check).
+    /// through, with what that check found.
     async fn write_checked(
         self: &Arc<Self>,
         who: &Identity,
         ns: &NamespaceRecord,
-        stored: Option<u64>,
+        checked: Checked,
         write: SmallWrite,
     ) -> Result<EntryRecord> {
+        let Checked { stored, replaces } = checked;
         let size = write.data.len() as u64;
         quota::check_file_size(&self.quotas, &ns.sandbox, size)?;
         let precondition = write.opts.precondition;
@@ -119,6 +119,7 @@ impl Core {
             write.opts,
             precondition,
         );
+        file.replaces = replaces;
         // Content the namespace already holds is committed without storing
         // the bytes again; if it vanished meanwhile, store them after all.
         if stored == Some(size) {
@@ -150,7 +151,7 @@ impl Core {
         let (ns, p, f) = (ns_id.to_owned(), path.to_owned(), file.clone());
         let (caller, quotas) = (who.clone(), self.quotas.clone());
         let retention = self.config.changes;
-        let reads = || tree::commit_reads(ns_id, path, &file.sha256);
+        let reads = || tree::commit_reads(ns_id, path, &file);
         let result = self
             .meta
             .write_reading(reads, move |txn| {
@@ -204,7 +205,8 @@ impl Core {
     /// the precondition and the access profile. The commit checks again
     /// atomically. With `content` (a SHA-256), also the size of live
     /// content with that digest the namespace holds, from the same
-    /// snapshot (one read, not two, before a write that may deduplicate).
+    /// snapshot (one read, not two, before a write that may deduplicate),
+    /// and the file the write would replace.
     pub(crate) async fn check_write_target(
         &self,
         who: &Identity,
@@ -213,7 +215,7 @@ impl Core {
         opts: &WriteOptions,
         size: Option<u64>,
         content: Option<&str>,
-    ) -> Result<(NamespaceRecord, Option<u64>)> {
+    ) -> Result<(NamespaceRecord, Checked)> {
         let target = WriteTarget {
             path: path.to_owned(),
             precondition: opts.precondition,
@@ -237,7 +239,7 @@ impl Core {
         who: &Identity,
         ns_id: &str,
         targets: Vec<WriteTarget>,
-    ) -> Result<(NamespaceRecord, Vec<Result<Option<u64>>>)> {
+    ) -> Result<(NamespaceRecord, Vec<Result<Checked>>)> {
         // The namespace, the targets and their digests: one statement on a
         // shared engine.
         let rows = |who: &Identity, ns_id: &str, targets: &[WriteTarget]| {
@@ -266,7 +268,7 @@ impl Core {
                         .as_ref()
                         .map(super::profile::Rules::compile)
                         .transpose()?;
-                    let checked: Vec<Result<Option<String>>> = targets
+                    let checked: Vec<Result<(Option<String>, Option<Replaced>)>> = targets
                         .iter()
                         .map(|target| check_target(r, &ns, rules.as_ref(), target))
                         .collect();
@@ -281,7 +283,7 @@ impl Core {
         // to read the digests first.
         let ids: Vec<String> = checked
             .iter()
-            .filter_map(|c| c.as_ref().ok().cloned().flatten())
+            .filter_map(|c| c.as_ref().ok().and_then(|(object, _)| object.clone()))
             .collect();
         let objects: HashMap<String, Option<meta::ObjectRecord>> = if ids.is_empty() {
             HashMap::new()
@@ -305,11 +307,12 @@ impl Core {
         let checked = checked
             .into_iter()
             .map(|c| {
-                c.map(|object| {
-                    object
+                c.map(|(object, replaces)| Checked {
+                    stored: object
                         .and_then(|o| objects.get(&o).cloned().flatten())
                         .filter(|o| o.refs > 0)
-                        .map(|o| o.size)
+                        .map(|o| o.size),
+                    replaces,
                 })
             })
             .collect();
@@ -365,10 +368,10 @@ impl Core {
             async move {
                 let result = async {
                     let write = write?;
-                    let stored = answer.ok_or_else(|| {
+                    let checked = answer.ok_or_else(|| {
                         Error::Internal("a checked write target left no answer".into())
                     })??;
-                    core.write_checked(&who, &*ns?, stored, write).await
+                    core.write_checked(&who, &*ns?, checked, write).await
                 }
                 .await;
                 access::audit(&who, "WriteFile", &ns_id, &result);
@@ -423,13 +426,13 @@ pub(crate) struct WriteTarget {
 /// Checks one write target on snapshot `r` of namespace `ns` (whose
 /// profile compiled to `rules`): the profile, what is at the path, the
 /// precondition. Returns the object the target's digest names in the
-/// namespace, if any.
+/// namespace, if any, and the file the write would replace.
 fn check_target(
     r: &meta::Reader<'_>,
     ns: &NamespaceRecord,
     rules: Option<&super::profile::Rules>,
     target: &WriteTarget,
-) -> Result<Option<String>> {
+) -> Result<(Option<String>, Option<Replaced>)> {
     let path = &target.path;
     if let Some(rules) = rules {
         rules.check_file(&ns.id, path, target.size, &target.mime_type)?;
@@ -443,8 +446,19 @@ fn check_target(
         return Err(precondition(format!("{path} is a directory")));
     }
     tree::check_precondition(path, existing.as_ref(), target.precondition)?;
-    match &target.content {
-        Some(sha256) => r.get(&meta::DIGESTS, (&ns.id, sha256)),
-        None => Ok(None),
-    }
+    let replaces = existing.and_then(|e| Replaced::of(&e, &ns.id));
+    let object = match &target.content {
+        Some(sha256) => r.get(&meta::DIGESTS, (&ns.id, sha256))?,
+        None => None,
+    };
+    Ok((object, replaces))
+}
+
+/// What a check before content moves found for one write.
+pub(crate) struct Checked {
+    /// The size of live content with the write's digest the namespace
+    /// holds (the bytes need not be sent when it matches).
+    pub stored: Option<u64>,
+    /// The file the write would replace.
+    pub replaces: Option<Replaced>,
 }
