@@ -215,28 +215,56 @@ pub async fn tree_scan(count: usize) {
     drop(process);
 }
 
+/// Creates checkpoint `name` of `ns`; returns it and how long it took, in ms.
+async fn timed_create(client: &Client, ns: &str, name: &str) -> (pb::Checkpoint, f64) {
+    let start = Instant::now();
+    let cp = client
+        .checkpoints
+        .clone()
+        .create_checkpoint(pb::CreateCheckpointRequest {
+            namespace_id: ns.to_owned(),
+            name: name.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    (cp, start.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// Restores checkpoint `id` of `ns`; returns what it answered and how long
+/// it took, in ms.
+async fn timed_restore(
+    client: &Client,
+    ns: &str,
+    id: String,
+) -> (pb::RestoreCheckpointResponse, f64) {
+    let start = Instant::now();
+    let restored = client
+        .checkpoints
+        .clone()
+        .restore_checkpoint(pb::RestoreCheckpointRequest {
+            namespace_id: ns.to_owned(),
+            checkpoint_id: id,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    (restored, start.elapsed().as_secs_f64() * 1000.0)
+}
+
 /// Builds a workspace of `files` files of `file_bytes` each (every one
 /// distinct, so dedup does not shrink it), then times checkpoint create and
-/// restore (best of 3 each; a restore follows a change to every file's
-/// neighbour so it has work to do).
+/// restore (best of 3 each; a restore follows one new file, so it has a
+/// change to undo).
 async fn checkpoint_case(client: &Client, files: usize, file_bytes: usize) -> (f64, f64) {
     let ns = workspace(client, &format!("cp{files}x{file_bytes}")).await;
     fill(client, &ns, files, file_bytes).await;
-    let mut checkpoints = client.checkpoints.clone();
     let mut create_ms = f64::MAX;
     let mut restore_ms = f64::MAX;
     for round in 0..3 {
-        let start = Instant::now();
-        let cp = checkpoints
-            .create_checkpoint(pb::CreateCheckpointRequest {
-                namespace_id: ns.clone(),
-                name: format!("bench-{round}"),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        create_ms = create_ms.min(start.elapsed().as_secs_f64() * 1000.0);
+        let (cp, ms) = timed_create(client, &ns, &format!("bench-{round}")).await;
+        create_ms = create_ms.min(ms);
         assert_eq!(cp.file_count, files as u64);
         client
             .files
@@ -249,15 +277,8 @@ async fn checkpoint_case(client: &Client, files: usize, file_bytes: usize) -> (f
             })
             .await
             .unwrap();
-        let start = Instant::now();
-        checkpoints
-            .restore_checkpoint(pb::RestoreCheckpointRequest {
-                namespace_id: ns.clone(),
-                checkpoint_id: cp.checkpoint_id,
-            })
-            .await
-            .unwrap();
-        restore_ms = restore_ms.min(start.elapsed().as_secs_f64() * 1000.0);
+        let (_, ms) = timed_restore(client, &ns, cp.checkpoint_id).await;
+        restore_ms = restore_ms.min(ms);
     }
     (round2(create_ms), round2(restore_ms))
 }
@@ -267,30 +288,9 @@ async fn checkpoint_case(client: &Client, files: usize, file_bytes: usize) -> (f
 async fn restore_all_changed(client: &Client, files: usize) -> f64 {
     let ns = workspace(client, &format!("cp{files}-all-changed")).await;
     fill(client, &ns, files, 1024).await;
-    let cp = client
-        .checkpoints
-        .clone()
-        .create_checkpoint(pb::CreateCheckpointRequest {
-            namespace_id: ns.clone(),
-            name: "before".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let (cp, _) = timed_create(client, &ns, "before").await;
     fill_salted(client, &ns, files, 1024, 0x5a).await;
-    let start = Instant::now();
-    let restored = client
-        .checkpoints
-        .clone()
-        .restore_checkpoint(pb::RestoreCheckpointRequest {
-            namespace_id: ns,
-            checkpoint_id: cp.checkpoint_id,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let (restored, ms) = timed_restore(client, &ns, cp.checkpoint_id).await;
     assert_eq!(restored.entries_replaced, files as u64);
     round2(ms)
 }
