@@ -23,6 +23,10 @@
 //!   `arca_reclaim_deleted_objects_total`, `arca_reclaim_expired_uploads_total`;
 //! - `arca_profile_violations_total{rule}`: writes an access profile
 //!   refused, by the rule that refused them;
+//! - `arca_metadata_named_read_retries_total{then}`: reads that named
+//!   their rows and then read others, by what ran next (`fetch`: the rows
+//!   fetched again with the others; `read_job`: a transaction): a read
+//!   that names too little costs a round trip each time;
 //! - `arca_metadata_bytes`: the redb file's size.
 
 use std::pin::Pin;
@@ -70,6 +74,7 @@ pub struct Metrics {
     /// Unfinished uploads the reclaimer discarded.
     pub reclaim_expired_uploads: Counter,
     profile_violations: Family<Labels, Counter>,
+    named_read_retries: Family<Labels, Counter>,
     metadata_bytes: Gauge,
 }
 
@@ -103,6 +108,7 @@ impl Metrics {
             reclaim_deleted_objects: Counter::default(),
             reclaim_expired_uploads: Counter::default(),
             profile_violations: Family::default(),
+            named_read_retries: Family::default(),
             metadata_bytes: Gauge::default(),
             registry: Registry::default(),
         };
@@ -173,6 +179,11 @@ impl Metrics {
             metrics.profile_violations.clone(),
         );
         registry.register(
+            "metadata_named_read_retries",
+            "Reads that named their rows and read others, by what ran next",
+            metrics.named_read_retries.clone(),
+        );
+        registry.register(
             "metadata_bytes",
             "Size of the redb metadata file",
             metrics.metadata_bytes.clone(),
@@ -188,6 +199,21 @@ impl Metrics {
         self.profile_violations
             .get_or_create(&vec![("rule", rule.to_owned())])
             .inc();
+    }
+
+    /// Counts a read that named its rows and read others; `then` is what
+    /// ran next: "fetch" or "read_job".
+    pub fn named_read_retry(&self, then: &'static str) {
+        self.named_read_retries
+            .get_or_create(&vec![("then", then.to_owned())])
+            .inc();
+    }
+
+    /// The named reads counted so far that went on to `then`.
+    pub fn named_read_retries(&self, then: &'static str) -> u64 {
+        self.named_read_retries
+            .get_or_create(&vec![("then", then.to_owned())])
+            .get()
     }
 
     /// The text exposition, with the state gauges set to what the caller

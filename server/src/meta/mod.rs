@@ -189,7 +189,7 @@ impl MetaStore {
         /// Fetches before a job that keeps wanting more runs as a read job.
         const FETCHES: usize = 3;
         let mut named = wanted().rows;
-        for _ in 0..FETCHES {
+        for fetch in 1..=FETCHES {
             let values = self.engine.fetch(&named).await?;
             let answered = {
                 let fetched = fetched::Fetched::new(named.clone(), values);
@@ -205,10 +205,15 @@ impl MetaStore {
             };
             match answered {
                 Ok(outcome) => return outcome,
-                Err(Some(more)) => named.extend(more),
+                Err(Some(_)) if fetch == FETCHES => break,
+                Err(Some(more)) => {
+                    crate::metrics::metrics().named_read_retry("fetch");
+                    named.extend(more);
+                }
                 Err(None) => break,
             }
         }
+        crate::metrics::metrics().named_read_retry("read_job");
         self.scan(f).await
     }
 

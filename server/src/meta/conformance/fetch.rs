@@ -54,6 +54,15 @@ pub async fn fetch_reads_named_rows(store: &MetaStore) {
 /// answers as a read job would.
 pub async fn jobs_on_fetched_rows_run_again_when_they_stray(store: &MetaStore) {
     use std::sync::atomic::{AtomicUsize, Ordering};
+    // Each run again is counted, by what ran next.
+    let retries = || {
+        let metrics = crate::metrics::metrics();
+        (
+            metrics.named_read_retries("fetch"),
+            metrics.named_read_retries("read_job"),
+        )
+    };
+    let counted_before = retries();
     let ns = unique("fetched-jobs");
     let k = ns.clone();
     store
@@ -76,6 +85,7 @@ pub async fn jobs_on_fetched_rows_run_again_when_they_stray(store: &MetaStore) {
         .await
         .unwrap();
     assert_eq!((named, runs.load(Ordering::SeqCst)), (Some(1), 1));
+    assert_eq!(retries(), counted_before);
 
     let runs = Arc::new(AtomicUsize::new(0));
     let (k, counted) = (ns.clone(), runs.clone());
@@ -98,6 +108,7 @@ pub async fn jobs_on_fetched_rows_run_again_when_they_stray(store: &MetaStore) {
         (strayed, runs.load(Ordering::SeqCst)),
         ((Some(1), Some(2)), 2)
     );
+    assert_eq!(retries(), (counted_before.0 + 1, counted_before.1));
 
     // A row that names the key of the next.
     let k = ns.clone();
@@ -121,6 +132,7 @@ pub async fn jobs_on_fetched_rows_run_again_when_they_stray(store: &MetaStore) {
         .await
         .unwrap();
     assert_eq!((led, runs.load(Ordering::SeqCst)), (Some(2), 2));
+    assert_eq!(retries(), (counted_before.0 + 2, counted_before.1));
 
     let runs = Arc::new(AtomicUsize::new(0));
     let (k, counted) = (ns.clone(), runs.clone());
@@ -135,4 +147,5 @@ pub async fn jobs_on_fetched_rows_run_again_when_they_stray(store: &MetaStore) {
         .await
         .unwrap();
     assert_eq!((scanned, runs.load(Ordering::SeqCst)), (2, 2));
+    assert_eq!(retries(), (counted_before.0 + 2, counted_before.1 + 1));
 }
