@@ -97,7 +97,10 @@ class CheckpointServiceServicer:
     def RestoreCheckpoint(self, request, context):
         """Makes the namespace's live tree exactly the checkpoint's: files created
         since are gone, deleted ones are back, changed ones revert, directories
-        and file metadata included. Restored entries get new versions.
+        and file metadata included. Only entries that differ from the
+        checkpoint's are written, each with a new version; an entry the live
+        tree already holds as the checkpoint has it keeps its version. One
+        change (RESTORED) is logged either way.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
