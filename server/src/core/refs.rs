@@ -29,6 +29,52 @@ pub fn owner<'a>(entry: &'a EntryRecord, ns: &'a str) -> &'a str {
     }
 }
 
+/// A file's reference to its object, by the keys of the rows that adding
+/// or releasing it reads.
+#[derive(Debug, Clone, Copy)]
+pub struct FileRef<'a> {
+    /// The namespace owning the object.
+    pub owner: &'a str,
+    /// The object.
+    pub object_id: &'a str,
+    /// Its content's SHA-256 (the key of its digest row).
+    pub sha256: &'a str,
+}
+
+impl<'a> FileRef<'a> {
+    /// The reference of `entry`, an entry of namespace `ns`; none for a
+    /// directory.
+    pub fn of(entry: &'a EntryRecord, ns: &'a str) -> Option<Self> {
+        (!entry.is_dir()).then(|| FileRef {
+            owner: owner(entry, ns),
+            object_id: &entry.object_id,
+            sha256: &entry.sha256,
+        })
+    }
+}
+
+/// `wanted` and the object records of `refs`: what adding them reads.
+pub fn object_rows<'a>(
+    wanted: meta::Wanted,
+    refs: impl IntoIterator<Item = FileRef<'a>>,
+) -> meta::Wanted {
+    wanted.rows(
+        &meta::OBJECTS,
+        refs.into_iter().map(|r| (r.owner, r.object_id)),
+    )
+}
+
+/// `wanted` and what releasing `refs` reads: their object records, and the
+/// digest rows the release of an object's last reference drops.
+pub fn release_rows<'a, R>(wanted: meta::Wanted, refs: R) -> meta::Wanted
+where
+    R: IntoIterator<Item = FileRef<'a>>,
+    R::IntoIter: Clone,
+{
+    let refs = refs.into_iter();
+    object_rows(wanted, refs.clone()).rows(&meta::DIGESTS, refs.map(|r| (r.owner, r.sha256)))
+}
+
 /// `entry` of namespace `from` as an entry of namespace `to`: its object
 /// keeps its owner, named explicitly unless that is `to`.
 pub fn carried(entry: EntryRecord, from: &str, to: &str) -> EntryRecord {
@@ -69,12 +115,9 @@ impl Tree<'_> {
     ) -> Result<()> {
         let ns = self.ns.id.as_str();
         self.txn.prefetch(|| {
-            meta::Wanted::default().rows(
-                &meta::OBJECTS,
-                entries
-                    .into_iter()
-                    .filter(|e| !e.is_dir())
-                    .map(|e| (owner(e, ns), e.object_id.as_str())),
+            object_rows(
+                meta::Wanted::default(),
+                entries.into_iter().filter_map(|e| FileRef::of(e, ns)),
             )
         })
     }
@@ -85,20 +128,14 @@ impl Tree<'_> {
     /// of files read each one in a round trip of its own).
     pub(super) fn prefetch_releases<'e>(
         &self,
-        entries: impl IntoIterator<Item = &'e EntryRecord> + Clone,
+        entries: impl IntoIterator<Item = &'e EntryRecord, IntoIter: Clone>,
     ) -> Result<()> {
         let ns = self.ns.id.as_str();
-        let files = || entries.clone().into_iter().filter(|e| !e.is_dir());
         self.txn.prefetch(|| {
-            meta::Wanted::default()
-                .rows(
-                    &meta::OBJECTS,
-                    files().map(|e| (owner(e, ns), e.object_id.as_str())),
-                )
-                .rows(
-                    &meta::DIGESTS,
-                    files().map(|e| (owner(e, ns), e.sha256.as_str())),
-                )
+            release_rows(
+                meta::Wanted::default(),
+                entries.into_iter().filter_map(|e| FileRef::of(e, ns)),
+            )
         })
     }
 

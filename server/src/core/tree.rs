@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::access::Access;
 use super::profile::Rules;
 use super::quota;
-use super::refs::Held;
+use super::refs::{self, FileRef, Held};
 use super::{Core, MetadataUpdate, Precondition};
 use crate::auth::Identity;
 use crate::config::{ChangesConfig, QuotaConfig};
@@ -70,11 +70,20 @@ pub struct Replaced {
 impl Replaced {
     /// The hint for `entry`, a file of namespace `ns`.
     pub fn of(entry: &EntryRecord, ns: &str) -> Option<Replaced> {
-        (!entry.is_dir()).then(|| Replaced {
-            owner: super::refs::owner(entry, ns).to_owned(),
-            object_id: entry.object_id.clone(),
-            sha256: entry.sha256.clone(),
+        FileRef::of(entry, ns).map(|r| Replaced {
+            owner: r.owner.to_owned(),
+            object_id: r.object_id.to_owned(),
+            sha256: r.sha256.to_owned(),
         })
+    }
+
+    /// The reference the commit is expected to release.
+    pub fn file_ref(&self) -> FileRef<'_> {
+        FileRef {
+            owner: &self.owner,
+            object_id: &self.object_id,
+            sha256: &self.sha256,
+        }
     }
 }
 
@@ -109,8 +118,7 @@ impl NewFile {
 /// content's digest, and the object and digest of the file it is expected
 /// to replace (see `meta::WriteJob::reads`).
 pub fn commit_reads(ns: &str, path: &str, file: &NewFile) -> meta::Wanted {
-    let replaced = file.replaces.iter();
-    meta::Wanted::default()
+    let wanted = meta::Wanted::default()
         .contended_row(&meta::NAMESPACES, ns)
         .rows(
             &ENTRIES,
@@ -118,17 +126,8 @@ pub fn commit_reads(ns: &str, path: &str, file: &NewFile) -> meta::Wanted {
                 .chain(paths::ancestors(path))
                 .map(|p| (ns, p)),
         )
-        .row(&meta::DIGESTS, (ns, &file.sha256))
-        .rows(
-            &meta::OBJECTS,
-            replaced
-                .clone()
-                .map(|r| (r.owner.as_str(), r.object_id.as_str())),
-        )
-        .rows(
-            &meta::DIGESTS,
-            replaced.map(|r| (r.owner.as_str(), r.sha256.as_str())),
-        )
+        .row(&meta::DIGESTS, (ns, &file.sha256));
+    refs::release_rows(wanted, file.replaces.iter().map(Replaced::file_ref))
 }
 
 /// The synthetic root directory entry.
