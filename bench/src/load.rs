@@ -10,7 +10,8 @@
 //! - 80 %: small calls, timed: WriteFile of 1 KiB, ReadFile of it, List
 //!   of the client's directory.
 //!
-//! The server's RSS is sampled every second. Reported: operations and
+//! The server's RSS is sampled every second, with the uploads and
+//! downloads in flight (what the server holds grows with them). Reported: operations and
 //! bytes per second, p50/p99/max latency of the small calls, errors (by
 //! status code; target none), downloads verified (target: all), and RSS
 //! after the warm-up (target: flat, max minus min under 64 MiB over a
@@ -18,6 +19,7 @@
 //! (`--clients`); it stops by itself and talks to 127.0.0.1 only.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -199,6 +201,28 @@ async fn download_and_verify(
     Ok(matches && got == expected.len() && trailer.as_deref() == Some(sha256))
 }
 
+/// Uploads and downloads in progress, sampled with the server's RSS: what
+/// the server holds grows with the transfers in flight, so the RSS series
+/// reads against them.
+static UPLOADING: AtomicUsize = AtomicUsize::new(0);
+static DOWNLOADING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one transfer in flight while it lives.
+struct InFlight(&'static AtomicUsize);
+
+impl InFlight {
+    fn start(gauge: &'static AtomicUsize) -> InFlight {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        InFlight(gauge)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// A small, fast generator: which operation, which file.
 struct Rng(u64);
 
@@ -250,7 +274,10 @@ async fn client_loop(
             let kind = (rng.next() % FILE_KINDS as u64) as usize;
             let data = files.content(kind);
             let len = data.len() as u64;
-            match upload(&client, &ns, &big, data).await {
+            let in_flight = InFlight::start(&UPLOADING);
+            let uploaded_sha = upload(&client, &ns, &big, data).await;
+            drop(in_flight);
+            match uploaded_sha {
                 Ok(sha) if sha == files.kinds[kind].2 => {
                     tally.uploads += 1;
                     tally.bytes_up += len;
@@ -263,7 +290,11 @@ async fn client_loop(
             let kind = uploaded.unwrap_or_default();
             let expected = files.content(kind);
             tally.downloads += 1;
-            match download_and_verify(&client, &ns, &big, &expected, &files.kinds[kind].2).await {
+            let in_flight = InFlight::start(&DOWNLOADING);
+            let verified =
+                download_and_verify(&client, &ns, &big, &expected, &files.kinds[kind].2).await;
+            drop(in_flight);
+            match verified {
                 Ok(true) => {
                     tally.downloads_verified += 1;
                     tally.bytes_down += expected.len() as u64;
@@ -331,7 +362,8 @@ pub async fn load(clients: usize, duration: Duration) {
         connections.push(client);
     }
     let pid = server.pid();
-    let samples: Arc<Mutex<Vec<(f64, f64)>>> = Arc::default();
+    // (seconds, RSS MiB, uploads in flight, downloads in flight)
+    let samples: Arc<Mutex<Vec<(f64, f64, usize, usize)>>> = Arc::default();
     let started = Instant::now();
     let deadline = started + duration;
     let sampler = {
@@ -342,9 +374,13 @@ pub async fn load(clients: usize, duration: Duration) {
                 tick.tick().await;
                 let t = started.elapsed().as_secs_f64().round();
                 let rss = rss_mib(pid);
-                samples.lock().unwrap().push((t, rss));
+                let up = UPLOADING.load(Ordering::Relaxed);
+                let down = DOWNLOADING.load(Ordering::Relaxed);
+                samples.lock().unwrap().push((t, rss, up, down));
                 if (t as u64).is_multiple_of(30) {
-                    eprintln!("load: {t} s, server RSS {rss} MiB");
+                    eprintln!(
+                        "load: {t} s, server RSS {rss} MiB, in flight: {up} uploads, {down} downloads"
+                    );
                 }
             }
         })
@@ -370,14 +406,19 @@ pub async fn load(clients: usize, duration: Duration) {
     let warm_up = (duration.as_secs_f64() / 6.0).min(30.0);
     let steady: Vec<f64> = samples
         .iter()
-        .filter(|(t, _)| *t >= warm_up)
-        .map(|(_, rss)| *rss)
+        .filter(|(t, ..)| *t >= warm_up)
+        .map(|(_, rss, ..)| *rss)
         .collect();
     let (min, max) = steady
         .iter()
         .fold((f64::MAX, 0.0f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
     let every = (samples.len() / 20).max(1);
-    let series: Vec<f64> = samples.iter().step_by(every).map(|(_, r)| *r).collect();
+    let series: Vec<f64> = samples.iter().step_by(every).map(|(_, r, ..)| *r).collect();
+    let in_flight: Vec<[usize; 2]> = samples
+        .iter()
+        .step_by(every)
+        .map(|(_, _, up, down)| [*up, *down])
+        .collect();
     tally.latencies_us.sort_unstable();
     let lat = &tally.latencies_us;
     let per_s = |n: u64| (n as f64 / elapsed).round();
@@ -400,6 +441,7 @@ pub async fn load(clients: usize, duration: Duration) {
         "downloads_verified": tally.downloads_verified,
         "rss_after_warm_up_mib": {"warm_up_s": warm_up, "min": min, "max": max, "max_minus_min": ((max - min) * 10.0).round() / 10.0, "last": steady.last()},
         "rss_series_mib": series,
+        "uploads_downloads_in_flight_series": in_flight,
         "server_peak_rss_mib": server.peak_rss_mib(),
     }));
 }
