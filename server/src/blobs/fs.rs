@@ -360,31 +360,32 @@ impl BlobStore for FsStore {
         if let Some(bytes) = whole {
             return Ok(Box::pin(futures::stream::once(async { Ok(bytes) })));
         }
-        // Positional reads on demand, one chunk ahead of the consumer: a
-        // blocking thread is held only while a chunk is read (never parked
-        // on a slow client, so hundreds of open downloads do not exhaust
-        // the blocking pool), and a stream holds at most two chunks.
+        // Positional reads on demand, when the consumer asks for the next
+        // chunk: a blocking thread is held only while a chunk is read (never
+        // parked on a slow client, so hundreds of open downloads do not
+        // exhaust the blocking pool), and a stream holds no chunk between
+        // asks. No read ahead: the transports ask for the next chunk while
+        // they still hold the last one's bytes to send, which hides the read.
         let reader = ChunkReader {
             file: Arc::new(file),
             at: start,
             end,
         };
-        let first = (start < end).then(|| reader.read_next());
         Ok(Box::pin(futures::stream::unfold(
-            (reader, first),
-            |(mut reader, pending)| async move {
-                let chunk = match pending?.await {
+            reader,
+            |mut reader| async move {
+                if reader.at >= reader.end {
+                    return None;
+                }
+                let chunk = match reader.read_next().await {
                     Ok(chunk) => chunk,
                     Err(e) => Err(Error::Internal(format!("a read task failed: {e}"))),
                 };
-                let next = match &chunk {
-                    Ok(bytes) => {
-                        reader.at += bytes.len() as u64;
-                        (reader.at < reader.end).then(|| reader.read_next())
-                    }
-                    Err(_) => None,
-                };
-                Some((chunk, (reader, next)))
+                match &chunk {
+                    Ok(bytes) => reader.at += bytes.len() as u64,
+                    Err(_) => reader.at = reader.end,
+                }
+                Some((chunk, reader))
             },
         )))
     }
