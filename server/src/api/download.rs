@@ -4,8 +4,8 @@
 //! The responses are made when the HTTP/2 layer asks for the next one (a
 //! pull stream, no task or channel between): it asks only when the
 //! stream's send buffer has room, so a slow client holds the server at the
-//! backend's one chunk read ahead and the encoded messages waiting for the
-//! client's window, whatever the file's size. Data messages are at most
+//! chunk being sent and the encoded messages waiting for the client's
+//! window, whatever the file's size. Data messages are at most
 //! `DATA_MESSAGE_BYTES`: every message is copied once when encoded and
 //! held whole until the client takes it, so their size times the open
 //! downloads is most of what downloads hold.
