@@ -26,9 +26,9 @@ use crate::error::{Error, Result, backend_io, not_found};
 /// Suffix of staged (not yet completed) writes.
 const PARTIAL: &str = ".partial";
 /// Chunk size of reads: small enough that hundreds of open downloads hold
-/// little memory (each holds the chunk being sent and the encoded messages
-/// waiting for the client's window), large enough that the hop to a blocking thread per chunk is
-/// noise beside the copy.
+/// little memory (each holds the chunk being sent and the encoded
+/// messages waiting for the client's window), large enough that the hop
+/// to a blocking thread per chunk is noise beside the copy.
 const READ_CHUNK: usize = 256 << 10;
 const READ_CHUNK_U64: u64 = READ_CHUNK as u64;
 
