@@ -207,6 +207,19 @@ async fn download_and_verify(
 static UPLOADING: AtomicUsize = AtomicUsize::new(0);
 static DOWNLOADING: AtomicUsize = AtomicUsize::new(0);
 
+/// One sample of the server and the clients, each second.
+#[derive(Clone, Copy)]
+struct Sample {
+    /// Seconds since the start.
+    t: f64,
+    /// The server's RSS, MiB.
+    rss: f64,
+    /// Uploads in flight.
+    up: usize,
+    /// Downloads in flight.
+    down: usize,
+}
+
 /// Counts one transfer in flight while it lives.
 struct InFlight(&'static AtomicUsize);
 
@@ -362,8 +375,7 @@ pub async fn load(clients: usize, duration: Duration) {
         connections.push(client);
     }
     let pid = server.pid();
-    // (seconds, RSS MiB, uploads in flight, downloads in flight)
-    let samples: Arc<Mutex<Vec<(f64, f64, usize, usize)>>> = Arc::default();
+    let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
     let started = Instant::now();
     let deadline = started + duration;
     let sampler = {
@@ -376,7 +388,7 @@ pub async fn load(clients: usize, duration: Duration) {
                 let rss = rss_mib(pid);
                 let up = UPLOADING.load(Ordering::Relaxed);
                 let down = DOWNLOADING.load(Ordering::Relaxed);
-                samples.lock().unwrap().push((t, rss, up, down));
+                samples.lock().unwrap().push(Sample { t, rss, up, down });
                 if (t as u64).is_multiple_of(30) {
                     eprintln!(
                         "load: {t} s, server RSS {rss} MiB, in flight: {up} uploads, {down} downloads"
@@ -406,18 +418,18 @@ pub async fn load(clients: usize, duration: Duration) {
     let warm_up = (duration.as_secs_f64() / 6.0).min(30.0);
     let steady: Vec<f64> = samples
         .iter()
-        .filter(|(t, ..)| *t >= warm_up)
-        .map(|(_, rss, ..)| *rss)
+        .filter(|s| s.t >= warm_up)
+        .map(|s| s.rss)
         .collect();
     let (min, max) = steady
         .iter()
         .fold((f64::MAX, 0.0f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
     let every = (samples.len() / 20).max(1);
-    let series: Vec<f64> = samples.iter().step_by(every).map(|(_, r, ..)| *r).collect();
+    let series: Vec<f64> = samples.iter().step_by(every).map(|s| s.rss).collect();
     let in_flight: Vec<[usize; 2]> = samples
         .iter()
         .step_by(every)
-        .map(|(_, _, up, down)| [*up, *down])
+        .map(|s| [s.up, s.down])
         .collect();
     tally.latencies_us.sort_unstable();
     let lat = &tally.latencies_us;
