@@ -184,7 +184,12 @@ impl Client {
         }
         let mut hasher = BackgroundHasher::new(hasher);
         let mut offset = accepted.persisted_offset;
-        let mut sending = true;
+        // The next message, read from the source and waiting for room on
+        // the stream. Reading is a branch of its own, not a step after the
+        // room: a source that stalls (a pipe, a slow disk) must not keep
+        // the server's answers, its progress or its refusal, unheard.
+        let mut next: Option<pb::UploadRequest> = None;
+        let mut source_ended = false;
         loop {
             tokio::select! {
                 answer = answers.message() => match answer? {
@@ -202,20 +207,26 @@ impl Client {
                     Some(other) => return Err(ClientError::Protocol(format!("unexpected answer {other:?}"))),
                     None => return Err(ClientError::Protocol("upload ended without a commit".into())),
                 },
-                permit = tx.reserve(), if sending => {
-                    let permit = permit.map_err(|_| ClientError::Protocol("stream closed".into()))?;
-                    let n = reader.read(&mut buf).await?;
-                    if n == 0 {
+                read = reader.read(&mut buf), if next.is_none() && !source_ended => {
+                    let n = read?;
+                    let message = if n == 0 {
+                        source_ended = true;
                         let digest = hasher.state().await?.finalize();
-                        let finish = pb::UploadFinish { expected_sha256: hex::encode(digest) };
-                        permit.send(pb::UploadRequest { message: Some(In::Finish(finish)) });
-                        sending = false;
+                        In::Finish(pb::UploadFinish { expected_sha256: hex::encode(digest) })
                     } else {
                         // Hashed beside the stream while the next chunk is read.
                         let data = Bytes::copy_from_slice(&buf[..n]);
                         hasher.feed(vec![data.clone()]).await?;
-                        permit.send(pb::UploadRequest { message: Some(In::Data(pb::UploadData { offset, data })) });
+                        let at = offset;
                         offset += n as u64;
+                        In::Data(pb::UploadData { offset: at, data })
+                    };
+                    next = Some(pb::UploadRequest { message: Some(message) });
+                }
+                permit = tx.reserve(), if next.is_some() => {
+                    let permit = permit.map_err(|_| ClientError::Protocol("stream closed".into()))?;
+                    if let Some(message) = next.take() {
+                        permit.send(message);
                     }
                 }
             }

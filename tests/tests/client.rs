@@ -1,7 +1,14 @@
 //! The Rust client's transfers: files on disk with progress, and resume after
 //! a connection dropped half-way (through a proxy that cuts it).
 
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::task::AtomicWaker;
+use tokio::io::{AsyncRead, AsyncSeek, ReadBuf};
 
 use arca_client::{Client, TransferOptions};
 use arca_tests::{APP, Backend, CuttingProxy, TestServer, pattern, pb, sha256};
@@ -17,6 +24,64 @@ fn recorder() -> (Arc<Mutex<Vec<u64>>>, TransferOptions) {
     (seen, options)
 }
 
+/// A file on disk that stops giving bytes at `gate` until the upload's
+/// progress names a durable offset inside the file: the upload then waits on
+/// the server's report, not on how fast this machine's disk syncs.
+struct GatedFile {
+    file: tokio::fs::File,
+    position: u64,
+    gate: u64,
+    durable: Arc<Durable>,
+}
+
+/// What the progress callback saw, and the reader waiting for it.
+#[derive(Default)]
+struct Durable {
+    inside: AtomicBool,
+    waiting: AtomicWaker,
+}
+
+impl AsyncRead for GatedFile {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.position >= self.gate && !self.durable.inside.load(Ordering::SeqCst) {
+            self.durable.waiting.register(cx.waker());
+            if !self.durable.inside.load(Ordering::SeqCst) {
+                return Poll::Pending;
+            }
+        }
+        let room = if self.position < self.gate {
+            buf.remaining().min((self.gate - self.position) as usize)
+        } else {
+            buf.remaining()
+        };
+        let mut bytes = vec![0u8; room];
+        let mut limited = ReadBuf::new(&mut bytes);
+        let polled = Pin::new(&mut self.file).poll_read(cx, &mut limited);
+        let n = limited.filled().len();
+        buf.put_slice(limited.filled());
+        self.position += n as u64;
+        polled
+    }
+}
+
+impl AsyncSeek for GatedFile {
+    fn start_seek(mut self: Pin<&mut Self>, to: std::io::SeekFrom) -> std::io::Result<()> {
+        Pin::new(&mut self.file).start_seek(to)
+    }
+
+    fn poll_complete(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<u64>> {
+        let polled = Pin::new(&mut self.file).poll_complete(cx);
+        if let Poll::Ready(Ok(position)) = polled {
+            self.position = position;
+        }
+        polled
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_on_disk_with_progress() {
     let server = TestServer::start(Backend::Filesystem).await;
@@ -25,15 +90,69 @@ async fn files_on_disk_with_progress() {
     let local = dir.path().join("in.bin");
     let content = pattern(9 * 1024 * 1024 + 5, 3);
     std::fs::write(&local, &content).unwrap();
-    let (seen, options) = recorder();
+    let len = content.len() as u64;
+
+    // The source stops past the first persist interval (4 MiB) until the
+    // server says something inside the file is durable: it must say so
+    // while the client sends nothing, not only at the commit.
+    let durable = Arc::new(Durable::default());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let options = TransferOptions {
+        chunk_size: 256 * 1024,
+        retries: 0,
+        progress: Some(Arc::new({
+            let seen = seen.clone();
+            let durable = durable.clone();
+            move |n| {
+                seen.lock().unwrap().push(n);
+                if n > 0 && n < len {
+                    durable.inside.store(true, Ordering::SeqCst);
+                    durable.waiting.wake();
+                }
+            }
+        })),
+    };
+    let source = GatedFile {
+        file: tokio::fs::File::open(&local).await.unwrap(),
+        position: 0,
+        gate: 5 << 20,
+        durable,
+    };
     let start = pb::UploadStart {
         namespace_id: ns.clone(),
         path: "in.bin".into(),
+        total_size: Some(len),
+        ..Default::default()
+    };
+    let entry = tokio::time::timeout(
+        Duration::from_secs(60),
+        server.client.upload_from(start, source, &options),
+    )
+    .await
+    .expect("no progress while the source waited past the persist interval")
+    .unwrap();
+    assert_eq!(entry.sha256, sha256(&content));
+    let progress = seen.lock().unwrap().clone();
+    assert!(
+        progress.windows(2).all(|w| w[0] <= w[1]),
+        "progress goes only forward: {progress:?}"
+    );
+    assert!(
+        progress.iter().any(|&p| p > 0 && p < len),
+        "no progress while uploading: {progress:?}"
+    );
+    assert_eq!(progress.last(), Some(&len));
+
+    // A local file by path, the way most callers upload.
+    let (seen, options) = recorder();
+    let again = pb::UploadStart {
+        namespace_id: ns.clone(),
+        path: "again.bin".into(),
         ..Default::default()
     };
     let entry = server
         .client
-        .upload_path(start, &local, &options)
+        .upload_path(again, &local, &options)
         .await
         .unwrap();
     assert_eq!(entry.sha256, sha256(&content));
@@ -42,11 +161,7 @@ async fn files_on_disk_with_progress() {
         progress.windows(2).all(|w| w[0] <= w[1]),
         "progress goes only forward: {progress:?}"
     );
-    assert!(
-        progress.iter().any(|&p| p > 0 && p < content.len() as u64),
-        "no progress while uploading"
-    );
-    assert_eq!(progress.last(), Some(&(content.len() as u64)));
+    assert_eq!(progress.last(), Some(&len));
 
     let out = dir.path().join("out.bin");
     let (seen, options) = recorder();

@@ -100,16 +100,24 @@ async def test_large_transfers_with_progress(client: Any, tmp_path: Any) -> None
     ns = await workspace(client)
     content = os.urandom(9 << 20)
     seen: list[tuple[int, int]] = []
+    durable_inside = asyncio.Event()
 
-    async def paced() -> Any:
+    def progress(done: int, total: int) -> None:
+        seen.append((done, total))
+        if 0 < done < len(content):
+            durable_inside.set()
+
+    async def gated() -> Any:
         # The server flushes beside the stream and reports a flush when it
-        # ends: a source that takes its time hears progress before the
-        # commit (one that sends 9 MiB at once may hear only the commit).
+        # ends. Past the first persist interval (4 MiB) the source waits
+        # until the server says something inside the file is durable: it
+        # must say so while the client sends nothing, not only at the commit.
         for i in range(0, len(content), 1 << 20):
+            if i >= 5 << 20:
+                await asyncio.wait_for(durable_inside.wait(), timeout=60)
             yield content[i:i + (1 << 20)]
-            await asyncio.sleep(0.1)
 
-    entry = await client.upload(ns, "big.bin", paced(), progress=lambda done, total: seen.append((done, total)))
+    entry = await client.upload(ns, "big.bin", gated(), progress=progress)
     assert entry.size == len(content) and entry.sha256 == hashlib.sha256(content).hexdigest()
     assert seen[-1] == (len(content), len(content)) and any(0 < d < len(content) for d, _ in seen)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen), "progress only grows"
