@@ -97,22 +97,7 @@ impl Core {
                     if r.get(&meta::CHECKPOINTS, (&ns.id, id))?.is_none() {
                         return Err(not_found(format!("checkpoint {id} not found")));
                     }
-                    let span = Span::under(&[&ns.id, id], "");
-                    let span = match &after {
-                        Some(a) => {
-                            span.after(meta::key_of(&meta::CHECKPOINT_ENTRIES, (&ns.id, id, a)))
-                        }
-                        None => span,
-                    };
-                    let page = r.page(&meta::CHECKPOINT_ENTRIES, span, limit, |_, e| {
-                        Ok(Step::Take(e))
-                    })?;
-                    let entries: Vec<_> = page
-                        .items
-                        .into_iter()
-                        .map(|((_, _, p), e)| (p, e))
-                        .collect();
-                    (entries, page.more)
+                    super::checkpoint_pages::after(r, &ns.id, id, after.as_deref(), limit)?
                 }
             };
             let next_after = if more {

@@ -1,7 +1,7 @@
 //! Checkpoints: durable, exact, metadata-only snapshots of a namespace.
 //!
-//! Creating a checkpoint copies the namespace's entries into
-//! `CHECKPOINT_ENTRIES` and adds a reference to every object they name;
+//! Creating a checkpoint copies the namespace's entries (stored as
+//! `checkpoint_pages` says) and adds a reference to every object they name;
 //! restoring replaces the live entries with the checkpoint's in one commit;
 //! deleting drops the copies and their references. Content is never copied,
 //! so the cost follows the number of entries, not bytes; objects a
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use prost::Message;
 
 use super::access::Access;
+use super::checkpoint_pages;
 use super::quota;
 use super::refs::Held;
 use super::tree::Tree;
@@ -58,13 +59,6 @@ fn differs_beyond_version(a: &EntryRecord, b: &EntryRecord) -> bool {
     }
 }
 
-/// Every entry of checkpoint `ckpt` of `ns`, in path order.
-fn checkpoint_entries(r: &Reader<'_>, ns: &str, ckpt: &str) -> Result<Vec<(String, EntryRecord)>> {
-    r.rows(&meta::CHECKPOINT_ENTRIES, Span::under(&[ns, ckpt], ""))
-        .map(|row| row.map(|((_, _, path), entry)| (path, entry)))
-        .collect()
-}
-
 /// Every live entry of `ns`, in path order.
 fn live_entries(r: &Reader<'_>, ns: &str) -> Result<Vec<(String, EntryRecord)>> {
     r.rows(&meta::ENTRIES, Span::under(&[ns], ""))
@@ -87,9 +81,10 @@ impl Tree<'_> {
             created_ms: self.now,
             ..Default::default()
         };
+        checkpoint_pages::write(self.txn, &self.ns.id, id, &entries)?;
         for (path, entry) in &entries {
-            self.txn
-                .put(&meta::CHECKPOINT_ENTRIES, (&self.ns.id, id, path), entry)?;
+            // Counted per entry, as a row of its own would be: the quota
+            // does not depend on how the copies are stored.
             self.count_row(path, None, Some(entry));
             record.entry_count += 1;
             if !entry.is_dir() {
@@ -134,7 +129,7 @@ impl Tree<'_> {
         let record = self.checkpoint(id)?;
         self.guard_change("")?;
         self.note_restored(id);
-        let snapshot = checkpoint_entries(self.txn, &self.ns.id, id)?;
+        let snapshot = checkpoint_pages::all(self.txn, &self.ns.id, id)?;
         let live = live_entries(self.txn, &self.ns.id)?;
         let Diff {
             added,
@@ -184,11 +179,8 @@ impl Tree<'_> {
     /// Deletes checkpoint `id` and its references.
     fn delete_checkpoint(&mut self, id: &str) -> Result<()> {
         let record = self.checkpoint(id)?;
-        let snapshot = checkpoint_entries(self.txn, &self.ns.id, id)?;
-        self.txn.delete_span(
-            &meta::CHECKPOINT_ENTRIES,
-            Span::under(&[&self.ns.id, id], ""),
-        )?;
+        let snapshot = checkpoint_pages::all(self.txn, &self.ns.id, id)?;
+        checkpoint_pages::delete(self.txn, &self.ns.id, id)?;
         self.prefetch_releases(snapshot.iter().map(|(_, e)| e))?;
         for (path, entry) in &snapshot {
             self.count_row(path, Some(entry), None);
@@ -336,11 +328,11 @@ impl Core {
                     return Err(not_found(format!("checkpoint {id} not found")));
                 }
             }
-            let before = checkpoint_entries(r, &ns_id, &from)?;
+            let before = checkpoint_pages::all(r, &ns_id, &from)?;
             let after = if to.is_empty() {
                 live_entries(r, &ns_id)?
             } else {
-                checkpoint_entries(r, &ns_id, &to)?
+                checkpoint_pages::all(r, &ns_id, &to)?
             };
             Ok(merge(before, after, differs))
         })
@@ -390,7 +382,7 @@ fn merge(
 
 /// Removes every checkpoint row of a namespace (it is being destroyed).
 pub(crate) fn remove_all(w: &Writer<'_>, ns: &str) -> Result<()> {
-    w.delete_span(&meta::CHECKPOINT_ENTRIES, Span::under(&[ns], ""))?;
+    checkpoint_pages::delete_namespace(w, ns)?;
     w.delete_span(&meta::CHECKPOINTS, Span::under(&[ns], ""))?;
     Ok(())
 }

@@ -64,21 +64,21 @@ pub fn count(r: &Reader<'_>) -> Result<Counted> {
         }
     }
     let mut checkpoint_refs: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for row in r.rows(&meta::CHECKPOINT_ENTRIES, Span::all()) {
-        let ((ns, _, path), entry) = row?;
-        if let Some(f) = counted.namespaces.get_mut(&ns) {
+    super::checkpoint_pages::for_each(r, None, |ns, _, path, entry| {
+        if let Some(f) = counted.namespaces.get_mut(ns) {
             f.entries += 1;
-            f.metadata_bytes += row_bytes(&path, &entry);
+            f.metadata_bytes += row_bytes(path, &entry);
         }
         if !entry.is_dir() {
             let owner = if entry.object_ns.is_empty() {
-                ns
+                ns.to_owned()
             } else {
                 entry.object_ns
             };
             *checkpoint_refs.entry((owner, entry.object_id)).or_default() += 1;
         }
-    }
+        Ok(())
+    })?;
     for row in r.rows(&meta::CHECKPOINTS, Span::all()) {
         let ((ns, id), record) = row?;
         if let Some(f) = counted.namespaces.get_mut(&ns) {

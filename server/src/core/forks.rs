@@ -74,12 +74,7 @@ fn source_entries(
                 source.checkpoint_id, ns.id
             )));
         }
-        r.rows(
-            &meta::CHECKPOINT_ENTRIES,
-            Span::under(&[&ns.id, &source.checkpoint_id], ""),
-        )
-        .map(|row| row.map(|((_, _, path), e)| (path, e)))
-        .collect::<Result<Vec<_>>>()?
+        super::checkpoint_pages::all(r, &ns.id, &source.checkpoint_id)?
     };
     Ok((ns, entries))
 }

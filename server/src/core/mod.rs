@@ -11,6 +11,7 @@ pub mod access;
 pub mod across;
 pub mod archive;
 pub mod changes;
+pub mod checkpoint_pages;
 pub mod checkpoints;
 pub mod files;
 pub mod footprint;

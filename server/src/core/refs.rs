@@ -332,12 +332,12 @@ pub(crate) fn settle_destroyed(
                 borrowed.push((entry, Held::Live));
             }
         }
-        for row in txn.rows(&meta::CHECKPOINT_ENTRIES, Span::under(&[&ns.id], "")) {
-            let (_, entry) = row?;
+        super::checkpoint_pages::for_each(txn, Some(&ns.id), |_, _, _, entry| {
             if !entry.is_dir() && !entry.object_ns.is_empty() {
                 borrowed.push((entry, Held::Checkpoint));
             }
-        }
+            Ok(())
+        })?;
         for (entry, held) in borrowed {
             let object = (entry.object_ns.as_str(), entry.object_id.as_str());
             freed |= release(txn, &mut payer, object, held, now)?;
@@ -354,12 +354,12 @@ pub(crate) fn settle_destroyed(
     // namespace's own go with it.
     let mut own_checkpoint_refs: std::collections::HashMap<String, u64> = Default::default();
     if !lent.is_empty() {
-        for row in txn.rows(&meta::CHECKPOINT_ENTRIES, Span::under(&[&ns.id], "")) {
-            let (_, entry) = row?;
+        super::checkpoint_pages::for_each(txn, Some(&ns.id), |_, _, _, entry| {
             if !entry.is_dir() && entry.object_ns.is_empty() {
                 *own_checkpoint_refs.entry(entry.object_id).or_default() += 1;
             }
-        }
+            Ok(())
+        })?;
     }
     let rows = || Span::under(&[&ns.id], "");
     txn.delete_span(&meta::OBJECTS, rows())?;

@@ -12,7 +12,10 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use super::engine::{Rows, WriteJob};
-use super::{ALL, ATTACHMENTS, CHECKPOINT_ENTRIES, ENTRIES, MetaStore, REPLICAS, SECRETS, Span};
+use super::{
+    ALL, ATTACHMENTS, CHECKPOINT_ENTRIES, CHECKPOINT_PAGES, ENTRIES, MetaStore, REPLICAS, SECRETS,
+    Span,
+};
 use crate::error::{Error, Result};
 
 /// Rows copied in one transaction.
@@ -103,6 +106,11 @@ pub async fn copy_all(
             }
             for row in r.rows(&CHECKPOINT_ENTRIES, Span::all()) {
                 highest = highest.max(row?.1.version);
+            }
+            for row in r.rows(&CHECKPOINT_PAGES, Span::all()) {
+                for paged in row?.1.entries {
+                    highest = highest.max(paged.entry.map_or(0, |e| e.version));
+                }
             }
             Ok(highest)
         })

@@ -389,6 +389,27 @@ pub struct UsageRecord {
     pub footprint: Option<Footprint>,
 }
 
+/// A run of one checkpoint's entries, in path order: a checkpoint of n
+/// entries is about n / 256 rows, not n, so making one writes few rows
+/// however many entries it copies.
+#[derive(Clone, PartialEq, Message)]
+pub struct CheckpointPage {
+    /// The entries, in path order.
+    #[prost(message, repeated, tag = "1")]
+    pub entries: Vec<PagedEntry>,
+}
+
+/// One entry of a [`CheckpointPage`].
+#[derive(Clone, PartialEq, Message)]
+pub struct PagedEntry {
+    /// Its path.
+    #[prost(string, tag = "1")]
+    pub path: String,
+    /// The entry as it was.
+    #[prost(message, optional, tag = "2")]
+    pub entry: Option<EntryRecord>,
+}
+
 /// A checkpoint of a namespace's tree.
 #[derive(Clone, PartialEq, Message)]
 pub struct CheckpointRecord {

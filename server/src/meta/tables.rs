@@ -183,8 +183,13 @@ pub const SESSION_NAMES: Table<Str3, Text> = Table::new("session_names");
 pub const USAGE: Table<Str, Proto<UsageRecord>> = Table::new("usage");
 /// (namespace id, checkpoint id) → [`CheckpointRecord`].
 pub const CHECKPOINTS: Table<Str2, Proto<CheckpointRecord>> = Table::new("checkpoints");
-/// (namespace id, checkpoint id, path) → [`EntryRecord`] as it was.
+/// (namespace id, checkpoint id, path) → [`EntryRecord`] as it was: one
+/// row per entry, the layout of checkpoints made before
+/// [`CHECKPOINT_PAGES`] (still read; no longer written).
 pub const CHECKPOINT_ENTRIES: Table<Str3, Proto<EntryRecord>> = Table::new("checkpoint_entries");
+/// (namespace id, checkpoint id, last path of the page) → [`CheckpointPage`]:
+/// a checkpoint's entries in path order, many to a row.
+pub const CHECKPOINT_PAGES: Table<Str3, Proto<CheckpointPage>> = Table::new("checkpoint_pages");
 /// (namespace id, SHA-256) → object id: content stored once per namespace.
 pub const DIGESTS: Table<Str2, Text> = Table::new("digests");
 /// Replica tag → [`ReplicaRecord`]: the replicas sharing the engine.
@@ -214,6 +219,7 @@ pub const ALL: &[&str] = &[
     USAGE.name,
     CHECKPOINTS.name,
     CHECKPOINT_ENTRIES.name,
+    CHECKPOINT_PAGES.name,
     DIGESTS.name,
     REPLICAS.name,
     ATTACHMENTS.name,
