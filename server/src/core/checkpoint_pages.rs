@@ -232,12 +232,13 @@ mod tests {
             assert_eq!(read_back(&store, "new", limit).await, made);
             assert_eq!(read_back(&store, "old", limit).await, made);
         }
-        store
-            .write(|w| delete(w, "ns", "new"))
-            .await
-            .unwrap();
+        store.write(|w| delete(w, "ns", "new")).await.unwrap();
         assert!(read_back(&store, "new", 10).await.is_empty());
-        assert_eq!(read_back(&store, "old", 10).await, made, "only its own entries go");
+        assert_eq!(
+            read_back(&store, "old", 10).await,
+            made,
+            "only its own entries go"
+        );
         store.write(|w| delete_namespace(w, "ns")).await.unwrap();
         assert!(read_back(&store, "old", 10).await.is_empty());
         store.close();
