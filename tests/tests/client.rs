@@ -24,6 +24,17 @@ fn recorder() -> (Arc<Mutex<Vec<u64>>>, TransferOptions) {
     (seen, options)
 }
 
+/// The progress `seen`, checked to go only forward and to end at `len`.
+fn forward_to(seen: &Mutex<Vec<u64>>, len: u64) -> Vec<u64> {
+    let progress = seen.lock().unwrap().clone();
+    assert!(
+        progress.windows(2).all(|w| w[0] <= w[1]),
+        "progress goes only forward: {progress:?}"
+    );
+    assert_eq!(progress.last(), Some(&len), "{progress:?}");
+    progress
+}
+
 /// A file on disk that stops giving bytes at `gate` until the upload's
 /// progress names a durable offset inside the file: the upload then waits on
 /// the server's report, not on how fast this machine's disk syncs.
@@ -132,16 +143,11 @@ async fn files_on_disk_with_progress() {
     .expect("no progress while the source waited past the persist interval")
     .unwrap();
     assert_eq!(entry.sha256, sha256(&content));
-    let progress = seen.lock().unwrap().clone();
-    assert!(
-        progress.windows(2).all(|w| w[0] <= w[1]),
-        "progress goes only forward: {progress:?}"
-    );
+    let progress = forward_to(&seen, len);
     assert!(
         progress.iter().any(|&p| p > 0 && p < len),
         "no progress while uploading: {progress:?}"
     );
-    assert_eq!(progress.last(), Some(&len));
 
     // A local file by path, the way most callers upload.
     let (seen, options) = recorder();
@@ -156,12 +162,7 @@ async fn files_on_disk_with_progress() {
         .await
         .unwrap();
     assert_eq!(entry.sha256, sha256(&content));
-    let progress = seen.lock().unwrap().clone();
-    assert!(
-        progress.windows(2).all(|w| w[0] <= w[1]),
-        "progress goes only forward: {progress:?}"
-    );
-    assert_eq!(progress.last(), Some(&len));
+    forward_to(&seen, len);
 
     let out = dir.path().join("out.bin");
     let (seen, options) = recorder();
