@@ -13,7 +13,9 @@
 //!   is deleted; the same content written on one while another's reclaimer
 //!   deletes an unreferenced copy never leaves a dangling reference;
 //! - a quota enforced across replicas writing at once;
-//! - PostgreSQL stopped and started under two replicas.
+//! - PostgreSQL stopped and started under two replicas;
+//! - a checkpoint made while a replica of an older layout is live is
+//!   stored so that replica can read it.
 //!
 //! tests/run.sh starts the PostgreSQL and S3 servers these need.
 
@@ -74,9 +76,20 @@ impl Cluster {
 
     /// Starts replica `name` (its own data directory).
     fn start(&self, name: &str) -> Process {
+        Process::start(&self.config(name))
+    }
+
+    /// The configuration file of replica `name`.
+    fn config(&self, name: &str) -> PathBuf {
         let data = self.dir.path().join(name);
         let config = format!("data_dir = \"{}\"\n{}", data.display(), self.shared);
-        Process::start(&support::write_config(&data, &config))
+        support::write_config(&data, &config)
+    }
+
+    /// The deployment's metadata, opened as a tool would.
+    async fn metadata(&self) -> arca_server::meta::MetaStore {
+        let config = arca_server::Config::from_file(&self.config("tool")).unwrap();
+        arca_server::meta::MetaStore::open(&config).await.unwrap()
     }
 }
 
@@ -1005,4 +1018,117 @@ async fn a_watch_on_one_replica_sees_another_replicas_commits() {
     write(&b, &ns, "f5", b"x", None).await.unwrap();
     let (rest, _) = next_changes(on_a, 3).await;
     assert_eq!(rest, [(4, "f3".into()), (5, "f4".into()), (6, "f5".into())]);
+}
+
+/// Rows of checkpoint `ckpt` of `ns`: (one row per entry, pages).
+async fn checkpoint_rows(
+    meta: &arca_server::meta::MetaStore,
+    ns: &str,
+    ckpt: &str,
+) -> (usize, usize) {
+    use arca_server::meta::{self, Span};
+    let (ns, ckpt) = (ns.to_owned(), ckpt.to_owned());
+    meta.scan(move |r| {
+        let under = || Span::under(&[&ns, &ckpt], "");
+        let rows = r.rows(&meta::CHECKPOINT_ENTRIES, under()).count();
+        let pages = r.rows(&meta::CHECKPOINT_PAGES, under()).count();
+        Ok((rows, pages))
+    })
+    .await
+    .unwrap()
+}
+
+async fn checkpoint(client: &Client, ns: &str, name: &str) -> String {
+    client
+        .checkpoints
+        .clone()
+        .create_checkpoint(pb::CreateCheckpointRequest {
+            namespace_id: ns.to_owned(),
+            name: name.into(),
+            description: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .checkpoint_id
+}
+
+async fn restore(client: &Client, ns: &str, ckpt: &str) {
+    client
+        .checkpoints
+        .clone()
+        .restore_checkpoint(pb::RestoreCheckpointRequest {
+            namespace_id: ns.to_owned(),
+            checkpoint_id: ckpt.to_owned(),
+        })
+        .await
+        .unwrap();
+}
+
+/// A replica of a binary from before checkpoint pages reads none: while one
+/// is live (it registered with no layout), checkpoints are stored one row
+/// per entry; once it has shut down, in pages. Both restore exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_stay_readable_to_a_live_replica_of_an_older_layout() {
+    use arca_server::meta::{self, ReplicaRecord};
+    let cluster = Cluster::new("");
+    let replica = cluster.start("a");
+    let a = client(&replica, APP).await;
+    let ns = workspace(&a, "alice").await;
+    let files = 600; // more than two pages
+    for i in 0..files {
+        write(
+            &a,
+            &ns,
+            &format!("d{}/f{i:03}", i % 3),
+            format!("v1 {i}").as_bytes(),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    let store = cluster.metadata().await;
+    let older = |retired: bool| {
+        move |w: &meta::Writer<'_>| {
+            let record = ReplicaRecord {
+                expires_ms: w.now_ms() + 600_000,
+                started_ms: w.now_ms(),
+                host: "older".into(),
+                retired,
+                layout: meta::layout::ENTRY_ROWS,
+            };
+            w.put(&meta::REPLICAS, "older0", &record)
+        }
+    };
+    store.write(older(false)).await.unwrap();
+    let while_older = checkpoint(&a, &ns, "while an older replica is live").await;
+    let entries = files + 3; // and the three directories
+    assert_eq!(
+        checkpoint_rows(&store, &ns, &while_older).await,
+        (entries, 0),
+        "one row per entry, readable by the older replica"
+    );
+    // The older replica shuts down cleanly.
+    store.write(older(true)).await.unwrap();
+    let after_older = checkpoint(&a, &ns, "after").await;
+    let (rows, pages) = checkpoint_rows(&store, &ns, &after_older).await;
+    assert_eq!(rows, 0);
+    assert!(pages >= 3, "{pages} pages");
+    store.close();
+
+    for ckpt in [&while_older, &after_older] {
+        for i in (0..files).step_by(2) {
+            write(&a, &ns, &format!("d{}/f{i:03}", i % 3), b"v2", None)
+                .await
+                .unwrap();
+        }
+        restore(&a, &ns, ckpt).await;
+        for i in 0..files {
+            let path = format!("d{}/f{i:03}", i % 3);
+            assert_eq!(
+                read(&a, &ns, &path).await.unwrap(),
+                format!("v1 {i}").as_bytes()
+            );
+        }
+    }
 }

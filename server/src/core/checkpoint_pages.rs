@@ -7,8 +7,10 @@
 //! rows, not 10,000 (on PostgreSQL each row is an index entry and WAL of its
 //! own). Checkpoints made before pages hold one row per entry
 //! (`CHECKPOINT_ENTRIES`); they are still read, restored and deleted, and
-//! never rewritten. Every reader goes through here and sees one sequence of
-//! `(path, entry)` in path order either way.
+//! never rewritten. So are checkpoints made while a replica of an older
+//! binary, which reads no pages, is live: rows are written then, so that
+//! replica never takes a checkpoint for empty. Every reader goes through
+//! here and sees one sequence of `(path, entry)` in path order either way.
 
 use crate::error::{Error, Result};
 use crate::meta::{self, CheckpointPage, EntryRecord, PagedEntry, Reader, Span, Writer};
@@ -29,13 +31,21 @@ fn unpack(page: CheckpointPage) -> Result<impl Iterator<Item = (String, EntryRec
         .map(Vec::into_iter)
 }
 
-/// Stores `entries` (in path order) as checkpoint `ckpt` of namespace `ns`.
+/// Stores `entries` (in path order) as checkpoint `ckpt` of namespace `ns`:
+/// in pages, or one row each while a live replica reads no pages (one of
+/// an older binary, during a rolling update).
 pub fn write(
     w: &Writer<'_>,
     ns: &str,
     ckpt: &str,
     entries: &[(String, EntryRecord)],
 ) -> Result<()> {
+    if super::replicas::readable_layout(w)? < meta::layout::CHECKPOINT_PAGES {
+        for (path, entry) in entries {
+            w.put(&meta::CHECKPOINT_ENTRIES, (ns, ckpt, path), entry)?;
+        }
+        return Ok(());
+    }
     for run in entries.chunks(PAGE_ENTRIES) {
         let Some((last, _)) = run.last() else {
             continue;

@@ -52,6 +52,22 @@ pub struct Replica {
     in_flight: Mutex<HashSet<String>>,
 }
 
+/// The oldest layout of the shared rows a live replica reads (this
+/// binary's own when no other is live, as with an embedded engine): the
+/// newest a write may use. A replica that died counts until its lease runs
+/// out; one that shut down cleanly does not.
+pub fn readable_layout(r: &meta::Reader<'_>) -> Result<u32> {
+    let now = r.now_ms();
+    let mut oldest = meta::layout::CURRENT;
+    for row in r.rows(&meta::REPLICAS, meta::Span::all()) {
+        let (_, record) = row?;
+        if !record.retired && record.expires_ms > now {
+            oldest = oldest.min(record.layout);
+        }
+    }
+    Ok(oldest)
+}
+
 /// Where an object id carries its writer's tag: `{tag}-{random}`.
 const TAG_SEPARATOR: char = '-';
 
@@ -298,6 +314,7 @@ impl Core {
                     started_ms: now,
                     host: host.clone(),
                     retired: false,
+                    layout: meta::layout::CURRENT,
                 };
                 txn.put(&meta::REPLICAS, &key, &record)
             })

@@ -477,6 +477,24 @@ pub struct ReplicaRecord {
     /// writing them until its lease ran out.
     #[prost(bool, tag = "4")]
     pub retired: bool,
+    /// The newest layout of the shared rows its binary reads
+    /// ([`layout::CURRENT`]); 0 for binaries from before the field. A row
+    /// is written in a layout only when every live replica reads it.
+    #[prost(uint32, tag = "5")]
+    pub layout: u32,
+}
+
+/// Layouts of the shared rows, oldest first. A replica says which it reads
+/// ([`ReplicaRecord::layout`]); a newer one is written only while every live
+/// replica reads it, so a rolling update never leaves a replica blind to
+/// rows another wrote.
+pub mod layout {
+    /// Checkpoint entries one row each (`CHECKPOINT_ENTRIES`).
+    pub const ENTRY_ROWS: u32 = 0;
+    /// Checkpoint entries in pages (`CHECKPOINT_PAGES`).
+    pub const CHECKPOINT_PAGES: u32 = 1;
+    /// The newest this binary reads.
+    pub const CURRENT: u32 = CHECKPOINT_PAGES;
 }
 
 /// Which stream (or request) an upload is attached to, on a shared engine.

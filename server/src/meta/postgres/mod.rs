@@ -52,7 +52,7 @@ use ops::{PgOps, TxnView};
 
 /// The schema this binary writes. Each entry of [`MIGRATIONS`] takes the
 /// database from its index to the next version.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// Key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i32 = 0x4152_0001;
@@ -80,6 +80,11 @@ const MIGRATIONS: &[&str] = &[
     // every update a new index entry: index bloat on the hottest rows.
     // Pages written from now on keep the slack; no rewrite of the table.
     "ALTER TABLE arca_kv SET (fillfactor = 75);",
+    // 3 -> 4: no change to the tables; the rows may now hold checkpoint
+    // pages, which a binary of schema 3 cannot read. Its refusal to start
+    // against a newer schema keeps it out from here on; replicas of it
+    // still running are waited for (`ReplicaRecord::layout`).
+    "COMMENT ON TABLE arca_kv IS 'Arca metadata rows; from schema 4 checkpoint entries may be stored in pages';",
 ];
 
 /// Set on every connection. Each statement this engine sends reads rows
