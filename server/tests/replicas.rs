@@ -527,18 +527,7 @@ async fn a_restore_on_one_replica_is_atomic_to_writes_on_another() {
         .await
         .unwrap();
     }
-    let checkpoint = a
-        .checkpoints
-        .clone()
-        .create_checkpoint(pb::CreateCheckpointRequest {
-            namespace_id: ns.clone(),
-            name: "before".into(),
-            description: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .checkpoint_id;
+    let before = checkpoint(&a, &ns, "before").await;
     for i in (0..200).step_by(2) {
         write(&b, &ns, &format!("tree/f{i:03}"), b"v2", None)
             .await
@@ -565,7 +554,7 @@ async fn a_restore_on_one_replica_is_atomic_to_writes_on_another() {
         .clone()
         .restore_checkpoint(pb::RestoreCheckpointRequest {
             namespace_id: ns.clone(),
-            checkpoint_id: checkpoint,
+            checkpoint_id: before,
         })
         .await;
     if let Err(e) = restored {
@@ -875,18 +864,7 @@ async fn a_single_replica_deployment_moves_to_postgres() {
     let first = write(&c, &ns, "docs/a.txt", b"before the move", None)
         .await
         .unwrap();
-    let checkpoint = c
-        .checkpoints
-        .clone()
-        .create_checkpoint(pb::CreateCheckpointRequest {
-            namespace_id: ns.clone(),
-            name: "moved".into(),
-            description: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .checkpoint_id;
+    let moved = checkpoint(&c, &ns, "moved").await;
     write(&c, &ns, "docs/a.txt", b"changed", None)
         .await
         .unwrap();
@@ -943,14 +921,7 @@ async fn a_single_replica_deployment_moves_to_postgres() {
         })
         .await
         .expect("a session of the old deployment still works");
-    c.checkpoints
-        .clone()
-        .restore_checkpoint(pb::RestoreCheckpointRequest {
-            namespace_id: ns.clone(),
-            checkpoint_id: checkpoint,
-        })
-        .await
-        .unwrap();
+    restore(&c, &ns, &moved).await;
     assert_eq!(
         read(&c, &ns, "docs/a.txt").await.unwrap(),
         b"before the move"
