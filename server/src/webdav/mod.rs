@@ -127,8 +127,8 @@ async fn serve(State(dav): State<Arc<Dav>>, mut request: Request) -> Response {
         },
         Err(reason) => return challenge(reason),
     };
-    if let Err(reason) = paths_within_root(&request) {
-        return (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response();
+    if let Err((status, reason)) = paths_within_root(&request) {
+        return (status, format!("{reason}\n")).into_response();
     }
     request.headers_mut().remove(INFINITE_DEPTH_ALLOWED);
     if request.method().as_str() == "PROPFIND" && infinite_depth(request.headers()) {
@@ -151,37 +151,49 @@ async fn serve(State(dav): State<Arc<Dav>>, mut request: Request) -> Response {
 }
 
 /// Refuses a request whose path, or `Destination`, leaves the WebDAV root
-/// once `.` and `..` are resolved, or is not a path. dav-server would
+/// once `.` and `..` are resolved, or is not a path (400). dav-server would
 /// answer one outside its prefix with 502, a gateway's failure, though the
-/// fault is the client's; and it would take `/dav/../davx/f` as `x/f`.
-fn paths_within_root(request: &Request) -> Result<(), String> {
-    within_root(request.uri().path())?;
+/// fault is the client's; and it would take `/dav/../davx/f` as `x/f`. A
+/// `Destination` that is the root itself is refused too (403): the root
+/// lists namespaces and takes no copy or move, and dav-server 0.11 panics
+/// on one (the parent of its root is an empty path).
+fn paths_within_root(request: &Request) -> Result<(), (StatusCode, String)> {
+    let bad = |reason: String| (StatusCode::BAD_REQUEST, reason);
+    within_root(request.uri().path()).map_err(bad)?;
     let Some(destination) = request.headers().get("destination") else {
         return Ok(());
     };
     let destination = destination
         .to_str()
-        .map_err(|_| "the Destination is not a URL".to_owned())?;
+        .map_err(|_| bad("the Destination is not a URL".to_owned()))?;
     // A query or fragment names no resource here, and dav-server 0.11
     // panics on some (`/dav?x/y`): refused before it sees them.
     if destination.contains(['?', '#']) {
-        return Err(format!(
+        return Err(bad(format!(
             "the Destination carries a query or fragment: {destination}"
-        ));
+        )));
     }
     let path = if destination.starts_with('/') {
         destination.to_owned()
     } else {
         destination
             .parse::<axum::http::Uri>()
-            .map_err(|_| "the Destination is not a URL".to_owned())?
+            .map_err(|_| bad("the Destination is not a URL".to_owned()))?
             .path()
             .to_owned()
     };
-    within_root(&path)
+    if within_root(&path).map_err(bad)? {
+        return Err((
+            StatusCode::FORBIDDEN,
+            format!("the Destination is the WebDAV root, which holds namespaces: {destination}"),
+        ));
+    }
+    Ok(())
 }
 
-fn within_root(path: &str) -> Result<(), String> {
+/// Whether `path` is inside the WebDAV root once resolved: `Ok(true)` for
+/// the root itself, `Ok(false)` for a path under it, or why it is neither.
+fn within_root(path: &str) -> Result<bool, String> {
     use dav_server::davpath::{DavPath, ParseError};
     let normal = DavPath::new(path).map_err(|e| {
         let reason = match e {
@@ -192,10 +204,11 @@ fn within_root(path: &str) -> Result<(), String> {
     })?;
     let bytes = normal.as_bytes();
     let prefix = PREFIX.as_bytes();
-    if bytes == prefix || (bytes.starts_with(prefix) && bytes.get(prefix.len()) == Some(&b'/')) {
-        Ok(())
-    } else {
-        Err(format!("the path leaves {PREFIX}/: {path}"))
+    let under = bytes.strip_prefix(prefix);
+    match under {
+        Some(b"" | b"/") => Ok(true),
+        Some(rest) if rest.starts_with(b"/") => Ok(false),
+        _ => Err(format!("the path leaves {PREFIX}/: {path}")),
     }
 }
 
