@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of it
 
+pub mod cluster;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
