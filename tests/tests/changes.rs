@@ -399,19 +399,23 @@ async fn assert_behind_the_log(server: &TestServer, ns: &str, since: u64, oldest
 async fn changes_past_their_age_go(backend: Backend) {
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
     let mut config = test_config(backend, dir.path());
-    config.changes.retain_secs = 3;
+    config.changes.retain_secs = 5;
     let server = TestServer::start_with(config, dir).await;
     let ns = server.workspace().await;
     for i in 0..3 {
         server.write(&ns, &format!("old{i}"), b"x").await;
     }
+    // The old changes were logged before this instant: waiting from it for
+    // the retention ages them however slowly a loaded machine ran, and
+    // leaves "middle" seconds of slack on either side.
+    let old_logged = tokio::time::Instant::now();
     let (kept, head) = list_all(&server, &ns, 0, None, 10).await;
     assert_eq!((kept.len(), head), (3, 3), "young changes stay");
-    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     server.write(&ns, "middle", b"x").await;
     let (kept, _) = list_all(&server, &ns, 0, None, 10).await;
     assert_eq!(kept.len(), 4, "nothing has aged yet");
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    tokio::time::sleep_until(old_logged + std::time::Duration::from_millis(5300)).await;
     server.write(&ns, "new", b"x").await;
     let (kept, head) = list_all(&server, &ns, 3, None, 10).await;
     assert_eq!(head, 5);
