@@ -106,7 +106,7 @@ cargo nextest run --workspace --locked --no-fail-fast
 
 echo "== the integration suites again, with metadata on PostgreSQL"
 ARCA_TEST_METADATA=postgres cargo nextest run -p arca-tests --locked --no-fail-fast -E \
-  'binary(namespaces) | binary(files) | binary(streams) | binary(tree) | binary(checkpoints) | binary(access) | binary(presign) | binary(artifacts) | binary(webdav) | binary(forks) | binary(relocate) | binary(profiles) | binary(access_sharing) | binary(quotas) | binary(changes) | binary(archives) | binary(faults) | binary(aborts) | binary(named_sessions) | binary(s3_faults) | binary(service) | binary(upload_sequences)'
+  'binary(namespaces) | binary(files) | binary(streams) | binary(tree) | binary(checkpoints) | binary(checkpoint_refs) | binary(access) | binary(presign) | binary(artifacts) | binary(webdav) | binary(forks) | binary(relocate) | binary(profiles) | binary(access_sharing) | binary(quotas) | binary(changes) | binary(archives) | binary(faults) | binary(aborts) | binary(named_sessions) | binary(s3_faults) | binary(service) | binary(upload_sequences)'
 echo "== the crash test again, with metadata on PostgreSQL"
 ARCA_TEST_METADATA=postgres cargo nextest run -p arca-server --locked --no-fail-fast --test crash
 

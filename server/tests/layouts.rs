@@ -1,6 +1,7 @@
-//! A rolling update across a change of the metadata rows' layout, on
+//! A rolling update across changes of the metadata rows' layout, on
 //! PostgreSQL with a real replica: rows are written in a newer layout only
-//! while every live replica reads it (`ReplicaRecord::layout`).
+//! while every live replica reads it (`ReplicaRecord::layout`): checkpoint
+//! pages, and checkpoints that hold their namespace's objects lazily.
 //!
 //! tests/run.sh starts the PostgreSQL and S3 servers these need.
 
@@ -26,28 +27,34 @@ async fn checkpoint_rows(
     .unwrap()
 }
 
-/// A replica of a binary from before checkpoint pages reads none: while one
-/// is live (it registered with no layout), checkpoints are stored one row
-/// per entry; once it has shut down, in pages. Both restore exactly.
+/// Whether namespace `ns` holds its objects lazily, and checkpoint
+/// `ckpt`'s place in its sequence (0: it holds a reference per entry).
+async fn lazy(meta: &arca_server::meta::MetaStore, ns: &str, ckpt: &str) -> (bool, u64) {
+    use arca_server::meta;
+    let (ns, ckpt) = (ns.to_owned(), ckpt.to_owned());
+    meta.scan(move |r| {
+        let record = r.get(&meta::NAMESPACES, &ns)?.expect("namespace");
+        let checkpoint = r
+            .get(&meta::CHECKPOINTS, (&ns, &ckpt))?
+            .expect("checkpoint");
+        Ok((record.lazy_refs, checkpoint.seq))
+    })
+    .await
+    .unwrap()
+}
+
+/// A replica of a binary from before checkpoint pages reads none, nor lazy
+/// checkpoints: while one is live (it registered with no layout), a new
+/// namespace keeps no live counts and its checkpoints are stored one row
+/// per entry, each with a reference per entry; once it has shut down, the
+/// next checkpoint counts the namespace's live references once and is
+/// stored in pages and held lazily. Both restore exactly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkpoints_stay_readable_to_a_live_replica_of_an_older_layout() {
     use arca_server::meta::{self, ReplicaRecord};
     let cluster = Cluster::new("");
     let replica = cluster.start("a");
     let a = client(&replica, APP).await;
-    let ns = workspace(&a, "alice").await;
-    let files = 300; // more than one page
-    for i in 0..files {
-        write(
-            &a,
-            &ns,
-            &format!("d{}/f{i:03}", i % 3),
-            format!("v1 {i}").as_bytes(),
-            None,
-        )
-        .await
-        .unwrap();
-    }
     let store = cluster.metadata().await;
     let older = |retired: bool| {
         move |w: &meta::Writer<'_>| {
@@ -62,6 +69,19 @@ async fn checkpoints_stay_readable_to_a_live_replica_of_an_older_layout() {
         }
     };
     store.write(older(false)).await.unwrap();
+    let ns = workspace(&a, "alice").await;
+    let files = 300; // more than one page
+    for i in 0..files {
+        write(
+            &a,
+            &ns,
+            &format!("d{}/f{i:03}", i % 3),
+            format!("v1 {i}").as_bytes(),
+            None,
+        )
+        .await
+        .unwrap();
+    }
     let while_older = checkpoint(&a, &ns, "while an older replica is live").await;
     let entries = files + 3; // and the three directories
     assert_eq!(
@@ -69,12 +89,25 @@ async fn checkpoints_stay_readable_to_a_live_replica_of_an_older_layout() {
         (entries, 0),
         "one row per entry, readable by the older replica"
     );
+    assert_eq!(
+        lazy(&store, &ns, &while_older).await,
+        (false, 0),
+        "a reference per entry, as the older replica counts them"
+    );
     // The older replica shuts down cleanly.
     store.write(older(true)).await.unwrap();
     let after_older = checkpoint(&a, &ns, "after").await;
     let (rows, pages) = checkpoint_rows(&store, &ns, &after_older).await;
     assert_eq!(rows, 0);
     assert_eq!(pages, 2, "{files} files and 3 directories in pages of 256");
+    assert_eq!(lazy(&store, &ns, &after_older).await, (true, 1));
+    // Recounted now, with the live counts just made and both kinds of
+    // checkpoint holding the same objects.
+    let differences = store
+        .scan(arca_server::core::footprint::differences)
+        .await
+        .unwrap();
+    assert!(differences.is_empty(), "{differences:?}");
     store.close();
 
     for ckpt in [&while_older, &after_older] {

@@ -1,11 +1,13 @@
 //! Checkpoints: durable, exact, metadata-only snapshots of a namespace.
 //!
 //! Creating a checkpoint copies the namespace's entries (stored as
-//! `checkpoint_pages` says) and adds a reference to every object they name;
-//! restoring replaces the live entries with the checkpoint's in one commit;
-//! deleting drops the copies and their references. Content is never copied,
-//! so the cost follows the number of entries, not bytes; objects a
-//! checkpoint references are never reclaimed. Ids are UUIDv7: unique even
+//! `checkpoint_pages` says) and holds every object they name: content
+//! borrowed from other namespaces by a reference each, the namespace's own
+//! (all live at that moment) lazily, as `super::refs` explains; restoring
+//! replaces the live entries with the checkpoint's in one commit; deleting
+//! drops the copies and what they held. Content is never copied, so the
+//! cost follows the number of entries, not bytes; objects a checkpoint
+//! holds are never reclaimed. Ids are UUIDv7: unique even
 //! when created in the same millisecond, and ordered by creation.
 
 use std::sync::Arc;
@@ -92,8 +94,25 @@ impl Tree<'_> {
                 record.total_bytes += entry.size;
             }
         }
-        self.prefetch_objects(entries.iter().map(|(_, e)| e))?;
-        for (_, entry) in entries.iter().filter(|(_, e)| !e.is_dir()) {
+        // A lazy checkpoint holds the namespace's own objects without a
+        // reference each: every one is live now (see `super::refs`).
+        // Content borrowed from other namespaces is referenced as before,
+        // and so is everything while a replica that counts references the
+        // older way is live.
+        let lazy = super::replicas::readable_layout(self.txn)? >= meta::layout::LAZY_REFS;
+        if lazy && !self.ns.lazy_refs {
+            self.start_lazy_refs()?;
+        }
+        let referenced = |e: &&EntryRecord| !e.is_dir() && (!lazy || !e.object_ns.is_empty());
+        if lazy {
+            self.ns.checkpoint_seq += 1;
+            record.seq = self.ns.checkpoint_seq;
+            self.checkpoints_since.clear();
+            self.txn
+                .put(&meta::CHECKPOINT_SEQS, (&self.ns.id, record.seq), id)?;
+        }
+        self.prefetch_objects(entries.iter().map(|(_, e)| e).filter(referenced))?;
+        for entry in entries.iter().map(|(_, e)| e).filter(referenced) {
             self.add_ref(entry, Held::Checkpoint)?;
         }
         self.count_checkpoint(id, &record, 1);
@@ -182,11 +201,28 @@ impl Tree<'_> {
         let snapshot = checkpoint_pages::all(self.txn, &self.ns.id, id)?;
         checkpoint_pages::delete(self.txn, &self.ns.id, id)?;
         self.prefetch_releases(snapshot.iter().map(|(_, e)| e))?;
+        let lazy = record.seq > 0;
+        if lazy {
+            self.txn
+                .delete(&meta::CHECKPOINT_SEQS, (&self.ns.id, record.seq))?;
+            self.checkpoints_since.clear();
+        }
+        // A lazy checkpoint holds each of its namespace's objects once,
+        // however many of its entries name it.
+        let mut held = std::collections::BTreeSet::new();
         for (path, entry) in &snapshot {
             self.count_row(path, Some(entry), None);
-            if !entry.is_dir() {
+            if entry.is_dir() {
+                continue;
+            }
+            if lazy && entry.object_ns.is_empty() {
+                held.insert(entry.object_id.as_str());
+            } else {
                 self.unref(entry, Held::Checkpoint)?;
             }
+        }
+        for object_id in held {
+            self.release_held(object_id, record.seq)?;
         }
         self.count_checkpoint(id, &record, -1);
         self.txn.delete(&meta::CHECKPOINTS, (&self.ns.id, id))?;
@@ -384,5 +420,6 @@ fn merge(
 pub(crate) fn remove_all(w: &Writer<'_>, ns: &str) -> Result<()> {
     checkpoint_pages::delete_namespace(w, ns)?;
     w.delete_span(&meta::CHECKPOINTS, Span::under(&[ns], ""))?;
+    w.delete_span(&meta::CHECKPOINT_SEQS, Span::under(&[ns], ""))?;
     Ok(())
 }

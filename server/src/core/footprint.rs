@@ -1,5 +1,5 @@
 //! Recounting what every namespace holds from the rows themselves: the
-//! footprints, the checkpoint references of objects and the usage that
+//! footprints, the reference counts of objects and the usage that
 //! commits keep incrementally for the quotas (`core::quota`).
 //!
 //! [`count`] is the definition those counters must match: the tests run it
@@ -25,7 +25,7 @@ pub struct Counted {
     /// Usage key (`sandbox` or `sandbox/user`) → the sums over its
     /// namespaces.
     pub usage: BTreeMap<String, UsageRecord>,
-    /// (owner, object id) → its record with `checkpoint_refs` and
+    /// (owner, object id) → its record with its reference counts and
     /// `retained_by` as they must be.
     pub objects: BTreeMap<(String, String), ObjectRecord>,
 }
@@ -36,6 +36,29 @@ fn usage_keys(ns: &meta::NamespaceRecord) -> Vec<String> {
         keys.push(format!("{}/{}", ns.sandbox, ns.user));
     }
     keys
+}
+
+/// The references to one object, as counted from the entries.
+#[derive(Debug, Default)]
+struct Refs {
+    /// All of them (`ObjectRecord::refs`).
+    refs: u64,
+    /// Other namespaces' entries.
+    foreign: u64,
+    /// Checkpoints'.
+    checkpoint: u64,
+    /// Its owner's live entries, when its owner keeps them.
+    live: u64,
+}
+
+/// The (owner, object id) of file entry `entry` of namespace `ns`.
+fn object_key(ns: &str, entry: meta::EntryRecord) -> (String, String) {
+    let owner = if entry.object_ns.is_empty() {
+        ns.to_owned()
+    } else {
+        entry.object_ns
+    };
+    (owner, entry.object_id)
 }
 
 /// Recounts everything from the rows. An object only checkpoints refer to
@@ -50,11 +73,20 @@ pub fn count(r: &Reader<'_>) -> Result<Counted> {
         records.insert(id, ns);
     }
     let row_bytes = |path: &str, e: &meta::EntryRecord| (path.len() + e.encoded_len()) as u64;
+    let mut refs: BTreeMap<(String, String), Refs> = BTreeMap::new();
     for row in r.rows(&meta::ENTRIES, Span::all()) {
         let ((ns, path), entry) = row?;
         if let Some(f) = counted.namespaces.get_mut(&ns) {
             f.entries += 1;
             f.metadata_bytes += row_bytes(&path, &entry);
+        }
+        if !entry.is_dir() {
+            let own = entry.object_ns.is_empty();
+            let lazy = own && records.get(&ns).is_some_and(|n| n.lazy_refs);
+            let object = refs.entry(object_key(&ns, entry)).or_default();
+            object.refs += 1;
+            object.foreign += u64::from(!own);
+            object.live += u64::from(lazy);
         }
     }
     for row in r.rows(&meta::CHANGES, Span::all()) {
@@ -63,22 +95,28 @@ pub fn count(r: &Reader<'_>) -> Result<Counted> {
             f.metadata_bytes += super::changes::logged_bytes(&ns, &change);
         }
     }
-    let mut checkpoint_refs: BTreeMap<(String, String), u64> = BTreeMap::new();
     super::checkpoint_pages::for_each(r, None, |ns, _, path, entry| {
         if let Some(f) = counted.namespaces.get_mut(ns) {
             f.entries += 1;
             f.metadata_bytes += row_bytes(path, &entry);
         }
-        if !entry.is_dir() {
-            let owner = if entry.object_ns.is_empty() {
-                ns.to_owned()
-            } else {
-                entry.object_ns
-            };
-            *checkpoint_refs.entry((owner, entry.object_id)).or_default() += 1;
+        // Borrowed content: a reference per entry. A namespace's own is
+        // counted below, by the rule its checkpoints follow.
+        if !entry.is_dir() && !entry.object_ns.is_empty() {
+            let object = refs.entry(object_key(ns, entry)).or_default();
+            object.refs += 1;
+            object.checkpoint += 1;
+            object.foreign += 1;
         }
         Ok(())
     })?;
+    for ns in records.keys() {
+        for (id, n) in super::refs::counted_holds(r, ns)? {
+            let object = refs.entry((ns.clone(), id)).or_default();
+            object.refs += n;
+            object.checkpoint += n;
+        }
+    }
     for row in r.rows(&meta::CHECKPOINTS, Span::all()) {
         let ((ns, id), record) = row?;
         if let Some(f) = counted.namespaces.get_mut(&ns) {
@@ -94,10 +132,15 @@ pub fn count(r: &Reader<'_>) -> Result<Counted> {
     }
     for row in r.rows(&meta::OBJECTS, Span::all()) {
         let ((owner, id), mut object) = row?;
-        object.checkpoint_refs = checkpoint_refs
-            .get(&(owner.clone(), id.clone()))
-            .copied()
-            .unwrap_or(0);
+        let want = refs
+            .remove(&(owner.clone(), id.clone()))
+            .unwrap_or_default();
+        object.refs = want.refs;
+        object.foreign_refs = want.foreign;
+        object.checkpoint_refs = want.checkpoint;
+        if records.get(&owner).is_some_and(|n| n.lazy_refs) {
+            object.live_refs = want.live;
+        }
         if object.only_checkpointed() {
             if !counted.namespaces.contains_key(&object.retained_by) {
                 object.retained_by = if counted.namespaces.contains_key(&owner) {
@@ -132,7 +175,9 @@ pub fn count(r: &Reader<'_>) -> Result<Counted> {
 }
 
 /// Where the stored counters differ from [`count`]: one line per
-/// difference (none when they agree). Usage rows of nothing count as zero.
+/// difference (none when they agree). Usage rows of nothing count as zero;
+/// every reference count of every object is compared, and the sequence of
+/// lazy checkpoints must name exactly those there are.
 pub fn differences(r: &Reader<'_>) -> Result<Vec<String>> {
     let counted = count(r)?;
     let mut found = Vec::new();
@@ -164,14 +209,44 @@ pub fn differences(r: &Reader<'_>) -> Result<Vec<String>> {
             found.push(format!("usage {key}: stored {stored:?}, counted {want:?}"));
         }
     }
+    // Each lazy checkpoint has its place in its namespace's sequence, and
+    // the sequence holds nothing else.
+    let mut sequence = BTreeMap::new();
+    for row in r.rows(&meta::CHECKPOINT_SEQS, Span::all()) {
+        let (at, id) = row?;
+        sequence.insert(at, id);
+    }
+    for row in r.rows(&meta::CHECKPOINTS, Span::all()) {
+        let ((ns, id), record) = row?;
+        if record.seq > 0 && sequence.remove(&(ns.clone(), record.seq)).as_ref() != Some(&id) {
+            found.push(format!(
+                "checkpoint {ns}/{id}: not at {} in the sequence",
+                record.seq
+            ));
+        }
+    }
+    for ((ns, seq), id) in sequence {
+        found.push(format!(
+            "checkpoint sequence {ns}/{seq}: names {id}, not a checkpoint there"
+        ));
+    }
     for row in r.rows(&meta::OBJECTS, Span::all()) {
         let ((owner, id), object) = row?;
         let want = &counted.objects[&(owner.clone(), id.clone())];
-        if object.checkpoint_refs != want.checkpoint_refs || object.retained_by != want.retained_by
-        {
+        let counters = |o: &ObjectRecord| {
+            (
+                o.refs,
+                o.foreign_refs,
+                o.checkpoint_refs,
+                o.live_refs,
+                o.retained_by.clone(),
+            )
+        };
+        if counters(&object) != counters(want) {
             found.push(format!(
-                "object {owner}/{id}: stored {} checkpoint refs charged to {:?}, counted {} charged to {:?}",
-                object.checkpoint_refs, object.retained_by, want.checkpoint_refs, want.retained_by
+                "object {owner}/{id}: stored (refs, foreign, checkpoint, live, charged to) {:?}, counted {:?}",
+                counters(&object),
+                counters(want)
             ));
         }
     }
@@ -182,8 +257,15 @@ pub fn differences(r: &Reader<'_>) -> Result<Vec<String>> {
 /// checkpoint references), keeping the usage of bytes and namespaces.
 fn rewrite(w: &Writer<'_>) -> Result<()> {
     let counted = count(w)?;
-    for ((owner, id), object) in &counted.objects {
-        w.put(&meta::OBJECTS, (owner, id), object)?;
+    for ((owner, id), want) in counted.objects {
+        // Only what was not kept before: a database this old has no lazy
+        // checkpoints, and its reference counts were always kept.
+        let object = ObjectRecord {
+            checkpoint_refs: want.checkpoint_refs,
+            retained_by: want.retained_by.clone(),
+            ..w.get(&meta::OBJECTS, (&owner, &id))?.unwrap_or(want)
+        };
+        w.put(&meta::OBJECTS, (&owner, &id), &object)?;
     }
     let mut records = Vec::new();
     for row in w.rows(&meta::NAMESPACES, Span::all()) {

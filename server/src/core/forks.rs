@@ -335,6 +335,7 @@ impl Core {
                     ));
                 }
                 claim_name(txn, &fork)?;
+                let fork = super::refs::born(txn, fork.clone())?;
                 txn.put(&meta::NAMESPACES, &fork.id, &fork)?;
                 quota::check(txn, &quotas, &fork, 0, 1)?;
                 quota::adjust(txn, &fork, 0, 1)?;

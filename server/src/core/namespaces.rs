@@ -337,6 +337,9 @@ impl Core {
             revision: 0,
             changes_from: 0,
             changes_from_ms: 0,
+            // Set in the creating transaction (`refs::born`).
+            lazy_refs: false,
+            checkpoint_seq: 0,
         };
         if let Some((source, src)) = fork {
             return self.commit_fork(who, record, source, &src).await;
@@ -360,6 +363,7 @@ impl Core {
                 let first_size = first.as_ref().map_or(0, |(_, f)| f.size);
                 quota::check(txn, &quotas, &stored, first_size, 1)?;
                 claim_name(txn, &stored)?;
+                let stored = super::refs::born(txn, stored.clone())?;
                 txn.put(&meta::NAMESPACES, &stored.id, &stored)?;
                 quota::adjust(txn, &stored, 0, 1)?;
                 let Some((path, file)) = first.clone() else {

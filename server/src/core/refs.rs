@@ -9,6 +9,26 @@
 //! `ObjectRecord::foreign_refs` those from other namespaces; a namespace's
 //! `borrowed` counts its own references to others' objects.
 //!
+//! **Lazy checkpoints.** A checkpoint copies a namespace's live entries, so
+//! every object of its own it names is live in it at that moment. A
+//! namespace with `lazy_refs` (every namespace made once all replicas read
+//! `layout::LAZY_REFS`; an older one from its next checkpoint on) keeps
+//! `live_refs`, its own live entries naming each of its objects, and
+//! numbers its checkpoints (`CheckpointRecord::seq`, `CHECKPOINT_SEQS`).
+//! Such a checkpoint adds no reference to its namespace's objects, so it
+//! costs its entries, not an object row each. An object records the
+//! `checkpoint_seq` at which its live stretch began (`live_since`); when
+//! `live_refs` falls to zero, the stretch ends and the lazy checkpoints
+//! made since then that still exist become references (`refs` and
+//! `checkpoint_refs`). Deleting lazy checkpoint C releases, once per
+//! object, only those it was counted for: every object it names whose
+//! current stretch began after C, or that is not live (its earlier stretch,
+//! which covered C, ended and counted it). An object live since before C
+//! was never counted for C, and its stretch's end will not count C, gone.
+//! Content borrowed from other namespaces, and checkpoints made before
+//! (`seq` 0), keep a reference per entry. `counted_holds` states the rule;
+//! the footprint recount checks every count against it.
+//!
 //! Destroying a namespace releases what it borrowed, then keeps the records
 //! of its objects others still refer to (their keys stay under its prefix,
 //! which still names their sandbox) and queues everything else under the
@@ -153,6 +173,11 @@ impl Tree<'_> {
         if foreign {
             object.foreign_refs += 1;
             self.ns.borrowed += 1;
+        } else if held == Held::Live && self.ns.lazy_refs {
+            if object.live_refs == 0 {
+                object.live_since = self.ns.checkpoint_seq;
+            }
+            object.live_refs += 1;
         }
         let mut payer = Payer::Tree(&self.ns.id, &mut self.held);
         settle_retention(self.txn, &mut payer, &owner, &mut object, was)?;
@@ -167,6 +192,12 @@ impl Tree<'_> {
             self.ns.borrowed = self.ns.borrowed.saturating_sub(1);
         }
         let ns_id = self.ns.id.clone();
+        let stretch =
+            (owner == ns_id && held == Held::Live && self.ns.lazy_refs).then(|| Stretch {
+                ns: &ns_id,
+                newest: self.ns.checkpoint_seq,
+                counts: &mut self.checkpoints_since,
+            });
         let mut payer = Payer::Tree(&ns_id, &mut self.held);
         self.freed |= release(
             self.txn,
@@ -174,7 +205,62 @@ impl Tree<'_> {
             (&owner, &entry.object_id),
             held,
             self.now,
+            stretch,
         )?;
+        Ok(())
+    }
+
+    /// Drops lazy checkpoint `seq`'s hold on `object_id`, one of this
+    /// namespace's own objects it holds (it is being deleted): a reference,
+    /// if one was counted for it. None was while the object's current live
+    /// stretch, which began before the checkpoint, lasts; that stretch's end
+    /// will not count a checkpoint that is gone.
+    pub(super) fn release_held(&mut self, object_id: &str, seq: u64) -> Result<()> {
+        let object = self.object(object_id)?;
+        if object.live_refs > 0 && object.live_since < seq {
+            return Ok(());
+        }
+        let ns_id = self.ns.id.clone();
+        let mut payer = Payer::Tree(&ns_id, &mut self.held);
+        self.freed |= release(
+            self.txn,
+            &mut payer,
+            (&ns_id, object_id),
+            Held::Checkpoint,
+            self.now,
+            None,
+        )?;
+        Ok(())
+    }
+
+    /// Makes this namespace's checkpoints lazy from now on: counts the live
+    /// references of each of its objects, once. Its checkpoints so far
+    /// added their references; they keep them.
+    pub(super) fn start_lazy_refs(&mut self) -> Result<()> {
+        let mut live: std::collections::BTreeMap<String, u64> = Default::default();
+        for row in self
+            .txn
+            .rows(&meta::ENTRIES, Span::under(&[&self.ns.id], ""))
+        {
+            let (_, entry) = row?;
+            if !entry.is_dir() && entry.object_ns.is_empty() {
+                *live.entry(entry.object_id).or_default() += 1;
+            }
+        }
+        let ns = self.ns.id.clone();
+        self.txn.prefetch(|| {
+            meta::Wanted::default().rows(
+                &meta::OBJECTS,
+                live.keys().map(|id| (ns.as_str(), id.as_str())),
+            )
+        })?;
+        for (id, count) in live {
+            let mut object = self.object(&id)?;
+            object.live_refs = count;
+            object.live_since = self.ns.checkpoint_seq;
+            self.save_object(&id, &object)?;
+        }
+        self.ns.lazy_refs = true;
         Ok(())
     }
 
@@ -223,6 +309,39 @@ pub enum Held {
     Live,
     /// An entry copied into a checkpoint.
     Checkpoint,
+}
+
+/// The live stretch of an object of a lazy namespace that a release may
+/// end: the checkpoints it counts then.
+struct Stretch<'a> {
+    /// The namespace (the object's owner).
+    ns: &'a str,
+    /// Its `checkpoint_seq`.
+    newest: u64,
+    /// Counts found so far in this transaction, by `live_since`.
+    counts: &'a mut std::collections::BTreeMap<u64, u64>,
+}
+
+impl Stretch<'_> {
+    /// The lazy checkpoints of the namespace made since `live_since`: those
+    /// that hold an object live since then, and are still there.
+    fn count(self, txn: &Writer<'_>, live_since: u64) -> Result<u64> {
+        if live_since >= self.newest {
+            return Ok(0);
+        }
+        if let Some(&known) = self.counts.get(&live_since) {
+            return Ok(known);
+        }
+        let since = meta::key_of(&meta::CHECKPOINT_SEQS, (self.ns, live_since));
+        let counted = txn
+            .keys(
+                &meta::CHECKPOINT_SEQS,
+                Span::under(&[self.ns], "").after(since),
+            )?
+            .len() as u64;
+        self.counts.insert(live_since, counted);
+        Ok(counted)
+    }
 }
 
 /// Who is charged when content becomes checkpoint-only.
@@ -285,9 +404,18 @@ fn release(
     (owner, object_id): (&str, &str),
     held: Held,
     now: i64,
+    stretch: Option<Stretch<'_>>,
 ) -> Result<bool> {
     let mut object = load(txn, owner, object_id)?;
     let was = object.only_checkpointed();
+    if let Some(stretch) = stretch {
+        object.live_refs = object.live_refs.saturating_sub(1);
+        if object.live_refs == 0 {
+            let counted = stretch.count(txn, object.live_since)?;
+            object.refs += counted;
+            object.checkpoint_refs += counted;
+        }
+    }
     object.refs = object.refs.saturating_sub(1);
     if held == Held::Checkpoint {
         object.checkpoint_refs = object.checkpoint_refs.saturating_sub(1);
@@ -340,7 +468,7 @@ pub(crate) fn settle_destroyed(
         })?;
         for (entry, held) in borrowed {
             let object = (entry.object_ns.as_str(), entry.object_id.as_str());
-            freed |= release(txn, &mut payer, object, held, now)?;
+            freed |= release(txn, &mut payer, object, held, now, None)?;
         }
     }
     let mut lent = Vec::new();
@@ -354,12 +482,7 @@ pub(crate) fn settle_destroyed(
     // namespace's own go with it.
     let mut own_checkpoint_refs: std::collections::HashMap<String, u64> = Default::default();
     if !lent.is_empty() {
-        super::checkpoint_pages::for_each(txn, Some(&ns.id), |_, _, _, entry| {
-            if !entry.is_dir() && entry.object_ns.is_empty() {
-                *own_checkpoint_refs.entry(entry.object_id).or_default() += 1;
-            }
-            Ok(())
-        })?;
+        own_checkpoint_refs.extend(counted_holds(txn, &ns.id)?);
     }
     let rows = || Span::under(&[&ns.id], "");
     txn.delete_span(&meta::OBJECTS, rows())?;
@@ -374,6 +497,8 @@ pub(crate) fn settle_destroyed(
             refs: object.foreign_refs,
             checkpoint_refs: object.checkpoint_refs.saturating_sub(own),
             retained_by: String::new(),
+            live_refs: 0,
+            live_since: 0,
             ..object
         };
         txn.put(&meta::OBJECTS, (&ns.id, &id), &kept)?;
@@ -385,4 +510,56 @@ pub(crate) fn settle_destroyed(
         writer: String::new(),
     };
     Ok((purge, freed))
+}
+
+/// `ns`, a namespace about to be created, with lazy checkpoints from the
+/// start when every live replica reads them: it has no objects yet, so
+/// nothing needs counting.
+pub(crate) fn born(
+    r: &meta::Reader<'_>,
+    ns: meta::NamespaceRecord,
+) -> Result<meta::NamespaceRecord> {
+    let lazy_refs = super::replicas::readable_layout(r)? >= meta::layout::LAZY_REFS;
+    Ok(meta::NamespaceRecord { lazy_refs, ..ns })
+}
+
+/// The references namespace `ns`'s checkpoints count to its own objects,
+/// by object id: an eager checkpoint's one per entry naming the object; a
+/// lazy one's one per object, unless the object's live stretch (which
+/// began before the checkpoint) still lasts. Borrowed content is not
+/// included. The rule `release_held` and a stretch's end keep; the
+/// footprint recount checks it.
+pub(crate) fn counted_holds(
+    r: &meta::Reader<'_>,
+    ns: &str,
+) -> Result<std::collections::BTreeMap<String, u64>> {
+    let mut seqs = std::collections::HashMap::new();
+    for row in r.rows(&meta::CHECKPOINTS, Span::under(&[ns], "")) {
+        let ((_, id), record) = row?;
+        seqs.insert(id, record.seq);
+    }
+    let mut counted = std::collections::BTreeMap::<String, u64>::new();
+    // (object id, seq) of each lazy hold, once per checkpoint.
+    let mut lazy = std::collections::BTreeSet::new();
+    super::checkpoint_pages::for_each(r, Some(ns), |_, ckpt, _, entry| {
+        if !entry.is_dir() && entry.object_ns.is_empty() {
+            match seqs.get(ckpt).copied().unwrap_or(0) {
+                0 => *counted.entry(entry.object_id).or_default() += 1,
+                seq => {
+                    lazy.insert((entry.object_id, seq));
+                }
+            }
+        }
+        Ok(())
+    })?;
+    r.prefetch(|| {
+        meta::Wanted::default().rows(&meta::OBJECTS, lazy.iter().map(|(id, _)| (ns, id.as_str())))
+    })?;
+    for (id, seq) in lazy {
+        let object = r.get(&meta::OBJECTS, (ns, &id))?.unwrap_or_default();
+        if !(object.live_refs > 0 && object.live_since < seq) {
+            *counted.entry(id).or_default() += 1;
+        }
+    }
+    Ok(counted)
 }

@@ -186,6 +186,10 @@ pub struct Tree<'t> {
     pub(super) recording: bool,
     /// How much of the change log to keep.
     retention: ChangesConfig,
+    /// Lazy checkpoints made since each `ObjectRecord::live_since` a
+    /// release asked about, so a release of thousands of files counts them
+    /// once (see `super::refs`); emptied when a checkpoint comes or goes.
+    pub(super) checkpoints_since: BTreeMap<u64, u64>,
 }
 
 impl<'t> Tree<'t> {
@@ -216,6 +220,7 @@ impl<'t> Tree<'t> {
             changes: Vec::new(),
             recording: true,
             retention,
+            checkpoints_since: BTreeMap::new(),
         })
     }
 
@@ -495,6 +500,8 @@ impl<'t> Tree<'t> {
                     size: file.size,
                     sha256: file.sha256.clone(),
                     refs: 1,
+                    live_refs: u64::from(self.ns.lazy_refs),
+                    live_since: self.ns.checkpoint_seq,
                     ..Default::default()
                 };
                 self.save_object(&object_id, &object)?;

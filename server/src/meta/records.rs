@@ -89,6 +89,16 @@ pub struct NamespaceRecord {
     /// to find out.
     #[prost(int64, tag = "22")]
     pub changes_from_ms: i64,
+    /// Whether its checkpoints hold its own objects lazily (see
+    /// `core::refs`): every commit keeps `ObjectRecord::live_refs` of its
+    /// objects, and a checkpoint with a `seq` adds no reference to them
+    /// while they are live. Set at creation, or by its first checkpoint once
+    /// every live replica reads [`layout::LAZY_REFS`]; never unset.
+    #[prost(bool, tag = "23")]
+    pub lazy_refs: bool,
+    /// The `seq` of its newest lazy checkpoint (0: none yet).
+    #[prost(uint64, tag = "24")]
+    pub checkpoint_seq: u64,
 }
 
 impl NamespaceRecord {
@@ -279,6 +289,17 @@ pub struct ObjectRecord {
     /// to it (empty otherwise).
     #[prost(string, tag = "8")]
     pub retained_by: String,
+    /// Live entries of its owner that refer to it (kept only while the
+    /// owner's `NamespaceRecord::lazy_refs` is set). While non-zero, every
+    /// lazy checkpoint its owner makes holds it without a reference of its
+    /// own.
+    #[prost(uint64, tag = "9")]
+    pub live_refs: u64,
+    /// The owner's `checkpoint_seq` when `live_refs` last rose from zero:
+    /// the lazy checkpoints with a higher `seq` were made while it was live
+    /// and are counted into `refs` when `live_refs` falls to zero.
+    #[prost(uint64, tag = "10")]
+    pub live_since: u64,
 }
 
 impl ObjectRecord {
@@ -431,6 +452,11 @@ pub struct CheckpointRecord {
     /// Bytes of the files held.
     #[prost(uint64, tag = "6")]
     pub total_bytes: u64,
+    /// Its place in its namespace's sequence of lazy checkpoints (see
+    /// `core::refs`); 0 for a checkpoint that added a reference to every
+    /// object it holds when it was made.
+    #[prost(uint64, tag = "7")]
+    pub seq: u64,
 }
 
 /// A namespace prefix queued for deletion from its backend.
@@ -493,8 +519,11 @@ pub mod layout {
     pub const ENTRY_ROWS: u32 = 0;
     /// Checkpoint entries in pages (`CHECKPOINT_PAGES`).
     pub const CHECKPOINT_PAGES: u32 = 1;
+    /// Checkpoints that hold their namespace's live objects without a
+    /// reference each (`CheckpointRecord::seq`, `ObjectRecord::live_refs`).
+    pub const LAZY_REFS: u32 = 2;
     /// The newest this binary reads.
-    pub const CURRENT: u32 = CHECKPOINT_PAGES;
+    pub const CURRENT: u32 = LAZY_REFS;
 }
 
 /// Which stream (or request) an upload is attached to, on a shared engine.

@@ -203,6 +203,9 @@ pub const SECRETS: Table<Str, Text> = Table::new("secrets");
 pub const MARKS: Table<Str, Millis> = Table::new("marks");
 /// (namespace id, revision) → [`ChangeRecord`]: each namespace's change log.
 pub const CHANGES: Table<StrU64, Proto<ChangeRecord>> = Table::new("changes");
+/// (namespace id, `CheckpointRecord::seq`) → checkpoint id: a namespace's
+/// lazy checkpoints in the order they were made (see `core::refs`).
+pub const CHECKPOINT_SEQS: Table<StrU64, Text> = Table::new("checkpoint_seqs");
 
 /// Every table, for engines that create them up front.
 pub const ALL: &[&str] = &[
@@ -226,4 +229,5 @@ pub const ALL: &[&str] = &[
     SECRETS.name,
     MARKS.name,
     CHANGES.name,
+    CHECKPOINT_SEQS.name,
 ];
