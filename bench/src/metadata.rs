@@ -5,12 +5,15 @@
 use super::*;
 
 pub async fn small_files(backend: &str, count: usize) {
-    small_files_through(backend, count, 1).await;
+    small_files_through(backend, count, 1, 1).await;
 }
 
 /// 1 KiB writes, then reads, by 64 callers spread over `replicas` server
-/// processes of one deployment (one metadata engine, one blob root).
-pub async fn small_files_through(backend: &str, count: usize, replicas: usize) {
+/// processes of one deployment (one metadata engine, one blob root) and
+/// over `namespaces` workspaces. Every replica serves callers of every
+/// namespace (caller `c` goes to replica `c % replicas` and namespace
+/// `c / replicas % namespaces`), so replicas share each namespace's rows.
+pub async fn small_files_through(backend: &str, count: usize, replicas: usize, namespaces: usize) {
     let dir = crate::Scratch::new();
     let processes: Vec<_> = (0..replicas)
         .map(|r| {
@@ -27,14 +30,21 @@ pub async fn small_files_through(backend: &str, count: usize, replicas: usize) {
         clients.push(connect(&process.addr).await);
     }
     let client = clients[0].clone();
-    let ns = workspace(&client, "small").await;
+    let mut spaces = Vec::new();
+    for _ in 0..namespaces {
+        spaces.push(workspace(&client, "small").await);
+    }
+    let namespace_of = |c: usize| spaces[c / replicas % namespaces].clone();
     let callers = 64;
     let payload = Bytes::from(vec![42u8; 1024]);
     let start = Instant::now();
     let tasks: Vec<_> = (0..callers)
         .map(|c| {
-            let (client, ns, payload) =
-                (clients[c % replicas].clone(), ns.clone(), payload.clone());
+            let (client, ns, payload) = (
+                clients[c % replicas].clone(),
+                namespace_of(c),
+                payload.clone(),
+            );
             tokio::spawn(async move {
                 let mut files = client.files.clone();
                 for i in (c..count).step_by(callers) {
@@ -63,7 +73,7 @@ pub async fn small_files_through(backend: &str, count: usize, replicas: usize) {
     let start = Instant::now();
     let tasks: Vec<_> = (0..callers)
         .map(|c| {
-            let (client, ns) = (clients[c % replicas].clone(), ns.clone());
+            let (client, ns) = (clients[c % replicas].clone(), namespace_of(c));
             tokio::spawn(async move {
                 let mut files = client.files.clone();
                 for i in (c..count).step_by(callers) {
@@ -91,6 +101,7 @@ pub async fn small_files_through(backend: &str, count: usize, replicas: usize) {
         "file_bytes": 1024,
         "callers": callers,
         "replicas": replicas,
+        "namespaces": namespaces,
         "durable": backend == "filesystem",
         "writes_per_s": writes.round(),
         "reads_per_s": reads.round(),

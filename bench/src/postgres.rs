@@ -173,7 +173,9 @@ impl Drop for Postgres {
     fn drop(&mut self) {
         *METADATA.lock().unwrap() = ("redb", String::new());
         // With ARCA_POSTGRES_PRELOAD=pg_stat_statements: where the
-        // database's time went, per figure's database.
+        // database's time went, per figure's database, and how many of its
+        // transactions rolled back (write groups that conflicted and ran
+        // again).
         if std::env::var("ARCA_POSTGRES_PRELOAD").is_ok_and(|m| m.contains("pg_stat_statements")) {
             let _ = Command::new("bash")
                 .arg(script())
@@ -185,7 +187,9 @@ impl Drop for Postgres {
                      round((s.total_exec_time * 1000 / s.calls)::numeric, 1) AS us_per_call, \
                      s.rows, left(s.query, 90) AS query \
                      FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid \
-                     WHERE s.total_exec_time > 50 ORDER BY d.datname, s.total_exec_time DESC",
+                     WHERE s.total_exec_time > 50 ORDER BY d.datname, s.total_exec_time DESC; \
+                     SELECT datname, xact_commit, xact_rollback FROM pg_stat_database \
+                     WHERE datname LIKE 'bench%' ORDER BY datname",
                 )
                 .status();
         }
@@ -223,9 +227,16 @@ pub async fn engines(small: usize, checkpoint_files: usize, tree: usize) {
         settle_disk();
         crate::metadata::small_files("filesystem", small).await;
         // Two replicas of one deployment on one database, callers split.
+        // All in one namespace, every commit takes its turn on the same
+        // namespace row; then over 8, beside one replica over the same 8.
         postgres.use_fresh_database("bench_small_two", secrets.path());
         settle_disk();
-        crate::metadata::small_files_through("filesystem", small, 2).await;
+        crate::metadata::small_files_through("filesystem", small, 2, 1).await;
+        for replicas in [1, 2] {
+            postgres.use_fresh_database(&format!("bench_small_8_{replicas}"), secrets.path());
+            settle_disk();
+            crate::metadata::small_files_through("filesystem", small, replicas, 8).await;
+        }
     }
     if checkpoint_files > 0 {
         on_redb();
