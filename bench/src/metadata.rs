@@ -36,40 +36,7 @@ pub async fn small_files_through(backend: &str, count: usize, replicas: usize, n
     }
     let namespace_of = |c: usize| spaces[c / replicas % namespaces].clone();
     let callers = 64;
-    let payload = Bytes::from(vec![42u8; 1024]);
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..callers)
-        .map(|c| {
-            let (client, ns, payload) = (
-                clients[c % replicas].clone(),
-                namespace_of(c),
-                payload.clone(),
-            );
-            tokio::spawn(async move {
-                let mut files = client.files.clone();
-                for i in (c..count).step_by(callers) {
-                    files
-                        .write_file(pb::WriteFileRequest {
-                            namespace_id: ns.clone(),
-                            path: format!("d{}/f{i}", i % 100),
-                            // Distinct content: dedup must not turn writes into no-ops.
-                            data: {
-                                let mut data = payload.to_vec();
-                                data[..8].copy_from_slice(&(i as u64).to_le_bytes());
-                                data.into()
-                            },
-                            ..Default::default()
-                        })
-                        .await
-                        .unwrap();
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let writes = count as f64 / start.elapsed().as_secs_f64();
+    let writes = write_all(&clients, &namespace_of, count, 0).await;
     let start = Instant::now();
     let tasks: Vec<_> = (0..callers)
         .map(|c| {
@@ -94,6 +61,21 @@ pub async fn small_files_through(backend: &str, count: usize, replicas: usize, n
         t.await.unwrap();
     }
     let reads = count as f64 / start.elapsed().as_secs_f64();
+    // Every file again, each the first change since a checkpoint: what a
+    // checkpoint adds to the writes after it (the release of an object a
+    // checkpoint holds counts the checkpoints made while it was live).
+    for ns in &spaces {
+        clients[0]
+            .checkpoints
+            .clone()
+            .create_checkpoint(pb::CreateCheckpointRequest {
+                namespace_id: ns.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let overwrites = write_all(&clients, &namespace_of, count, 1).await;
     emit(json!({
         "figure": "small_files",
         "backend": backend,
@@ -105,7 +87,48 @@ pub async fn small_files_through(backend: &str, count: usize, replicas: usize, n
         "durable": backend == "filesystem",
         "writes_per_s": writes.round(),
         "reads_per_s": reads.round(),
+        "overwrites_after_checkpoint_per_s": overwrites.round(),
     }));
+}
+
+/// Writes files `0..count` of the small-files layout (1 KiB, distinct
+/// content for each file and `round`) by 64 callers, caller `c` through
+/// `clients[c % clients.len()]` into `namespace_of(c)`; writes per second.
+async fn write_all(
+    clients: &[Client],
+    namespace_of: &dyn Fn(usize) -> String,
+    count: usize,
+    round: u64,
+) -> f64 {
+    let callers = 64;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let (client, ns) = (clients[c % clients.len()].clone(), namespace_of(c));
+            tokio::spawn(async move {
+                let mut files = client.files.clone();
+                for i in (c..count).step_by(callers) {
+                    // Distinct content: dedup must not turn writes into no-ops.
+                    let mut data = vec![42u8; 1024];
+                    data[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                    data[8..16].copy_from_slice(&round.to_le_bytes());
+                    files
+                        .write_file(pb::WriteFileRequest {
+                            namespace_id: ns.clone(),
+                            path: format!("d{}/f{i}", i % 100),
+                            data: data.into(),
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    count as f64 / start.elapsed().as_secs_f64()
 }
 
 pub async fn tree_scan(count: usize) {

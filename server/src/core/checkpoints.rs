@@ -205,6 +205,7 @@ impl Tree<'_> {
         if lazy {
             self.txn
                 .delete(&meta::CHECKPOINT_SEQS, (&self.ns.id, record.seq))?;
+            self.ns.deleted_checkpoint_seq = self.ns.deleted_checkpoint_seq.max(record.seq);
             self.checkpoints_since.clear();
         }
         // A lazy checkpoint holds each of its namespace's objects once,

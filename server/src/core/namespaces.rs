@@ -340,6 +340,7 @@ impl Core {
             // Set in the creating transaction (`refs::born`).
             lazy_refs: false,
             checkpoint_seq: 0,
+            deleted_checkpoint_seq: 0,
         };
         if let Some((source, src)) = fork {
             return self.commit_fork(who, record, source, &src).await;

@@ -99,6 +99,11 @@ pub struct NamespaceRecord {
     /// The `seq` of its newest lazy checkpoint (0: none yet).
     #[prost(uint64, tag = "24")]
     pub checkpoint_seq: u64,
+    /// The highest `seq` of a lazy checkpoint of it that was deleted (0:
+    /// none). Every lazy checkpoint made after it still exists, so an
+    /// object live since then counts them without reading the sequence.
+    #[prost(uint64, tag = "25")]
+    pub deleted_checkpoint_seq: u64,
 }
 
 impl NamespaceRecord {
