@@ -464,7 +464,13 @@ impl Core {
         };
         // A refused commit queues the object for reclaim itself.
         let committed = self
-            .commit_object(who, &record.namespace_id, &record.path, file)
+            .commit_object(
+                who,
+                &record.namespace_id,
+                &quota::Owner::of(&ns),
+                &record.path,
+                file,
+            )
             .await;
         let id = upload_id.to_owned();
         if let Err(e) = self

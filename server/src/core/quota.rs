@@ -14,16 +14,52 @@ use crate::meta::{self, Footprint, NamespaceRecord, Reader, UploadRecord, UsageR
 /// The usage keys a namespace counts against: its sandbox, and its user if
 /// it has one.
 fn keys(ns: &NamespaceRecord) -> Vec<(String, bool)> {
-    let mut keys = vec![(ns.sandbox.clone(), true)];
-    if !ns.user.is_empty() {
-        keys.push((format!("{}/{}", ns.sandbox, ns.user), false));
-    }
-    keys
+    Owner::of(ns).keys()
 }
 
 /// `wanted` with the usage rows a change of `ns` reads.
 pub fn reads(ns: &NamespaceRecord, wanted: meta::Wanted) -> meta::Wanted {
     wanted.rows(&meta::USAGE, keys(ns).iter().map(|(key, _)| key.as_str()))
+}
+
+/// Whose usage a namespace's changes count against (a namespace's owners
+/// never change, so this can be known before its transaction).
+#[derive(Debug, Clone, Default)]
+pub struct Owner {
+    /// The sandbox.
+    pub sandbox: String,
+    /// The user ("" for a SANDBOX-scope namespace).
+    pub user: String,
+}
+
+impl Owner {
+    /// The owners of `ns`.
+    pub fn of(ns: &NamespaceRecord) -> Owner {
+        Owner {
+            sandbox: ns.sandbox.clone(),
+            user: ns.user.clone(),
+        }
+    }
+
+    /// The usage keys: the sandbox's, and the user's if there is one (with
+    /// whether each is the sandbox's).
+    fn keys(&self) -> Vec<(String, bool)> {
+        let mut keys = vec![(self.sandbox.clone(), true)];
+        if !self.user.is_empty() {
+            keys.push((format!("{}/{}", self.sandbox, self.user), false));
+        }
+        keys
+    }
+
+    /// `wanted` with these usage rows as rows every commit that counts
+    /// against them rewrites: writers of one sandbox on several replicas
+    /// take turns on them (`meta::WriteJob::turns`) rather than roll back
+    /// at commit, as writers of one namespace do on its record.
+    pub fn turns(&self, wanted: meta::Wanted) -> meta::Wanted {
+        self.keys()
+            .iter()
+            .fold(wanted, |w, (key, _)| w.contended_row(&meta::USAGE, key))
+    }
 }
 
 fn read(r: &Reader<'_>, key: &str) -> Result<UsageRecord> {

@@ -63,8 +63,9 @@ pub struct Upload {
     doomed: bool,
     /// Who attached it to this stream; the commit is checked as them.
     who: Identity,
-    /// The target namespace's sandbox, for the largest-file quota.
-    sandbox: String,
+    /// The target namespace's owners: its sandbox for the largest-file
+    /// quota, both for the commit's turns.
+    owner: quota::Owner,
     /// This stream's hold on the upload.
     attachment: Attachment,
 }
@@ -146,7 +147,10 @@ impl Core {
                 fence: Fence::Nothing,
                 replaces: None,
             };
-            match self.commit_object(who, ns_id, &path, file).await {
+            match self
+                .commit_object(who, ns_id, &quota::Owner::of(&ns), &path, file)
+                .await
+            {
                 Ok(entry) => {
                     tracing::info!(namespace = %ns_id, path = %path, "upload deduplicated");
                     return Ok(Started::Deduplicated(path, entry));
@@ -195,7 +199,7 @@ impl Core {
             received: 0,
             doomed: false,
             who: who.clone(),
-            sandbox: ns.sandbox.clone(),
+            owner: quota::Owner::of(&ns),
             attachment,
         };
         upload.save_record().await?;
@@ -287,10 +291,10 @@ impl Core {
             let writer = store
                 .resume(&record.object_key, &record.token, record.persisted)
                 .await?;
-            Ok((record, hasher, writer, ns.sandbox))
+            Ok((record, hasher, writer, quota::Owner::of(&ns)))
         };
         match attach.await {
-            Ok((mut record, hasher, writer, sandbox)) => {
+            Ok((mut record, hasher, writer, owner)) => {
                 record.lease_expires_ms = self.meta.now_ms().saturating_add(self.upload_lease_ms());
                 let received = record.persisted;
                 let mut upload = Upload {
@@ -304,7 +308,7 @@ impl Core {
                     received,
                     doomed: false,
                     who: who.clone(),
-                    sandbox,
+                    owner,
                     attachment,
                 };
                 upload.save_record().await?;
@@ -430,7 +434,7 @@ impl Upload {
             )));
         }
         if let Err(e) =
-            quota::check_file_size(&self.core.quotas, &self.sandbox, self.received + len)
+            quota::check_file_size(&self.core.quotas, &self.owner.sandbox, self.received + len)
         {
             self.doomed = true;
             return Err(e);
@@ -608,6 +612,7 @@ impl Upload {
             .commit_object(
                 &self.who,
                 &self.record.namespace_id,
+                &self.owner,
                 &self.record.path,
                 file,
             )

@@ -124,7 +124,13 @@ impl Core {
         // the bytes again; if it vanished meanwhile, store them after all.
         if stored == Some(size) {
             match self
-                .commit_object(who, &ns.id, &write.path, file.clone())
+                .commit_object(
+                    who,
+                    &ns.id,
+                    &quota::Owner::of(ns),
+                    &write.path,
+                    file.clone(),
+                )
                 .await
             {
                 Err(Error::Aborted(_)) => {}
@@ -136,7 +142,8 @@ impl Core {
             .put(&file.object_key, write.data)
             .await?;
         file.written = true;
-        self.commit_object(who, &ns.id, &write.path, file).await
+        self.commit_object(who, &ns.id, &quota::Owner::of(ns), &write.path, file)
+            .await
     }
 
     /// Commits a completed object as the file at `path`; if the commit is
@@ -145,13 +152,14 @@ impl Core {
         &self,
         who: &Identity,
         ns_id: &str,
+        owner: &quota::Owner,
         path: &str,
         file: NewFile,
     ) -> Result<EntryRecord> {
         let (ns, p, f) = (ns_id.to_owned(), path.to_owned(), file.clone());
         let (caller, quotas) = (who.clone(), self.quotas.clone());
         let retention = self.config.changes;
-        let reads = || tree::commit_reads(ns_id, path, &file);
+        let reads = || owner.turns(tree::commit_reads(ns_id, path, &file));
         let result = self
             .meta
             .write_reading(reads, move |txn| {
