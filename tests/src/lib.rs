@@ -303,6 +303,81 @@ impl TestServer {
             .await
     }
 
+    /// Removes `path` of `ns`, and everything under it.
+    pub async fn remove(&self, ns: &str, path: &str) {
+        self.client
+            .files
+            .clone()
+            .remove(pb::RemoveRequest {
+                namespace_id: ns.into(),
+                path: path.into(),
+                recursive: true,
+            })
+            .await
+            .unwrap_or_else(|s| panic!("remove {path}: {s}"));
+    }
+
+    /// Destroys namespace `ns`, as the sandbox's admin.
+    pub async fn destroy(&self, ns: &str) {
+        self.as_secret(ADMIN)
+            .namespaces
+            .destroy_namespace(pb::DestroyNamespaceRequest {
+                namespace_id: ns.into(),
+            })
+            .await
+            .unwrap_or_else(|s| panic!("destroy {ns}: {s}"));
+    }
+
+    /// Creates a checkpoint of `ns` named `name`: its id, or the refusal.
+    pub async fn try_checkpoint(&self, ns: &str, name: &str) -> Result<String, tonic::Status> {
+        Ok(self
+            .client
+            .checkpoints
+            .clone()
+            .create_checkpoint(pb::CreateCheckpointRequest {
+                namespace_id: ns.into(),
+                name: name.into(),
+                description: String::new(),
+            })
+            .await?
+            .into_inner()
+            .checkpoint_id)
+    }
+
+    /// Creates a checkpoint of `ns` named `name`; its id.
+    pub async fn checkpoint(&self, ns: &str, name: &str) -> String {
+        self.try_checkpoint(ns, name)
+            .await
+            .unwrap_or_else(|s| panic!("checkpoint {ns}: {s}"))
+    }
+
+    /// Restores checkpoint `id` of `ns`.
+    pub async fn restore_checkpoint(&self, ns: &str, id: &str) -> pb::RestoreCheckpointResponse {
+        self.client
+            .checkpoints
+            .clone()
+            .restore_checkpoint(pb::RestoreCheckpointRequest {
+                namespace_id: ns.into(),
+                checkpoint_id: id.into(),
+            })
+            .await
+            .unwrap_or_else(|s| panic!("restore {id}: {s}"))
+            .into_inner()
+    }
+
+    /// Deletes checkpoint `id` of `ns`.
+    pub async fn delete_checkpoint(&self, ns: &str, id: &str) {
+        self.client
+            .checkpoints
+            .clone()
+            .delete_checkpoint(pb::DeleteCheckpointRequest {
+                namespace_id: ns.into(),
+                checkpoint_id: id.into(),
+            })
+            .await
+            .unwrap_or_else(|s| panic!("delete checkpoint {id}: {s}"));
+    }
+
     /// Writes a small file.
     pub async fn write(&self, ns: &str, path: &str, data: &[u8]) -> pb::Entry {
         self.try_write(ns, path, data)

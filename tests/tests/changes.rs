@@ -135,20 +135,6 @@ async fn move_entry(server: &TestServer, ns: &str, from: &str, to: &str) {
         .expect("move");
 }
 
-async fn remove(server: &TestServer, ns: &str, path: &str) {
-    server
-        .client
-        .files
-        .clone()
-        .remove(pb::RemoveRequest {
-            namespace_id: ns.into(),
-            path: path.into(),
-            recursive: true,
-        })
-        .await
-        .expect("remove");
-}
-
 /// Each kind of change is logged once, in order, under consecutive
 /// revisions from 1, with the entry it left; the namespace's creation
 /// (with its first file) is revision 0 and logs nothing.
@@ -199,7 +185,7 @@ async fn every_kind_is_logged_in_order(backend: Backend) {
         })
         .await
         .unwrap();
-    remove(&server, &ns, "e").await;
+    server.remove(&ns, "e").await;
     server
         .client
         .checkpoints

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use arca_tests::{ADMIN, Backend, TestServer, on_every_backend, pattern, pb};
+use arca_tests::{Backend, TestServer, on_every_backend, pattern, pb};
 
 /// Paths a history writes (two under a directory).
 const PATHS: [&str; 5] = ["a", "b", "d/c", "d/e", "f"];
@@ -36,61 +36,6 @@ impl Rng {
     }
 }
 
-async fn create_checkpoint(server: &TestServer, ns: &str) -> String {
-    server
-        .client
-        .checkpoints
-        .clone()
-        .create_checkpoint(pb::CreateCheckpointRequest {
-            namespace_id: ns.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("create checkpoint")
-        .into_inner()
-        .checkpoint_id
-}
-
-async fn delete_checkpoint(server: &TestServer, ns: &str, id: &str) {
-    server
-        .client
-        .checkpoints
-        .clone()
-        .delete_checkpoint(pb::DeleteCheckpointRequest {
-            namespace_id: ns.into(),
-            checkpoint_id: id.into(),
-        })
-        .await
-        .expect("delete checkpoint");
-}
-
-async fn restore(server: &TestServer, ns: &str, id: &str) {
-    server
-        .client
-        .checkpoints
-        .clone()
-        .restore_checkpoint(pb::RestoreCheckpointRequest {
-            namespace_id: ns.into(),
-            checkpoint_id: id.into(),
-        })
-        .await
-        .expect("restore checkpoint");
-}
-
-async fn remove(server: &TestServer, ns: &str, path: &str) {
-    server
-        .client
-        .files
-        .clone()
-        .remove(pb::RemoveRequest {
-            namespace_id: ns.into(),
-            path: path.into(),
-            recursive: false,
-        })
-        .await
-        .expect("remove");
-}
-
 async fn fork(server: &TestServer, source: &str, checkpoint: &str) -> String {
     server
         .client
@@ -113,17 +58,6 @@ async fn fork(server: &TestServer, source: &str, checkpoint: &str) -> String {
         .expect("fork")
         .into_inner()
         .namespace_id
-}
-
-async fn destroy(server: &TestServer, ns: &str) {
-    server
-        .as_secret(ADMIN)
-        .namespaces
-        .destroy_namespace(pb::DestroyNamespaceRequest {
-            namespace_id: ns.into(),
-        })
-        .await
-        .expect("destroy");
 }
 
 /// Every file of `model` reads back from `ns` as written, and `ns` holds no
@@ -183,19 +117,19 @@ async fn random_history(backend: Backend, seed: u64, steps: usize) {
             }
             5 | 6 if !live.is_empty() => {
                 let path = live.keys().nth(rng.below(live.len())).unwrap().clone();
-                remove(&server, &ns, &path).await;
+                server.remove(&ns, &path).await;
                 live.remove(&path);
             }
             7 if checkpoints.len() < 5 => {
-                checkpoints.push((create_checkpoint(&server, &ns).await, live.clone()));
+                checkpoints.push((server.checkpoint(&ns, "").await, live.clone()));
             }
             8 if !checkpoints.is_empty() => {
                 let (id, _) = checkpoints.remove(rng.below(checkpoints.len()));
-                delete_checkpoint(&server, &ns, &id).await;
+                server.delete_checkpoint(&ns, &id).await;
             }
             9 if !checkpoints.is_empty() => {
                 let (id, model) = &checkpoints[rng.below(checkpoints.len())];
-                restore(&server, &ns, id).await;
+                server.restore_checkpoint(&ns, id).await;
                 live = model.clone();
             }
             10 if !checkpoints.is_empty() && forks.len() < 2 => {
@@ -209,7 +143,7 @@ async fn random_history(backend: Backend, seed: u64, steps: usize) {
             }
             11 if !forks.is_empty() => {
                 let (forked, _) = forks.remove(rng.below(forks.len()));
-                destroy(&server, &forked).await;
+                server.destroy(&forked).await;
             }
             _ => {}
         }
@@ -230,7 +164,7 @@ async fn random_history(backend: Backend, seed: u64, steps: usize) {
     reclaim_pass().await;
     // Each checkpoint, restored, is what it was made of.
     for (id, model) in &checkpoints {
-        restore(&server, &ns, id).await;
+        server.restore_checkpoint(&ns, id).await;
         assert_holds(&server, &ns, model, &format!("seed {seed}, checkpoint")).await;
     }
     for (forked, model) in &forks {
@@ -239,14 +173,14 @@ async fn random_history(backend: Backend, seed: u64, steps: usize) {
     let server = server.assert_counts_agree().await;
     // Once nothing refers to them, no object is counted as stored.
     for (id, _) in &checkpoints {
-        delete_checkpoint(&server, &ns, id).await;
+        server.delete_checkpoint(&ns, id).await;
     }
     for (forked, _) in &forks {
-        destroy(&server, forked).await;
+        server.destroy(forked).await;
     }
     let last = checkpoints.last().map_or(live, |(_, m)| m.clone());
     for path in last.keys() {
-        remove(&server, &ns, path).await;
+        server.remove(&ns, path).await;
     }
     assert_eq!(
         stored_objects(&server).await,
@@ -255,8 +189,8 @@ async fn random_history(backend: Backend, seed: u64, steps: usize) {
     );
     let server = server.assert_counts_agree().await;
     // A namespace destroyed with checkpoints leaves no row of them.
-    create_checkpoint(&server, &ns).await;
-    destroy(&server, &ns).await;
+    server.checkpoint(&ns, "").await;
+    server.destroy(&ns).await;
     server.assert_counts_agree().await;
 }
 
@@ -274,8 +208,8 @@ async fn stretches_across_deleted_checkpoints(backend: Backend) {
     let server = TestServer::start(backend).await;
     let ns = server.workspace().await;
     server.write(&ns, "f", &content(0)).await;
-    let first = create_checkpoint(&server, &ns).await;
-    delete_checkpoint(&server, &ns, &first).await;
+    let first = server.checkpoint(&ns, "").await;
+    server.delete_checkpoint(&ns, &first).await;
     // The object's stretch began before `first` and ends now: `first` is
     // gone, so nothing holds it.
     server.write(&ns, "f", &content(1)).await;
@@ -283,15 +217,15 @@ async fn stretches_across_deleted_checkpoints(backend: Backend) {
     assert_eq!(stored_objects(&server).await, 1, "only content 1 is held");
     // Content 0 again: a new object, a new stretch, held by `second`.
     server.write(&ns, "f", &content(0)).await;
-    let second = create_checkpoint(&server, &ns).await;
+    let second = server.checkpoint(&ns, "").await;
     server.write(&ns, "f", &content(1)).await;
     reclaim_pass().await;
     assert_eq!(stored_objects(&server).await, 2);
-    restore(&server, &ns, &second).await;
+    server.restore_checkpoint(&ns, &second).await;
     assert_holds(&server, &ns, &Model::from([("f".into(), 0)]), "second").await;
     let server = server.assert_counts_agree().await;
-    delete_checkpoint(&server, &ns, &second).await;
-    remove(&server, &ns, "f").await;
+    server.delete_checkpoint(&ns, &second).await;
+    server.remove(&ns, "f").await;
     assert_eq!(stored_objects(&server).await, 0);
 }
 

@@ -23,20 +23,6 @@ async fn create(server: &TestServer, ns: &str, name: &str) -> pb::Checkpoint {
         .into_inner()
 }
 
-async fn restore(server: &TestServer, ns: &str, id: &str) -> pb::RestoreCheckpointResponse {
-    server
-        .client
-        .checkpoints
-        .clone()
-        .restore_checkpoint(pb::RestoreCheckpointRequest {
-            namespace_id: ns.into(),
-            checkpoint_id: id.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 /// The whole tree as (path, kind, sha256, sorted metadata) lines.
 async fn tree(server: &TestServer, ns: &str) -> Vec<String> {
     let list = server
@@ -125,7 +111,7 @@ async fn restore_is_exact(backend: Backend) {
         .unwrap();
     assert_ne!(tree(&server, &ns).await, snapshot);
 
-    let restored = restore(&server, &ns, &cp.checkpoint_id).await;
+    let restored = server.restore_checkpoint(&ns, &cp.checkpoint_id).await;
     assert_eq!(restored.entry_count, 6);
     assert_eq!(
         tree(&server, &ns).await,
@@ -152,7 +138,7 @@ async fn restore_is_exact(backend: Backend) {
     // Restoring twice is the same, and a restore can itself be undone.
     let later = create(&server, &ns, "after-restore").await;
     server.write(&ns, "x", b"x").await;
-    restore(&server, &ns, &later.checkpoint_id).await;
+    server.restore_checkpoint(&ns, &later.checkpoint_id).await;
     assert_eq!(tree(&server, &ns).await, snapshot);
 }
 
@@ -188,7 +174,7 @@ async fn restore_writes_only_what_differs(backend: Backend) {
         .unwrap();
     let edited = version(server.entry(&ns, "edited.txt").await);
 
-    let restored = restore(&server, &ns, &cp.checkpoint_id).await;
+    let restored = server.restore_checkpoint(&ns, &cp.checkpoint_id).await;
     assert_eq!(restored.entry_count, 5);
     assert_eq!(
         restored.entries_replaced, 2,
@@ -211,7 +197,7 @@ async fn restore_writes_only_what_differs(backend: Backend) {
 
     // Restoring again changes nothing at all.
     let before = tree(&server, &ns).await;
-    let again = restore(&server, &ns, &cp.checkpoint_id).await;
+    let again = server.restore_checkpoint(&ns, &cp.checkpoint_id).await;
     assert_eq!((again.entry_count, again.entries_replaced), (5, 0));
     assert_eq!(tree(&server, &ns).await, before);
     assert_eq!(version(server.entry(&ns, "same.txt").await), same);
@@ -248,7 +234,7 @@ async fn blob_checkpoints(backend: Backend) {
     server.write(&blob, "data", b"one").await;
     let cp = create(&server, &blob, "one").await;
     server.write(&blob, "data", b"two").await;
-    restore(&server, &blob, &cp.checkpoint_id).await;
+    server.restore_checkpoint(&blob, &cp.checkpoint_id).await;
     assert_eq!(server.read(&blob, "data").await.unwrap(), b"one");
     // Restoring a checkpoint taken with another path keeps the BLOB to one file.
     server
@@ -263,7 +249,7 @@ async fn blob_checkpoints(backend: Backend) {
         })
         .await
         .unwrap();
-    restore(&server, &blob, &cp.checkpoint_id).await;
+    server.restore_checkpoint(&blob, &cp.checkpoint_id).await;
     assert_eq!(server.ls(&blob, "", true).await, vec!["data"]);
 }
 
@@ -459,7 +445,7 @@ async fn checkpoints_hold_content_until_deleted(backend: Backend) {
         root.join(&old.grid_key).exists(),
         "a checkpointed object was reclaimed"
     );
-    restore(&server, &ns, &cp.checkpoint_id).await;
+    server.restore_checkpoint(&ns, &cp.checkpoint_id).await;
     assert_eq!(server.read(&ns, "f").await.unwrap(), b"old content");
     // Once the checkpoint and the live file are gone, so is the object.
     reclaim
@@ -510,7 +496,7 @@ async fn checkpoints_survive_restart(backend: Backend) {
     let cp = create(&server, &ns, "durable").await;
     server.write(&ns, "f", b"v2").await;
     let server = server.restart().await;
-    restore(&server, &ns, &cp.checkpoint_id).await;
+    server.restore_checkpoint(&ns, &cp.checkpoint_id).await;
     assert_eq!(server.read(&ns, "f").await.unwrap(), b"v1");
 }
 
@@ -668,7 +654,7 @@ async fn restore_is_atomic_with_concurrent_writes(backend: Backend) {
         })
     };
     for _ in 0..5 {
-        restore(&server, &ns, &cp.checkpoint_id).await;
+        server.restore_checkpoint(&ns, &cp.checkpoint_id).await;
         create(&server, &ns, "during").await;
     }
     let acked = writer.await.unwrap();
@@ -756,7 +742,7 @@ async fn the_longest_paths_round_trip(backend: Backend) {
         })
         .await
         .unwrap();
-    restore(&server, &ns, &cp.checkpoint_id).await;
+    server.restore_checkpoint(&ns, &cp.checkpoint_id).await;
     assert_eq!(tree(&server, &ns).await, before);
     for (i, path) in paths.iter().enumerate() {
         assert_eq!(

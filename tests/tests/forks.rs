@@ -51,33 +51,6 @@ async fn fork_as(
         .map(tonic::Response::into_inner)
 }
 
-async fn destroy(server: &TestServer, ns: &str) {
-    server
-        .as_secret(ADMIN)
-        .namespaces
-        .destroy_namespace(pb::DestroyNamespaceRequest {
-            namespace_id: ns.into(),
-        })
-        .await
-        .unwrap();
-}
-
-async fn checkpoint(server: &TestServer, ns: &str) -> String {
-    server
-        .client
-        .checkpoints
-        .clone()
-        .create_checkpoint(pb::CreateCheckpointRequest {
-            namespace_id: ns.into(),
-            name: "before".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .checkpoint_id
-}
-
 /// The tree of `ns` as path → SHA-256 ("/" for directories).
 async fn tree(server: &TestServer, ns: &str) -> HashMap<String, String> {
     let mut out = HashMap::new();
@@ -192,7 +165,7 @@ async fn a_fork_shares_content_and_outlives_its_source(backend: Backend) {
     );
 
     // Destroying the source leaves the fork whole, through reclaim passes.
-    destroy(&server, &src).await;
+    server.destroy(&src).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(
         server
@@ -211,7 +184,7 @@ async fn a_fork_shares_content_and_outlives_its_source(backend: Backend) {
     assert_eq!(bytes, big.len() as u64 + 5 + 7);
 
     // Once the fork goes too, nothing is left.
-    destroy(&server, &fork.namespace_id).await;
+    server.destroy(&fork.namespace_id).await;
     let mut left = (1, 1);
     for _ in 0..50 {
         left = stored(&server).await;
@@ -232,7 +205,7 @@ async fn a_fork_of_a_checkpoint_survives_its_deletion(backend: Backend) {
     let src = server.workspace().await;
     server.write(&src, "f.txt", b"v1").await;
     server.write(&src, "keep.txt", b"k").await;
-    let ckpt = checkpoint(&server, &src).await;
+    let ckpt = server.checkpoint(&src, "before").await;
     server.write(&src, "f.txt", b"v2").await;
     server.write(&src, "new.txt", b"n").await;
 
@@ -254,7 +227,7 @@ async fn a_fork_of_a_checkpoint_survives_its_deletion(backend: Backend) {
         })
         .await
         .unwrap();
-    destroy(&server, &src).await;
+    server.destroy(&src).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(
         server.read(&fork.namespace_id, "f.txt").await.unwrap(),
@@ -268,7 +241,7 @@ async fn a_fork_of_a_checkpoint_survives_its_deletion(backend: Backend) {
     let second = fork_as(&server, APP, fork_request(&fork.namespace_id, "", &[]))
         .await
         .unwrap();
-    destroy(&server, &fork.namespace_id).await;
+    server.destroy(&fork.namespace_id).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(
         server.read(&second.namespace_id, "f.txt").await.unwrap(),

@@ -41,48 +41,6 @@ async fn usage_of(server: &TestServer, user: &str) -> pb::QuotaUsage {
         .unwrap_or_default()
 }
 
-async fn checkpoint(server: &TestServer, ns: &str) -> Result<String, tonic::Status> {
-    Ok(server
-        .client
-        .checkpoints
-        .clone()
-        .create_checkpoint(pb::CreateCheckpointRequest {
-            namespace_id: ns.into(),
-            name: "c".into(),
-            description: String::new(),
-        })
-        .await?
-        .into_inner()
-        .checkpoint_id)
-}
-
-async fn delete_checkpoint(server: &TestServer, ns: &str, id: &str) {
-    server
-        .client
-        .checkpoints
-        .clone()
-        .delete_checkpoint(pb::DeleteCheckpointRequest {
-            namespace_id: ns.into(),
-            checkpoint_id: id.into(),
-        })
-        .await
-        .unwrap();
-}
-
-async fn remove(server: &TestServer, ns: &str, path: &str) {
-    server
-        .client
-        .files
-        .clone()
-        .remove(pb::RemoveRequest {
-            namespace_id: ns.into(),
-            path: path.into(),
-            recursive: true,
-        })
-        .await
-        .unwrap();
-}
-
 fn assert_names(status: &tonic::Status, limit: &str) {
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(
@@ -111,7 +69,7 @@ async fn entries_and_directories_count_against_max_entries(backend: Backend) {
     server.write(&ns, "a/e.txt", b"replaced").await;
     let refused = server.try_write(&ns, "f.txt", b"5").await.unwrap_err();
     assert_names(&refused, "max_entries");
-    remove(&server, &ns, "a/b").await;
+    server.remove(&ns, "a/b").await;
     server.write(&ns, "f.txt", b"5").await;
     assert_eq!(usage_of(&server, "alice").await.entries, 3);
     server.assert_counts_agree().await;
@@ -152,27 +110,30 @@ async fn checkpoints_are_limited_and_their_copies_counted(backend: Backend) {
         server.write(&ns, &format!("dir/{name}"), b"x").await;
     }
     // Four live entries; a checkpoint copies them: eight.
-    let first = checkpoint(&server, &ns).await.unwrap();
+    let first = server.try_checkpoint(&ns, "c").await.unwrap();
     let used = usage_of(&server, "alice").await;
     assert_eq!((used.entries, used.checkpoints), (8, 1), "{used:?}");
     // A second copy would be twelve entries.
-    assert_names(&checkpoint(&server, &ns).await.unwrap_err(), "max_entries");
-    remove(&server, &ns, "dir/a").await;
-    remove(&server, &ns, "dir/b").await;
+    assert_names(
+        &server.try_checkpoint(&ns, "c").await.unwrap_err(),
+        "max_entries",
+    );
+    server.remove(&ns, "dir/a").await;
+    server.remove(&ns, "dir/b").await;
     // dir and dir/c: two live, four and two copied.
-    let second = checkpoint(&server, &ns).await.unwrap();
-    remove(&server, &ns, "dir").await;
+    let second = server.try_checkpoint(&ns, "c").await.unwrap();
+    server.remove(&ns, "dir").await;
     server.write(&ns, "one-more", b"x").await;
     // Seven entries and two checkpoints: a third is one too many.
     assert_names(
-        &checkpoint(&server, &ns).await.unwrap_err(),
+        &server.try_checkpoint(&ns, "c").await.unwrap_err(),
         "max_checkpoints",
     );
-    delete_checkpoint(&server, &ns, &first).await;
-    delete_checkpoint(&server, &ns, &second).await;
+    server.delete_checkpoint(&ns, &first).await;
+    server.delete_checkpoint(&ns, &second).await;
     let used = usage_of(&server, "alice").await;
     assert_eq!((used.entries, used.checkpoints), (1, 0), "{used:?}");
-    checkpoint(&server, &ns).await.unwrap();
+    server.try_checkpoint(&ns, "c").await.unwrap();
     server.assert_counts_agree().await;
 }
 
@@ -184,7 +145,7 @@ async fn content_only_checkpoints_keep_counts_against_max_bytes(backend: Backend
     let ns = server.workspace().await;
     let first = pattern(600 << 10, 1);
     server.write(&ns, "f", &first).await;
-    let kept = checkpoint(&server, &ns).await.unwrap();
+    let kept = server.try_checkpoint(&ns, "c").await.unwrap();
     let used = usage_of(&server, "alice").await;
     assert_eq!(
         (used.bytes, used.retained_bytes),
@@ -199,7 +160,7 @@ async fn content_only_checkpoints_keep_counts_against_max_bytes(backend: Backend
     assert_names(&refused, "max_bytes");
     assert_eq!(server.read(&ns, "f").await.unwrap(), first);
     // Deleting moves the bytes to the checkpoint's account, never refused.
-    remove(&server, &ns, "f").await;
+    server.remove(&ns, "f").await;
     let used = usage_of(&server, "alice").await;
     assert_eq!(
         (used.bytes, used.retained_bytes),
@@ -219,7 +180,7 @@ async fn content_only_checkpoints_keep_counts_against_max_bytes(backend: Backend
         (600 << 10, 0),
         "{used:?}"
     );
-    remove(&server, &ns, "again").await;
+    server.remove(&ns, "again").await;
     // Restoring makes them live again; deleting the checkpoint frees them.
     server
         .client
@@ -237,12 +198,12 @@ async fn content_only_checkpoints_keep_counts_against_max_bytes(backend: Backend
         (600 << 10, 0),
         "{used:?}"
     );
-    delete_checkpoint(&server, &ns, &kept).await;
+    server.delete_checkpoint(&ns, &kept).await;
     server.write(&ns, "f", &pattern(600 << 10, 2)).await;
     let server = server.assert_counts_agree().await;
     // Destroying the namespace gives everything back.
-    checkpoint(&server, &ns).await.unwrap();
-    remove(&server, &ns, "f").await;
+    server.try_checkpoint(&ns, "c").await.unwrap();
+    server.remove(&ns, "f").await;
     assert_eq!(usage_of(&server, "alice").await.retained_bytes, 600 << 10);
     server
         .client
@@ -434,7 +395,7 @@ async fn a_random_workload_keeps_every_counter_exact(backend: Backend) {
                     .await;
             }
             6 => {
-                if let Ok(id) = checkpoint(&server, &ns).await {
+                if let Ok(id) = server.try_checkpoint(&ns, "c").await {
                     checkpoints.push((ns.clone(), id));
                 }
             }
@@ -517,8 +478,8 @@ async fn a_database_from_before_the_counters_is_recounted(backend: Backend) {
             .write(&ns, &format!("dir/{n}"), &pattern(500, n))
             .await;
     }
-    checkpoint(&server, &ns).await.unwrap();
-    remove(&server, &ns, "dir/0").await;
+    server.try_checkpoint(&ns, "c").await.unwrap();
+    server.remove(&ns, "dir/0").await;
     let (config, dir) = server.stop().await;
     {
         use arca_server::meta::{self, Span};
@@ -586,7 +547,7 @@ async fn a_database_from_before_the_counters_is_recounted(backend: Backend) {
         "{used:?}"
     );
     let server = server.assert_counts_agree().await;
-    let refused = checkpoint(&server, &ns).await.unwrap_err();
+    let refused = server.try_checkpoint(&ns, "c").await.unwrap_err();
     assert_names(&refused, "max_entries");
 }
 
