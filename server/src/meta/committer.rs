@@ -5,7 +5,12 @@
 //! engine's group function, which answers each job once its group is
 //! durably committed (or not at all). Grouping is what lets many concurrent
 //! small writes share one fsync (redb) or one WAL flush (PostgreSQL).
+//! An engine whose writers wait their turn on contended rows (PostgreSQL
+//! with several replicas) takes the jobs that queued meanwhile into the
+//! group once its turn comes ([`Waiting::take_more`]), so waiting makes
+//! groups larger rather than commits more frequent.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
@@ -35,36 +40,49 @@ pub(super) struct Committer {
 
 impl Committer {
     /// Starts the thread `name`, giving `commit_group` groups of at most
-    /// `max_group` jobs, in the order they came.
+    /// `max_group` jobs, in the order they came, with the jobs still
+    /// waiting behind them.
     pub fn spawn(
         name: &str,
         max_group: usize,
-        mut commit_group: impl FnMut(Vec<Pending>) + Send + 'static,
+        mut commit_group: impl FnMut(Vec<Pending>, &mut Waiting<'_>) + Send + 'static,
     ) -> Result<Self> {
         let (jobs, mut rx) = mpsc::unbounded_channel();
         let thread = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
+                let mut held_back = VecDeque::new();
                 let mut stopping = false;
-                while !stopping {
-                    let Some(first) = rx.blocking_recv() else {
-                        break;
+                // Jobs held back from a group run before the thread stops:
+                // they were queued before the stop.
+                while !stopping || !held_back.is_empty() {
+                    let first = match held_back.pop_front() {
+                        Some(job) => job,
+                        None => match rx.blocking_recv() {
+                            Some(Msg::Job(job)) => job,
+                            Some(Msg::Stop) | None => break,
+                        },
                     };
-                    let mut group = Vec::new();
-                    match first {
-                        Msg::Job(job) => group.push(job),
-                        Msg::Stop => stopping = true,
-                    }
-                    while group.len() < max_group && !stopping {
-                        match rx.try_recv() {
-                            Ok(Msg::Job(job)) => group.push(job),
-                            Ok(Msg::Stop) => stopping = true,
-                            Err(_) => break,
+                    let mut group = vec![first];
+                    while group.len() < max_group {
+                        match held_back.pop_front() {
+                            Some(job) => group.push(job),
+                            None if stopping => break,
+                            None => match rx.try_recv() {
+                                Ok(Msg::Job(job)) => group.push(job),
+                                Ok(Msg::Stop) => stopping = true,
+                                Err(_) => break,
+                            },
                         }
                     }
-                    if !group.is_empty() {
-                        commit_group(group);
-                    }
+                    let room = max_group - group.len();
+                    let mut waiting = Waiting {
+                        rx: &mut rx,
+                        held_back: &mut held_back,
+                        stopping: &mut stopping,
+                        room,
+                    };
+                    commit_group(group, &mut waiting);
                 }
             })
             .map_err(|e| Error::Internal(format!("spawn committer: {e}")))?;
@@ -96,10 +114,165 @@ impl Committer {
     }
 }
 
+/// The jobs queued behind a group, while the engine runs it.
+pub(super) struct Waiting<'a> {
+    rx: &'a mut mpsc::UnboundedReceiver<Msg>,
+    /// Jobs looked at and left for a later group, oldest first.
+    held_back: &'a mut VecDeque<Pending>,
+    stopping: &'a mut bool,
+    /// How many more jobs the group may take.
+    room: usize,
+}
+
+impl Waiting<'_> {
+    /// The waiting jobs that `fits` accepts, oldest first, as many as the
+    /// group has room for. Those it refuses keep their place for the next
+    /// group. Jobs are independent (each caller waits for its own answer),
+    /// so one committing before another queued earlier changes nothing.
+    pub fn take_more(&mut self, fits: impl Fn(&WriteJob) -> bool) -> Vec<Pending> {
+        let mut taken = Vec::new();
+        let mut kept = VecDeque::new();
+        while taken.len() < self.room {
+            let job = match self.held_back.pop_front() {
+                Some(job) => job,
+                None if *self.stopping => break,
+                None => match self.rx.try_recv() {
+                    Ok(Msg::Job(job)) => job,
+                    Ok(Msg::Stop) => {
+                        *self.stopping = true;
+                        break;
+                    }
+                    Err(_) => break,
+                },
+            };
+            if fits(&job.job) {
+                taken.push(job);
+            } else {
+                kept.push_back(job);
+            }
+        }
+        self.room -= taken.len();
+        // What was looked at and refused goes before what was not looked
+        // at, so the order of the queue holds.
+        kept.append(self.held_back);
+        *self.held_back = kept;
+        taken
+    }
+}
+
 /// The same failure, for every job of a group it failed.
 pub(super) fn clone_error(e: &Error) -> Error {
     match e {
         Error::Unavailable(m) => Error::Unavailable(m.clone()),
         other => Error::Metadata(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, mpsc as std_mpsc};
+
+    use super::*;
+
+    /// A job known by the one byte of its only turn.
+    fn job(id: u8) -> WriteJob {
+        let mut job = WriteJob::new(Box::new(|_| Ok(())));
+        job.turns = vec![("jobs", vec![id])];
+        job
+    }
+
+    fn id(job: &WriteJob) -> u8 {
+        job.turns[0].1[0]
+    }
+
+    /// What a test holds of its committer.
+    struct Harness {
+        committer: Arc<Committer>,
+        /// Lets the first group go on.
+        go: std_mpsc::Sender<()>,
+        /// Says the first group has formed (and waits for `go`).
+        formed: std_mpsc::Receiver<()>,
+        /// The groups committed, as the jobs' ids.
+        groups: Arc<Mutex<Vec<Vec<u8>>>>,
+    }
+
+    /// A committer whose first group waits for `go`, then takes the even
+    /// jobs queued meanwhile; every group is recorded and answered.
+    fn harness(max_group: usize) -> Harness {
+        let (go, wait_for_go) = std_mpsc::channel::<()>();
+        let (say_formed, formed) = std_mpsc::channel::<()>();
+        let groups = Arc::new(Mutex::new(Vec::new()));
+        let recorded = groups.clone();
+        let committer = Committer::spawn("test-commit", max_group, move |mut group, waiting| {
+            if recorded.lock().unwrap().is_empty() {
+                say_formed.send(()).unwrap();
+                wait_for_go.recv().unwrap();
+                group.extend(waiting.take_more(|job| id(job).is_multiple_of(2)));
+            }
+            recorded
+                .lock()
+                .unwrap()
+                .push(group.iter().map(|p| id(&p.job)).collect());
+            for pending in group {
+                let _ = pending.reply.send(Ok(()));
+            }
+        })
+        .unwrap();
+        Harness {
+            committer: Arc::new(committer),
+            go,
+            formed,
+            groups,
+        }
+    }
+
+    /// Submits job 0, waits until it is a group of its own, then queues
+    /// jobs `1..=n` in order; their answers.
+    async fn submit_behind_first(
+        harness: &Harness,
+        n: u8,
+    ) -> Vec<tokio::task::JoinHandle<Result<()>>> {
+        let mut answers = Vec::new();
+        for i in 0..=n {
+            let committer = harness.committer.clone();
+            answers.push(tokio::spawn(async move { committer.submit(job(i)).await }));
+            // On this one-thread runtime the task runs (and queues its
+            // job) before the next is spawned.
+            tokio::task::yield_now().await;
+            if i == 0 {
+                harness.formed.recv().unwrap();
+            }
+        }
+        answers
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn jobs_queued_behind_a_waiting_group_join_it_up_to_its_size() {
+        let h = harness(3);
+        let answers = submit_behind_first(&h, 6).await;
+        h.go.send(()).unwrap();
+        for answer in answers {
+            answer.await.unwrap().unwrap();
+        }
+        // Room for two more: 2 and 4 join; 1 and 3, looked at and
+        // refused, go first in the next group, before 5 and 6.
+        assert_eq!(
+            *h.groups.lock().unwrap(),
+            [vec![0, 2, 4], vec![1, 3, 5], vec![6]]
+        );
+        h.committer.stop(true);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn jobs_held_back_when_the_stop_comes_still_commit() {
+        let h = harness(4);
+        let answers = submit_behind_first(&h, 1).await;
+        // The stop is queued behind job 1, which the first group refuses.
+        h.committer.stop(false);
+        h.go.send(()).unwrap();
+        for answer in answers {
+            answer.await.unwrap().unwrap();
+        }
+        assert_eq!(*h.groups.lock().unwrap(), [vec![0], vec![1]]);
     }
 }

@@ -99,8 +99,9 @@ pub struct WriteJob {
     /// An engine shared by several writers has them take turns on each
     /// such row before their transactions begin, so that two replicas
     /// writing one namespace wait for each other instead of both running
-    /// and the later failing at commit and running again. A hint only:
-    /// correctness rests on the transaction.
+    /// and the later failing at commit and running again; jobs that queued
+    /// behind a group while it waited, wanting no turns it does not hold,
+    /// join it. A hint only: correctness rests on the transaction.
     pub turns: Vec<(&'static str, Vec<u8>)>,
     /// What the job does.
     pub run: WriteFn,

@@ -78,7 +78,9 @@ impl RedbEngine {
             txn.commit()?;
         }
         let committer_db = db.clone();
-        let committer = Committer::spawn("arca-meta-commit", MAX_GROUP, move |group| {
+        // One writer: a group never waits for a turn, so it takes no more
+        // jobs once formed.
+        let committer = Committer::spawn("arca-meta-commit", MAX_GROUP, move |group, _| {
             commit_group(&committer_db, group)
         })?;
         Ok(RedbEngine {

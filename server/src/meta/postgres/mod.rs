@@ -43,12 +43,14 @@ use tokio::runtime::Handle;
 use tokio_postgres::error::SqlState;
 
 mod ops;
+mod turns;
 
-use super::committer::{Committer, Pending, clone_error};
+use super::committer::{Committer, Pending, Waiting, clone_error};
 use super::engine::{Duty, Engine, ReadJob, ReadOps, WriteJob};
 use crate::config::MetadataConfig;
 use crate::error::{Error, Result};
 use ops::{PgOps, TxnView};
+use turns::{holds_all, take_turns, turn_keys};
 
 /// The schema this binary writes. Each entry of [`MIGRATIONS`] takes the
 /// database from its index to the next version.
@@ -252,9 +254,9 @@ impl PostgresEngine {
             closed: Arc::new(AtomicBool::new(false)),
         };
         let (committer_shared, handle) = (shared.clone(), Handle::current());
-        let committer = Committer::spawn("arca-pg-commit", MAX_GROUP, move |group| {
+        let committer = Committer::spawn("arca-pg-commit", MAX_GROUP, move |group, waiting| {
             let _runtime = handle.enter();
-            committer_shared.run_group(&handle, group);
+            committer_shared.run_group(&handle, group, waiting);
         })?;
         let engine = PostgresEngine {
             shared,
@@ -322,8 +324,10 @@ impl Shared {
     /// Runs a group of jobs in one transaction (one commit, one WAL flush
     /// for all of them). A job that fails after writing is answered with its
     /// error and the rest run again without it; a conflict runs the whole
-    /// group again; a group that keeps losing runs alone.
-    fn run_group(&self, handle: &Handle, group: Vec<Pending>) {
+    /// group again; a group that keeps losing runs alone. Once the group
+    /// has its turns, the jobs that queued behind it wanting no others
+    /// join it.
+    fn run_group(&self, handle: &Handle, group: Vec<Pending>, waiting: &mut Waiting<'_>) {
         let client = match self.client(handle) {
             Ok(client) => client,
             Err(e) => {
@@ -333,13 +337,13 @@ impl Shared {
                 return;
             }
         };
-        let turns = take_turns(&group);
-        let connection = self.run_attempts(handle, &client, group, turns.as_deref());
+        let turns = turn_keys(&group);
+        let connection = self.run_attempts(handle, &client, group, &turns, waiting);
         match connection {
             // A connection that cannot end its transaction must not go back
             // to the pool.
             Connection::Broken => drop(deadpool_postgres::Object::take(client)),
-            Connection::Sound if turns.is_none() => {}
+            Connection::Sound if turns.is_empty() => {}
             // The turns are the session's: given back before the
             // connection goes back to the pool, without the committer
             // waiting for the answer (its next group takes another).
@@ -358,15 +362,18 @@ impl Shared {
     }
 
     /// The attempts at a group on `client` until it is answered; whether
-    /// the connection is still fit for the pool. `turns` takes the group's
-    /// turns (see [`take_turns`]), sent just before the first BEGIN.
+    /// the connection is still fit for the pool. The group's `turns` (see
+    /// [`turn_keys`]) are taken just before the first BEGIN; the jobs of
+    /// `waiting` that want no other turns join the group then.
     fn run_attempts(
         &self,
         handle: &Handle,
         client: &deadpool_postgres::Object,
         mut group: Vec<Pending>,
-        mut turns: Option<&str>,
+        turns: &[i64],
+        waiting: &mut Waiting<'_>,
     ) -> Connection {
+        let mut turns = take_turns(turns);
         let sql = |text: &str| handle.block_on(client.batch_execute(text));
         let mut attempt = 0;
         while !group.is_empty() {
@@ -396,13 +403,19 @@ impl Shared {
                     // before the transaction's first statement takes its
                     // snapshot, with no round trip of their own. Failing
                     // to take them costs only the waiting they save.
-                    Some(turns) => {
+                    Some((statement, held)) => {
                         let (took, begun) = handle.block_on(futures::future::join(
-                            client.batch_execute(turns),
+                            client.batch_execute(&statement),
                             client.batch_execute(&begin),
                         ));
-                        if let Err(e) = took {
-                            tracing::debug!(error = %e, "could not take a group's turns");
+                        match took {
+                            // Writers that queued while this group waited
+                            // for its turn commit with it: a contended row
+                            // then costs fewer commits, not more.
+                            Ok(()) => group.extend(waiting.take_more(|job| holds_all(held, job))),
+                            Err(e) => {
+                                tracing::debug!(error = %e, "could not take a group's turns")
+                            }
                         }
                         begun
                     }
@@ -546,41 +559,6 @@ enum Connection {
     Sound,
     /// It could not end its transaction.
     Broken,
-}
-
-/// The statement that takes the turns of a group's jobs (see
-/// `WriteJob::turns`): a session advisory lock per row, keyed by the first
-/// eight bytes of the SHA-256 of table and key (and the schema's name, as
-/// the other locks are). Sorted, so writers that want several take them in
-/// one order and never wait on each other in a cycle; literals, so the
-/// statement needs no prepare of its own before the BEGIN it goes with.
-/// Held until the group has committed, so the next writer's snapshot sees
-/// it. `None`: the jobs name no such row.
-fn take_turns(group: &[Pending]) -> Option<String> {
-    use sha2::Digest;
-    let mut keys: Vec<i64> = group
-        .iter()
-        .flat_map(|pending| &pending.job.turns)
-        .map(|(table, key)| {
-            let digest = sha2::Sha256::new()
-                .chain_update(table.as_bytes())
-                .chain_update([0])
-                .chain_update(key)
-                .finalize();
-            i64::from_be_bytes(digest[..8].try_into().expect("eight bytes"))
-        })
-        .collect();
-    if keys.is_empty() {
-        return None;
-    }
-    keys.sort_unstable();
-    keys.dedup();
-    let keys: Vec<String> = keys.iter().map(i64::to_string).collect();
-    Some(format!(
-        "SELECT count(pg_advisory_lock(hashtextextended(current_schema(), 0) # k)) \
-         FROM unnest('{{{}}}'::int8[]) AS k",
-        keys.join(",")
-    ))
 }
 
 /// How one attempt of a group ended.
