@@ -53,12 +53,7 @@ struct Refs {
 
 /// The (owner, object id) of file entry `entry` of namespace `ns`.
 fn object_key(ns: &str, entry: meta::EntryRecord) -> (String, String) {
-    let owner = if entry.object_ns.is_empty() {
-        ns.to_owned()
-    } else {
-        entry.object_ns
-    };
-    (owner, entry.object_id)
+    (super::refs::owner(&entry, ns).to_owned(), entry.object_id)
 }
 
 /// Recounts everything from the rows. An object only checkpoints refer to

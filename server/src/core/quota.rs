@@ -51,14 +51,21 @@ impl Owner {
         keys
     }
 
-    /// `wanted` with these usage rows as rows every commit that counts
-    /// against them rewrites: writers of one sandbox on several replicas
-    /// take turns on them (`meta::WriteJob::turns`) rather than roll back
-    /// at commit, as writers of one namespace do on its record.
+    /// `wanted` with these usage rows, and the turn every commit of a
+    /// file that counts against them takes: the sandbox's row. Such a
+    /// commit may rewrite it, so writers of one sandbox on several
+    /// replicas take turns on it (`meta::WriteJob::turns`) rather than
+    /// roll back at commit. That turn orders every commit of the sandbox's
+    /// users and namespaces as well, so the user's row and a namespace's
+    /// record need none of their own: with one turn for all of them, more
+    /// of the writers that queued behind a group can join it.
     pub fn turns(&self, wanted: meta::Wanted) -> meta::Wanted {
         self.keys()
             .iter()
-            .fold(wanted, |w, (key, _)| w.contended_row(&meta::USAGE, key))
+            .fold(wanted, |w, (key, is_sandbox)| match is_sandbox {
+                true => w.contended_row(&meta::USAGE, key),
+                false => w.row(&meta::USAGE, key.as_str()),
+            })
     }
 }
 

@@ -116,10 +116,12 @@ impl NewFile {
 /// The rows a commit of `file` as the file at `path` of namespace `ns`
 /// reads, known before it runs: the namespace, the entry, its parents, the
 /// content's digest, and the object and digest of the file it is expected
-/// to replace (see `meta::WriteJob::reads`).
+/// to replace (see `meta::WriteJob::reads`). The namespace's record,
+/// which every commit rewrites, is taken in turns through its sandbox's
+/// usage row (`quota::Owner::turns`).
 pub fn commit_reads(ns: &str, path: &str, file: &NewFile) -> meta::Wanted {
     let wanted = meta::Wanted::default()
-        .contended_row(&meta::NAMESPACES, ns)
+        .row(&meta::NAMESPACES, ns)
         .rows(
             &ENTRIES,
             std::iter::once(path)
