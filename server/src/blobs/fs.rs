@@ -49,21 +49,46 @@ struct ChunkReader {
 }
 
 impl ChunkReader {
-    /// Reads the chunk at `at` on a blocking thread.
-    fn read_next(&self) -> tokio::task::JoinHandle<Result<Bytes>> {
-        let (file, at) = (self.file.clone(), self.at);
-        let len = (self.end - at).min(READ_CHUNK as u64) as usize;
-        let end = self.end;
-        tokio::task::spawn_blocking(move || read_chunk(&file, at, len, end))
+    /// The chunk at `at`: from the page cache on the calling thread when it
+    /// holds all of it (a copy that cannot block, without the two thread
+    /// switches of a trip to a blocking thread, which cost as much as the
+    /// copy), else on a blocking thread.
+    async fn read_next(&self) -> Result<Bytes> {
+        let len = (self.end - self.at).min(READ_CHUNK as u64) as usize;
+        let mut buf = vec![0u8; len];
+        let cached = read_cached(&self.file, self.at, &mut buf);
+        if cached == len {
+            return Ok(Bytes::from(buf));
+        }
+        let (file, at, end) = (self.file.clone(), self.at, self.end);
+        tokio::task::spawn_blocking(move || read_chunk(&file, at, buf, cached, end))
+            .await
+            .map_err(|e| Error::Internal(format!("a read task failed: {e}")))?
     }
 }
 
-/// `len` bytes of `file` from `at`, of a range that ends at `end`: an
-/// object shorter than the range is data loss, not a short read.
-fn read_chunk(file: &File, at: u64, len: usize, end: u64) -> Result<Bytes> {
+/// Reads what the page cache holds of `buf.len()` bytes of `file` from
+/// `at` into `buf`, without waiting for the disk (`RWF_NOWAIT`); how many
+/// bytes it read. Any failure reads nothing here: the blocking read that
+/// follows meets it again and reports it.
+fn read_cached(file: &File, at: u64, buf: &mut [u8]) -> usize {
+    use rustix::io::{ReadWriteFlags, preadv2};
+    let mut slices = [std::io::IoSliceMut::new(buf)];
+    preadv2(file, &mut slices, at, ReadWriteFlags::NOWAIT).unwrap_or(0)
+}
+
+/// `buf.len()` bytes of `file` from `at`, of a range that ends at `end`,
+/// into `buf` whose first `filled` bytes are already read: an object
+/// shorter than the range is data loss, not a short read.
+fn read_chunk(
+    file: &File,
+    at: u64,
+    mut buf: Vec<u8>,
+    mut filled: usize,
+    end: u64,
+) -> Result<Bytes> {
     use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; len];
-    let mut filled = 0;
+    let len = buf.len();
     while filled < len {
         match file.read_at(&mut buf[filled..], at + filled as u64) {
             Ok(0) => {
@@ -351,7 +376,9 @@ impl BlobStore for FsStore {
             // blocking thread: each trip is two thread switches, as much
             // as the read itself for a small file.
             let whole = match end - start {
-                len @ 1..=READ_CHUNK_U64 => Some(read_chunk(&file, start, len as usize, end)?),
+                len @ 1..=READ_CHUNK_U64 => {
+                    Some(read_chunk(&file, start, vec![0u8; len as usize], 0, end)?)
+                }
                 _ => None,
             };
             Ok((file, start, end, whole))
@@ -361,10 +388,11 @@ impl BlobStore for FsStore {
             return Ok(Box::pin(futures::stream::once(async { Ok(bytes) })));
         }
         // Positional reads on demand, when the consumer asks for the next
-        // chunk: a blocking thread is held only while a chunk is read (never
-        // parked on a slow client, so hundreds of open downloads do not
-        // exhaust the blocking pool), and a stream holds no chunk between
-        // asks. No read ahead: the transports ask for the next chunk while
+        // chunk: copied from the page cache on the asking thread when it
+        // holds the chunk, else read on a blocking thread held only while
+        // it reads (never parked on a slow client, so hundreds of open
+        // downloads do not exhaust the blocking pool); a stream holds no
+        // chunk between asks. No read ahead: the transports ask for the next chunk while
         // they still hold the last one's bytes to send, which hides the read.
         let reader = ChunkReader {
             file: Arc::new(file),
@@ -377,10 +405,7 @@ impl BlobStore for FsStore {
                 if reader.at >= reader.end {
                     return None;
                 }
-                let chunk = match reader.read_next().await {
-                    Ok(chunk) => chunk,
-                    Err(e) => Err(Error::Internal(format!("a read task failed: {e}"))),
-                };
+                let chunk = reader.read_next().await;
                 match &chunk {
                     Ok(bytes) => reader.at += bytes.len() as u64,
                     Err(_) => reader.at = reader.end,
@@ -691,6 +716,69 @@ impl Drop for FsWrite {
         if !self.keep {
             // Drop = abort: nothing of an unfinished write stays behind.
             let _ = std::fs::remove_file(&self.partial);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+    use rustix::fs::{Advice, fadvise};
+
+    use super::*;
+
+    /// Leaves the page cache holding only the first `cached` bytes of the
+    /// file at `path` (its pages are clean: the object was fsynced when
+    /// completed).
+    fn cache_only(path: &Path, cached: usize) {
+        let file = File::open(path).unwrap();
+        fadvise(&file, 0, None, Advice::DontNeed).unwrap();
+        if cached > 0 {
+            // Without read ahead, so the cache gets these bytes only.
+            fadvise(&file, 0, None, Advice::Random).unwrap();
+            use std::os::unix::fs::FileExt;
+            file.read_exact_at(&mut vec![0u8; cached], 0).unwrap();
+        }
+    }
+
+    /// An object reads back as written whether the page cache holds all of
+    /// it (copied on the asking thread), none of it (read on a blocking
+    /// thread), or part of its first chunk (the blocking read goes on from
+    /// where the cached part ended).
+    #[tokio::test]
+    async fn chunks_read_back_whether_or_not_the_page_cache_holds_them() {
+        // On the repository's disk: a tmpfs would keep every page.
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        let data: Vec<u8> = (0..READ_CHUNK * 3 + 1000)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        // How much of the first chunk the cache holds, if it was emptied.
+        for (n, cached) in [None, Some(0), Some(READ_CHUNK / 2)]
+            .into_iter()
+            .enumerate()
+        {
+            // Two copies: the probe shows what the cache holds (its read
+            // starts the disk's read ahead, so it is not the copy read).
+            let (probe, object) = (format!("ns/probe-{n}"), format!("ns/object-{n}"));
+            for key in [&probe, &object] {
+                store.put(key, Bytes::from(data.clone())).await.unwrap();
+            }
+            if let Some(cached) = cached {
+                for key in [&probe, &object] {
+                    cache_only(&store.path_of(key).unwrap(), cached);
+                }
+                let file = File::open(store.path_of(&probe).unwrap()).unwrap();
+                let found = read_cached(&file, 0, &mut vec![0u8; READ_CHUNK]);
+                assert_eq!(found, cached, "bytes of the first chunk the cache held");
+            }
+            let mut got = Vec::new();
+            let mut chunks = store.read(&object, 0..u64::MAX).await.unwrap();
+            while let Some(chunk) = chunks.next().await {
+                got.extend_from_slice(&chunk.unwrap());
+            }
+            assert_eq!(got.len(), data.len(), "with {cached:?} bytes cached");
+            assert!(got == data, "content differs with {cached:?} bytes cached");
         }
     }
 }
