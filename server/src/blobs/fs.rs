@@ -392,8 +392,9 @@ impl BlobStore for FsStore {
         // holds the chunk, else read on a blocking thread held only while
         // it reads (never parked on a slow client, so hundreds of open
         // downloads do not exhaust the blocking pool); a stream holds no
-        // chunk between asks. No read ahead: the transports ask for the next chunk while
-        // they still hold the last one's bytes to send, which hides the read.
+        // chunk between asks. No read ahead: the transports ask for the
+        // next chunk while they still hold the last one's bytes to send,
+        // which hides the read.
         let reader = ChunkReader {
             file: Arc::new(file),
             at: start,
