@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use arca_client::pb;
 use sha2::{Digest, Sha256};
 use support::Process;
-use support::cluster::{APP, Cluster, checkpoint, client, read, restore, workspace, write};
+use support::cluster::{
+    APP, Cluster, checkpoint, client, open_session, read, restore, workspace, write,
+};
 use tonic::Code;
 
 /// A PostgreSQL server of this test's own, driven by tests/postgres.sh.
@@ -154,16 +156,7 @@ async fn a_single_replica_deployment_moves_to_postgres() {
     write(&c, &ns, "docs/a.txt", b"changed", None)
         .await
         .unwrap();
-    let opened = c
-        .sessions
-        .clone()
-        .open_session(pb::OpenSessionRequest {
-            user: "alice".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let opened = open_session(&c, "alice").await;
     old.kill();
 
     // The metadata moves into PostgreSQL with the command the README gives.

@@ -29,7 +29,9 @@ use arca_client::{Client, pb};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use support::Process;
-use support::cluster::{APP, Cluster, checkpoint, client, list, read, workspace, write};
+use support::cluster::{
+    APP, Cluster, checkpoint, client, list, open_session, read, workspace, write,
+};
 use tonic::Code;
 
 fn content(seed: u64, len: usize) -> Vec<u8> {
@@ -109,16 +111,7 @@ async fn what_one_replica_writes_every_other_serves() {
     assert_eq!(list(&b, &ns, "docs").await.len(), 2);
 
     // A session opened on A is a credential on B.
-    let opened = a
-        .sessions
-        .clone()
-        .open_session(pb::OpenSessionRequest {
-            user: "alice".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let opened = open_session(&a, "alice").await;
     let on_b = client(&replicas[1], &opened.token).await;
     let session = on_b
         .sessions

@@ -47,42 +47,31 @@ impl Committer {
         max_group: usize,
         mut commit_group: impl FnMut(Vec<Pending>, &mut Waiting<'_>) + Send + 'static,
     ) -> Result<Self> {
-        let (jobs, mut rx) = mpsc::unbounded_channel();
+        let (jobs, rx) = mpsc::unbounded_channel();
         let thread = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
-                let mut held_back = VecDeque::new();
-                let mut stopping = false;
-                // Jobs held back from a group run before the thread stops:
-                // they were queued before the stop.
-                while !stopping || !held_back.is_empty() {
-                    let first = match held_back.pop_front() {
-                        Some(job) => job,
-                        None => match rx.blocking_recv() {
-                            Some(Msg::Job(job)) => job,
-                            Some(Msg::Stop) | None => break,
-                        },
-                    };
+                let mut queue = Queue {
+                    rx,
+                    held_back: VecDeque::new(),
+                    stopping: false,
+                };
+                while let Some(first) = queue.next_blocking() {
                     let mut group = vec![first];
                     while group.len() < max_group {
-                        match held_back.pop_front() {
+                        match queue.next_ready() {
                             Some(job) => group.push(job),
-                            None if stopping => break,
-                            None => match rx.try_recv() {
-                                Ok(Msg::Job(job)) => group.push(job),
-                                Ok(Msg::Stop) => stopping = true,
-                                Err(_) => break,
-                            },
+                            None => break,
                         }
                     }
                     let room = max_group - group.len();
-                    let mut waiting = Waiting {
-                        rx: &mut rx,
-                        held_back: &mut held_back,
-                        stopping: &mut stopping,
-                        room,
-                    };
-                    commit_group(group, &mut waiting);
+                    commit_group(
+                        group,
+                        &mut Waiting {
+                            queue: &mut queue,
+                            room,
+                        },
+                    );
                 }
             })
             .map_err(|e| Error::Internal(format!("spawn committer: {e}")))?;
@@ -114,12 +103,53 @@ impl Committer {
     }
 }
 
+/// The committer thread's side of the queue.
+struct Queue {
+    rx: mpsc::UnboundedReceiver<Msg>,
+    /// Jobs looked at and left for a later group, oldest first.
+    held_back: VecDeque<Pending>,
+    /// A stop has been received: only the jobs held back are left to run
+    /// (they were queued before it).
+    stopping: bool,
+}
+
+impl Queue {
+    /// The oldest job waiting, if one is: those held back first.
+    fn next_ready(&mut self) -> Option<Pending> {
+        if let Some(job) = self.held_back.pop_front() {
+            return Some(job);
+        }
+        if self.stopping {
+            return None;
+        }
+        match self.rx.try_recv() {
+            Ok(Msg::Job(job)) => Some(job),
+            Ok(Msg::Stop) => {
+                self.stopping = true;
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// The oldest job, waiting for one; `None` once stopped.
+    fn next_blocking(&mut self) -> Option<Pending> {
+        if let Some(job) = self.held_back.pop_front() {
+            return Some(job);
+        }
+        if self.stopping {
+            return None;
+        }
+        match self.rx.blocking_recv() {
+            Some(Msg::Job(job)) => Some(job),
+            Some(Msg::Stop) | None => None,
+        }
+    }
+}
+
 /// The jobs queued behind a group, while the engine runs it.
 pub(super) struct Waiting<'a> {
-    rx: &'a mut mpsc::UnboundedReceiver<Msg>,
-    /// Jobs looked at and left for a later group, oldest first.
-    held_back: &'a mut VecDeque<Pending>,
-    stopping: &'a mut bool,
+    queue: &'a mut Queue,
     /// How many more jobs the group may take.
     room: usize,
 }
@@ -133,17 +163,8 @@ impl Waiting<'_> {
         let mut taken = Vec::new();
         let mut kept = VecDeque::new();
         while taken.len() < self.room {
-            let job = match self.held_back.pop_front() {
-                Some(job) => job,
-                None if *self.stopping => break,
-                None => match self.rx.try_recv() {
-                    Ok(Msg::Job(job)) => job,
-                    Ok(Msg::Stop) => {
-                        *self.stopping = true;
-                        break;
-                    }
-                    Err(_) => break,
-                },
+            let Some(job) = self.queue.next_ready() else {
+                break;
             };
             if fits(&job.job) {
                 taken.push(job);
@@ -154,8 +175,8 @@ impl Waiting<'_> {
         self.room -= taken.len();
         // What was looked at and refused goes before what was not looked
         // at, so the order of the queue holds.
-        kept.append(self.held_back);
-        *self.held_back = kept;
+        kept.append(&mut self.queue.held_back);
+        self.queue.held_back = kept;
         taken
     }
 }

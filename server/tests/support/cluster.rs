@@ -186,3 +186,17 @@ pub async fn restore(client: &Client, ns: &str, ckpt: &str) {
         .await
         .unwrap();
 }
+
+/// Opens a session for `user` in the caller's sandbox.
+pub async fn open_session(client: &Client, user: &str) -> pb::OpenSessionResponse {
+    client
+        .sessions
+        .clone()
+        .open_session(pb::OpenSessionRequest {
+            user: user.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
