@@ -19,11 +19,16 @@ use crate::{
 };
 
 pub fn arca_cli_binary() -> PathBuf {
+    // The workspace's manifest by path: the benchmark runs from a scratch
+    // directory on the disk it measures, not from the repository.
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
     let status = Command::new(env!("CARGO"))
         .args([
             "build",
             "--quiet",
             "--release",
+            "--manifest-path",
+            manifest,
             "-p",
             "arca-client",
             "--bin",

@@ -14,6 +14,7 @@
 
 pub mod mount;
 mod sink;
+mod source;
 mod transfer;
 
 use std::time::Duration;

@@ -3,8 +3,9 @@
 //! each batch is hashed on a blocking thread while the next one arrives
 //! ([`BackgroundHasher`], which uploads use too), and a local file is
 //! written on another (one batch in flight each), so receiving, hashing and
-//! writing overlap instead of taking turns. Any other `AsyncWrite` is
-//! written in order on the caller's task.
+//! writing overlap instead of taking turns; the written pages are flushed
+//! to disk on a third as the download goes on, so the fsync at its end is
+//! short. Any other `AsyncWrite` is written in order on the caller's task.
 
 use std::io::Write;
 
@@ -27,19 +28,66 @@ pub(crate) enum Sink<'a, W> {
     File(FileWriter),
 }
 
-/// A file written one batch at a time on a blocking thread.
+/// Bytes written between the flushes started beside a download, so the
+/// disk writes while the stream goes on and the fsync at the end finds
+/// little left to do.
+const FLUSH_BYTES: u64 = 8 << 20;
+
+/// A file written one batch at a time on a blocking thread, with its
+/// written pages flushed to disk on another as the download goes on.
 pub(crate) struct FileWriter {
     /// Taken while a write runs.
     file: Option<std::fs::File>,
     pending: Option<JoinHandle<(std::fs::File, std::io::Result<()>)>>,
+    /// A second descriptor of the file for the flush beside the writes;
+    /// taken while one runs.
+    flusher: Option<std::fs::File>,
+    flushing: Option<JoinHandle<(std::fs::File, std::io::Result<()>)>>,
+    /// Bytes handed to writes since the last flush started.
+    unflushed: u64,
 }
 
 impl FileWriter {
-    pub(crate) fn new(file: std::fs::File) -> Self {
-        FileWriter {
+    pub(crate) fn new(file: std::fs::File) -> Result<Self> {
+        Ok(FileWriter {
+            flusher: Some(file.try_clone()?),
             file: Some(file),
             pending: None,
+            flushing: None,
+            unflushed: 0,
+        })
+    }
+
+    /// Takes back the flusher once its flush has ended; a failed flush is
+    /// told here, since Linux reports a writeback error only once per open
+    /// file and the final fsync would not see it again.
+    async fn flush_ended(&mut self) -> Result<()> {
+        if let Some(flushing) = self.flushing.take() {
+            let (file, result) = flushing.await.map_err(join_failed)?;
+            self.flusher = Some(file);
+            result?;
         }
+        Ok(())
+    }
+
+    /// Starts flushing what was written so far, unless a flush still runs.
+    async fn maybe_flush(&mut self) -> Result<()> {
+        if self.unflushed < FLUSH_BYTES {
+            return Ok(());
+        }
+        if self.flushing.as_ref().is_some_and(|f| !f.is_finished()) {
+            return Ok(());
+        }
+        self.flush_ended().await?;
+        let Some(file) = self.flusher.take() else {
+            return Ok(());
+        };
+        self.unflushed = 0;
+        self.flushing = Some(tokio::task::spawn_blocking(move || {
+            let result = file.sync_data();
+            (file, result)
+        }));
+        Ok(())
     }
 
     /// Waits for the write in flight and takes the file back.
@@ -56,7 +104,10 @@ impl FileWriter {
 
     async fn write(&mut self, batch: Vec<Bytes>) -> Result<()> {
         self.settle().await?;
+        // What the settled writes put in the page cache starts for disk.
+        self.maybe_flush().await?;
         let mut file = self.file.take().expect("settled");
+        self.unflushed += batch.iter().map(|b| b.len() as u64).sum::<u64>();
         self.pending = Some(tokio::task::spawn_blocking(move || {
             let result = batch.iter().try_for_each(|chunk| file.write_all(chunk));
             (file, result)
@@ -64,9 +115,11 @@ impl FileWriter {
         Ok(())
     }
 
-    /// Waits for every write, then makes the file durable.
+    /// Waits for every write and flush, then makes the file durable.
     pub(crate) async fn sync(mut self) -> Result<()> {
-        let file = self.settle().await?.try_clone()?;
+        self.settle().await?;
+        self.flush_ended().await?;
+        let file = self.file.take().expect("settled");
         tokio::task::spawn_blocking(move || file.sync_all())
             .await
             .map_err(join_failed)??;

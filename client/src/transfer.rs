@@ -8,14 +8,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
 
 use crate::sink::{BackgroundHasher, FileWriter, Receiver, Sink};
+use crate::source::Source;
 use crate::{Client, ClientError, Result, pb};
 
 /// Called with the number of bytes done so far (persisted by the server for
@@ -82,11 +82,38 @@ impl Client {
     where
         R: AsyncRead + AsyncSeek + Unpin + Send,
     {
+        let mut source = Source::reader(&mut reader, options.chunk_size);
+        self.upload_source(start, &mut source, options).await
+    }
+
+    /// Uploads a local file, read on a blocking thread one chunk ahead of
+    /// the stream.
+    pub async fn upload_path(
+        &self,
+        mut start: pb::UploadStart,
+        local: &std::path::Path,
+        options: &TransferOptions,
+    ) -> Result<pb::Entry> {
+        let file = tokio::fs::File::open(local).await?;
+        start.total_size = Some(file.metadata().await?.len());
+        let mut source = Source::<tokio::fs::File>::file(file.into_std().await, options.chunk_size);
+        self.upload_source(start, &mut source, options).await
+    }
+
+    async fn upload_source<R>(
+        &self,
+        start: pb::UploadStart,
+        source: &mut Source<'_, R>,
+        options: &TransferOptions,
+    ) -> Result<pb::Entry>
+    where
+        R: AsyncRead + AsyncSeek + Unpin + Send,
+    {
         let mut upload_id: Option<String> = None;
         let mut attempt = 0;
         loop {
             match self
-                .upload_attempt(&start, &mut upload_id, &mut reader, options)
+                .upload_attempt(&start, &mut upload_id, source, options)
                 .await
             {
                 Ok(entry) => return Ok(entry),
@@ -99,23 +126,11 @@ impl Client {
         }
     }
 
-    /// Uploads a local file.
-    pub async fn upload_path(
-        &self,
-        mut start: pb::UploadStart,
-        local: &std::path::Path,
-        options: &TransferOptions,
-    ) -> Result<pb::Entry> {
-        let file = tokio::fs::File::open(local).await?;
-        start.total_size = Some(file.metadata().await?.len());
-        self.upload_from(start, file, options).await
-    }
-
     async fn upload_attempt<R>(
         &self,
         start: &pb::UploadStart,
         upload_id: &mut Option<String>,
-        reader: &mut R,
+        source: &mut Source<'_, R>,
         options: &TransferOptions,
     ) -> Result<pb::Entry>
     where
@@ -165,20 +180,10 @@ impl Client {
         // The digest covers everything from the start: rehash what the
         // server already holds, then continue from its persisted offset.
         let mut hasher = Sha256::new();
-        reader.seek(std::io::SeekFrom::Start(0)).await?;
-        let mut left = accepted.persisted_offset;
-        let mut buf = vec![0u8; options.chunk_size.max(1)];
-        while left > 0 {
-            let want = left.min(buf.len() as u64) as usize;
-            let n = reader.read(&mut buf[..want]).await?;
-            if n == 0 {
-                return Err(ClientError::Protocol(
-                    "the source is shorter than what the server holds".into(),
-                ));
-            }
-            hasher.update(&buf[..n]);
-            left -= n as u64;
-        }
+        source.rewind().await?;
+        source
+            .rehash(accepted.persisted_offset, &mut hasher)
+            .await?;
         if let Some(progress) = &options.progress {
             progress(accepted.persisted_offset);
         }
@@ -207,18 +212,17 @@ impl Client {
                     Some(other) => return Err(ClientError::Protocol(format!("unexpected answer {other:?}"))),
                     None => return Err(ClientError::Protocol("upload ended without a commit".into())),
                 },
-                read = reader.read(&mut buf), if next.is_none() && !source_ended => {
-                    let n = read?;
-                    let message = if n == 0 {
+                read = source.next(), if next.is_none() && !source_ended => {
+                    let data = read?;
+                    let message = if data.is_empty() {
                         source_ended = true;
                         let digest = hasher.state().await?.finalize();
                         In::Finish(pb::UploadFinish { expected_sha256: hex::encode(digest) })
                     } else {
                         // Hashed beside the stream while the next chunk is read.
-                        let data = Bytes::copy_from_slice(&buf[..n]);
                         hasher.feed(vec![data.clone()]).await?;
                         let at = offset;
-                        offset += n as u64;
+                        offset += data.len() as u64;
                         In::Data(pb::UploadData { offset: at, data })
                     };
                     next = Some(pb::UploadRequest { message: Some(message) });
@@ -259,7 +263,7 @@ impl Client {
         options: &TransferOptions,
     ) -> Result<pb::DownloadHeader> {
         let file = tokio::fs::File::create(local).await?.into_std().await;
-        let mut sink = Sink::<tokio::fs::File>::File(FileWriter::new(file));
+        let mut sink = Sink::<tokio::fs::File>::File(FileWriter::new(file)?);
         let header = self.download_to_sink(request, &mut sink, options).await?;
         if let Sink::File(file) = sink {
             file.sync().await?;

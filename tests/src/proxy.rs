@@ -14,6 +14,7 @@ pub struct CuttingProxy {
     /// Where clients connect.
     pub addr: SocketAddr,
     task: JoinHandle<()>,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl CuttingProxy {
@@ -24,9 +25,12 @@ impl CuttingProxy {
             .await
             .expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = accepted.clone();
         let task = tokio::spawn(async move {
             let mut first = true;
             while let Ok((client, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let (limit_up, limit_down) = if first { (up, down) } else { (None, None) };
                 first = false;
                 tokio::spawn(async move {
@@ -43,7 +47,17 @@ impl CuttingProxy {
                 });
             }
         });
-        CuttingProxy { addr, task }
+        CuttingProxy {
+            addr,
+            task,
+            accepted,
+        }
+    }
+
+    /// Connections accepted so far: more than one once a client came back
+    /// after the cut.
+    pub fn connections(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

@@ -205,17 +205,43 @@ async fn upload_resumes_after_the_connection_drops() {
     let progress = seen.lock().unwrap().clone();
     // After the drop the upload went on from what the server had persisted,
     // not from zero.
+    assert!(proxy.connections() >= 2, "the connection was not cut");
+    forward_to(&seen, content.len() as u64);
     assert!(progress.iter().any(|&p| p >= 4 << 20), "{progress:?}");
     let got = server
         .client
         .download(pb::DownloadRequest {
-            namespace_id: ns,
+            namespace_id: ns.clone(),
             path: "resumed.bin".into(),
             ..Default::default()
         })
         .await
         .unwrap();
     assert!(got.data == content);
+
+    // A local file by path (read ahead on a blocking thread, which must
+    // start again from the first byte to rehash what the server holds).
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("resumed.bin");
+    std::fs::write(&local, &content).unwrap();
+    let proxy = CuttingProxy::start(server.addr, Some(6 << 20), None).await;
+    let client = Client::connect(format!("http://{}", proxy.addr), APP)
+        .await
+        .unwrap();
+    let (seen, options) = recorder();
+    let start = pb::UploadStart {
+        namespace_id: ns.clone(),
+        path: "resumed-path.bin".into(),
+        ..Default::default()
+    };
+    let entry = client.upload_path(start, &local, &options).await.unwrap();
+    assert_eq!(entry.sha256, sha256(&content));
+    assert!(proxy.connections() >= 2, "the connection was not cut");
+    // Each attempt reports the offset it starts from: the resumed one
+    // started past the first persist (4 MiB), never from zero again.
+    let progress = forward_to(&seen, content.len() as u64);
+    assert!(progress.contains(&0), "{progress:?}");
+    assert!(progress.iter().any(|&p| p >= 4 << 20), "{progress:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,255 @@
+//! Where an upload's bytes come from. Any `AsyncRead + AsyncSeek` is read
+//! on the caller's task straight into the chunk that is sent; a local file
+//! is read on a blocking thread, one chunk ahead of the stream, into the
+//! chunk itself (tokio's file would read into a buffer of its own and copy
+//! from there, and each copy of every byte costs as much as a tenth of its
+//! hash).
+
+use std::io::{Read, Seek, SeekFrom};
+
+use bytes::{Bytes, BytesMut};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt};
+use tokio::task::JoinHandle;
+
+use crate::{ClientError, Result};
+
+/// The source of an upload, read in chunks of at most `chunk` bytes.
+pub(crate) struct Source<'a, R> {
+    from: From<'a, R>,
+    chunk: usize,
+    /// Bytes read but not taken (the rest of a chunk that crossed the
+    /// offset a resume starts from), given out first.
+    unread: Option<Bytes>,
+}
+
+enum From<'a, R> {
+    Reader(&'a mut R),
+    File(FileReader),
+}
+
+/// A local file read on a blocking thread, the next chunk while the last
+/// one goes out.
+struct FileReader {
+    /// Taken while a read runs.
+    file: Option<std::fs::File>,
+    reading: Option<JoinHandle<(std::fs::File, std::io::Result<Bytes>)>>,
+}
+
+impl<'a, R: AsyncRead + AsyncSeek + Unpin + Send> Source<'a, R> {
+    /// Any reader, read on the caller's task.
+    pub(crate) fn reader(reader: &'a mut R, chunk: usize) -> Self {
+        Source {
+            from: From::Reader(reader),
+            chunk: chunk.max(1),
+            unread: None,
+        }
+    }
+
+    /// A local file, read on a blocking thread.
+    pub(crate) fn file(file: std::fs::File, chunk: usize) -> Self {
+        Source {
+            from: From::File(FileReader {
+                file: Some(file),
+                reading: None,
+            }),
+            chunk: chunk.max(1),
+            unread: None,
+        }
+    }
+
+    /// Goes back to the first byte.
+    pub(crate) async fn rewind(&mut self) -> Result<()> {
+        self.unread = None;
+        match &mut self.from {
+            From::Reader(reader) => {
+                reader.seek(SeekFrom::Start(0)).await?;
+            }
+            From::File(f) => {
+                // A read ahead that ran is dropped with what it read.
+                let mut file = f.settle().await?.0;
+                let file = tokio::task::spawn_blocking(move || {
+                    file.seek(SeekFrom::Start(0)).map(|_| file)
+                })
+                .await
+                .map_err(join_failed)??;
+                f.file = Some(file);
+            }
+        }
+        Ok(())
+    }
+
+    /// The next chunk; empty at the end. Cancel-safe: dropped before it
+    /// resolves, it loses nothing (a file's read goes on, and is taken by
+    /// the next call).
+    pub(crate) async fn next(&mut self) -> Result<Bytes> {
+        if let Some(data) = self.unread.take() {
+            return Ok(data);
+        }
+        let chunk = self.chunk;
+        match &mut self.from {
+            // tokio's `read_buf` reads nothing when it is cancelled.
+            From::Reader(reader) => {
+                let mut data = BytesMut::with_capacity(chunk);
+                reader.read_buf(&mut data).await?;
+                Ok(data.freeze())
+            }
+            From::File(f) => {
+                if f.reading.is_none() {
+                    f.start(chunk)?;
+                }
+                let (file, data) = f.settle().await?;
+                f.file = Some(file);
+                let data = data?;
+                if !data.is_empty() {
+                    f.start(chunk)?;
+                }
+                Ok(data)
+            }
+        }
+    }
+
+    /// Feeds the first `len` bytes to `hasher` (what the server already
+    /// holds when an upload resumes); the rest of a chunk that crosses
+    /// `len` is the next one given out.
+    pub(crate) async fn rehash(&mut self, len: u64, hasher: &mut Sha256) -> Result<()> {
+        let mut left = len;
+        while left > 0 {
+            let data = self.next().await?;
+            if data.is_empty() {
+                return Err(ClientError::Protocol(
+                    "the source is shorter than what the server holds".into(),
+                ));
+            }
+            if data.len() as u64 > left {
+                hasher.update(&data[..left as usize]);
+                self.unread = Some(data.slice(left as usize..));
+                return Ok(());
+            }
+            hasher.update(&data);
+            left -= data.len() as u64;
+        }
+        Ok(())
+    }
+}
+
+impl FileReader {
+    /// Starts reading the next `chunk` bytes (fewer only at the end).
+    fn start(&mut self, chunk: usize) -> Result<()> {
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| ClientError::Protocol("local file used after a failed read".into()))?;
+        self.reading = Some(tokio::task::spawn_blocking(move || {
+            let result = read_chunk(&mut file, chunk);
+            (file, result)
+        }));
+        Ok(())
+    }
+
+    /// The file, and what the read in flight (if any) got.
+    async fn settle(&mut self) -> Result<(std::fs::File, std::io::Result<Bytes>)> {
+        if let Some(reading) = self.reading.as_mut() {
+            // Cancel-safe: the handle stays until its result is in hand.
+            let outcome = reading.await.map_err(join_failed)?;
+            self.reading = None;
+            return Ok(outcome);
+        }
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| ClientError::Protocol("local file used after a failed read".into()))?;
+        Ok((file, Ok(Bytes::new())))
+    }
+}
+
+/// Reads up to `chunk` bytes, as many as there are before the end.
+fn read_chunk(file: &mut std::fs::File, chunk: usize) -> std::io::Result<Bytes> {
+    // `read_to_end` reads a file straight into the vector's spare room.
+    let mut data = Vec::with_capacity(chunk);
+    file.take(chunk as u64).read_to_end(&mut data)?;
+    Ok(Bytes::from(data))
+}
+
+fn join_failed(e: tokio::task::JoinError) -> ClientError {
+    ClientError::Protocol(format!("a blocking task failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn content(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    /// Everything `source` gives from here on, each call cut short at once
+    /// as often as it would wait (a select that another branch won).
+    async fn drain<R: AsyncRead + AsyncSeek + Unpin + Send>(source: &mut Source<'_, R>) -> Vec<u8> {
+        let mut got = Vec::new();
+        loop {
+            match tokio::time::timeout(Duration::ZERO, source.next()).await {
+                Err(_) => tokio::task::yield_now().await,
+                Ok(data) => {
+                    let data = data.unwrap();
+                    if data.is_empty() {
+                        return got;
+                    }
+                    got.extend_from_slice(&data);
+                }
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_file_gives_every_byte_in_order_though_reads_are_cut_short() {
+        let bytes = content(1_000_003);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&bytes).unwrap();
+        file.seek(SeekFrom::Start(0)).unwrap();
+        let mut source = Source::<tokio::fs::File>::file(file, 4096);
+        assert!(drain(&mut source).await == bytes);
+        // Again from the start, twice: the second time with a read ahead
+        // in flight.
+        source.rewind().await.unwrap();
+        let first = source.next().await.unwrap();
+        assert_eq!(first.len(), 4096);
+        source.rewind().await.unwrap();
+        assert!(drain(&mut source).await == bytes);
+    }
+
+    #[tokio::test]
+    async fn a_resume_rehashes_the_held_bytes_and_sends_the_rest_of_their_chunk() {
+        let bytes = content(100);
+        for from_file in [false, true] {
+            let mut cursor = std::io::Cursor::new(bytes.clone());
+            let mut source = if from_file {
+                let mut file = tempfile::tempfile().unwrap();
+                file.write_all(&bytes).unwrap();
+                Source::file(file, 10)
+            } else {
+                Source::reader(&mut cursor, 10)
+            };
+            // Read past where the server's bytes end, as a first attempt
+            // would, then start over.
+            source.next().await.unwrap();
+            source.rewind().await.unwrap();
+            let mut hasher = Sha256::new();
+            source.rehash(35, &mut hasher).await.unwrap();
+            assert_eq!(hasher.finalize(), Sha256::digest(&bytes[..35]));
+            let next = source.next().await.unwrap();
+            assert_eq!(&next[..], &bytes[35..40], "the rest of the crossing chunk");
+            assert!(drain(&mut source).await == bytes[40..]);
+            // More than the source holds is refused.
+            source.rewind().await.unwrap();
+            let refused = source.rehash(101, &mut Sha256::new()).await;
+            assert!(
+                matches!(refused, Err(ClientError::Protocol(_))),
+                "{refused:?}"
+            );
+        }
+    }
+}
