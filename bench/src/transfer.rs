@@ -2,6 +2,14 @@
 //! streaming echo with Arca's transport settings (its own process), the
 //! disk's durable write rate, single-core SHA-256, and the memory and
 //! filesystem backends through the raw stubs and the client library.
+//!
+//! The echo also measures the floors of an upload: the same stream hashed
+//! on a thread of its own; hashed and kept in memory; hashed and written to
+//! a file on another thread, flushed as it goes and fsynced at the end.
+//! They do the work every upload must do and nothing else (no protocol, no
+//! metadata, no checks), so an upload's ratio to its floor is what Arca
+//! adds, and the floors' own ratios to min(echo, SHA-256[, disk]) are what
+//! this machine allows when transport, hash and storage share its cores.
 
 use super::*;
 
@@ -44,7 +52,31 @@ pub mod echo_server {
             while let Some(chunk) = stream.next().await {
                 bytes += chunk?.data.len() as u64;
             }
-            Ok(Response::new(echo::Summary { bytes }))
+            Ok(Response::new(echo::Summary {
+                bytes,
+                sha256: Bytes::new(),
+            }))
+        }
+
+        async fn sink_hashed(
+            &self,
+            request: Request<Streaming<echo::Chunk>>,
+        ) -> Result<Response<echo::Summary>, Status> {
+            hashed(request.into_inner(), Keep::Nothing).await
+        }
+
+        async fn sink_kept(
+            &self,
+            request: Request<Streaming<echo::Chunk>>,
+        ) -> Result<Response<echo::Summary>, Status> {
+            hashed(request.into_inner(), Keep::Memory).await
+        }
+
+        async fn sink_written(
+            &self,
+            request: Request<Streaming<echo::Chunk>>,
+        ) -> Result<Response<echo::Summary>, Status> {
+            hashed(request.into_inner(), Keep::File).await
         }
 
         async fn source(
@@ -75,6 +107,119 @@ pub mod echo_server {
         }
     }
 
+    /// Where a hashed sink keeps what it received.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Keep {
+        Nothing,
+        /// Every chunk, in memory, until the stream ends.
+        Memory,
+        /// A file in the working directory (the disk Arca's data is on),
+        /// flushed as it goes, fsynced at the end, then removed.
+        File,
+    }
+
+    /// A file being written: where it is, bytes not yet flushed, and the
+    /// thread that flushes it beside the writes.
+    type Written = (
+        std::fs::File,
+        std::path::PathBuf,
+        u64,
+        std::sync::mpsc::SyncSender<()>,
+        std::thread::JoinHandle<()>,
+    );
+
+    /// A thread that takes chunks through a short queue and works on each
+    /// with `state`, beside the receiving task as far as the machine
+    /// allows; `end` makes its result once the queue closes.
+    fn beside<S: Send + 'static, T: Send + 'static>(
+        mut state: S,
+        work: impl Fn(&mut S, Bytes) + Send + 'static,
+        end: impl FnOnce(S) -> T + Send + 'static,
+    ) -> (tokio::sync::mpsc::Sender<Bytes>, std::thread::JoinHandle<T>) {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+        let thread = std::thread::spawn(move || {
+            while let Some(data) = rx.blocking_recv() {
+                work(&mut state, data);
+            }
+            end(state)
+        });
+        (tx, thread)
+    }
+
+    /// Receives a stream and hashes it on a thread of its own and, for
+    /// [`Keep::File`], writes it on another (flushed on a third): the least an upload costs on
+    /// this machine, with no protocol, metadata or checks around it.
+    async fn hashed(
+        mut stream: Streaming<echo::Chunk>,
+        keep: Keep,
+    ) -> Result<Response<echo::Summary>, Status> {
+        use sha2::Digest;
+        use std::io::Write;
+        let (hash_tx, hashing) = beside(
+            (sha2::Sha256::new(), Vec::new()),
+            move |(hasher, kept): &mut (sha2::Sha256, Vec<Bytes>), data: Bytes| {
+                hasher.update(&data);
+                if keep == Keep::Memory {
+                    kept.push(data);
+                }
+            },
+            |(hasher, _kept)| hasher.finalize(),
+        );
+        let writer = (keep == Keep::File).then(|| {
+            let path = std::env::current_dir()
+                .unwrap()
+                .join(format!("echo-sink-{}", std::process::id()));
+            let file = std::fs::File::create(&path).unwrap();
+            // Pages written start for the disk every 8 MiB on a third
+            // thread, as Arca's flushes do, so the fsync at the end is
+            // short; a flush still running is not queued behind.
+            let (flush, flushes) = std::sync::mpsc::sync_channel::<()>(0);
+            let flusher = {
+                let file = file.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    while flushes.recv().is_ok() {
+                        file.sync_data().unwrap();
+                    }
+                })
+            };
+            beside(
+                (file, path, 0u64, flush, flusher),
+                |(file, _, unflushed, flush, _): &mut Written, data: Bytes| {
+                    file.write_all(&data).unwrap();
+                    *unflushed += data.len() as u64;
+                    if *unflushed >= 8 << 20 && flush.try_send(()).is_ok() {
+                        *unflushed = 0;
+                    }
+                },
+                |(file, path, _, flush, flusher)| {
+                    drop(flush);
+                    flusher.join().unwrap();
+                    file.sync_all().unwrap();
+                    std::fs::remove_file(&path).unwrap();
+                },
+            )
+        });
+        let mut bytes = 0;
+        while let Some(chunk) = stream.next().await {
+            let data = chunk?.data;
+            bytes += data.len() as u64;
+            if let Some((tx, _)) = &writer {
+                tx.send(data.clone()).await.unwrap();
+            }
+            hash_tx.send(data).await.unwrap();
+        }
+        drop(hash_tx);
+        let digest = hashing.join().expect("the hashing thread");
+        if let Some((tx, thread)) = writer {
+            drop(tx);
+            thread.join().expect("the writing thread");
+        }
+        Ok(Response::new(echo::Summary {
+            bytes,
+            sha256: Bytes::copy_from_slice(&digest),
+        }))
+    }
+
     /// Runs the echo server with Arca's transport settings.
     pub async fn run() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -91,6 +236,15 @@ pub mod echo_server {
             .await
             .unwrap();
     }
+}
+
+/// What the echo does with the bytes it receives.
+#[derive(Clone, Copy)]
+enum Sink {
+    Discard,
+    Hash,
+    HashAndKeep,
+    HashAndWrite,
 }
 
 /// The transport's ceiling: a bare tonic echo of the same bytes, in chunks
@@ -119,7 +273,9 @@ impl Echo {
         Echo { process, client }
     }
 
-    async fn upload(&self, size_mib: u64) -> f64 {
+    /// Sends `size_mib` MiB to `sink`; the hashing sinks must give back
+    /// `digest`, the SHA-256 of what was sent.
+    async fn upload(&self, size_mib: u64, sink: Sink, digest: &[u8]) -> f64 {
         let mut client = self.client.clone();
         let chunk = one_mib_chunk();
         let start = Instant::now();
@@ -127,11 +283,19 @@ impl Echo {
             offset: i * MIB,
             data: chunk.clone(),
         }));
-        assert_eq!(
-            client.sink(chunks).await.unwrap().into_inner().bytes,
-            size_mib * MIB
-        );
-        mb_per_s(size_mib * MIB, start.elapsed().as_secs_f64())
+        let summary = match sink {
+            Sink::Discard => client.sink(chunks).await,
+            Sink::Hash => client.sink_hashed(chunks).await,
+            Sink::HashAndKeep => client.sink_kept(chunks).await,
+            Sink::HashAndWrite => client.sink_written(chunks).await,
+        };
+        let rate = mb_per_s(size_mib * MIB, start.elapsed().as_secs_f64());
+        let summary = summary.unwrap().into_inner();
+        assert_eq!(summary.bytes, size_mib * MIB);
+        if !matches!(sink, Sink::Discard) {
+            assert_eq!(&summary.sha256[..], digest, "the floor hashed what it got");
+        }
+        rate
     }
 
     async fn download(&self, size_mib: u64) -> f64 {
@@ -270,6 +434,13 @@ struct ArcaUnderTest {
 pub async fn transfers(size_mib: u64, runs: usize) {
     let echo = Echo::start().await;
     let sha256 = sha256_single_core();
+    let digest = {
+        use sha2::Digest;
+        let chunk = one_mib_chunk();
+        let mut hasher = sha2::Sha256::new();
+        (0..size_mib).for_each(|_| hasher.update(&chunk));
+        hasher.finalize()
+    };
     let mut servers = Vec::new();
     for backend in ["memory", "filesystem"] {
         let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
@@ -286,6 +457,12 @@ pub async fn transfers(size_mib: u64, runs: usize) {
     }
     let here = std::env::current_dir().unwrap();
     let (mut echo_up, mut echo_down, mut disk) = (Vec::new(), Vec::new(), Vec::new());
+    // The least an upload costs here, done plainly beside the same
+    // transport: hashed; hashed and kept in memory; hashed and written.
+    let mut floor_up: [Vec<f64>; 3] = Default::default();
+    let mut floor_cpu: [Vec<f64>; 3] = Default::default();
+    let mut floor_ratio: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
+    let mut floor_basis_ratio: [Vec<f64>; 3] = Default::default();
     let (mut echo_cpu_up, mut echo_cpu_down) = (Vec::new(), Vec::new());
     let mut up: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
     let mut down: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
@@ -297,8 +474,18 @@ pub async fn transfers(size_mib: u64, runs: usize) {
     let bytes = size_mib * MIB;
     for _ in 0..runs.max(1) {
         let meter = cpu::Meter::start(echo.process.pid());
-        let e_up = echo.upload(size_mib).await;
+        let e_up = echo.upload(size_mib, Sink::Discard, &digest).await;
         echo_cpu_up.push(meter.per_gib(bytes));
+        let mut floor = [0.0; 3];
+        for (i, sink) in [Sink::Hash, Sink::HashAndKeep, Sink::HashAndWrite]
+            .into_iter()
+            .enumerate()
+        {
+            let meter = cpu::Meter::start(echo.process.pid());
+            floor[i] = echo.upload(size_mib, sink, &digest).await;
+            floor_up[i].push(floor[i]);
+            floor_cpu[i].push(meter.per_gib(bytes));
+        }
         let d = disk_durable_write(&here, size_mib);
         for (i, s) in servers.iter().enumerate() {
             let meter = cpu::Meter::start(s.process.pid());
@@ -313,6 +500,13 @@ pub async fn transfers(size_mib: u64, runs: usize) {
             };
             up[i].push(u);
             up_ratio[i].push(u / basis);
+            // Beside the floor that does the same work with nothing else.
+            let same_work = if s.backend == "filesystem" {
+                floor[2]
+            } else {
+                floor[1]
+            };
+            floor_ratio[i].push(u / same_work);
             rss_after_upload[i] = s.process.peak_rss_mib();
         }
         let meter = cpu::Meter::start(echo.process.pid());
@@ -324,6 +518,16 @@ pub async fn transfers(size_mib: u64, runs: usize) {
             cpu_down[i].push(meter.per_gib(bytes));
             down[i].push(x);
             down_ratio[i].push(x / e_down);
+        }
+        for (i, f) in floor.iter().enumerate() {
+            // The floors against the same basis as Arca's target: what any
+            // server doing this work reaches on this machine.
+            let basis = if i == 2 {
+                e_up.min(sha256).min(d)
+            } else {
+                e_up.min(sha256)
+            };
+            floor_basis_ratio[i].push(f / basis);
         }
         echo_up.push(e_up);
         echo_down.push(e_down);
@@ -341,6 +545,25 @@ pub async fn transfers(size_mib: u64, runs: usize) {
     emit(
         json!({"figure": "disk_durable_write", "size_mib": size_mib, "runs": runs, "mb_s": best(&disk)}),
     );
+    for (i, name) in [
+        "hashed",
+        "hashed_and_kept_in_memory",
+        "hashed_and_written_to_disk",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        emit(json!({
+            "figure": "upload_floor",
+            "work": name,
+            "size_mib": size_mib,
+            "runs": runs,
+            "upload_mb_s": best(&floor_up[i]),
+            "server_cpu_s_per_gib_up": median(floor_cpu[i].clone()),
+            "ratio": round2(median(floor_basis_ratio[i].clone())),
+            "ratio_basis": if i == 2 { "min(transport echo, SHA-256, disk durable write), same run" } else { "min(transport echo, SHA-256), same run" },
+        }));
+    }
     for (i, s) in servers.iter().enumerate() {
         emit(json!({
             "figure": "arca_transfer",
@@ -353,6 +576,8 @@ pub async fn transfers(size_mib: u64, runs: usize) {
             "upload_ratio": round2(median(up_ratio[i].clone())),
             "upload_ratio_basis": if s.backend == "filesystem" { "min(transport echo, SHA-256, disk durable write), same run" } else { "min(transport echo, SHA-256), same run" },
             "upload_ratio_target": 0.8,
+            "upload_ratio_to_floor": round2(median(floor_ratio[i].clone())),
+            "upload_floor": if s.backend == "filesystem" { "echo hashed and written to disk, same run" } else { "echo hashed and kept in memory, same run" },
             "download_ratio": round2(median(down_ratio[i].clone())),
             "download_ratio_basis": "transport echo, same run",
             "download_ratio_target": 0.9,
