@@ -3,9 +3,10 @@
 //! An upload stages its object in the backend and keeps a record in the metadata:
 //! target, options, bytes durably persisted and the SHA-256 state over
 //! exactly those bytes. Every `persist_interval_bytes` the staged write is
-//! made durable and the record updated in the same breath, so after a broken
-//! stream or a restart the upload resumes at the recorded offset with the
-//! right hash state. Nothing is visible until `finish` commits the entry;
+//! made durable and then the record updated, both beside the stream (see
+//! `record`), so after a broken stream or a restart the upload resumes at
+//! the recorded offset with the right hash state; the client hears of an
+//! offset only once its record is saved. Nothing is visible until `finish` commits the entry;
 //! the upload record goes in that same commit. An unfinished upload whose
 //! lease runs out is discarded by the reclaimer.
 //!
@@ -16,14 +17,18 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use sha2::digest::common::hazmat::{SerializableState, SerializedState};
 use sha2::{Digest, Sha256};
+
+mod record;
+
+use record::{Saving, hash_state, restore_hash};
+pub(crate) use record::{precondition_fields, record_precondition};
 
 use super::access::Access;
 use super::quota;
 use super::replicas::{Attachment, Fence};
 use super::tree::NewFile;
-use super::{Core, Precondition, WriteOptions};
+use super::{Core, WriteOptions};
 use crate::auth::Identity;
 use crate::blobs::StagedWrite;
 use crate::error::{Error, Result, invalid, not_found};
@@ -58,6 +63,8 @@ pub struct Upload {
     hashing: Option<tokio::task::JoinHandle<Sha256>>,
     /// Hash states at the chunk boundaries past the persisted offset.
     snapshots: Vec<(u64, Vec<u8>)>,
+    /// The record's save running beside the stream, if one does.
+    saving: Option<Saving>,
     received: u64,
     /// Set when the content is known bad: closing discards instead of suspending.
     doomed: bool,
@@ -68,35 +75,6 @@ pub struct Upload {
     owner: quota::Owner,
     /// This stream's hold on the upload.
     attachment: Attachment,
-}
-
-/// How an upload record stores a precondition: (must not exist, version).
-pub(crate) fn precondition_fields(precondition: Precondition) -> (bool, Option<u64>) {
-    match precondition {
-        Precondition::None => (false, None),
-        Precondition::MustNotExist => (true, None),
-        Precondition::VersionMatch(v) => (false, Some(v)),
-    }
-}
-
-/// The precondition an upload record stores.
-pub(crate) fn record_precondition(record: &UploadRecord) -> Precondition {
-    match (record.must_not_exist, record.if_version_match) {
-        (true, _) => Precondition::MustNotExist,
-        (false, Some(v)) => Precondition::VersionMatch(v),
-        (false, None) => Precondition::None,
-    }
-}
-
-fn hash_state(hasher: &Sha256) -> Vec<u8> {
-    hasher.serialize().to_vec()
-}
-
-fn restore_hash(state: &[u8]) -> Result<Sha256> {
-    let array = SerializedState::<Sha256>::try_from(state)
-        .map_err(|_| Error::DataLoss("the upload's stored hash state is corrupt".into()))?;
-    Sha256::deserialize(&array)
-        .map_err(|_| Error::DataLoss("the upload's stored hash state is corrupt".into()))
 }
 
 impl Core {
@@ -196,6 +174,7 @@ impl Core {
             hasher,
             hashing: None,
             snapshots: Vec::new(),
+            saving: None,
             received: 0,
             doomed: false,
             who: who.clone(),
@@ -305,6 +284,7 @@ impl Core {
                     hasher,
                     hashing: None,
                     snapshots: Vec::new(),
+                    saving: None,
                     received,
                     doomed: false,
                     who: who.clone(),
@@ -355,20 +335,6 @@ impl Upload {
         self.writer
             .as_mut()
             .ok_or_else(|| Error::Internal("upload used after it ended".into()))
-    }
-
-    /// Saves the record, if this stream still holds the upload.
-    async fn save_record(&mut self) -> Result<()> {
-        let (id, record) = (self.id.clone(), self.record.clone());
-        let fence = Fence::of(&self.attachment);
-        let quotas = self.core.quotas.clone();
-        self.core
-            .meta
-            .write(move |txn| {
-                fence.check(txn, &record.object_id)?;
-                quota::save_upload(txn, &quotas, &id, &record)
-            })
-            .await
     }
 
     /// Appends a chunk at `offset`. Returns `true` when the chunk crossed a
@@ -472,6 +438,16 @@ impl Upload {
     /// then records it. Cancel-safe, so a stream can wait on it beside the
     /// client's next message.
     pub async fn in_flight_done(&mut self) {
+        if let Some(saving) = self.saving.as_mut() {
+            if saving.outcome.is_none() {
+                // Cancel-safe: nothing changes until the outcome is in hand.
+                let outcome = (&mut saving.task).await.unwrap_or_else(|e| {
+                    Err(Error::Internal(format!("upload record save failed: {e}")))
+                });
+                saving.outcome = Some(outcome);
+            }
+            return;
+        }
         match self.writer.as_mut() {
             Some(writer) => writer.in_flight_done().await,
             None => std::future::pending().await,
@@ -498,15 +474,28 @@ impl Upload {
     }
 
     /// Records what the backend has made durable; with `wait`, after its
-    /// work in flight ends (the periodic persist does not wait, so S3
-    /// parts keep going up side by side).
+    /// work in flight ends and until the record is saved. Without, the
+    /// stream goes on at once: the periodic persist does not wait (so S3
+    /// parts keep going up side by side), its record saves beside the
+    /// stream, and the offset is told once that save succeeded.
     async fn persist_with(&mut self, wait: bool) -> Result<u64> {
-        if self.received == self.record.persisted {
+        let save_over = self
+            .saving
+            .as_ref()
+            .is_some_and(|s| s.outcome.is_some() || s.task.is_finished());
+        if wait || save_over {
+            self.save_ended().await?;
+        }
+        if self.saving.is_some() || self.received == self.record.persisted {
+            // One save at a time, in order: the next persist records what
+            // this one could not.
             return Ok(self.record.persisted);
         }
-        self.hasher = self.settled_hasher().await?;
-        self.snapshots
-            .push((self.received, hash_state(&self.hasher)));
+        if wait {
+            self.hasher = self.settled_hasher().await?;
+            self.snapshots
+                .push((self.received, hash_state(&self.hasher)));
+        }
         // A backend may keep the tail back (S3 persists whole parts only):
         // the record then names the last chunk boundary it did persist.
         let writer = self.writer()?;
@@ -518,35 +507,45 @@ impl Upload {
         if persisted == self.record.persisted {
             return Ok(persisted);
         }
-        let state = self
+        let known = self
             .snapshots
             .iter()
             .find(|(offset, _)| *offset == persisted)
-            .map(|(_, state)| state.clone())
-            .ok_or_else(|| {
-                Error::Internal(format!(
+            .map(|(_, state)| state.clone());
+        let state = match known {
+            Some(state) => state,
+            // Durable up to the last chunk, whose hash still runs: wait
+            // for that one hash.
+            None if persisted == self.received => {
+                self.hasher = self.settled_hasher().await?;
+                hash_state(&self.hasher)
+            }
+            None => {
+                return Err(Error::Internal(format!(
                     "backend persisted {persisted} bytes, not at a chunk boundary"
-                ))
-            })?;
+                )));
+            }
+        };
         self.snapshots.retain(|(offset, _)| *offset > persisted);
+        let mut record = self.record.clone();
         // The backend's resume token may grow with what it persisted.
-        self.record.token = self.writer()?.token();
-        self.record.persisted = persisted;
-        self.record.hash_state = state;
-        self.record.lease_expires_ms = self
+        record.token = self.writer()?.token();
+        record.persisted = persisted;
+        record.hash_state = state;
+        record.lease_expires_ms = self
             .core
             .meta
             .now_ms()
             .saturating_add(self.core.upload_lease_ms());
-        if let Err(e) = self.save_record().await {
-            // Over the staged-bytes quota: what arrived cannot be kept, so
-            // it is not left behind uncounted either.
-            if matches!(e, Error::ResourceExhausted(_)) {
-                self.doomed = true;
-            }
-            return Err(e);
+        self.saving = Some(Saving {
+            task: tokio::spawn(self.save(record.clone())),
+            record,
+            outcome: None,
+        });
+        if wait {
+            self.save_ended().await?;
         }
-        Ok(persisted)
+        Ok(self.record.persisted)
     }
 
     /// Checks size and digest, completes the object and commits the entry.
@@ -569,6 +568,8 @@ impl Upload {
     }
 
     async fn try_finish(&mut self, expected_sha256: Option<String>) -> Result<EntryRecord> {
+        // A record saved after the commit would bring the upload back.
+        self.save_ended().await?;
         if let Some(total) = self.record.total_size
             && self.received != total
         {
@@ -648,6 +649,10 @@ impl Upload {
     /// Ends this stream's hold on the upload: discards it if its content is
     /// known bad, otherwise persists what arrived and leaves it resumable.
     pub async fn close(mut self) {
+        // A save still running could bring back a record deleted below;
+        // one that failed on the quota dooms the upload, any other failure
+        // is tried again by the persist below.
+        let _ = self.save_ended().await;
         if self.doomed {
             if let Some(writer) = self.writer.take()
                 && let Err(e) = writer.abort().await
