@@ -424,8 +424,7 @@ impl Upload {
         self.core.replica.check_writing()?;
         self.writer()?.write(data).await?;
         self.received += len;
-        if self.received - self.record.persisted >= self.core.config.uploads.persist_interval_bytes
-        {
+        if self.received - self.claimed() >= self.core.config.uploads.persist_interval_bytes {
             let before = self.record.persisted;
             self.persist_with(false).await?;
             return Ok(self.record.persisted != before);
@@ -456,10 +455,24 @@ impl Upload {
 
     /// Records what became durable since the last record, without waiting
     /// for more; `true` when that advanced (a progress message is due).
+    /// After the record's own save ended, the next save starts only when
+    /// an interval is due, not at once (or saves would run back to back).
     pub async fn record_progress(&mut self) -> Result<bool> {
         let before = self.record.persisted;
-        match self.persist_with(false).await {
-            Ok(_) => Ok(self.record.persisted != before),
+        let save_ended = self.saving.as_ref().is_some_and(|s| s.outcome.is_some());
+        let interval = self.core.config.uploads.persist_interval_bytes;
+        let recorded = if save_ended {
+            match self.save_ended().await {
+                Ok(()) if self.received - self.claimed() >= interval => {
+                    self.persist_with(false).await.map(|_| ())
+                }
+                other => other,
+            }
+        } else {
+            self.persist_with(false).await.map(|_| ())
+        };
+        match recorded {
+            Ok(()) => Ok(self.record.persisted != before),
             Err(e) => Err(self.explain(e).await),
         }
     }

@@ -77,6 +77,16 @@ impl Upload {
         }
     }
 
+    /// The offset the record claims, or the one its save in flight will:
+    /// the next persist is due an interval past it (the saved record lags
+    /// while a save runs, and a persist per chunk meanwhile would make a
+    /// save per chunk).
+    pub(super) fn claimed(&self) -> u64 {
+        self.saving
+            .as_ref()
+            .map_or(self.record.persisted, |s| s.record.persisted)
+    }
+
     /// Waits for the record's save in flight, if any, and takes its record
     /// as the upload's, or its failure.
     pub(super) async fn save_ended(&mut self) -> Result<()> {
@@ -103,5 +113,101 @@ impl Upload {
                 Err(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use arca_proto::v1::{NamespaceType, Scope};
+    use bytes::Bytes;
+
+    use crate::auth::sha256_hex;
+    use crate::config::{ApiKeyConfig, Config, KeyRole};
+    use crate::core::namespaces::NewNamespace;
+    use crate::core::uploads::Started;
+    use crate::core::{Core, WriteOptions};
+    use crate::meta;
+
+    /// What the upload claims durable is already in its saved record.
+    async fn check_saved(core: &Core, upload: &super::Upload) {
+        let id = upload.id().to_owned();
+        let saved = core
+            .meta
+            .read(move |r| r.get(&meta::UPLOADS, &id))
+            .await
+            .unwrap()
+            .expect("the upload's record");
+        assert!(
+            saved.persisted >= upload.persisted(),
+            "the client would hear of {} bytes, the record keeps {}",
+            upload.persisted(),
+            saved.persisted
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_client_hears_only_of_offsets_whose_record_is_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        // Memory: what is written is durable at once, so every record the
+        // upload saves is one the interval asked for.
+        let mut config = Config::in_memory(dir.path());
+        config.uploads.persist_interval_bytes = 64 << 10;
+        config.auth.keys.insert(
+            "k".into(),
+            ApiKeyConfig {
+                sandbox: "sb".into(),
+                role: KeyRole::Admin,
+                all_sandboxes: false,
+                secret_sha256: sha256_hex("secret"),
+            },
+        );
+        let core = Core::open(config.finalize().unwrap()).await.unwrap();
+        let who = core.authenticate("secret").await.unwrap();
+        let ns = core
+            .create_namespace(
+                &who,
+                NewNamespace {
+                    ns_type: NamespaceType::Workspace,
+                    scope: Scope::Sandbox,
+                    sandbox: "sb".into(),
+                    ..NewNamespace::default()
+                },
+            )
+            .await
+            .unwrap();
+        let started = core
+            .start_upload(&who, &ns.id, "f", WriteOptions::default(), None)
+            .await
+            .unwrap();
+        let Started::Upload(mut upload) = started else {
+            panic!("nothing to deduplicate");
+        };
+        let chunk = Bytes::from(vec![7u8; 16 << 10]);
+        let mut told = 0;
+        for i in 0..256u64 {
+            if upload
+                .write(i * chunk.len() as u64, chunk.clone())
+                .await
+                .unwrap()
+            {
+                check_saved(&core, &upload).await;
+                told += 1;
+            }
+            // The stream also reports when work in flight ends between
+            // chunks.
+            let ended = tokio::time::timeout(Duration::ZERO, upload.in_flight_done()).await;
+            if ended.is_ok() && upload.record_progress().await.unwrap() {
+                check_saved(&core, &upload).await;
+                told += 1;
+            }
+        }
+        assert!(told > 0, "no progress in 4 MiB at a 64 KiB interval");
+        // A save an interval, not a chunk (nor one after another), though
+        // the saved record lags.
+        assert!(told <= 64, "{told} saves of 4 MiB at a 64 KiB interval");
+        assert_eq!(upload.persist().await.unwrap(), 4 << 20);
+        check_saved(&core, &upload).await;
     }
 }
