@@ -6,8 +6,8 @@
 //! 1. upload and download of a large file in 1 MiB chunks on the memory and
 //!    filesystem backends, beside a bare tonic streaming echo of the same
 //!    bytes (the transport's ceiling), the disk's own durable write rate and
-//!    single-core SHA-256, with CPU seconds per GiB, and the floors of an
-//!    upload (the echo hashing, keeping, writing what it gets): see
+//!    single-core SHA-256, with CPU seconds per GiB, and plain uploads (the
+//!    echo hashing, keeping, writing what it gets): see
 //!    [`transfer`];
 //! 2. the same file end to end (client library, `arca put`/`get`) and over
 //!    HTTP (presigned URLs, WebDAV) beside nginx on the same disk: see
