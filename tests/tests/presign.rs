@@ -204,6 +204,26 @@ async fn upload_then_finalize(backend: Backend) {
     let again = http("PUT", &small.parts[0].url, &[], b"second".to_vec()).await;
     assert!(again.status == 200 || again.status == 404);
     assert_eq!(server.read(&ns, "in/small.txt").await.unwrap(), b"first");
+
+    // A URL used twice before finalize: the second body commits, with its
+    // own digest (each PUT's digest stays with its own staged object).
+    let twice = server
+        .client
+        .presign_upload(&ns, "in/twice.txt", None, HOUR)
+        .await
+        .unwrap();
+    put_plan(&twice, b"the first body").await;
+    put_plan(&twice, b"a second, longer body").await;
+    let entry = server
+        .client
+        .finalize_upload(&twice.upload_id, None, vec![])
+        .await
+        .unwrap();
+    assert_eq!(entry.sha256, sha256(b"a second, longer body"));
+    assert_eq!(
+        server.read(&ns, "in/twice.txt").await.unwrap(),
+        b"a second, longer body"
+    );
 }
 
 async fn finalize_refuses_bad_content(backend: Backend) {

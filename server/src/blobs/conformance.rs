@@ -38,6 +38,7 @@ pub async fn run_all(store: &dyn BlobStore) {
     discard_removes_staged(store).await;
     missing_objects(store).await;
     promote_moves_an_object(store).await;
+    remembered_digests_stay_with_their_object(store).await;
     list_and_delete_prefix(store).await;
     large_object_in_many_chunks(store).await;
     persist_reports_rise_to_settle(store).await;
@@ -237,6 +238,36 @@ pub async fn promote_moves_an_object(store: &dyn BlobStore) {
     ));
 }
 
+/// A digest its writer remembered stays with its object, through
+/// `promote`, exactly; an object written again without one has none.
+/// Returns whether the backend keeps them at all (one may not: callers
+/// then hash the content).
+pub async fn remembered_digests_stay_with_their_object(store: &dyn BlobStore) -> bool {
+    let (from, to) = (key("digest-from"), key("digest-to"));
+    // The backend keeps the digest, it does not check it.
+    let sha256 = "0a".repeat(32);
+    let mut w = store.begin(&from).await.unwrap();
+    w.write(Bytes::from_static(b"abc")).await.unwrap();
+    w.remember_sha256(&sha256);
+    w.complete().await.unwrap();
+    let kept = store.remembered_sha256(&from).await.unwrap();
+    assert!(
+        kept.is_none() || kept.as_deref() == Some(sha256.as_str()),
+        "{kept:?}"
+    );
+    store.promote(&from, &to).await.unwrap();
+    assert_eq!(store.remembered_sha256(&to).await.unwrap(), kept);
+    assert_eq!(store.remembered_sha256(&from).await.unwrap(), None);
+    store.put(&to, Bytes::from_static(b"xyz")).await.unwrap();
+    assert_eq!(
+        store.remembered_sha256(&to).await.unwrap(),
+        None,
+        "a new write of the key has no digest"
+    );
+    store.delete(&to).await.unwrap();
+    kept.is_some()
+}
+
 /// Listing is by prefix and sorted; deleting a prefix removes it all,
 /// staged writes included, and nothing beside it.
 pub async fn list_and_delete_prefix(store: &dyn BlobStore) {
@@ -345,7 +376,9 @@ pub async fn persist_reports_rise_to_settle(store: &dyn BlobStore) {
 mod tests {
     #[tokio::test]
     async fn memory_backend_conforms() {
-        super::run_all(&crate::blobs::memory::MemoryStore::new()).await;
+        let store = crate::blobs::memory::MemoryStore::new();
+        super::run_all(&store).await;
+        assert!(super::remembered_digests_stay_with_their_object(&store).await);
     }
 
     /// Against the S3-compatible server the test command starts (moto);
@@ -381,6 +414,9 @@ mod tests {
     #[tokio::test]
     async fn filesystem_backend_conforms() {
         let dir = tempfile::tempdir().unwrap();
-        super::run_all(&crate::blobs::fs::FsStore::open(dir.path()).unwrap()).await;
+        let store = crate::blobs::fs::FsStore::open(dir.path()).unwrap();
+        super::run_all(&store).await;
+        // Extended attributes, which the disk tests run on keeps.
+        assert!(super::remembered_digests_stay_with_their_object(&store).await);
     }
 }

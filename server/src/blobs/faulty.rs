@@ -95,6 +95,10 @@ impl BlobStore for FaultyStore {
         self.inner.size(key).await
     }
 
+    async fn remembered_sha256(&self, key: &str) -> Result<Option<String>> {
+        self.inner.remembered_sha256(key).await
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         self.faults.check(&self.faults.delete, "delete")?;
         self.inner.delete(key).await?;

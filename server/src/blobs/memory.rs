@@ -21,6 +21,8 @@ const READ_CHUNK: usize = 1 << 20;
 struct Object {
     chunks: Arc<[Bytes]>,
     len: u64,
+    /// The SHA-256 its writer remembered.
+    sha256: Option<String>,
 }
 
 #[derive(Default)]
@@ -50,6 +52,7 @@ impl BlobStore for MemoryStore {
             store: self.clone(),
             key: key.to_owned(),
             chunks: Vec::new(),
+            sha256: None,
         }))
     }
 
@@ -71,6 +74,7 @@ impl BlobStore for MemoryStore {
             store: self.clone(),
             key: key.to_owned(),
             chunks,
+            sha256: None,
         }))
     }
 
@@ -112,6 +116,11 @@ impl BlobStore for MemoryStore {
 
     async fn size(&self, key: &str) -> Result<Option<u64>> {
         Ok(self.state.lock().unwrap().objects.get(key).map(|o| o.len))
+    }
+
+    async fn remembered_sha256(&self, key: &str) -> Result<Option<String>> {
+        let state = self.state.lock().unwrap();
+        Ok(state.objects.get(key).and_then(|o| o.sha256.clone()))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
@@ -171,6 +180,7 @@ struct MemoryWrite {
     store: MemoryStore,
     key: String,
     chunks: Vec<Bytes>,
+    sha256: Option<String>,
 }
 
 #[async_trait]
@@ -188,15 +198,24 @@ impl StagedWrite for MemoryWrite {
         Ok(self.chunks.iter().map(|c| c.len() as u64).sum())
     }
 
+    fn remember_sha256(&mut self, sha256: &str) {
+        self.sha256 = Some(sha256.to_owned());
+    }
+
     async fn complete(mut self: Box<Self>) -> Result<()> {
         let chunks: Arc<[Bytes]> = std::mem::take(&mut self.chunks).into();
         let len = chunks.iter().map(|c| c.len() as u64).sum();
+        let object = Object {
+            chunks,
+            len,
+            sha256: self.sha256.take(),
+        };
         self.store
             .state
             .lock()
             .unwrap()
             .objects
-            .insert(self.key.clone(), Object { chunks, len });
+            .insert(self.key.clone(), object);
         Ok(())
     }
 

@@ -95,6 +95,13 @@ pub trait BlobStore: Send + Sync + 'static {
         self.delete(from).await
     }
 
+    /// The SHA-256 (hex) the writer of the object at `key` remembered (see
+    /// [`StagedWrite::remember_sha256`]), if the backend keeps it and the
+    /// object has one; `None` tells the caller to hash the content.
+    async fn remembered_sha256(&self, _key: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     /// The store's own presigned URLs, if it has them (S3). Without them the
     /// server signs URLs that it serves itself.
     fn direct_urls(&self) -> Option<&dyn DirectUrls> {
@@ -190,6 +197,13 @@ pub trait StagedWrite: Send + Sync {
     async fn in_flight_done(&mut self) {
         std::future::pending::<()>().await
     }
+
+    /// Remembers `sha256` (hex) as the digest of everything written, kept
+    /// with the object from `complete` on, through `promote`, where the
+    /// backend can (the file's extended attribute, the object in memory),
+    /// so that a caller who hashed the bytes as they were written need not
+    /// read them back. A backend that cannot keeps nothing.
+    fn remember_sha256(&mut self, _sha256: &str) {}
 
     /// Publishes the content under the key, atomically and durably.
     async fn complete(self: Box<Self>) -> Result<()>;

@@ -8,8 +8,12 @@
 //! whose content arrives over HTTP: on the staging key for a single PUT, or
 //! as the parts of a multipart upload of the object key on S3. Finalize
 //! first takes the content out of the URL's reach (moves the staged object
-//! to the object key, or completes the multipart upload), then hashes what
-//! is there and commits it only if size and digest hold.
+//! to the object key, or completes the multipart upload), then takes the
+//! digest of what is there and commits it only if size and digest hold.
+//! The digest is the one the server's PUT computed as it wrote, where the
+//! backend kept it with that very object (a file's extended attribute
+//! follows the file through the move); otherwise the object is read back
+//! and hashed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -485,8 +489,8 @@ impl Core {
         Ok((record.path, entry))
     }
 
-    /// Hashes the object at the upload's key and checks it against the
-    /// declared size and digest; returns its size and SHA-256.
+    /// Checks the object at the upload's key against the declared size and
+    /// digest; returns its size and SHA-256.
     async fn verify_content(
         &self,
         store: &dyn BlobStore,
@@ -504,18 +508,12 @@ impl Core {
                 "uploaded {size} bytes, not the declared total size of {total}; nothing was committed"
             )));
         }
-        let mut stream = store.read(&record.object_key, 0..size).await?;
-        let mut hasher = Sha256::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            hasher = tokio::task::spawn_blocking(move || {
-                hasher.update(&chunk);
-                hasher
-            })
-            .await
-            .map_err(|e| Error::Internal(format!("hash task failed: {e}")))?;
-        }
-        let sha256 = hex::encode(hasher.finalize());
+        // Hashed by the PUT as it wrote (the digest went with the very
+        // file promoted); read back and hashed only when it was not kept.
+        let sha256 = match store.remembered_sha256(&record.object_key).await? {
+            Some(sha256) => sha256,
+            None => hash_object(store, &record.object_key, size).await?,
+        };
         let expected = expected_sha256.unwrap_or_else(|| record.expected_sha256.clone());
         if !expected.is_empty() && expected != sha256 {
             return Err(invalid(format!(
@@ -524,4 +522,24 @@ impl Core {
         }
         Ok((size, sha256))
     }
+}
+
+/// The SHA-256 of the object at `key`, read back: the next chunk is read
+/// while the last one is hashed.
+async fn hash_object(store: &dyn BlobStore, key: &str, size: u64) -> Result<String> {
+    let mut stream = store.read(key, 0..size).await?;
+    let mut hasher = Sha256::new();
+    let mut next = stream.next().await;
+    while let Some(chunk) = next {
+        let chunk = chunk?;
+        let hashing = tokio::task::spawn_blocking(move || {
+            hasher.update(&chunk);
+            hasher
+        });
+        next = stream.next().await;
+        hasher = hashing
+            .await
+            .map_err(|e| Error::Internal(format!("hash task failed: {e}")))?;
+    }
+    Ok(hex::encode(hasher.finalize()))
 }

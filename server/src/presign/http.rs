@@ -7,7 +7,9 @@
 //! staged content. Every request is checked against its URL's signature
 //! for its own method and path before anything else is looked at; a
 //! refusal is 403 with a one-line reason. Nothing here commits: a PUT
-//! stages, FinalizeUpload commits.
+//! stages, FinalizeUpload commits. A PUT hashes its body as it writes and
+//! leaves the digest with the staged object where the backend keeps one,
+//! so that FinalizeUpload need not read the body back.
 
 use std::sync::Arc;
 
@@ -17,15 +19,20 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
+use sha2::{Digest, Sha256};
 
 use super::{Refusal, object_path, upload_path};
+use crate::blobs::StagedWrite;
 use crate::core::Core;
 use crate::error::Error;
 
 /// Bytes gathered from the request body before each backend write.
 const WRITE_CHUNK: usize = 1 << 20;
+
+/// Bytes written between the flushes a PUT starts beside its writes.
+const FLUSH_BYTES: u64 = 8 << 20;
 
 /// The routes, for merging into the server's router.
 pub fn router(core: Arc<Core>) -> Router {
@@ -194,6 +201,7 @@ async fn upload(
         Err(e) => return failed(&e),
     };
     let mut stream = body.into_data_stream();
+    let mut put = BodyWriter::default();
     let mut buffer = BytesMut::new();
     let mut received: u64 = 0;
     // Dropping the writer on any early return aborts the staged write.
@@ -211,21 +219,69 @@ async fn upload(
         }
         buffer.extend_from_slice(&chunk);
         if buffer.len() >= WRITE_CHUNK
-            && let Err(e) = writer.write(buffer.split().freeze()).await
+            && let Err(e) = put.write(&mut *writer, buffer.split().freeze()).await
         {
             return failed(&e);
         }
     }
     if !buffer.is_empty()
-        && let Err(e) = writer.write(buffer.freeze()).await
+        && let Err(e) = put.write(&mut *writer, buffer.freeze()).await
     {
         return failed(&e);
+    }
+    // The digest stays with the staged object where the backend can keep
+    // it, so that finalize need not read the body back to hash it.
+    match put.settled().await {
+        Ok(hasher) => writer.remember_sha256(&hex::encode(hasher.finalize())),
+        Err(e) => return failed(&e),
     }
     if let Err(e) = writer.complete().await {
         return failed(&e);
     }
     tracing::info!(upload = %upload_id, bytes = received, "presigned upload received");
     (StatusCode::OK, "").into_response()
+}
+
+/// A PUT body on its way to the backend: its SHA-256, fed on a blocking
+/// thread beside the writes (one chunk hashes while the next arrives), and
+/// the flushes started as it goes.
+#[derive(Default)]
+struct BodyWriter {
+    idle: Sha256,
+    running: Option<tokio::task::JoinHandle<Sha256>>,
+    /// Bytes written since the last flush started.
+    unflushed: u64,
+}
+
+impl BodyWriter {
+    /// The hasher once every chunk fed is hashed.
+    async fn settled(&mut self) -> Result<Sha256, Error> {
+        match self.running.take() {
+            Some(task) => task
+                .await
+                .map_err(|e| Error::Internal(format!("hash task failed: {e}"))),
+            None => Ok(std::mem::take(&mut self.idle)),
+        }
+    }
+
+    /// Hands `data` to the hash (after the chunk before it) and to `writer`,
+    /// and every `FLUSH_BYTES` starts the backend's flush of what it holds
+    /// (beside the writes), so the fsync that completes the PUT is short.
+    async fn write(&mut self, writer: &mut dyn StagedWrite, data: Bytes) -> Result<(), Error> {
+        let mut hasher = self.settled().await?;
+        let chunk = data.clone();
+        self.running = Some(tokio::task::spawn_blocking(move || {
+            hasher.update(&chunk);
+            hasher
+        }));
+        self.unflushed += data.len() as u64;
+        writer.write(data).await?;
+        if self.unflushed >= FLUSH_BYTES {
+            self.unflushed = 0;
+            writer.persist().await?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use async_trait::async_trait;
 use bytes::Bytes;
 
+mod digest;
+
 use super::{BlobStore, ByteStream, StagedWrite};
 use crate::error::{Error, Result, backend_io, not_found};
 
@@ -271,6 +273,7 @@ impl BlobStore for FsStore {
             written: 0,
             keep: false,
             dir_synced: false,
+            sha256: None,
         }))
     }
 
@@ -347,6 +350,7 @@ impl BlobStore for FsStore {
             sync_failed: None,
             keep: false,
             dir_synced: true,
+            sha256: None,
         }))
     }
 
@@ -422,6 +426,11 @@ impl BlobStore for FsStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(backend_io("stat object", e)),
         }
+    }
+
+    async fn remembered_sha256(&self, key: &str) -> Result<Option<String>> {
+        let path = self.path_of(key)?;
+        blocking(move || Ok(digest::remembered(&path))).await
     }
 
     async fn promote(&self, from: &str, to: &str) -> Result<()> {
@@ -544,6 +553,8 @@ struct FsWrite {
     /// resumable upload needs it (at its first persist); `complete` syncs the
     /// directory after the rename anyway.
     dir_synced: bool,
+    /// The digest to remember on the file when it completes.
+    sha256: Option<String>,
 }
 
 impl FsWrite {
@@ -678,6 +689,10 @@ impl StagedWrite for FsWrite {
         }
     }
 
+    fn remember_sha256(&mut self, sha256: &str) {
+        self.sha256 = Some(sha256.to_owned());
+    }
+
     async fn complete(mut self: Box<Self>) -> Result<()> {
         let dir_syncs = self.dir_syncs.clone();
         let partial = self.partial.clone();
@@ -686,7 +701,11 @@ impl StagedWrite for FsWrite {
         // clears the error it reported), so it is checked here, not left
         // to the fsync below.
         self.sync_ended().await?;
+        let sha256 = self.sha256.take();
         self.with_file(move |f| {
+            if let Some(sha256) = sha256 {
+                digest::remember(f, &sha256);
+            }
             f.sync_all()
                 .map_err(|e| backend_io("fsync staged file", e))?;
             std::fs::rename(&partial, &target).map_err(|e| backend_io("rename staged file", e))?;
@@ -722,64 +741,4 @@ impl Drop for FsWrite {
 }
 
 #[cfg(test)]
-mod tests {
-    use futures::StreamExt;
-    use rustix::fs::{Advice, fadvise};
-
-    use super::*;
-
-    /// Leaves the page cache holding only the first `cached` bytes of the
-    /// file at `path` (its pages are clean: the object was fsynced when
-    /// completed).
-    fn cache_only(path: &Path, cached: usize) {
-        let file = File::open(path).unwrap();
-        fadvise(&file, 0, None, Advice::DontNeed).unwrap();
-        if cached > 0 {
-            // Without read ahead, so the cache gets these bytes only.
-            fadvise(&file, 0, None, Advice::Random).unwrap();
-            use std::os::unix::fs::FileExt;
-            file.read_exact_at(&mut vec![0u8; cached], 0).unwrap();
-        }
-    }
-
-    /// An object reads back as written whether the page cache holds all of
-    /// it (copied on the asking thread), none of it (read on a blocking
-    /// thread), or part of its first chunk (the blocking read goes on from
-    /// where the cached part ended).
-    #[tokio::test]
-    async fn chunks_read_back_whether_or_not_the_page_cache_holds_them() {
-        // On the repository's disk: a tmpfs would keep every page.
-        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
-        let store = FsStore::open(dir.path()).unwrap();
-        let data: Vec<u8> = (0..READ_CHUNK * 3 + 1000)
-            .map(|i| (i * 7 % 251) as u8)
-            .collect();
-        // How much of the first chunk the cache holds, if it was emptied.
-        for (n, cached) in [None, Some(0), Some(READ_CHUNK / 2)]
-            .into_iter()
-            .enumerate()
-        {
-            // Two copies: the probe shows what the cache holds (its read
-            // starts the disk's read ahead, so it is not the copy read).
-            let (probe, object) = (format!("ns/probe-{n}"), format!("ns/object-{n}"));
-            for key in [&probe, &object] {
-                store.put(key, Bytes::from(data.clone())).await.unwrap();
-            }
-            if let Some(cached) = cached {
-                for key in [&probe, &object] {
-                    cache_only(&store.path_of(key).unwrap(), cached);
-                }
-                let file = File::open(store.path_of(&probe).unwrap()).unwrap();
-                let found = read_cached(&file, 0, &mut vec![0u8; READ_CHUNK]);
-                assert_eq!(found, cached, "bytes of the first chunk the cache held");
-            }
-            let mut got = Vec::new();
-            let mut chunks = store.read(&object, 0..u64::MAX).await.unwrap();
-            while let Some(chunk) = chunks.next().await {
-                got.extend_from_slice(&chunk.unwrap());
-            }
-            assert_eq!(got.len(), data.len(), "with {cached:?} bytes cached");
-            assert!(got == data, "content differs with {cached:?} bytes cached");
-        }
-    }
-}
+mod tests;
