@@ -1,14 +1,15 @@
 //! Resumable uploads.
 //!
-//! An upload stages its object in the backend and keeps a record in the metadata:
-//! target, options, bytes durably persisted and the SHA-256 state over
-//! exactly those bytes. Every `persist_interval_bytes` the staged write is
-//! made durable and then the record updated, both beside the stream (see
-//! `record`), so after a broken stream or a restart the upload resumes at
-//! the recorded offset with the right hash state; the client hears of an
-//! offset only once its record is saved. Nothing is visible until `finish` commits the entry;
-//! the upload record goes in that same commit. An unfinished upload whose
-//! lease runs out is discarded by the reclaimer.
+//! An upload stages its object in the backend and keeps a record in the
+//! metadata: target, options, bytes durably persisted and the SHA-256 state
+//! over exactly those bytes. Every `persist_interval_bytes` the staged
+//! write is made durable and then the record updated, both beside the
+//! stream (see `record`), so after a broken stream or a restart the upload
+//! resumes at the recorded offset with the right hash state; the client
+//! hears of an offset only once its record is saved. Nothing is visible
+//! until `finish` commits the entry; the upload record goes in that same
+//! commit. An unfinished upload whose lease runs out is discarded by the
+//! reclaimer.
 //!
 //! Errors split in two: protocol errors (a gap or overlap in offsets, an
 //! oversized chunk, a message out of order) leave the upload resumable;
