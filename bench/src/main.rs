@@ -267,17 +267,24 @@ fn arca_server_binary() -> std::path::PathBuf {
     if let Some(other) = std::env::var_os("ARCA_BENCH_SERVER") {
         return other.into();
     }
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().join("arca-server");
     // Always ask cargo: a stale server binary would measure old code.
-    {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--release", "-p", "arca-server"])
-            .status()
-            .expect("cargo build arca-server");
-        assert!(status.success());
-    }
-    bin
+    release_binary("arca-server", "arca-server")
+}
+
+/// Builds `bin` of workspace package `package` in release (cargo does
+/// nothing when it is fresh) and gives its path, beside this program. The
+/// manifest goes by path: the benchmark runs from a scratch directory on
+/// the disk it measures, not from the repository.
+fn release_binary(package: &str, bin: &str) -> std::path::PathBuf {
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--release", "--manifest-path", manifest])
+        .args(["-p", package, "--bin", bin])
+        .status()
+        .unwrap_or_else(|e| panic!("cargo build {bin}: {e}"));
+    assert!(status.success(), "cargo build {bin} failed");
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().join(bin)
 }
 
 fn start_arca(dir: &std::path::Path, backend: &str) -> Process {

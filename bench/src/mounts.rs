@@ -19,29 +19,7 @@ use crate::{
 };
 
 pub fn arca_cli_binary() -> PathBuf {
-    // The workspace's manifest by path: the benchmark runs from a scratch
-    // directory on the disk it measures, not from the repository.
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--manifest-path",
-            manifest,
-            "-p",
-            "arca-client",
-            "--bin",
-            "arca",
-        ])
-        .status()
-        .expect("cargo build arca");
-    assert!(status.success());
-    std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("arca")
+    crate::release_binary("arca-client", "arca")
 }
 
 fn mounted(path: &Path) -> bool {

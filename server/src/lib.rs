@@ -21,6 +21,7 @@ pub mod core;
 pub mod error;
 pub mod fuzzing;
 pub mod grid;
+pub mod hashing;
 pub mod ids;
 pub mod meta;
 pub mod metrics;

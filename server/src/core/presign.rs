@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use sha2::{Digest, Sha256};
 
 use super::access::{self, Access};
 use super::quota;
@@ -30,6 +29,7 @@ use crate::auth::Identity;
 use crate::blobs::{BlobStore, SignedUrl};
 use crate::error::{Error, Result, invalid, not_found, precondition};
 use crate::grid;
+use crate::hashing::BesideHasher;
 use crate::ids::{new_id, validate_server_id};
 use crate::meta::{self, EntryRecord, UploadRecord};
 use crate::presign::{object_path, upload_path};
@@ -528,18 +528,9 @@ impl Core {
 /// while the last one is hashed.
 async fn hash_object(store: &dyn BlobStore, key: &str, size: u64) -> Result<String> {
     let mut stream = store.read(key, 0..size).await?;
-    let mut hasher = Sha256::new();
-    let mut next = stream.next().await;
-    while let Some(chunk) = next {
-        let chunk = chunk?;
-        let hashing = tokio::task::spawn_blocking(move || {
-            hasher.update(&chunk);
-            hasher
-        });
-        next = stream.next().await;
-        hasher = hashing
-            .await
-            .map_err(|e| Error::Internal(format!("hash task failed: {e}")))?;
+    let mut hash = BesideHasher::default();
+    while let Some(chunk) = stream.next().await {
+        hash.feed(chunk?).await?;
     }
-    Ok(hex::encode(hasher.finalize()))
+    hash.finish().await
 }

@@ -21,12 +21,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use sha2::{Digest, Sha256};
 
 use super::{Refusal, object_path, upload_path};
 use crate::blobs::StagedWrite;
 use crate::core::Core;
 use crate::error::Error;
+use crate::hashing::BesideHasher;
 
 /// Bytes gathered from the request body before each backend write.
 const WRITE_CHUNK: usize = 1 << 20;
@@ -231,8 +231,8 @@ async fn upload(
     }
     // The digest stays with the staged object where the backend can keep
     // it, so that finalize need not read the body back to hash it.
-    match put.settled().await {
-        Ok(hasher) => writer.remember_sha256(&hex::encode(hasher.finalize())),
+    match put.hash.finish().await {
+        Ok(sha256) => writer.remember_sha256(&sha256),
         Err(e) => return failed(&e),
     }
     if let Err(e) = writer.complete().await {
@@ -242,38 +242,21 @@ async fn upload(
     (StatusCode::OK, "").into_response()
 }
 
-/// A PUT body on its way to the backend: its SHA-256, fed on a blocking
-/// thread beside the writes (one chunk hashes while the next arrives), and
-/// the flushes started as it goes.
+/// A PUT body on its way to the backend: its SHA-256, hashed beside the
+/// writes, and the flushes started as it goes.
 #[derive(Default)]
 struct BodyWriter {
-    idle: Sha256,
-    running: Option<tokio::task::JoinHandle<Sha256>>,
+    hash: BesideHasher,
     /// Bytes written since the last flush started.
     unflushed: u64,
 }
 
 impl BodyWriter {
-    /// The hasher once every chunk fed is hashed.
-    async fn settled(&mut self) -> Result<Sha256, Error> {
-        match self.running.take() {
-            Some(task) => task
-                .await
-                .map_err(|e| Error::Internal(format!("hash task failed: {e}"))),
-            None => Ok(std::mem::take(&mut self.idle)),
-        }
-    }
-
-    /// Hands `data` to the hash (after the chunk before it) and to `writer`,
-    /// and every `FLUSH_BYTES` starts the backend's flush of what it holds
-    /// (beside the writes), so the fsync that completes the PUT is short.
+    /// Hands `data` to the hash and to `writer`, and every `FLUSH_BYTES`
+    /// starts the backend's flush of what it holds (beside the writes), so
+    /// the fsync that completes the PUT is short.
     async fn write(&mut self, writer: &mut dyn StagedWrite, data: Bytes) -> Result<(), Error> {
-        let mut hasher = self.settled().await?;
-        let chunk = data.clone();
-        self.running = Some(tokio::task::spawn_blocking(move || {
-            hasher.update(&chunk);
-            hasher
-        }));
+        self.hash.feed(data.clone()).await?;
         self.unflushed += data.len() as u64;
         writer.write(data).await?;
         if self.unflushed >= FLUSH_BYTES {

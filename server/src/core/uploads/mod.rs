@@ -34,6 +34,7 @@ use crate::auth::Identity;
 use crate::blobs::StagedWrite;
 use crate::error::{Error, Result, invalid, not_found};
 use crate::grid;
+use crate::hashing::BesideHasher;
 use crate::ids::{new_id, validate_server_id};
 use crate::meta::{self, EntryRecord, UploadRecord};
 
@@ -59,9 +60,8 @@ pub struct Upload {
     id: String,
     record: UploadRecord,
     writer: Option<Box<dyn StagedWrite>>,
-    hasher: Sha256,
-    /// The hash of the latest chunk, still running; owns the hasher meanwhile.
-    hashing: Option<tokio::task::JoinHandle<Sha256>>,
+    /// The SHA-256 of everything received, hashed beside the stream.
+    hash: BesideHasher,
     /// Hash states at the chunk boundaries past the persisted offset.
     snapshots: Vec<(u64, Vec<u8>)>,
     /// The record's save running beside the stream, if one does.
@@ -172,8 +172,7 @@ impl Core {
             id,
             record,
             writer: Some(writer),
-            hasher,
-            hashing: None,
+            hash: BesideHasher::new(hasher),
             snapshots: Vec::new(),
             saving: None,
             received: 0,
@@ -282,8 +281,7 @@ impl Core {
                     id: upload_id.to_owned(),
                     record,
                     writer: Some(writer),
-                    hasher,
-                    hashing: None,
+                    hash: BesideHasher::new(hasher),
                     snapshots: Vec::new(),
                     saving: None,
                     received,
@@ -320,16 +318,6 @@ impl Upload {
     /// When an unfinished upload is discarded, ms since the epoch.
     pub fn lease_expires_ms(&self) -> i64 {
         self.record.lease_expires_ms
-    }
-
-    /// The hasher once every chunk handed to it has been hashed.
-    async fn settled_hasher(&mut self) -> Result<Sha256> {
-        match self.hashing.take() {
-            Some(task) => task
-                .await
-                .map_err(|e| Error::Internal(format!("hash task failed: {e}"))),
-            None => Ok(std::mem::take(&mut self.hasher)),
-        }
     }
 
     fn writer(&mut self) -> Result<&mut Box<dyn StagedWrite>> {
@@ -406,22 +394,15 @@ impl Upload {
             self.doomed = true;
             return Err(e);
         }
-        // Hash on a blocking thread while the backend writes and the next
-        // chunk arrives; the next chunk (or a persist) waits for it.
-        let mut hasher = self.settled_hasher().await?;
         // The hash state at this chunk boundary, in case the backend
         // persists up to here and no further.
         if self.received > self.record.persisted {
-            self.snapshots.push((self.received, hash_state(&hasher)));
+            let state = hash_state(self.hash.settled().await?);
+            self.snapshots.push((self.received, state));
         }
-        let hashing = {
-            let data = data.clone();
-            tokio::task::spawn_blocking(move || {
-                hasher.update(&data);
-                hasher
-            })
-        };
-        self.hashing = Some(hashing);
+        // Hashed while the backend writes and the next chunk arrives; the
+        // next chunk (or a persist) waits for it.
+        self.hash.feed(data.clone()).await?;
         self.core.replica.check_writing()?;
         self.writer()?.write(data).await?;
         self.received += len;
@@ -506,9 +487,8 @@ impl Upload {
             return Ok(self.record.persisted);
         }
         if wait {
-            self.hasher = self.settled_hasher().await?;
-            self.snapshots
-                .push((self.received, hash_state(&self.hasher)));
+            let state = hash_state(self.hash.settled().await?);
+            self.snapshots.push((self.received, state));
         }
         // A backend may keep the tail back (S3 persists whole parts only):
         // the record then names the last chunk boundary it did persist.
@@ -530,10 +510,7 @@ impl Upload {
             Some(state) => state,
             // Durable up to the last chunk, whose hash still runs: wait
             // for that one hash.
-            None if persisted == self.received => {
-                self.hasher = self.settled_hasher().await?;
-                hash_state(&self.hasher)
-            }
+            None if persisted == self.received => hash_state(self.hash.settled().await?),
             None => {
                 return Err(Error::Internal(format!(
                     "backend persisted {persisted} bytes, not at a chunk boundary"
@@ -592,7 +569,7 @@ impl Upload {
                 self.received
             )));
         }
-        let sha256 = hex::encode(self.settled_hasher().await?.finalize());
+        let sha256 = std::mem::take(&mut self.hash).finish().await?;
         let expected = expected_sha256
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| self.record.expected_sha256.clone());
