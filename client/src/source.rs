@@ -3,9 +3,13 @@
 //! is read on a blocking thread, one chunk ahead of the stream, into the
 //! chunk itself (tokio's file would read into a buffer of its own and copy
 //! from there, and each copy of every byte costs as much as a tenth of its
-//! hash).
+//! hash). A file's chunks are read into buffers used again once the stream
+//! and the hasher are done with them: a new buffer per chunk is new memory
+//! the kernel faults in, zeroes and charges page by page, a tenth of the
+//! CPU `arca put` spent.
 
 use std::io::{Read, Seek, SeekFrom};
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use sha2::{Digest, Sha256};
@@ -34,6 +38,61 @@ struct FileReader {
     /// Taken while a read runs.
     file: Option<std::fs::File>,
     reading: Option<JoinHandle<(std::fs::File, std::io::Result<Bytes>)>>,
+    buffers: Buffers,
+}
+
+/// Chunk buffers given back when the last `Bytes` of one drops, kept for
+/// the reads after; beyond `KEPT_BUFFERS` they are freed.
+#[derive(Clone, Default)]
+struct Buffers(Arc<Mutex<Vec<Vec<u8>>>>);
+
+/// The most buffers kept for use again: as many chunks as an upload holds
+/// at once (the read ahead, the next message, the four the stream's
+/// channel queues, the one being encoded and the one being hashed), so a
+/// steady upload allocates none.
+const KEPT_BUFFERS: usize = 8;
+
+impl Buffers {
+    /// An empty buffer with room for `chunk` bytes.
+    fn take(&self, chunk: usize) -> Vec<u8> {
+        let kept = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match kept {
+            Some(mut buffer) if buffer.capacity() >= chunk => {
+                buffer.clear();
+                buffer
+            }
+            _ => Vec::with_capacity(chunk),
+        }
+    }
+
+    /// `buffer`'s bytes, the buffer given back when they are dropped.
+    fn share(&self, buffer: Vec<u8>) -> Bytes {
+        Bytes::from_owner(Lent {
+            buffer,
+            home: self.clone(),
+        })
+    }
+}
+
+/// A buffer out of `Buffers`, handed back on drop.
+struct Lent {
+    buffer: Vec<u8>,
+    home: Buffers,
+}
+
+impl AsRef<[u8]> for Lent {
+    fn as_ref(&self) -> &[u8] {
+        &self.buffer
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        let mut kept = self.home.0.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() < KEPT_BUFFERS {
+            kept.push(std::mem::take(&mut self.buffer));
+        }
+    }
 }
 
 impl<'a, R: AsyncRead + AsyncSeek + Unpin + Send> Source<'a, R> {
@@ -52,6 +111,7 @@ impl<'a, R: AsyncRead + AsyncSeek + Unpin + Send> Source<'a, R> {
             from: From::File(FileReader {
                 file: Some(file),
                 reading: None,
+                buffers: Buffers::default(),
             }),
             chunk: chunk.max(1),
             unread: None,
@@ -140,8 +200,10 @@ impl FileReader {
             .file
             .take()
             .ok_or_else(|| ClientError::Protocol("local file used after a failed read".into()))?;
+        let buffers = self.buffers.clone();
+        let buffer = buffers.take(chunk);
         self.reading = Some(tokio::task::spawn_blocking(move || {
-            let result = read_chunk(&mut file, chunk);
+            let result = read_chunk(&mut file, buffer, chunk, &buffers);
             (file, result)
         }));
         Ok(())
@@ -163,12 +225,20 @@ impl FileReader {
     }
 }
 
-/// Reads up to `chunk` bytes, as many as there are before the end.
-fn read_chunk(file: &mut std::fs::File, chunk: usize) -> std::io::Result<Bytes> {
+/// Reads up to `chunk` bytes into `data` (empty, with room for them), as
+/// many as there are before the end.
+fn read_chunk(
+    file: &mut std::fs::File,
+    mut data: Vec<u8>,
+    chunk: usize,
+    buffers: &Buffers,
+) -> std::io::Result<Bytes> {
     // `read_to_end` reads a file straight into the vector's spare room.
-    let mut data = Vec::with_capacity(chunk);
     file.take(chunk as u64).read_to_end(&mut data)?;
-    Ok(Bytes::from(data))
+    if data.is_empty() {
+        return Ok(Bytes::new());
+    }
+    Ok(buffers.share(data))
 }
 
 fn join_failed(e: tokio::task::JoinError) -> ClientError {
@@ -219,6 +289,52 @@ mod tests {
         assert_eq!(first.len(), 4096);
         source.rewind().await.unwrap();
         assert!(drain(&mut source).await == bytes);
+    }
+
+    #[tokio::test]
+    async fn a_files_chunk_buffers_are_used_again_only_once_every_holder_let_go() {
+        let bytes = content(10 * 4096);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&bytes).unwrap();
+        file.seek(SeekFrom::Start(0)).unwrap();
+        let mut source = Source::<tokio::fs::File>::file(file, 4096);
+        // Held chunks keep their bytes while later chunks are read.
+        let held: Vec<Bytes> = [source.next().await.unwrap(), source.next().await.unwrap()]
+            .into_iter()
+            .chain(std::iter::once(source.next().await.unwrap()))
+            .collect();
+        let second = held[1].clone();
+        let addresses: Vec<*const u8> = held.iter().map(|b| b.as_ptr()).collect();
+        assert!(held.concat() == bytes[..3 * 4096]);
+        assert_eq!(
+            addresses
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            3
+        );
+        // The second chunk is still held through its clone: of the three,
+        // only the other two buffers come back.
+        drop(held);
+        let kept = |source: &Source<'_, tokio::fs::File>| match &source.from {
+            From::File(f) => f.buffers.0.lock().unwrap().len(),
+            From::Reader(_) => unreachable!(),
+        };
+        assert_eq!(kept(&source), 2);
+        // The chunk read ahead, then one read into a buffer given back.
+        let next: Vec<Bytes> = vec![source.next().await.unwrap(), source.next().await.unwrap()];
+        assert!(
+            next.concat() == bytes[3 * 4096..5 * 4096],
+            "the chunks after them, in order"
+        );
+        assert_eq!(kept(&source), 0, "the next two reads took them");
+        assert!(addresses[0] == next[1].as_ptr() || addresses[2] == next[1].as_ptr());
+        assert!(second[..] == bytes[4096..2 * 4096], "a held chunk changed");
+        // No more than a few are kept, however many were let go at once.
+        let buffers = Buffers::default();
+        let lent: Vec<Bytes> = (0..10).map(|_| buffers.share(buffers.take(16))).collect();
+        drop(lent);
+        assert_eq!(buffers.0.lock().unwrap().len(), KEPT_BUFFERS);
     }
 
     #[tokio::test]
