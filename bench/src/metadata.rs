@@ -76,6 +76,7 @@ pub async fn small_files_through(backend: &str, count: usize, replicas: usize, n
             .unwrap();
     }
     let overwrites = write_all(&clients, &namespace_of, count, 1).await;
+    let moves = move_all(&clients, &namespace_of, count).await;
     emit(json!({
         "figure": "small_files",
         "backend": backend,
@@ -88,7 +89,40 @@ pub async fn small_files_through(backend: &str, count: usize, replicas: usize, n
         "writes_per_s": writes.round(),
         "reads_per_s": reads.round(),
         "overwrites_after_checkpoint_per_s": overwrites.round(),
+        "moves_per_s": moves.round(),
     }));
+}
+
+/// Renames files `0..count` of the small-files layout within their
+/// directory by 64 callers, as `write_all` spreads them: a change of the
+/// tree alone (no content), which rewrites the same namespace and usage
+/// rows a write does; moves per second.
+async fn move_all(clients: &[Client], namespace_of: &dyn Fn(usize) -> String, count: usize) -> f64 {
+    let callers = 64;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let (client, ns) = (clients[c % clients.len()].clone(), namespace_of(c));
+            tokio::spawn(async move {
+                let mut files = client.files.clone();
+                for i in (c..count).step_by(callers) {
+                    files
+                        .r#move(pb::MoveRequest {
+                            namespace_id: ns.clone(),
+                            source: format!("d{}/f{i}", i % 100),
+                            destination: format!("d{}/moved{i}", i % 100),
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    count as f64 / start.elapsed().as_secs_f64()
 }
 
 /// Writes files `0..count` of the small-files layout (1 KiB, distinct

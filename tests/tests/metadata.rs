@@ -165,6 +165,187 @@ async fn a_server_on_postgres_keeps_what_it_wrote() {
     assert_code(missing, Code::NotFound);
 }
 
+/// A sandbox's turn (`meta::postgres::turn_of` its usage row) held by
+/// another session of the test database, as a writer on another replica
+/// would hold it.
+struct SandboxTurn {
+    session: tokio_postgres::Client,
+    turn: i64,
+}
+
+impl SandboxTurn {
+    async fn hold(schema: &str, sandbox: &str) -> SandboxTurn {
+        let (url, password) = arca_tests::postgres().unwrap();
+        let mut pg: tokio_postgres::Config = url.parse().unwrap();
+        pg.password(password);
+        pg.options(format!("-csearch_path={schema}"));
+        let (session, connection) = pg.connect(tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        let turn = meta::postgres::turn_of(&meta::USAGE, sandbox);
+        session
+            .execute(
+                "SELECT pg_advisory_lock(hashtextextended(current_schema(), 0) # $1)",
+                &[&turn],
+            )
+            .await
+            .unwrap();
+        SandboxTurn { session, turn }
+    }
+
+    async fn let_go(self) {
+        self.session
+            .execute(
+                "SELECT pg_advisory_unlock(hashtextextended(current_schema(), 0) # $1)",
+                &[&self.turn],
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// A server whose metadata is on PostgreSQL, in a fresh schema: the
+/// server and the schema's name.
+async fn server_on_postgres() -> (TestServer, String) {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let schema = scratch_schema();
+    let mut config = arca_tests::test_config(Backend::Filesystem, dir.path());
+    config.metadata = postgres_metadata(dir.path(), &schema);
+    (TestServer::start_with(config, dir).await, schema)
+}
+
+/// On PostgreSQL a change of the tree (here Move, Mkdir and Remove) takes
+/// its turn on the sandbox's usage row, as a file's commit does, instead
+/// of running beside the other writers of the sandbox and rolling back at
+/// commit: while another session holds that turn, the change waits; once
+/// it is let go, the change commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tree_changes_take_their_sandboxs_turn_on_postgres() {
+    let (server, schema) = server_on_postgres().await;
+    let ns = server.workspace().await;
+    server.write(&ns, "a.txt", b"moved").await;
+
+    let holder = SandboxTurn::hold(&schema, "sb").await;
+
+    let client = server.client.clone();
+    let (ns2, mut files) = (ns.clone(), client.files.clone());
+    let changes = tokio::spawn(async move {
+        files
+            .r#move(arca_client::pb::MoveRequest {
+                namespace_id: ns2.clone(),
+                source: "a.txt".into(),
+                destination: "b.txt".into(),
+                ..Default::default()
+            })
+            .await?;
+        files
+            .mkdir(arca_client::pb::MkdirRequest {
+                namespace_id: ns2.clone(),
+                path: "d".into(),
+                ..Default::default()
+            })
+            .await?;
+        files
+            .remove(arca_client::pb::RemoveRequest {
+                namespace_id: ns2,
+                path: "d".into(),
+                ..Default::default()
+            })
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!changes.is_finished(), "the move did not wait for the turn");
+    // Reads take no turn.
+    assert_eq!(server.read(&ns, "a.txt").await.unwrap(), b"moved");
+
+    holder.let_go().await;
+    tokio::time::timeout(std::time::Duration::from_secs(30), changes)
+        .await
+        .expect("the changes commit once the turn is let go")
+        .unwrap()
+        .unwrap();
+    assert_eq!(server.read(&ns, "b.txt").await.unwrap(), b"moved");
+    assert_code(server.read(&ns, "a.txt").await, Code::NotFound);
+    assert!(server.entry(&ns, "d").await.is_none());
+}
+
+/// An upload's record, saved every `persist_interval_bytes`, settles its
+/// staged bytes on the usage rows every commit of the sandbox rewrites: on
+/// PostgreSQL its save takes the sandbox's turn too. While another session
+/// holds it, the client hears no progress (progress follows the saved
+/// record); once it is let go, the progress comes and the upload commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_record_saves_take_their_sandboxs_turn_on_postgres() {
+    use arca_client::pb::{self, upload_request::Message as In, upload_response::Message as Out};
+    let (server, schema) = server_on_postgres().await;
+    let ns = server.workspace().await;
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tx.send(pb::UploadRequest {
+        message: Some(In::Start(pb::UploadStart {
+            namespace_id: ns.clone(),
+            path: "big.bin".into(),
+            ..Default::default()
+        })),
+    })
+    .await
+    .unwrap();
+    let mut answers = server
+        .client
+        .files
+        .clone()
+        .upload(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    // The upload is open (its first record is saved) before the turn is
+    // taken from it.
+    let Some(Out::Accepted(_)) = answers.message().await.unwrap().unwrap().message else {
+        panic!("the upload was not accepted");
+    };
+    let holder = SandboxTurn::hold(&schema, "sb").await;
+    let data = arca_tests::pattern(6 << 20, 3);
+    for (i, chunk) in data.chunks(1 << 20).enumerate() {
+        tx.send(pb::UploadRequest {
+            message: Some(In::Data(pb::UploadData {
+                offset: (i << 20) as u64,
+                data: bytes::Bytes::copy_from_slice(chunk),
+            })),
+        })
+        .await
+        .unwrap();
+    }
+    let early =
+        tokio::time::timeout(std::time::Duration::from_millis(700), answers.message()).await;
+    assert!(
+        early.is_err(),
+        "progress came while the turn was held: {early:?}"
+    );
+    holder.let_go().await;
+    let progress = tokio::time::timeout(std::time::Duration::from_secs(30), answers.message())
+        .await
+        .expect("progress once the turn is let go")
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(progress.message, Some(Out::Progress(ref p)) if p.persisted_offset >= 4 << 20),
+        "{progress:?}"
+    );
+    tx.send(pb::UploadRequest {
+        message: Some(In::Finish(pb::UploadFinish::default())),
+    })
+    .await
+    .unwrap();
+    drop(tx);
+    let (rest, end) = arca_tests::drain(answers).await;
+    end.unwrap();
+    let committed = rest.iter().find_map(|m| match &m.message {
+        Some(Out::Committed(entry)) => Some(entry.clone()),
+        _ => None,
+    });
+    let entry = committed.expect("the upload committed");
+    assert_eq!(entry.sha256, arca_tests::sha256(&data));
+    assert_eq!(entry.size, data.len() as u64);
+}
+
 /// A PostgreSQL server of this test's own (stopping the shared one would
 /// disturb every other test), driven by tests/postgres.sh.
 struct OwnPostgres {

@@ -219,11 +219,16 @@ impl Core {
         f: impl Fn(&mut Tree<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         validate_server_id("namespace", ns_id)?;
+        let owner = self.owner_for_turns(ns_id).await;
         let (ns, caller, quotas) = (ns_id.to_owned(), who.clone(), self.quotas.clone());
         let retention = self.config.changes;
+        let reads = || match owner {
+            Some(owner) => owner.turns(meta::Wanted::default().row(&meta::NAMESPACES, ns_id)),
+            None => meta::Wanted::default(),
+        };
         let result = self
             .meta
-            .write(move |txn| {
+            .write_reading(reads, move |txn| {
                 let mut tree = Tree::open(txn, &ns, Some(&caller), quotas.clone(), retention)?;
                 let value = f(&mut tree)?;
                 Ok((value, tree.finish()?))
@@ -235,6 +240,27 @@ impl Core {
             self.reclaim_wakeup.notify_one();
         }
         Ok(value)
+    }
+
+    /// Whose usage rows a change of `ns_id`'s tree rewrites, on an engine
+    /// shared by replicas: every such change settles them (with the
+    /// namespace's record), so its commit takes its turn on the sandbox's
+    /// row as a file's commit does ([`super::quota::Owner::turns`]) rather
+    /// than run beside the others and roll back at commit. One named-row
+    /// read; none on an embedded engine, which has no turns. A namespace
+    /// that cannot be read takes no turn: the transaction answers for it,
+    /// with access's rules.
+    async fn owner_for_turns(&self, ns_id: &str) -> Option<super::quota::Owner> {
+        if self.meta.engine().reads_inline() {
+            return None;
+        }
+        let id = ns_id.to_owned();
+        let wanted = meta::Wanted::default().row(&meta::NAMESPACES, ns_id);
+        let found = self
+            .meta
+            .read_named(|| wanted, move |r| r.get(&meta::NAMESPACES, &id))
+            .await;
+        found.ok().flatten().map(|ns| super::quota::Owner::of(&ns))
     }
 
     /// Creates a directory.

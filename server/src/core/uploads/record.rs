@@ -10,7 +10,7 @@ use crate::core::Precondition;
 use crate::core::quota;
 use crate::core::replicas::Fence;
 use crate::error::{Error, Result};
-use crate::meta::UploadRecord;
+use crate::meta::{self, UploadRecord};
 
 /// A save of an upload's record running beside the stream (a metadata
 /// commit waits its turn and its fsync: the stream must not stop for it).
@@ -66,10 +66,18 @@ impl Upload {
     ) -> impl Future<Output = Result<()>> + Send + 'static {
         let (core, id) = (self.core.clone(), self.id.clone());
         let fence = Fence::of(&self.attachment);
+        let owner = self.owner.clone();
         async move {
             let quotas = core.quotas.clone();
+            // The save settles the staged bytes on the owners' usage rows,
+            // which every commit of the sandbox rewrites: it takes its
+            // turn as a commit does (`quota::Owner::turns`).
+            let wanted = meta::Wanted::default()
+                .row(&meta::UPLOADS, &id)
+                .row(&meta::NAMESPACES, &record.namespace_id);
+            let reads = || owner.turns(wanted);
             core.meta
-                .write(move |txn| {
+                .write_reading(reads, move |txn| {
                     fence.check(txn, &record.object_id)?;
                     quota::save_upload(txn, &quotas, &id, &record)
                 })

@@ -45,6 +45,8 @@ use tokio_postgres::error::SqlState;
 mod ops;
 mod turns;
 
+pub use turns::turn_of;
+
 use super::committer::{Committer, Pending, Waiting, clone_error};
 use super::engine::{Duty, Engine, ReadJob, ReadOps, WriteJob};
 use crate::config::MetadataConfig;

@@ -7,6 +7,7 @@
 
 use crate::meta::committer::Pending;
 use crate::meta::engine::WriteJob;
+use crate::meta::tables::{KeyShape, Table};
 
 /// The turns of a group's jobs (see `WriteJob::turns`), sorted and
 /// without repeats: a session advisory lock per row, keyed by the first
@@ -32,18 +33,27 @@ pub(super) fn holds_all(held: &[i64], job: &WriteJob) -> bool {
 
 /// The turns one job wants.
 fn turn_keys_of(job: &WriteJob) -> Vec<i64> {
-    use sha2::Digest;
     job.turns
         .iter()
-        .map(|(table, key)| {
-            let digest = sha2::Sha256::new()
-                .chain_update(table.as_bytes())
-                .chain_update([0])
-                .chain_update(key)
-                .finalize();
-            i64::from_be_bytes(digest[..8].try_into().expect("eight bytes"))
-        })
+        .map(|(table, key)| turn_key(table, key))
         .collect()
+}
+
+/// The turn of the row at `key` of `table`: the advisory lock its writers
+/// take is this key XOR `hashtextextended(current_schema(), 0)` (see
+/// [`take_turns`]). Public so that a test can hold a turn from outside.
+pub fn turn_of<K: KeyShape, V>(table: &Table<K, V>, key: K::Ref<'_>) -> i64 {
+    turn_key(table.name, &K::encode(key))
+}
+
+fn turn_key(table: &str, key: &[u8]) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::new()
+        .chain_update(table.as_bytes())
+        .chain_update([0])
+        .chain_update(key)
+        .finalize();
+    i64::from_be_bytes(digest[..8].try_into().expect("eight bytes"))
 }
 
 /// The statement that takes sorted `keys` as turns, with the keys it
