@@ -35,32 +35,21 @@ pub async fn small_files_through(backend: &str, count: usize, replicas: usize, n
         spaces.push(workspace(&client, "small").await);
     }
     let namespace_of = |c: usize| spaces[c / replicas % namespaces].clone();
-    let callers = 64;
     let writes = write_all(&clients, &namespace_of, count, 0).await;
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..callers)
-        .map(|c| {
-            let (client, ns) = (clients[c % replicas].clone(), namespace_of(c));
-            tokio::spawn(async move {
-                let mut files = client.files.clone();
-                for i in (c..count).step_by(callers) {
-                    let r = files
-                        .read_file(pb::ReadFileRequest {
-                            namespace_id: ns.clone(),
-                            path: format!("d{}/f{i}", i % 100),
-                            ..Default::default()
-                        })
-                        .await
-                        .unwrap();
-                    assert_eq!(r.into_inner().data.len(), 1024);
-                }
+    let reads = by_callers(&clients, &namespace_of, count, |client, ns, i| async move {
+        let r = client
+            .files
+            .clone()
+            .read_file(pb::ReadFileRequest {
+                namespace_id: ns,
+                path: format!("d{}/f{i}", i % 100),
+                ..Default::default()
             })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let reads = count as f64 / start.elapsed().as_secs_f64();
+            .await
+            .unwrap();
+        assert_eq!(r.into_inner().data.len(), 1024);
+    })
+    .await;
     // Every file again, each the first change since a checkpoint: what a
     // checkpoint adds to the writes after it (the release of an object a
     // checkpoint holds counts the checkpoints made while it was live).
@@ -82,7 +71,7 @@ pub async fn small_files_through(backend: &str, count: usize, replicas: usize, n
         "backend": backend,
         "files": count,
         "file_bytes": 1024,
-        "callers": callers,
+        "callers": CALLERS,
         "replicas": replicas,
         "namespaces": namespaces,
         "durable": backend == "filesystem",
@@ -94,67 +83,84 @@ pub async fn small_files_through(backend: &str, count: usize, replicas: usize, n
 }
 
 /// Renames files `0..count` of the small-files layout within their
-/// directory by 64 callers, as `write_all` spreads them: a change of the
-/// tree alone (no content), which rewrites the same namespace and usage
-/// rows a write does; moves per second.
+/// directory, spread as `write_all` spreads them: a change of the tree
+/// alone (no content), which rewrites the same namespace and usage rows a
+/// write does; moves per second.
 async fn move_all(clients: &[Client], namespace_of: &dyn Fn(usize) -> String, count: usize) -> f64 {
-    let callers = 64;
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..callers)
-        .map(|c| {
-            let (client, ns) = (clients[c % clients.len()].clone(), namespace_of(c));
-            tokio::spawn(async move {
-                let mut files = client.files.clone();
-                for i in (c..count).step_by(callers) {
-                    files
-                        .r#move(pb::MoveRequest {
-                            namespace_id: ns.clone(),
-                            source: format!("d{}/f{i}", i % 100),
-                            destination: format!("d{}/moved{i}", i % 100),
-                            ..Default::default()
-                        })
-                        .await
-                        .unwrap();
-                }
+    by_callers(clients, namespace_of, count, |client, ns, i| async move {
+        client
+            .files
+            .clone()
+            .r#move(pb::MoveRequest {
+                namespace_id: ns,
+                source: format!("d{}/f{i}", i % 100),
+                destination: format!("d{}/moved{i}", i % 100),
+                ..Default::default()
             })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    count as f64 / start.elapsed().as_secs_f64()
+            .await
+            .unwrap();
+    })
+    .await
 }
 
 /// Writes files `0..count` of the small-files layout (1 KiB, distinct
-/// content for each file and `round`) by 64 callers, caller `c` through
-/// `clients[c % clients.len()]` into `namespace_of(c)`; writes per second.
+/// content for each file and `round`); writes per second.
 async fn write_all(
     clients: &[Client],
     namespace_of: &dyn Fn(usize) -> String,
     count: usize,
     round: u64,
 ) -> f64 {
-    let callers = 64;
+    by_callers(
+        clients,
+        namespace_of,
+        count,
+        move |client, ns, i| async move {
+            // Distinct content: dedup must not turn writes into no-ops.
+            let mut data = vec![42u8; 1024];
+            data[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            data[8..16].copy_from_slice(&round.to_le_bytes());
+            client
+                .files
+                .clone()
+                .write_file(pb::WriteFileRequest {
+                    namespace_id: ns,
+                    path: format!("d{}/f{i}", i % 100),
+                    data: data.into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        },
+    )
+    .await
+}
+
+/// Callers of the small-files figures, each one request at a time.
+const CALLERS: usize = 64;
+
+/// Runs `op(client, namespace, i)` for every `i` in `0..count` by
+/// `CALLERS` callers, caller `c` taking every 64th from `c`, through
+/// `clients[c % clients.len()]` into `namespace_of(c)`; operations per
+/// second.
+async fn by_callers<F, Done>(
+    clients: &[Client],
+    namespace_of: &dyn Fn(usize) -> String,
+    count: usize,
+    op: F,
+) -> f64
+where
+    F: Fn(Client, String, usize) -> Done + Clone + Send + 'static,
+    Done: std::future::Future<Output = ()> + Send,
+{
     let start = Instant::now();
-    let tasks: Vec<_> = (0..callers)
+    let tasks: Vec<_> = (0..CALLERS)
         .map(|c| {
             let (client, ns) = (clients[c % clients.len()].clone(), namespace_of(c));
+            let op = op.clone();
             tokio::spawn(async move {
-                let mut files = client.files.clone();
-                for i in (c..count).step_by(callers) {
-                    // Distinct content: dedup must not turn writes into no-ops.
-                    let mut data = vec![42u8; 1024];
-                    data[..8].copy_from_slice(&(i as u64).to_le_bytes());
-                    data[8..16].copy_from_slice(&round.to_le_bytes());
-                    files
-                        .write_file(pb::WriteFileRequest {
-                            namespace_id: ns.clone(),
-                            path: format!("d{}/f{i}", i % 100),
-                            data: data.into(),
-                            ..Default::default()
-                        })
-                        .await
-                        .unwrap();
+                for i in (c..count).step_by(CALLERS) {
+                    op(client.clone(), ns.clone(), i).await;
                 }
             })
         })

@@ -742,6 +742,32 @@ pub async fn run_upload(
     drain(answers).await
 }
 
+/// An Upload stream of `client` opened with `start` and left open: the
+/// sender of its next messages (the stream ends when it is dropped) and
+/// the server's answers.
+pub async fn open_upload(
+    client: &arca_client::Client,
+    start: pb::UploadStart,
+) -> (
+    tokio::sync::mpsc::Sender<pb::UploadRequest>,
+    tonic::Streaming<pb::UploadResponse>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tx.send(pb::UploadRequest {
+        message: Some(pb::upload_request::Message::Start(start)),
+    })
+    .await
+    .unwrap();
+    let answers = client
+        .files
+        .clone()
+        .upload(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    (tx, answers)
+}
+
 /// Reads a stream to its end: the messages, then how it ended.
 pub async fn drain<T>(mut stream: tonic::Streaming<T>) -> (Vec<T>, Result<(), tonic::Status>) {
     let mut out = Vec::new();

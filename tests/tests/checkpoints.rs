@@ -5,7 +5,6 @@ use arca_tests::{
     ADMIN, Backend, TestServer, assert_code, on_durable_backends, on_every_backend, pattern, pb,
     sha256,
 };
-use pb::upload_request::Message as In;
 use tonic::Code;
 
 async fn create(server: &TestServer, ns: &str, name: &str) -> pb::Checkpoint {
@@ -534,20 +533,7 @@ async fn content_is_stored_once(backend: Backend) {
         expected_sha256: sha256(&content),
         ..Default::default()
     };
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    tx.send(pb::UploadRequest {
-        message: Some(In::Start(start)),
-    })
-    .await
-    .unwrap();
-    let mut answers = server
-        .client
-        .files
-        .clone()
-        .upload(tokio_stream::wrappers::ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
+    let (_tx, mut answers) = arca_tests::open_upload(&server.client, start).await;
     let accepted = match answers.message().await.unwrap().unwrap().message.unwrap() {
         pb::upload_response::Message::Accepted(a) => a,
         other => panic!("{other:?}"),

@@ -278,24 +278,12 @@ async fn upload_record_saves_take_their_sandboxs_turn_on_postgres() {
     use arca_client::pb::{self, upload_request::Message as In, upload_response::Message as Out};
     let (server, schema) = server_on_postgres().await;
     let ns = server.workspace().await;
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    tx.send(pb::UploadRequest {
-        message: Some(In::Start(pb::UploadStart {
-            namespace_id: ns.clone(),
-            path: "big.bin".into(),
-            ..Default::default()
-        })),
-    })
-    .await
-    .unwrap();
-    let mut answers = server
-        .client
-        .files
-        .clone()
-        .upload(tokio_stream::wrappers::ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
+    let start = pb::UploadStart {
+        namespace_id: ns.clone(),
+        path: "big.bin".into(),
+        ..Default::default()
+    };
+    let (tx, mut answers) = arca_tests::open_upload(&server.client, start).await;
     // The upload is open (its first record is saved) before the turn is
     // taken from it.
     let Some(Out::Accepted(_)) = answers.message().await.unwrap().unwrap().message else {

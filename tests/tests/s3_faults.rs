@@ -86,24 +86,12 @@ async fn s3_going_away_commits_nothing_and_readiness_follows() {
     wait_status(&server, ServingStatus::Serving).await;
 
     // An upload that has sent a part when S3 goes away.
-    let (tx, rx) = tokio::sync::mpsc::channel(8);
-    tx.send(pb::UploadRequest {
-        message: Some(In::Start(pb::UploadStart {
-            namespace_id: ns.clone(),
-            path: "doomed.bin".into(),
-            ..Default::default()
-        })),
-    })
-    .await
-    .unwrap();
-    let mut answers = server
-        .client
-        .files
-        .clone()
-        .upload(tokio_stream::wrappers::ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
+    let start = pb::UploadStart {
+        namespace_id: ns.clone(),
+        path: "doomed.bin".into(),
+        ..Default::default()
+    };
+    let (tx, mut answers) = arca_tests::open_upload(&server.client, start).await;
     answers.message().await.unwrap();
     for i in 0..6u64 {
         tx.send(pb::UploadRequest {
