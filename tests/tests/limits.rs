@@ -247,7 +247,12 @@ async fn an_upload_whose_namespace_is_destroyed_says_it_is_gone(backend: Backend
     use pb::upload_request::Message as In;
     let server = TestServer::start(backend).await;
     let ns = server.workspace().await;
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let start = pb::UploadStart {
+        namespace_id: ns.clone(),
+        path: "doomed.bin".into(),
+        ..Default::default()
+    };
+    let (tx, mut answers) = arca_tests::open_upload(&server.client, start).await;
     let send = |m: In| {
         let tx = tx.clone();
         async move {
@@ -256,20 +261,6 @@ async fn an_upload_whose_namespace_is_destroyed_says_it_is_gone(backend: Backend
                 .is_ok()
         }
     };
-    send(In::Start(pb::UploadStart {
-        namespace_id: ns.clone(),
-        path: "doomed.bin".into(),
-        ..Default::default()
-    }))
-    .await;
-    let mut answers = server
-        .client
-        .files
-        .clone()
-        .upload(tokio_stream::wrappers::ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
     answers.message().await.unwrap().expect("accepted");
     send(In::Data(pb::UploadData {
         offset: 0,
