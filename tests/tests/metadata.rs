@@ -213,11 +213,11 @@ async fn server_on_postgres() -> (TestServer, String) {
     (TestServer::start_with(config, dir).await, schema)
 }
 
-/// On PostgreSQL a change of the tree (here Move, Mkdir and Remove) takes
-/// its turn on the sandbox's usage row, as a file's commit does, instead
-/// of running beside the other writers of the sandbox and rolling back at
-/// commit: while another session holds that turn, the change waits; once
-/// it is let go, the change commits.
+/// On PostgreSQL a change of the tree (here Move, Mkdir, Remove and a move
+/// into another namespace) takes its turn on the sandbox's usage row, as a
+/// file's commit does, instead of running beside the other writers of the
+/// sandbox and rolling back at commit: while another session holds that
+/// turn, the change waits; once it is let go, the change commits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tree_changes_take_their_sandboxs_turn_on_postgres() {
     let (server, schema) = server_on_postgres().await;
@@ -266,6 +266,35 @@ async fn tree_changes_take_their_sandboxs_turn_on_postgres() {
     assert_eq!(server.read(&ns, "b.txt").await.unwrap(), b"moved");
     assert_code(server.read(&ns, "a.txt").await, Code::NotFound);
     assert!(server.entry(&ns, "d").await.is_none());
+
+    // A move into another namespace of the sandbox waits too.
+    let other = server.workspace().await;
+    let holder = SandboxTurn::hold(&schema, "sb").await;
+    let (from, to, mut files) = (ns.clone(), other.clone(), server.client.files.clone());
+    let across = tokio::spawn(async move {
+        files
+            .r#move(arca_client::pb::MoveRequest {
+                namespace_id: from,
+                source: "b.txt".into(),
+                destination: "c.txt".into(),
+                target_namespace_id: to,
+                ..Default::default()
+            })
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !across.is_finished(),
+        "the move across did not wait for the turn"
+    );
+    holder.let_go().await;
+    tokio::time::timeout(std::time::Duration::from_secs(30), across)
+        .await
+        .expect("the move across commits once the turn is let go")
+        .unwrap()
+        .unwrap();
+    assert_eq!(server.read(&other, "c.txt").await.unwrap(), b"moved");
+    assert_code(server.read(&ns, "b.txt").await, Code::NotFound);
 }
 
 /// An upload's record, saved every `persist_interval_bytes`, settles its

@@ -17,6 +17,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::access::{self, Access};
+use super::quota::Owner;
 use super::refs::{Held, carried};
 use super::replicas::InFlight;
 use super::tree::{NewFile, Tree};
@@ -144,7 +145,7 @@ impl Core {
                 })
                 .await?;
             let entry = if src.sandbox == dst.sandbox && src.backend == dst.backend {
-                self.relocate_shared(who, &req).await?
+                self.relocate_shared(who, &req, &src, &dst).await?
             } else {
                 self.relocate_streamed(who, &req, &src, &dst).await?
             };
@@ -155,13 +156,26 @@ impl Core {
         result
     }
 
-    /// Metadata only, in one commit.
-    async fn relocate_shared(&self, who: &Identity, req: &Relocate) -> Result<EntryRecord> {
+    /// Metadata only, in one commit, which takes the turns of both
+    /// namespaces' owners (one sandbox: `quota::Owner::turns`).
+    async fn relocate_shared(
+        &self,
+        who: &Identity,
+        req: &Relocate,
+        src: &NamespaceRecord,
+        dst: &NamespaceRecord,
+    ) -> Result<EntryRecord> {
         let (caller, quotas, req) = (who.clone(), self.quotas.clone(), req.clone());
         let retention = self.config.changes;
+        let owners = [Owner::of(src), Owner::of(dst)];
+        let reads = || {
+            owners
+                .iter()
+                .fold(meta::Wanted::default(), |wanted, owner| owner.turns(wanted))
+        };
         let (entry, freed) = self
             .meta
-            .write(move |txn| {
+            .write_reading(reads, move |txn| {
                 let source_access = if req.remove_source {
                     Access::Write
                 } else {
@@ -285,10 +299,14 @@ impl Core {
                 .map(|(p, _)| target_path(req, p))
                 .collect();
             let top = items[0].clone();
+            let target = Owner::of(dst);
             self.meta
-                .write(move |txn| {
-                    commit_streamed(txn, &caller, (&quotas, retention), &r, &top, &dirs, &files)
-                })
+                .write_reading(
+                    || target.turns(meta::Wanted::default()),
+                    move |txn| {
+                        commit_streamed(txn, &caller, (&quotas, retention), &r, &top, &dirs, &files)
+                    },
+                )
                 .await
         }
         .await;
@@ -311,9 +329,10 @@ impl Core {
             // Only the exact source that was copied goes.
             let (caller, quotas, r) = (who.clone(), self.quotas.clone(), req.clone());
             let retention = self.config.changes;
+            let owner = Owner::of(src);
             let freed = self
                 .meta
-                .write(move |txn| {
+                .write_reading(|| owner.turns(meta::Wanted::default()), move |txn| {
                     let mut source = Tree::open(txn, &r.from_ns, Some(&caller), quotas.clone(), retention)?;
                     let now = source_tree(txn, &source.ns, &r.from)?;
                     let same = now.len() == items.len()
