@@ -768,6 +768,41 @@ pub async fn open_upload(
     (tx, answers)
 }
 
+/// Imports into the root of `ns`, through `client`, a tar archive that
+/// holds one file: `name`, with `content`.
+pub async fn import_one_file(
+    client: &arca_client::Client,
+    ns: &str,
+    name: &str,
+    content: &[u8],
+) -> Result<(), tonic::Status> {
+    use pb::import_archive_request::Message as Part;
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder.append_data(&mut header, name, content).unwrap();
+    let archive = builder.into_inner().unwrap();
+    let messages = vec![
+        pb::ImportArchiveRequest {
+            message: Some(Part::Start(pb::ImportStart {
+                namespace_id: ns.to_owned(),
+                ..Default::default()
+            })),
+        },
+        pb::ImportArchiveRequest {
+            message: Some(Part::Data(archive.into())),
+        },
+    ];
+    client
+        .archives
+        .clone()
+        .import_archive(futures::stream::iter(messages))
+        .await
+        .map(|_| ())
+}
+
 /// Reads a stream to its end: the messages, then how it ended.
 pub async fn drain<T>(mut stream: tonic::Streaming<T>) -> (Vec<T>, Result<(), tonic::Status>) {
     let mut out = Vec::new();

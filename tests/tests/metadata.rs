@@ -213,11 +213,12 @@ async fn server_on_postgres() -> (TestServer, String) {
     (TestServer::start_with(config, dir).await, schema)
 }
 
-/// On PostgreSQL a change of the tree (here Move, Mkdir, Remove and a move
-/// into another namespace) takes its turn on the sandbox's usage row, as a
-/// file's commit does, instead of running beside the other writers of the
-/// sandbox and rolling back at commit: while another session holds that
-/// turn, the change waits; once it is let go, the change commits.
+/// On PostgreSQL a change of the tree (here Move, Mkdir, Remove, a move
+/// into another namespace and an archive's import) takes its turn on the
+/// sandbox's usage row, as a file's commit does, instead of running beside
+/// the other writers of the sandbox and rolling back at commit: while
+/// another session holds that turn, the change waits; once it is let go,
+/// the change commits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tree_changes_take_their_sandboxs_turn_on_postgres() {
     let (server, schema) = server_on_postgres().await;
@@ -295,6 +296,28 @@ async fn tree_changes_take_their_sandboxs_turn_on_postgres() {
         .unwrap();
     assert_eq!(server.read(&other, "c.txt").await.unwrap(), b"moved");
     assert_code(server.read(&ns, "b.txt").await, Code::NotFound);
+
+    // And an archive's import.
+    let holder = SandboxTurn::hold(&schema, "sb").await;
+    let (into, client) = (ns.clone(), server.client.clone());
+    let import = tokio::spawn(async move {
+        arca_tests::import_one_file(&client, &into, "imported.txt", b"from a tar").await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !import.is_finished(),
+        "the import did not wait for the turn"
+    );
+    holder.let_go().await;
+    tokio::time::timeout(std::time::Duration::from_secs(30), import)
+        .await
+        .expect("the import commits once the turn is let go")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        server.read(&ns, "imported.txt").await.unwrap(),
+        b"from a tar"
+    );
 }
 
 /// An upload's record, saved every `persist_interval_bytes`, settles its

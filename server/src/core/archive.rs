@@ -183,7 +183,10 @@ impl Core {
             .stage_items(&ns, &dir, room, &mut items, &mut staged)
             .await;
         let outcome = match outcome {
-            Ok(()) => self.commit_import(who, target, &staged).await,
+            Ok(()) => {
+                self.commit_import(who, target, &quota::Owner::of(&ns), &staged)
+                    .await
+            }
             Err(e) => Err(e),
         };
         if outcome.is_err() {
@@ -351,10 +354,14 @@ impl Core {
         }
     }
 
+    /// Commits the staged archive in one transaction, which takes the
+    /// turn of the namespace's owners (`quota::Owner::turns`), as every
+    /// commit that settles their usage does.
     async fn commit_import(
         self: &Arc<Self>,
         who: &Identity,
         target: &ImportTarget,
+        owner: &quota::Owner,
         staged: &Staged,
     ) -> Result<Imported> {
         let (caller, quotas, retention) = (who.clone(), self.quotas.clone(), self.config.changes);
@@ -364,33 +371,41 @@ impl Core {
         let files = staged.files.clone();
         let freed = self
             .meta
-            .write(move |txn| {
-                let mut tree = Tree::open(txn, &ns_id, Some(&caller), quotas.clone(), retention)?;
-                if !dir.is_empty() {
-                    tree.mkdir(&dir, true, true)?;
-                }
-                for (path, metadata) in &dirs {
-                    tree.mkdir(path, true, true)?;
-                    if !metadata.is_empty() {
-                        tree.set_metadata(path, MetadataUpdate::Replace(metadata.clone()), None)?;
+            .write_reading(
+                || owner.turns(meta::Wanted::default()),
+                move |txn| {
+                    let mut tree =
+                        Tree::open(txn, &ns_id, Some(&caller), quotas.clone(), retention)?;
+                    if !dir.is_empty() {
+                        tree.mkdir(&dir, true, true)?;
                     }
-                }
-                for (path, file) in &files {
-                    let precondition = if overwrite {
-                        Precondition::None
-                    } else {
-                        Precondition::MustNotExist
-                    };
-                    tree.commit_file(
-                        path,
-                        NewFile {
-                            precondition,
-                            ..file.clone()
-                        },
-                    )?;
-                }
-                tree.finish()
-            })
+                    for (path, metadata) in &dirs {
+                        tree.mkdir(path, true, true)?;
+                        if !metadata.is_empty() {
+                            tree.set_metadata(
+                                path,
+                                MetadataUpdate::Replace(metadata.clone()),
+                                None,
+                            )?;
+                        }
+                    }
+                    for (path, file) in &files {
+                        let precondition = if overwrite {
+                            Precondition::None
+                        } else {
+                            Precondition::MustNotExist
+                        };
+                        tree.commit_file(
+                            path,
+                            NewFile {
+                                precondition,
+                                ..file.clone()
+                            },
+                        )?;
+                    }
+                    tree.finish()
+                },
+            )
             .await?;
         if freed {
             self.reclaim_wakeup.notify_one();

@@ -417,32 +417,7 @@ async fn writes(client: &arca_client::Client, ns: &str, tag: &str) -> Vec<(&'sta
 
 /// ImportArchive of a one-file tar.
 async fn import_one(client: &arca_client::Client, ns: &str, tag: &str) -> Outcome {
-    use pb::import_archive_request::Message as Part;
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_ustar();
-    header.set_size(8);
-    header.set_mode(0o644);
-    header.set_cksum();
-    builder
-        .append_data(&mut header, format!("imp-{tag}"), &b"imported"[..])
-        .unwrap();
-    let archive = builder.into_inner().unwrap();
-    let messages = vec![
-        pb::ImportArchiveRequest {
-            message: Some(Part::Start(pb::ImportStart {
-                namespace_id: ns.to_owned(),
-                ..Default::default()
-            })),
-        },
-        pb::ImportArchiveRequest {
-            message: Some(Part::Data(archive.into())),
-        },
-    ];
-    ok(client
-        .archives
-        .clone()
-        .import_archive(futures::stream::iter(messages))
-        .await)
+    arca_tests::import_one_file(client, ns, &format!("imp-{tag}"), b"imported").await
 }
 
 fn check(
