@@ -257,9 +257,14 @@ impl Core {
             staging_key,
         };
         let (id, stored, quotas) = (upload_id.clone(), record.clone(), self.quotas.clone());
+        // Its staged bytes settle on the owners' usage rows: their turn.
+        let owner = quota::Owner::of(&ns);
         let saved = self
             .meta
-            .write(move |txn| quota::save_upload(txn, &quotas, &id, &stored))
+            .write_reading(
+                || owner.turns(meta::Wanted::default()),
+                move |txn| quota::save_upload(txn, &quotas, &id, &stored),
+            )
             .await;
         if let Err(e) = saved {
             if !token.is_empty() {
@@ -477,9 +482,13 @@ impl Core {
             )
             .await;
         let id = upload_id.to_owned();
+        let owner = quota::Owner::of(&ns);
         if let Err(e) = self
             .meta
-            .write(move |txn| quota::delete_upload(txn, &id))
+            .write_reading(
+                || owner.turns(meta::Wanted::default()),
+                move |txn| quota::delete_upload(txn, &id),
+            )
             .await
         {
             tracing::warn!(upload = %upload_id, error = %e, "could not delete a finalized upload's record");

@@ -622,7 +622,10 @@ impl Upload {
         if let Err(e) = self
             .core
             .meta
-            .write(move |txn| quota::delete_upload(txn, &id))
+            .write_reading(
+                || self.owner.turns(meta::Wanted::default()),
+                move |txn| quota::delete_upload(txn, &id),
+            )
             .await
         {
             tracing::warn!(upload = %self.id, error = %e, "could not delete a finished upload's record");
