@@ -24,7 +24,7 @@ pub use postgres::{
     metadata_on_postgres, postgres, postgres_execute, postgres_metadata, scratch_schema,
 };
 pub use proxy::{CuttingProxy, Fault, FaultProxy};
-pub use upload_stream::UploadStream;
+pub use upload_stream::{UploadStream, drain, run_upload, upload};
 
 /// The backends every integration test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -716,58 +716,6 @@ macro_rules! on_durable_backends {
     };
 }
 
-/// The messages of one Upload stream: `first`, then `then`.
-pub fn upload(
-    first: pb::upload_request::Message,
-    then: Vec<pb::upload_request::Message>,
-) -> Vec<pb::UploadRequest> {
-    std::iter::once(first)
-        .chain(then)
-        .map(|m| pb::UploadRequest { message: Some(m) })
-        .collect()
-}
-
-/// Sends `requests` on one Upload stream of `client`; its answers and end.
-pub async fn run_upload(
-    client: &arca_client::Client,
-    requests: Vec<pb::UploadRequest>,
-) -> (Vec<pb::UploadResponse>, Result<(), tonic::Status>) {
-    let answers = client
-        .files
-        .clone()
-        .upload(futures::stream::iter(requests))
-        .await
-        .unwrap()
-        .into_inner();
-    drain(answers).await
-}
-
-/// An Upload stream of `client` opened with `start` and left open: the
-/// sender of its next messages (the stream ends when it is dropped) and
-/// the server's answers.
-pub async fn open_upload(
-    client: &arca_client::Client,
-    start: pb::UploadStart,
-) -> (
-    tokio::sync::mpsc::Sender<pb::UploadRequest>,
-    tonic::Streaming<pb::UploadResponse>,
-) {
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    tx.send(pb::UploadRequest {
-        message: Some(pb::upload_request::Message::Start(start)),
-    })
-    .await
-    .unwrap();
-    let answers = client
-        .files
-        .clone()
-        .upload(tokio_stream::wrappers::ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
-    (tx, answers)
-}
-
 /// Imports into the root of `ns`, through `client`, a tar archive that
 /// holds one file: `name`, with `content`.
 pub async fn import_one_file(
@@ -801,18 +749,6 @@ pub async fn import_one_file(
         .import_archive(futures::stream::iter(messages))
         .await
         .map(|_| ())
-}
-
-/// Reads a stream to its end: the messages, then how it ended.
-pub async fn drain<T>(mut stream: tonic::Streaming<T>) -> (Vec<T>, Result<(), tonic::Status>) {
-    let mut out = Vec::new();
-    loop {
-        match stream.message().await {
-            Ok(Some(m)) => out.push(m),
-            Ok(None) => return (out, Ok(())),
-            Err(status) => return (out, Err(status)),
-        }
-    }
 }
 
 /// An error that carries a gRPC status: the stubs' own, or the client

@@ -1,6 +1,7 @@
-//! One Upload stream driven message by message, as a test needs it: open it
-//! with a start or a resume, send data, finish, query the state, and read
-//! every answer up to the stream's end.
+//! Upload streams as tests drive them: one driven message by message (open
+//! it with a start or a resume, send data, finish, query the state, and
+//! read every answer up to the stream's end), or a whole stream of given
+//! messages sent at once.
 
 use crate::{TestServer, pb};
 use pb::upload_request::Message as In;
@@ -97,6 +98,44 @@ impl UploadStream {
                 }
                 other => panic!("expected progress, got {other:?}"),
             }
+        }
+    }
+}
+
+/// The messages of one Upload stream: `first`, then `then`.
+pub fn upload(
+    first: pb::upload_request::Message,
+    then: Vec<pb::upload_request::Message>,
+) -> Vec<pb::UploadRequest> {
+    std::iter::once(first)
+        .chain(then)
+        .map(|m| pb::UploadRequest { message: Some(m) })
+        .collect()
+}
+
+/// Sends `requests` on one Upload stream of `client`; its answers and end.
+pub async fn run_upload(
+    client: &arca_client::Client,
+    requests: Vec<pb::UploadRequest>,
+) -> (Vec<pb::UploadResponse>, Result<(), tonic::Status>) {
+    let answers = client
+        .files
+        .clone()
+        .upload(futures::stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    drain(answers).await
+}
+
+/// Reads a stream to its end: the messages, then how it ended.
+pub async fn drain<T>(mut stream: tonic::Streaming<T>) -> (Vec<T>, Result<(), tonic::Status>) {
+    let mut out = Vec::new();
+    loop {
+        match stream.message().await {
+            Ok(Some(m)) => out.push(m),
+            Ok(None) => return (out, Ok(())),
+            Err(status) => return (out, Err(status)),
         }
     }
 }

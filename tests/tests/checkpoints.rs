@@ -533,16 +533,15 @@ async fn content_is_stored_once(backend: Backend) {
         expected_sha256: sha256(&content),
         ..Default::default()
     };
-    let (_tx, mut answers) = arca_tests::open_upload(&server.client, start).await;
-    let accepted = match answers.message().await.unwrap().unwrap().message.unwrap() {
-        pb::upload_response::Message::Accepted(a) => a,
-        other => panic!("{other:?}"),
-    };
+    let start = pb::upload_request::Message::Start(start);
+    let (mut stream, accepted) = arca_tests::UploadStream::open(&server, start)
+        .await
+        .unwrap();
     assert!(
         accepted.deduplicated,
         "the server must say the bytes are not needed"
     );
-    let committed = match answers.message().await.unwrap().unwrap().message.unwrap() {
+    let committed = match stream.rx.message().await.unwrap().unwrap().message.unwrap() {
         pb::upload_response::Message::Committed(e) => e,
         other => panic!("{other:?}"),
     };

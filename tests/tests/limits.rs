@@ -252,7 +252,10 @@ async fn an_upload_whose_namespace_is_destroyed_says_it_is_gone(backend: Backend
         path: "doomed.bin".into(),
         ..Default::default()
     };
-    let (tx, mut answers) = arca_tests::open_upload(&server.client, start).await;
+    let (stream, _) = arca_tests::UploadStream::open(&server, In::Start(start))
+        .await
+        .expect("accepted");
+    let (tx, mut answers) = (stream.tx, stream.rx);
     let send = |m: In| {
         let tx = tx.clone();
         async move {
@@ -261,7 +264,6 @@ async fn an_upload_whose_namespace_is_destroyed_says_it_is_gone(backend: Backend
                 .is_ok()
         }
     };
-    answers.message().await.unwrap().expect("accepted");
     send(In::Data(pb::UploadData {
         offset: 0,
         data: pattern(1 << 20, 5).into(),

@@ -335,12 +335,12 @@ async fn upload_record_saves_take_their_sandboxs_turn_on_postgres() {
         path: "big.bin".into(),
         ..Default::default()
     };
-    let (tx, mut answers) = arca_tests::open_upload(&server.client, start).await;
     // The upload is open (its first record is saved) before the turn is
     // taken from it.
-    let Some(Out::Accepted(_)) = answers.message().await.unwrap().unwrap().message else {
-        panic!("the upload was not accepted");
-    };
+    let (stream, _) = arca_tests::UploadStream::open(&server, In::Start(start))
+        .await
+        .unwrap();
+    let (tx, mut answers) = (stream.tx, stream.rx);
     let holder = SandboxTurn::hold(&schema, "sb").await;
     let data = arca_tests::pattern(6 << 20, 3);
     for (i, chunk) in data.chunks(1 << 20).enumerate() {

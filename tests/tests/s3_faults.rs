@@ -91,8 +91,10 @@ async fn s3_going_away_commits_nothing_and_readiness_follows() {
         path: "doomed.bin".into(),
         ..Default::default()
     };
-    let (tx, mut answers) = arca_tests::open_upload(&server.client, start).await;
-    answers.message().await.unwrap();
+    let (stream, _) = arca_tests::UploadStream::open(&server, In::Start(start))
+        .await
+        .unwrap();
+    let (tx, mut answers) = (stream.tx, stream.rx);
     for i in 0..6u64 {
         tx.send(pb::UploadRequest {
             message: Some(In::Data(pb::UploadData {
