@@ -203,6 +203,28 @@ impl SandboxTurn {
     }
 }
 
+/// Runs `change` while another session holds sandbox `sb`'s turn: it must
+/// still be waiting after half a second (while `meanwhile` runs), and must
+/// succeed once the turn is let go.
+async fn waits_for_the_turn<T: Send + 'static>(
+    schema: &str,
+    what: &str,
+    change: impl std::future::Future<Output = Result<T, tonic::Status>> + Send + 'static,
+    meanwhile: impl std::future::Future<Output = ()>,
+) -> T {
+    let holder = SandboxTurn::hold(schema, "sb").await;
+    let change = tokio::spawn(change);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!change.is_finished(), "{what} did not wait for the turn");
+    meanwhile.await;
+    holder.let_go().await;
+    tokio::time::timeout(std::time::Duration::from_secs(30), change)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not commit once the turn was let go"))
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{what} failed: {e}"))
+}
+
 /// A server whose metadata is on PostgreSQL, in a fresh schema: the
 /// server and the schema's name.
 async fn server_on_postgres() -> (TestServer, String) {
@@ -225,11 +247,8 @@ async fn tree_changes_take_their_sandboxs_turn_on_postgres() {
     let ns = server.workspace().await;
     server.write(&ns, "a.txt", b"moved").await;
 
-    let holder = SandboxTurn::hold(&schema, "sb").await;
-
-    let client = server.client.clone();
-    let (ns2, mut files) = (ns.clone(), client.files.clone());
-    let changes = tokio::spawn(async move {
+    let (ns2, mut files) = (ns.clone(), server.client.files.clone());
+    let changes = async move {
         files
             .r#move(arca_client::pb::MoveRequest {
                 namespace_id: ns2.clone(),
@@ -252,27 +271,17 @@ async fn tree_changes_take_their_sandboxs_turn_on_postgres() {
                 ..Default::default()
             })
             .await
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(!changes.is_finished(), "the move did not wait for the turn");
+    };
     // Reads take no turn.
-    assert_eq!(server.read(&ns, "a.txt").await.unwrap(), b"moved");
-
-    holder.let_go().await;
-    tokio::time::timeout(std::time::Duration::from_secs(30), changes)
-        .await
-        .expect("the changes commit once the turn is let go")
-        .unwrap()
-        .unwrap();
+    let reads = async { assert_eq!(server.read(&ns, "a.txt").await.unwrap(), b"moved") };
+    waits_for_the_turn(&schema, "a move, a mkdir and a remove", changes, reads).await;
     assert_eq!(server.read(&ns, "b.txt").await.unwrap(), b"moved");
     assert_code(server.read(&ns, "a.txt").await, Code::NotFound);
     assert!(server.entry(&ns, "d").await.is_none());
 
-    // A move into another namespace of the sandbox waits too.
     let other = server.workspace().await;
-    let holder = SandboxTurn::hold(&schema, "sb").await;
     let (from, to, mut files) = (ns.clone(), other.clone(), server.client.files.clone());
-    let across = tokio::spawn(async move {
+    let across = async move {
         files
             .r#move(arca_client::pb::MoveRequest {
                 namespace_id: from,
@@ -282,38 +291,16 @@ async fn tree_changes_take_their_sandboxs_turn_on_postgres() {
                 ..Default::default()
             })
             .await
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(
-        !across.is_finished(),
-        "the move across did not wait for the turn"
-    );
-    holder.let_go().await;
-    tokio::time::timeout(std::time::Duration::from_secs(30), across)
-        .await
-        .expect("the move across commits once the turn is let go")
-        .unwrap()
-        .unwrap();
+    };
+    waits_for_the_turn(&schema, "a move across namespaces", across, async {}).await;
     assert_eq!(server.read(&other, "c.txt").await.unwrap(), b"moved");
     assert_code(server.read(&ns, "b.txt").await, Code::NotFound);
 
-    // And an archive's import.
-    let holder = SandboxTurn::hold(&schema, "sb").await;
     let (into, client) = (ns.clone(), server.client.clone());
-    let import = tokio::spawn(async move {
+    let import = async move {
         arca_tests::import_one_file(&client, &into, "imported.txt", b"from a tar").await
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(
-        !import.is_finished(),
-        "the import did not wait for the turn"
-    );
-    holder.let_go().await;
-    tokio::time::timeout(std::time::Duration::from_secs(30), import)
-        .await
-        .expect("the import commits once the turn is let go")
-        .unwrap()
-        .unwrap();
+    };
+    waits_for_the_turn(&schema, "an archive's import", import, async {}).await;
     assert_eq!(
         server.read(&ns, "imported.txt").await.unwrap(),
         b"from a tar"
