@@ -302,7 +302,7 @@ impl Core {
             let target = Owner::of(dst);
             self.meta
                 .write_reading(
-                    || target.turns(meta::Wanted::default()),
+                    || target.turns_alone(),
                     move |txn| {
                         commit_streamed(txn, &caller, (&quotas, retention), &r, &top, &dirs, &files)
                     },
@@ -332,7 +332,7 @@ impl Core {
             let owner = Owner::of(src);
             let freed = self
                 .meta
-                .write_reading(|| owner.turns(meta::Wanted::default()), move |txn| {
+                .write_reading(|| owner.turns_alone(), move |txn| {
                     let mut source = Tree::open(txn, &r.from_ns, Some(&caller), quotas.clone(), retention)?;
                     let now = source_tree(txn, &source.ns, &r.from)?;
                     let same = now.len() == items.len()

@@ -372,7 +372,7 @@ impl Core {
         let freed = self
             .meta
             .write_reading(
-                || owner.turns(meta::Wanted::default()),
+                || owner.turns_alone(),
                 move |txn| {
                     let mut tree =
                         Tree::open(txn, &ns_id, Some(&caller), quotas.clone(), retention)?;

@@ -262,7 +262,7 @@ impl Core {
         let saved = self
             .meta
             .write_reading(
-                || owner.turns(meta::Wanted::default()),
+                || owner.turns_alone(),
                 move |txn| quota::save_upload(txn, &quotas, &id, &stored),
             )
             .await;
@@ -486,7 +486,7 @@ impl Core {
         if let Err(e) = self
             .meta
             .write_reading(
-                || owner.turns(meta::Wanted::default()),
+                || owner.turns_alone(),
                 move |txn| quota::delete_upload(txn, &id),
             )
             .await

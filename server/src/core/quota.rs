@@ -67,6 +67,12 @@ impl Owner {
                 false => w.row(&meta::USAGE, key.as_str()),
             })
     }
+
+    /// Only what [`Owner::turns`] adds: for a write that names no other
+    /// rows ahead.
+    pub fn turns_alone(&self) -> meta::Wanted {
+        self.turns(meta::Wanted::default())
+    }
 }
 
 fn read(r: &Reader<'_>, key: &str) -> Result<UsageRecord> {

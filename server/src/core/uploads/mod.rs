@@ -623,7 +623,7 @@ impl Upload {
             .core
             .meta
             .write_reading(
-                || self.owner.turns(meta::Wanted::default()),
+                || self.owner.turns_alone(),
                 move |txn| quota::delete_upload(txn, &id),
             )
             .await
