@@ -21,90 +21,18 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 mod digest;
+mod read;
 
 use super::{BlobStore, ByteStream, StagedWrite};
 use crate::error::{Error, Result, backend_io, not_found};
 
 /// Suffix of staged (not yet completed) writes.
 const PARTIAL: &str = ".partial";
-/// Chunk size of reads: small enough that hundreds of open downloads hold
-/// little memory (each holds the chunk being sent and the encoded
-/// messages waiting for the client's window), large enough that the hop
-/// to a blocking thread per chunk is noise beside the copy.
-const READ_CHUNK: usize = 256 << 10;
-const READ_CHUNK_U64: u64 = READ_CHUNK as u64;
-
 /// Objects stored as files under a root directory.
 #[derive(Clone)]
 pub struct FsStore {
     root: PathBuf,
     dir_syncs: Arc<DirSyncs>,
-}
-
-/// Where a read stream is in its object.
-struct ChunkReader {
-    file: Arc<File>,
-    /// Offset of the next chunk to read.
-    at: u64,
-    /// Offset where the requested range ends.
-    end: u64,
-}
-
-impl ChunkReader {
-    /// The chunk at `at`: from the page cache on the calling thread when it
-    /// holds all of it (a copy that cannot block, without the two thread
-    /// switches of a trip to a blocking thread, which cost as much as the
-    /// copy), else on a blocking thread.
-    async fn read_next(&self) -> Result<Bytes> {
-        let len = (self.end - self.at).min(READ_CHUNK as u64) as usize;
-        let mut buf = vec![0u8; len];
-        let cached = read_cached(&self.file, self.at, &mut buf);
-        if cached == len {
-            return Ok(Bytes::from(buf));
-        }
-        let (file, at, end) = (self.file.clone(), self.at, self.end);
-        tokio::task::spawn_blocking(move || read_chunk(&file, at, buf, cached, end))
-            .await
-            .map_err(|e| Error::Internal(format!("a read task failed: {e}")))?
-    }
-}
-
-/// Reads what the page cache holds of `buf.len()` bytes of `file` from
-/// `at` into `buf`, without waiting for the disk (`RWF_NOWAIT`); how many
-/// bytes it read. Any failure reads nothing here: the blocking read that
-/// follows meets it again and reports it.
-fn read_cached(file: &File, at: u64, buf: &mut [u8]) -> usize {
-    use rustix::io::{ReadWriteFlags, preadv2};
-    let mut slices = [std::io::IoSliceMut::new(buf)];
-    preadv2(file, &mut slices, at, ReadWriteFlags::NOWAIT).unwrap_or(0)
-}
-
-/// `buf.len()` bytes of `file` from `at`, of a range that ends at `end`,
-/// into `buf` whose first `filled` bytes are already read: an object
-/// shorter than the range is data loss, not a short read.
-fn read_chunk(
-    file: &File,
-    at: u64,
-    mut buf: Vec<u8>,
-    mut filled: usize,
-    end: u64,
-) -> Result<Bytes> {
-    use std::os::unix::fs::FileExt;
-    let len = buf.len();
-    while filled < len {
-        match file.read_at(&mut buf[filled..], at + filled as u64) {
-            Ok(0) => {
-                return Err(Error::DataLoss(format!(
-                    "object ended at {} of {end} bytes",
-                    at + filled as u64
-                )));
-            }
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(backend_io("read object", e)),
-        }
-    }
-    Ok(Bytes::from(buf))
 }
 
 /// Group commit of directory fsyncs: concurrent renames into one directory
@@ -360,64 +288,7 @@ impl BlobStore for FsStore {
     }
 
     async fn read(&self, key: &str, range: Range<u64>) -> Result<ByteStream> {
-        let path = self.path_of(key)?;
-        let missing = format!("no object at {key}");
-        let (file, start, end, whole) = blocking(move || {
-            let file = match File::open(&path) {
-                Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(not_found(missing));
-                }
-                Err(e) => return Err(backend_io("open object", e)),
-            };
-            let size = file
-                .metadata()
-                .map_err(|e| backend_io("stat object", e))?
-                .len();
-            let end = range.end.min(size);
-            let start = range.start.min(end);
-            // A range of one chunk is read here, in the same trip to a
-            // blocking thread: each trip is two thread switches, as much
-            // as the read itself for a small file.
-            let whole = match end - start {
-                len @ 1..=READ_CHUNK_U64 => {
-                    Some(read_chunk(&file, start, vec![0u8; len as usize], 0, end)?)
-                }
-                _ => None,
-            };
-            Ok((file, start, end, whole))
-        })
-        .await?;
-        if let Some(bytes) = whole {
-            return Ok(Box::pin(futures::stream::once(async { Ok(bytes) })));
-        }
-        // Positional reads on demand, when the consumer asks for the next
-        // chunk: copied from the page cache on the asking thread when it
-        // holds the chunk, else read on a blocking thread held only while
-        // it reads (never parked on a slow client, so hundreds of open
-        // downloads do not exhaust the blocking pool); a stream holds no
-        // chunk between asks. No read ahead: the transports ask for the
-        // next chunk while they still hold the last one's bytes to send,
-        // which hides the read.
-        let reader = ChunkReader {
-            file: Arc::new(file),
-            at: start,
-            end,
-        };
-        Ok(Box::pin(futures::stream::unfold(
-            reader,
-            |mut reader| async move {
-                if reader.at >= reader.end {
-                    return None;
-                }
-                let chunk = reader.read_next().await;
-                match &chunk {
-                    Ok(bytes) => reader.at += bytes.len() as u64,
-                    Err(_) => reader.at = reader.end,
-                }
-                Some((chunk, reader))
-            },
-        )))
+        read::stream(self.path_of(key)?, key, range).await
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>> {

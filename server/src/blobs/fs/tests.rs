@@ -5,6 +5,7 @@
 use futures::StreamExt;
 use rustix::fs::{Advice, fadvise};
 
+use super::read::{READ_CHUNK, read_cached};
 use super::*;
 
 /// Leaves the page cache holding only the first `cached` bytes of the
@@ -52,6 +53,8 @@ async fn chunks_read_back_whether_or_not_the_page_cache_holds_them() {
             let found = read_cached(&file, 0, &mut vec![0u8; READ_CHUNK]);
             assert_eq!(found, cached, "bytes of the first chunk the cache held");
         }
+        // Each chunk dropped before the next is read (its buffer is used
+        // again), then every chunk held to the end (none is).
         let mut got = Vec::new();
         let mut chunks = store.read(&object, 0..u64::MAX).await.unwrap();
         while let Some(chunk) = chunks.next().await {
@@ -59,5 +62,13 @@ async fn chunks_read_back_whether_or_not_the_page_cache_holds_them() {
         }
         assert_eq!(got.len(), data.len(), "with {cached:?} bytes cached");
         assert!(got == data, "content differs with {cached:?} bytes cached");
+        let held: Vec<Bytes> = store
+            .read(&object, 0..u64::MAX)
+            .await
+            .unwrap()
+            .map(|chunk| chunk.unwrap())
+            .collect()
+            .await;
+        assert!(held.concat() == data, "held chunks differ");
     }
 }
