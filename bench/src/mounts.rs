@@ -19,7 +19,7 @@ use crate::{
 };
 
 pub fn arca_cli_binary() -> PathBuf {
-    crate::release_binary("arca-client", "arca")
+    crate::release_binary("arca-cli", "arca")
 }
 
 fn mounted(path: &Path) -> bool {

@@ -12,7 +12,6 @@
 //! [`Client::finalize_upload`] hand out and commit presigned URLs. Message
 //! size limits are raised to fit 4 MiB chunks.
 
-pub mod mount;
 mod sink;
 mod source;
 mod transfer;

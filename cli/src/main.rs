@@ -11,6 +11,7 @@
 
 mod archive;
 mod args;
+mod mount;
 mod support;
 mod watch;
 
@@ -539,7 +540,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             cache_ttl,
             spool_dir,
         } => {
-            use arca_client::mount::{MountError, MountOptions, mount};
+            use crate::mount::{MountError, MountOptions, mount};
             let (namespace, root) = remote(&spec);
             let mut options = MountOptions::new(namespace);
             options.root = root;

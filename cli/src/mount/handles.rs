@@ -14,7 +14,7 @@ use fuser::Errno;
 use tokio::task::JoinHandle;
 
 use super::remote::{Remote, errno};
-use crate::{ClientError, pb};
+use arca_client::{ClientError, pb};
 
 /// Bytes fetched per read-ahead window.
 const WINDOW: u64 = 8 << 20;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fuser::{FileAttr, FileType, INodeNo};
 
-use crate::pb;
+use arca_client::pb;
 
 /// The metadata key where a file's permission bits are kept (octal), so
 /// `chmod +x` survives a remount and shows to other clients.

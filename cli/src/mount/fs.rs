@@ -19,7 +19,7 @@ use fuser::{Errno, FileHandle, FileType, INodeNo, OpenAccMode, OpenFlags, Rename
 use super::handles::{ReadHandle, Shared, WriteHandle};
 use super::inodes::{self, Cache, Inodes, MODE_KEY, attr, child, is_dir};
 use super::remote::{Remote, code, errno};
-use crate::pb;
+use arca_client::pb;
 
 /// Free space reported when no byte quota applies to the namespace
 /// (1 PiB): `df` shows the namespace's use against it.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use fuser::Errno;
 use tonic::Code;
 
-use crate::{Client, ClientError, TransferOptions, pb};
+use arca_client::{Client, ClientError, TransferOptions, pb};
 
 /// What a failed call means to a POSIX caller, before the call's own
 /// context refines it (a FAILED_PRECONDITION is ENOTEMPTY to rmdir).

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use fuser::{MountOption, SessionACL};
 
-use crate::{Client, ClientError};
+use arca_client::{Client, ClientError};
 
 /// How long a signalled mount waits for its session to end after the
 /// unmount before it exits anyway.
