@@ -42,6 +42,84 @@ pub(crate) enum Command {
     /// Namespaces.
     #[command(subcommand)]
     Ns(NsCommand),
+    #[command(flatten)]
+    Files(FileCommand),
+    /// File metadata.
+    #[command(subcommand)]
+    Meta(MetaCommand),
+    /// Checkpoints.
+    #[command(subcommand)]
+    Checkpoint(CheckpointCommand),
+    /// Sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Presigned URLs, to move a file with plain HTTP (curl, a browser).
+    #[command(subcommand)]
+    Presign(PresignCommand),
+    /// Usage and backend state (admin keys).
+    Stats {
+        /// Only this sandbox.
+        #[arg(long)]
+        sandbox: Option<String>,
+    },
+    /// Write a namespace (or NS@CHECKPOINT) as a tar archive ('-' for
+    /// standard output).
+    Export {
+        /// NAMESPACE or NAMESPACE@CHECKPOINT.
+        source: String,
+        /// The archive file to write.
+        file: PathBuf,
+    },
+    /// Import a tar archive (plain or gzip; '-' for standard input) into
+    /// NAMESPACE[:DIR], all of it or nothing.
+    Import {
+        /// NAMESPACE or NAMESPACE:DIR.
+        target: String,
+        /// The archive file to read.
+        file: PathBuf,
+        /// Replace files that exist at the archive's paths.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Print a namespace's changes as they commit (one line, or one JSON
+    /// object, each), until Ctrl-C.
+    Watch {
+        /// The namespace.
+        namespace: String,
+        /// Resume after this revision (the last one printed); default:
+        /// from now.
+        #[arg(long)]
+        since: Option<u64>,
+        /// Only changes at or under this directory.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Only changes whose path matches this glob (`**` crosses '/').
+        #[arg(long, default_value = "")]
+        glob: String,
+    },
+    /// Mount a namespace (or one directory of it) as a local directory
+    /// over FUSE, until Ctrl-C or SIGTERM (open files are saved first).
+    Mount {
+        /// NAMESPACE[:PATH] to mount.
+        remote: String,
+        /// Where (an existing, empty directory).
+        mountpoint: PathBuf,
+        /// Refuse every change with EROFS.
+        #[arg(long)]
+        read_only: bool,
+        /// Seconds entries and listings are trusted before asking the
+        /// server again (the mount's own changes show at once).
+        #[arg(long, default_value_t = 1.0)]
+        cache_ttl: f64,
+        /// Where open files are spooled (default: the temporary directory).
+        #[arg(long)]
+        spool_dir: Option<PathBuf>,
+    },
+}
+
+/// The file commands, at the top level (`arca put`, `arca ls`, ...).
+#[derive(Subcommand)]
+pub(crate) enum FileCommand {
     /// Upload a file (or, with -r, a directory tree).
     Put {
         /// Local file or directory.
@@ -138,77 +216,6 @@ pub(crate) enum Command {
         /// Metadata KEY=VALUE the files must have.
         #[arg(long = "meta", value_parser = key_value)]
         metadata: Vec<(String, String)>,
-    },
-    /// File metadata.
-    #[command(subcommand)]
-    Meta(MetaCommand),
-    /// Checkpoints.
-    #[command(subcommand)]
-    Checkpoint(CheckpointCommand),
-    /// Sessions.
-    #[command(subcommand)]
-    Session(SessionCommand),
-    /// Presigned URLs, to move a file with plain HTTP (curl, a browser).
-    #[command(subcommand)]
-    Presign(PresignCommand),
-    /// Usage and backend state (admin keys).
-    Stats {
-        /// Only this sandbox.
-        #[arg(long)]
-        sandbox: Option<String>,
-    },
-    /// Write a namespace (or NS@CHECKPOINT) as a tar archive ('-' for
-    /// standard output).
-    Export {
-        /// NAMESPACE or NAMESPACE@CHECKPOINT.
-        source: String,
-        /// The archive file to write.
-        file: PathBuf,
-    },
-    /// Import a tar archive (plain or gzip; '-' for standard input) into
-    /// NAMESPACE[:DIR], all of it or nothing.
-    Import {
-        /// NAMESPACE or NAMESPACE:DIR.
-        target: String,
-        /// The archive file to read.
-        file: PathBuf,
-        /// Replace files that exist at the archive's paths.
-        #[arg(long)]
-        overwrite: bool,
-    },
-    /// Print a namespace's changes as they commit (one line, or one JSON
-    /// object, each), until Ctrl-C.
-    Watch {
-        /// The namespace.
-        namespace: String,
-        /// Resume after this revision (the last one printed); default:
-        /// from now.
-        #[arg(long)]
-        since: Option<u64>,
-        /// Only changes at or under this directory.
-        #[arg(long, default_value = "")]
-        prefix: String,
-        /// Only changes whose path matches this glob (`**` crosses '/').
-        #[arg(long, default_value = "")]
-        glob: String,
-    },
-    /// Mount a namespace (or one directory of it) as a local directory
-    /// over FUSE, until Ctrl-C or SIGTERM (open files are saved first).
-    Mount {
-        /// NAMESPACE[:PATH] to mount.
-        remote: String,
-        /// Where (an existing, empty directory).
-        mountpoint: PathBuf,
-        /// Refuse every change with EROFS.
-        #[arg(long)]
-        read_only: bool,
-        /// Seconds entries and listings are trusted before asking the
-        /// server again (the mount's own changes show at once).
-        #[arg(long, default_value_t = 1.0)]
-        cache_ttl: f64,
-        /// Where open files are spooled (default: the temporary directory).
-        #[arg(long)]
-        spool_dir: Option<PathBuf>,
     },
 }
 
