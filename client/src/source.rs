@@ -5,8 +5,10 @@
 //! from there, and each copy of every byte costs as much as a tenth of its
 //! hash). A file's chunks are read into buffers used again once the stream
 //! and the hasher are done with them: a new buffer per chunk is new memory
-//! the kernel faults in, zeroes and charges page by page, a tenth of the
-//! CPU `arca put` spent.
+//! the kernel faults in, zeroes and charges page by page: reusing them
+//! saved a tenth of the CPU `arca put` spent (1.17–1.19 → 1.04–1.06 s per
+//! GiB; the rest of its faults, in the encoder's buffers, the CLI's
+//! allocator removes).
 
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::{Arc, Mutex};
