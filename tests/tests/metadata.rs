@@ -307,6 +307,82 @@ async fn tree_changes_take_their_sandboxs_turn_on_postgres() {
     );
 }
 
+/// On PostgreSQL the changes of a namespace itself take their sandbox's
+/// turn too: a creation and a fork add to the usage rows every commit of
+/// the sandbox rewrites, an update rewrites the namespace's record that
+/// its files' commits rewrite, a destruction settles both. Each waits
+/// while another session holds the turn, and commits once it is let go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_changes_take_their_sandboxs_turn_on_postgres() {
+    use arca_client::pb;
+    let (server, schema) = server_on_postgres().await;
+    let source = server.workspace().await;
+    server.write(&source, "kept.txt", b"forked").await;
+    let owner = pb::Owner {
+        sandbox: "sb".into(),
+        user: "alice".into(),
+        session: String::new(),
+    };
+
+    let (mut namespaces, who) = (server.client.namespaces.clone(), owner.clone());
+    let create = async move {
+        let request = pb::CreateNamespaceRequest {
+            r#type: pb::NamespaceType::Workspace as i32,
+            scope: pb::Scope::User as i32,
+            owner: Some(who),
+            ..Default::default()
+        };
+        namespaces.create_namespace(request).await
+    };
+    let created = waits_for_the_turn(&schema, "a namespace's creation", create, async {})
+        .await
+        .into_inner()
+        .namespace_id;
+
+    let (mut namespaces, from) = (server.client.namespaces.clone(), source.clone());
+    let fork = async move {
+        let request = pb::CreateNamespaceRequest {
+            scope: pb::Scope::User as i32,
+            owner: Some(owner),
+            source: Some(pb::NamespaceSource {
+                namespace_id: from,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        namespaces.create_namespace(request).await
+    };
+    let forked = waits_for_the_turn(&schema, "a fork", fork, async {})
+        .await
+        .into_inner()
+        .namespace_id;
+    assert_eq!(server.read(&forked, "kept.txt").await.unwrap(), b"forked");
+
+    let (mut namespaces, id) = (server.client.namespaces.clone(), created.clone());
+    let update = async move {
+        let request = pb::UpdateNamespaceRequest {
+            namespace_id: id,
+            summary: Some("updated in turn".into()),
+            ..Default::default()
+        };
+        namespaces.update_namespace(request).await
+    };
+    let updated = waits_for_the_turn(&schema, "a namespace's update", update, async {}).await;
+    assert_eq!(updated.into_inner().summary, "updated in turn");
+
+    let (mut namespaces, id) = (server.client.namespaces.clone(), forked.clone());
+    let destroy = async move {
+        let request = pb::DestroyNamespaceRequest { namespace_id: id };
+        namespaces.destroy_namespace(request).await
+    };
+    waits_for_the_turn(&schema, "a namespace's destruction", destroy, async {}).await;
+    // Gone, and no different from one that never was.
+    assert_code(
+        server.read(&forked, "kept.txt").await,
+        Code::PermissionDenied,
+    );
+}
+
 /// An upload's record, saved every `persist_interval_bytes`, settles its
 /// staged bytes on the usage rows every commit of the sandbox rewrites: on
 /// PostgreSQL its save takes the sandbox's turn too. While another session

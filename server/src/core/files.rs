@@ -250,7 +250,7 @@ impl Core {
     /// read; none on an embedded engine, which has no turns. A namespace
     /// that cannot be read takes no turn: the transaction answers for it,
     /// with access's rules.
-    async fn owner_for_turns(&self, ns_id: &str) -> Option<super::quota::Owner> {
+    pub(super) async fn owner_for_turns(&self, ns_id: &str) -> Option<super::quota::Owner> {
         if self.meta.engine().reads_inline() {
             return None;
         }

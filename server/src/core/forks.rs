@@ -325,49 +325,55 @@ impl Core {
         let staged_any = !plan.is_empty();
         let (caller, quotas) = (who.clone(), self.quotas.clone());
         let retention = self.config.changes;
+        // The fork is in its source's sandbox, whose turn orders the
+        // commits that rewrite both their records and the usage rows.
+        let owner = quota::Owner::of(&fork);
         let committed = self
             .meta
-            .write(move |txn| {
-                let (src_ns, entries) = source_entries(txn, &caller, &source)?;
-                if src_ns.sandbox != fork.sandbox || src_ns.backend != fork.backend {
-                    return Err(Error::Internal(
-                        "a fork left its source's sandbox or backend".into(),
-                    ));
-                }
-                claim_name(txn, &fork)?;
-                let fork = super::refs::born(txn, fork.clone())?;
-                txn.put(&meta::NAMESPACES, &fork.id, &fork)?;
-                quota::check(txn, &quotas, &fork, 0, 1)?;
-                quota::adjust(txn, &fork, 0, 1)?;
-                let mut tree = Tree::open(txn, &fork.id, None, quotas.clone(), retention)?;
-                tree.as_created();
-                for (path, entry) in entries {
-                    if let Some((source_object, file)) = plan.get(&path) {
-                        if entry.object_id != *source_object {
-                            return Err(Error::Aborted(format!(
-                                "template file {path} changed during the fork; retry"
-                            )));
+            .write_reading(
+                || owner.turns_alone(),
+                move |txn| {
+                    let (src_ns, entries) = source_entries(txn, &caller, &source)?;
+                    if src_ns.sandbox != fork.sandbox || src_ns.backend != fork.backend {
+                        return Err(Error::Internal(
+                            "a fork left its source's sandbox or backend".into(),
+                        ));
+                    }
+                    claim_name(txn, &fork)?;
+                    let fork = super::refs::born(txn, fork.clone())?;
+                    txn.put(&meta::NAMESPACES, &fork.id, &fork)?;
+                    quota::check(txn, &quotas, &fork, 0, 1)?;
+                    quota::adjust(txn, &fork, 0, 1)?;
+                    let mut tree = Tree::open(txn, &fork.id, None, quotas.clone(), retention)?;
+                    tree.as_created();
+                    for (path, entry) in entries {
+                        if let Some((source_object, file)) = plan.get(&path) {
+                            if entry.object_id != *source_object {
+                                return Err(Error::Aborted(format!(
+                                    "template file {path} changed during the fork; retry"
+                                )));
+                            }
+                            tree.commit_file(&path, file.clone())?;
+                            continue;
                         }
-                        tree.commit_file(&path, file.clone())?;
-                        continue;
+                        let copy = EntryRecord {
+                            version: tree.next_version()?,
+                            ..carried(entry, &src_ns.id, &fork.id)
+                        };
+                        if !copy.is_dir() {
+                            tree.add_ref(&copy, Held::Live)?;
+                            tree.file_added(&copy);
+                        }
+                        tree.put(&path, &copy)?;
                     }
-                    let copy = EntryRecord {
-                        version: tree.next_version()?,
-                        ..carried(entry, &src_ns.id, &fork.id)
-                    };
-                    if !copy.is_dir() {
-                        tree.add_ref(&copy, Held::Live)?;
-                        tree.file_added(&copy);
-                    }
-                    tree.put(&path, &copy)?;
-                }
-                let added = u64::try_from(tree.held.bytes).unwrap_or(0);
-                quota::check(txn, &quotas, &tree.ns, added, 0)?;
-                let ns = tree.ns.clone();
-                tree.finish()?;
-                txn.delete(&meta::PURGES, &ns.id)?;
-                Ok(ns)
-            })
+                    let added = u64::try_from(tree.held.bytes).unwrap_or(0);
+                    quota::check(txn, &quotas, &tree.ns, added, 0)?;
+                    let ns = tree.ns.clone();
+                    tree.finish()?;
+                    txn.delete(&meta::PURGES, &ns.id)?;
+                    Ok(ns)
+                },
+            )
             .await;
         drop(rewritten);
         if committed.is_err() && staged_any {

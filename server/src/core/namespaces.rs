@@ -355,38 +355,44 @@ impl Core {
         let first = initial
             .as_ref()
             .map(|(path, file, _)| (path.clone(), file.clone()));
+        // Its usage rows are every commit's of the sandbox: it takes its
+        // turn on them (see `quota::Owner::turns`).
+        let owner = quota::Owner::of(&record);
         let committed = self
             .meta
-            .write(move |txn| {
-                // Everything is checked before anything is written (a job
-                // in a grouped commit must not half-write): the quota for
-                // the namespace and its first file together, and the name.
-                let first_size = first.as_ref().map_or(0, |(_, f)| f.size);
-                quota::check(txn, &quotas, &stored, first_size, 1)?;
-                claim_name(txn, &stored)?;
-                let stored = super::refs::born(txn, stored.clone())?;
-                txn.put(&meta::NAMESPACES, &stored.id, &stored)?;
-                quota::adjust(txn, &stored, 0, 1)?;
-                let Some((path, file)) = first.clone() else {
-                    return Ok(stored.clone());
-                };
-                // Its checks passed above; a refusal now would leave the
-                // namespace written, so it fails the whole group instead.
-                let unexpected = |e: Error| {
-                    Error::Internal(format!(
-                        "the first file was refused after its namespace was written: {e}"
-                    ))
-                };
-                let mut tree = Tree::open(txn, &stored.id, None, quotas.clone(), retention)
-                    .map_err(unexpected)?;
-                tree.as_created();
-                tree.commit_file(&path, file).map_err(unexpected)?;
-                let ns = tree.ns.clone();
-                tree.finish().map_err(unexpected)?;
-                // The content is committed: the intent to purge it goes.
-                txn.delete(&meta::PURGES, &ns.id)?;
-                Ok(ns)
-            })
+            .write_reading(
+                || owner.turns_alone(),
+                move |txn| {
+                    // Everything is checked before anything is written (a job
+                    // in a grouped commit must not half-write): the quota for
+                    // the namespace and its first file together, and the name.
+                    let first_size = first.as_ref().map_or(0, |(_, f)| f.size);
+                    quota::check(txn, &quotas, &stored, first_size, 1)?;
+                    claim_name(txn, &stored)?;
+                    let stored = super::refs::born(txn, stored.clone())?;
+                    txn.put(&meta::NAMESPACES, &stored.id, &stored)?;
+                    quota::adjust(txn, &stored, 0, 1)?;
+                    let Some((path, file)) = first.clone() else {
+                        return Ok(stored.clone());
+                    };
+                    // Its checks passed above; a refusal now would leave the
+                    // namespace written, so it fails the whole group instead.
+                    let unexpected = |e: Error| {
+                        Error::Internal(format!(
+                            "the first file was refused after its namespace was written: {e}"
+                        ))
+                    };
+                    let mut tree = Tree::open(txn, &stored.id, None, quotas.clone(), retention)
+                        .map_err(unexpected)?;
+                    tree.as_created();
+                    tree.commit_file(&path, file).map_err(unexpected)?;
+                    let ns = tree.ns.clone();
+                    tree.finish().map_err(unexpected)?;
+                    // The content is committed: the intent to purge it goes.
+                    txn.delete(&meta::PURGES, &ns.id)?;
+                    Ok(ns)
+                },
+            )
             .await;
         drop(initial);
         let record = committed.inspect_err(|_| {
@@ -593,8 +599,12 @@ impl Core {
                     Some(change.map(ProfileRequest::resolve).transpose()?)
                 }
             };
+            // It rewrites the namespace's record, as every commit of its
+            // files does: it takes their turn.
+            let owner = self.owner_for_turns(&ns_id).await;
+            let reads = || owner.map(|o| o.turns_alone()).unwrap_or_default();
             self.meta
-                .write(move |txn| {
+                .write_reading(reads, move |txn| {
                     let mut ns =
                         Core::resolve_namespace(txn, Some(&caller), &ns_id, Access::Write)?;
                     if let Some(summary) = &update.summary {
@@ -666,9 +676,12 @@ impl Core {
     ) -> Result<Destroyed> {
         validate_server_id("namespace", id)?;
         let ns_id = id.to_owned();
+        // Its usage rows are settled: it takes their turn.
+        let owner = self.owner_for_turns(id).await;
+        let reads = || owner.map(|o| o.turns_alone()).unwrap_or_default();
         let (destroyed, purge) = self
             .meta
-            .write(move |txn| {
+            .write_reading(reads, move |txn| {
                 let ns = txn
                     .get(&meta::NAMESPACES, &ns_id)?
                     .ok_or_else(|| not_found(format!("namespace {ns_id} not found")))?;
