@@ -12,6 +12,12 @@
 //! for what that work reaches when transport, hash and storage share this
 //! machine's cores. A reference, not a bound: how the work overlaps
 //! matters, and Arca's may overlap better.
+//!
+//! A bound comes from CPU time: each upload's CPU seconds per GiB, the
+//! server's and the sender's (this process) together, spread over every
+//! core with none idle, give the fastest that much work could go here.
+//! Against the same basis (`ratio_cpu_ceiling`, `upload_ratio_cpu_ceiling`)
+//! it says whether a target is within reach of the work an upload does.
 
 use super::*;
 
@@ -362,6 +368,16 @@ fn sha256_single_core() -> f64 {
     rate
 }
 
+/// The most an upload could reach on this machine with the CPU it used,
+/// `cpu_s_per_gib` seconds per GiB on both sides together, were every core
+/// busy with it the whole time: a ceiling from the work done, whatever its
+/// overlap. Against the ratio's basis (`*_cpu_ceiling`), it says whether a
+/// target is within reach of that much work on this many cores.
+fn cpu_ceiling_mb_s(cpu_s_per_gib: f64) -> f64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    (1u64 << 30) as f64 / 1e6 * cores / cpu_s_per_gib.max(1e-3)
+}
+
 pub async fn upload_once(client: &Client, ns: &str, path: &str, size_mib: u64) -> f64 {
     use pb::upload_request::Message as In;
     let chunk = one_mib_chunk();
@@ -470,6 +486,12 @@ pub async fn transfers(size_mib: u64, runs: usize) {
     let mut plain_cpu: [Vec<f64>; 3] = Default::default();
     let mut plain_ratio: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
     let mut plain_basis_ratio: [Vec<f64>; 3] = Default::default();
+    // CPU seconds per GiB of the sending side (this process), and the
+    // ceilings the CPU of both sides puts on each ratio.
+    let mut plain_client_cpu: [Vec<f64>; 3] = Default::default();
+    let mut plain_ceiling: [Vec<f64>; 3] = Default::default();
+    let mut client_cpu_up: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
+    let mut up_ceiling: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
     let (mut echo_cpu_up, mut echo_cpu_down) = (Vec::new(), Vec::new());
     let mut up: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
     let mut down: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
@@ -489,15 +511,20 @@ pub async fn transfers(size_mib: u64, runs: usize) {
             .enumerate()
         {
             let meter = cpu::Meter::start(echo.process.pid());
+            let sender = cpu::Meter::start(std::process::id());
             plain[i] = echo.upload(size_mib, sink, &digest).await;
             plain_up[i].push(plain[i]);
             plain_cpu[i].push(meter.per_gib(bytes));
+            plain_client_cpu[i].push(sender.per_gib(bytes));
         }
         let d = disk_durable_write(&here, size_mib);
         for (i, s) in servers.iter().enumerate() {
             let meter = cpu::Meter::start(s.process.pid());
+            let sender = cpu::Meter::start(std::process::id());
             let u = upload_once(&s.client, &s.ns, "big.bin", size_mib).await;
-            cpu_up[i].push(meter.per_gib(bytes));
+            let (server_cpu, client_cpu) = (meter.per_gib(bytes), sender.per_gib(bytes));
+            cpu_up[i].push(server_cpu);
+            client_cpu_up[i].push(client_cpu);
             // What bounds an upload: the transport, the one hash of the
             // stream, and on the filesystem the disk's durable write.
             let basis = if s.backend == "filesystem" {
@@ -507,6 +534,7 @@ pub async fn transfers(size_mib: u64, runs: usize) {
             };
             up[i].push(u);
             up_ratio[i].push(u / basis);
+            up_ceiling[i].push(cpu_ceiling_mb_s(server_cpu + client_cpu) / basis);
             // Beside the plain upload that does the same work.
             let same_work = if s.backend == "filesystem" {
                 plain[2]
@@ -535,6 +563,8 @@ pub async fn transfers(size_mib: u64, runs: usize) {
                 e_up.min(sha256)
             };
             plain_basis_ratio[i].push(f / basis);
+            let used = plain_cpu[i].last().unwrap() + plain_client_cpu[i].last().unwrap();
+            plain_ceiling[i].push(cpu_ceiling_mb_s(used) / basis);
         }
         echo_up.push(e_up);
         echo_down.push(e_down);
@@ -567,7 +597,9 @@ pub async fn transfers(size_mib: u64, runs: usize) {
             "runs": runs,
             "upload_mb_s": best(&plain_up[i]),
             "server_cpu_s_per_gib_up": median(plain_cpu[i].clone()),
+            "client_cpu_s_per_gib_up": median(plain_client_cpu[i].clone()),
             "ratio": round2(median(plain_basis_ratio[i].clone())),
+            "ratio_cpu_ceiling": round2(median(plain_ceiling[i].clone())),
             "ratio_basis": if i == 2 { "min(transport echo, SHA-256, disk durable write), same run" } else { "min(transport echo, SHA-256), same run" },
         }));
     }
@@ -583,12 +615,14 @@ pub async fn transfers(size_mib: u64, runs: usize) {
             "upload_ratio": round2(median(up_ratio[i].clone())),
             "upload_ratio_basis": if s.backend == "filesystem" { "min(transport echo, SHA-256, disk durable write), same run" } else { "min(transport echo, SHA-256), same run" },
             "upload_ratio_target": 0.8,
+            "upload_ratio_cpu_ceiling": round2(median(up_ceiling[i].clone())),
             "upload_ratio_to_plain": round2(median(plain_ratio[i].clone())),
             "upload_plain": if s.backend == "filesystem" { "echo hashed and written to disk, same run" } else { "echo hashed and kept in memory, same run" },
             "download_ratio": round2(median(down_ratio[i].clone())),
             "download_ratio_basis": "transport echo, same run",
             "download_ratio_target": 0.9,
             "server_cpu_s_per_gib_up": median(cpu_up[i].clone()),
+            "client_cpu_s_per_gib_up": median(client_cpu_up[i].clone()),
             "server_cpu_s_per_gib_down": median(cpu_down[i].clone()),
             "server_peak_rss_mib_after_upload": rss_after_upload[i],
             "server_peak_rss_mib": s.process.peak_rss_mib(),
