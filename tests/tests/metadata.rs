@@ -228,11 +228,27 @@ async fn waits_for_the_turn<T: Send + 'static>(
 /// A server whose metadata is on PostgreSQL, in a fresh schema: the
 /// server and the schema's name.
 async fn server_on_postgres() -> (TestServer, String) {
+    server_on_postgres_with(|_| {}).await
+}
+
+/// [`server_on_postgres`] with `change` made to its configuration.
+async fn server_on_postgres_with(
+    change: impl FnOnce(&mut arca_server::Config),
+) -> (TestServer, String) {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let schema = scratch_schema();
     let mut config = arca_tests::test_config(Backend::Filesystem, dir.path());
     config.metadata = postgres_metadata(dir.path(), &schema);
+    change(&mut config);
     (TestServer::start_with(config, dir).await, schema)
+}
+
+/// The records of unfinished uploads, by the admin's stats.
+async fn uploads_in_progress(server: &TestServer) -> u64 {
+    let mut admin = server.as_secret(arca_tests::ADMIN).admin;
+    let request = arca_client::pb::GetStatsRequest::default();
+    let stats = admin.get_stats(request).await.unwrap().into_inner();
+    stats.uploads_in_progress
 }
 
 /// On PostgreSQL a change of the tree (here Move, Mkdir, Remove, a move
@@ -381,6 +397,91 @@ async fn namespace_changes_take_their_sandboxs_turn_on_postgres() {
         server.read(&forked, "kept.txt").await,
         Code::PermissionDenied,
     );
+}
+
+/// A failed upload's record goes with its staged bytes, released on the
+/// usage rows every commit of the sandbox rewrites: on PostgreSQL the
+/// deletion takes the sandbox's turn. An upload whose digest does not
+/// match fails; its answer comes after its record is gone, so while
+/// another session holds the turn no answer comes, and once it is let go
+/// the refusal does and the upload holds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_uploads_record_deletion_takes_its_sandboxs_turn_on_postgres() {
+    use arca_client::pb::{self, upload_request::Message as In};
+    let (server, schema) = server_on_postgres().await;
+    let ns = server.workspace().await;
+    let start = pb::UploadStart {
+        namespace_id: ns.clone(),
+        path: "wrong.bin".into(),
+        ..Default::default()
+    };
+    let (stream, _) = arca_tests::UploadStream::open(&server, In::Start(start))
+        .await
+        .unwrap();
+    // Under the persist interval: no record save is due, only the
+    // deletion wants the turn.
+    stream.data(0, &arca_tests::pattern(64 << 10, 5)).await;
+    let finish = async move {
+        stream
+            .send(In::Finish(pb::UploadFinish {
+                expected_sha256: "0".repeat(64),
+            }))
+            .await;
+        match stream.drain(false).await.1 {
+            Err(refused) => Ok(refused.code()),
+            Ok(()) => Err(tonic::Status::internal("a wrong digest committed")),
+        }
+    };
+    let refused = waits_for_the_turn(
+        &schema,
+        "a failed upload's record deletion",
+        finish,
+        async {},
+    )
+    .await;
+    assert_ne!(refused, Code::Ok);
+    assert_eq!(uploads_in_progress(&server).await, 0, "its record is gone");
+    assert_code(server.read(&ns, "wrong.bin").await, Code::NotFound);
+}
+
+/// The reclaimer discards an upload whose lease ran out; its record's
+/// deletion releases staged bytes on the sandbox's usage rows, so on
+/// PostgreSQL it takes the sandbox's turn: while another session holds
+/// it, the record stays past its lease; once it is let go, it goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_uploads_discard_takes_its_sandboxs_turn_on_postgres() {
+    use arca_client::pb::{self, upload_request::Message as In};
+    let (server, schema) = server_on_postgres_with(|c| c.uploads.lease_secs = 1).await;
+    let ns = server.workspace().await;
+    let start = pb::UploadStart {
+        namespace_id: ns.clone(),
+        path: "left.bin".into(),
+        ..Default::default()
+    };
+    let (stream, _) = arca_tests::UploadStream::open(&server, In::Start(start))
+        .await
+        .unwrap();
+    stream.data(0, &arca_tests::pattern(64 << 10, 7)).await;
+    // The client goes away: the upload is persisted and suspended.
+    let _ = stream.drain(false).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let holder = SandboxTurn::hold(&schema, "sb").await;
+    // Past the lease, and two passes of the reclaimer (one a second).
+    tokio::time::sleep(std::time::Duration::from_millis(3_000)).await;
+    assert_eq!(
+        uploads_in_progress(&server).await,
+        1,
+        "the expired upload was discarded without the sandbox's turn"
+    );
+    holder.let_go().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while uploads_in_progress(&server).await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the expired upload was not discarded once the turn was let go"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// An upload's record, saved every `persist_interval_bytes`, settles its

@@ -710,8 +710,12 @@ pub(crate) async fn discard_upload(
         // Completed in the backend but never committed (a crash in between).
         store.delete(&record.object_key).await?;
     }
+    // Its record's deletion releases staged bytes on the usage rows every
+    // commit of the sandbox rewrites: it takes their turn.
+    let owner = core.owner_for_turns(&record.namespace_id).await;
+    let reads = || owner.map(|o| o.turns_alone()).unwrap_or_default();
     core.meta
-        .write(move |txn| {
+        .write_reading(reads, move |txn| {
             let still = txn.get(&meta::UPLOADS, &id_owned)?;
             if still.is_some_and(|r| !only_if_expired || r.lease_expires_ms <= txn.now_ms()) {
                 quota::delete_upload(txn, &id_owned)?;
